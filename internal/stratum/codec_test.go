@@ -1,0 +1,240 @@
+package stratum
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestReaderLines(t *testing.T) {
+	long := strings.Repeat("x", 200)
+	tests := []struct {
+		name  string
+		input string
+		max   int
+		want  []string // "ERR:toolong" for ErrLineTooLong
+	}{
+		{name: "lf", input: "a\nb\n", want: []string{"a", "b"}},
+		{name: "crlf and blank lines", input: "a\r\n\r\n\n  \nb\r\n", want: []string{"a", "b"}},
+		{name: "final line without newline", input: "a\nb", want: []string{"a", "b"}},
+		{name: "too long then usable", input: long + "\nok\n", max: 100, want: []string{"ERR:toolong", "ok"}},
+		{name: "too long at exact boundary", input: strings.Repeat("y", 101) + "\nok\n", max: 100, want: []string{"ERR:toolong", "ok"}},
+		{name: "at limit is fine", input: strings.Repeat("z", 100) + "\r\n", max: 100, want: []string{strings.Repeat("z", 100)}},
+		{name: "too long without newline at eof", input: long, max: 100, want: []string{"ERR:toolong"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			max := tt.max
+			if max == 0 {
+				max = MaxLineLen
+			}
+			r := NewReaderSize(strings.NewReader(tt.input), max)
+			var got []string
+			for {
+				line, err := r.ReadLine()
+				if errors.Is(err, ErrLineTooLong) {
+					got = append(got, "ERR:toolong")
+					continue
+				}
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatalf("ReadLine: %v", err)
+				}
+				got = append(got, string(line))
+			}
+			if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("got lines %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadMalformedKeepsGoing(t *testing.T) {
+	input := "not json\n[1,2]\n{\"id\":1,\"method\":5}\n{\"params\":[]}\n{\"id\":1,\"method\":\"mining.ping\",\"params\":\"x\"}\n{\"id\":1,\"result\":true,\"error\":null}\n"
+	r := NewReader(strings.NewReader(input))
+	var malformed int
+	for {
+		m, err := r.Read()
+		if errors.Is(err, ErrMalformed) {
+			malformed++
+			continue
+		}
+		if err != nil {
+			t.Fatalf("Read: %v after %d malformed", err, malformed)
+		}
+		if got, want := m.Kind(), KindResponse; got != want {
+			t.Errorf("got kind %v, want %v", got, want)
+		}
+		break
+	}
+	if malformed != 5 {
+		t.Errorf("got %d malformed lines, want 5", malformed)
+	}
+}
+
+func TestMessageKind(t *testing.T) {
+	tests := []struct {
+		name string
+		line string
+		want Kind
+	}{
+		{name: "request int id", line: `{"id":1,"method":"mining.subscribe","params":[]}`, want: KindRequest},
+		{name: "request string id", line: `{"id":"abc","method":"mining.authorize","params":["u","p"]}`, want: KindRequest},
+		{name: "notification null id", line: `{"id":null,"method":"mining.notify","params":[]}`, want: KindNotification},
+		{name: "notification no id", line: `{"method":"mining.set_difficulty","params":[1]}`, want: KindNotification},
+		{name: "response", line: `{"id":3,"result":true,"error":null}`, want: KindResponse},
+		{name: "error response", line: `{"id":3,"result":null,"error":[21,"Job not found",null]}`, want: KindResponse},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := ParseMessage([]byte(tt.line))
+			if err != nil {
+				t.Fatalf("ParseMessage: %v", err)
+			}
+			if got := m.Kind(); got != tt.want {
+				t.Errorf("got kind %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResponseBool(t *testing.T) {
+	tests := []struct {
+		name     string
+		line     string
+		wantOK   bool
+		wantCode int
+		wantMsg  string
+	}{
+		{name: "accepted", line: `{"id":1,"result":true,"error":null}`, wantOK: true},
+		{name: "array error", line: `{"id":1,"result":null,"error":[23,"Low difficulty share",null]}`, wantCode: 23, wantMsg: "Low difficulty share"},
+		{name: "array error with false", line: `{"id":1,"result":false,"error":[21,"Job not found","tb"]}`, wantCode: 21, wantMsg: "Job not found"},
+		{name: "ckpool reject reason", line: `{"id":1,"result":false,"error":null,"reject-reason":"Stale"}`, wantCode: ErrOther, wantMsg: "Stale"},
+		{name: "ckpool string error", line: `{"id":1,"result":false,"error":"Invalid array size"}`, wantCode: ErrOther, wantMsg: "Invalid array size"},
+		{name: "jsonrpc2 object error", line: `{"id":1,"result":null,"error":{"code":24,"message":"Unauthorized worker"}}`, wantCode: 24, wantMsg: "Unauthorized worker"},
+		{name: "false no reason", line: `{"id":1,"result":false,"error":null}`, wantCode: ErrOther, wantMsg: "rejected"},
+		{name: "weird error shape", line: `{"id":1,"result":null,"error":42}`, wantCode: ErrOther, wantMsg: "42"},
+		{name: "non-bool result", line: `{"id":1,"result":"ok","error":null}`, wantCode: ErrOther, wantMsg: "rejected"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := ParseMessage([]byte(tt.line))
+			if err != nil {
+				t.Fatalf("ParseMessage: %v", err)
+			}
+			err = m.Response().Bool()
+			if tt.wantOK {
+				if err != nil {
+					t.Fatalf("got %v, want accepted", err)
+				}
+				return
+			}
+			var se *Error
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want *Error", err)
+			}
+			if se.Code != tt.wantCode || se.Message != tt.wantMsg {
+				t.Errorf("got code %d msg %q, want %d %q", se.Code, se.Message, tt.wantCode, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestEnvelopeRoundTrip(t *testing.T) {
+	req, err := NewRequest(7, MethodSubmit, Submit{Worker: "w", JobID: "j", Extranonce2: []byte{1, 2, 3, 4}, NTime: 0x64b3f3ec, Nonce: 0xed460d91})
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := NewNotification(MethodSetDifficulty, SetDifficulty{Difficulty: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := NewResponse(json.RawMessage("7"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		v    any
+		want string
+	}{
+		{name: "request", v: req, want: `{"id":7,"method":"mining.submit","params":["w","j","01020304","64b3f3ec","ed460d91"]}`},
+		{name: "notification", v: note, want: `{"id":null,"method":"mining.set_difficulty","params":[0.5]}`},
+		{name: "response ok", v: ok, want: `{"id":7,"result":true,"error":null}`},
+		{name: "response error", v: NewErrorResponse(json.RawMessage(`"x"`), NewError(ErrDuplicate, "Duplicate share")), want: `{"id":"x","result":null,"error":[22,"Duplicate share",null]}`},
+		{name: "ckpool style", v: &Response{ID: json.RawMessage("1"), Result: json.RawMessage("false"), RejectReason: "Stale"}, want: `{"id":1,"result":false,"error":null,"reject-reason":"Stale"}`},
+		{name: "request no params", v: &Request{ID: json.RawMessage("2"), Method: MethodPing}, want: `{"id":2,"method":"mining.ping","params":[]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := NewWriter(&buf).Write(tt.v); err != nil {
+				t.Fatalf("Write: %v", err)
+			}
+			if got := buf.String(); got != tt.want+"\n" {
+				t.Errorf("got %q, want %q", got, tt.want+"\n")
+			}
+			m, err := NewReader(&buf).Read()
+			if err != nil {
+				t.Fatalf("Read back: %v", err)
+			}
+			again, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Kind() == KindResponse {
+				again, _ = json.Marshal(m.Response())
+			} else {
+				again, _ = json.Marshal(m.Request())
+			}
+			if string(again) != tt.want {
+				t.Errorf("re-encoded %s, want %s", again, tt.want)
+			}
+		})
+	}
+}
+
+func TestEncodeTooLong(t *testing.T) {
+	_, err := Encode(strings.Repeat("a", MaxLineLen))
+	if !errors.Is(err, ErrLineTooLong) {
+		t.Errorf("got %v, want ErrLineTooLong", err)
+	}
+}
+
+func TestWriterConcurrent(t *testing.T) {
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			for range 50 {
+				req, _ := NewRequest(uint64(i), MethodPing, nil)
+				if err := w.Write(req); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := NewReader(&buf)
+	n := 0
+	for {
+		_, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("line %d: %v", n, err)
+		}
+		n++
+	}
+	if n != 400 {
+		t.Errorf("got %d lines, want 400", n)
+	}
+}
