@@ -1,0 +1,95 @@
+// Package zktest starts a real ZooKeeper server (the Debian "zookeeper"
+// package's jar) on a free loopback port for tests.
+package zktest
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// Jar is where the Debian package installs ZooKeeper (its manifest
+// carries the dependency class path).
+const Jar = "/usr/share/java/zookeeper.jar"
+
+func missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("HASHFLEET_REQUIRE_INTEGRATION") == "1" {
+		t.Fatalf("zookeeper required (HASHFLEET_REQUIRE_INTEGRATION=1): %s", why)
+	}
+	t.Skipf("zookeeper not available: %s (apt-get install -y zookeeper)", why)
+}
+
+// Start runs a standalone ZooKeeper server with a temporary data dir on a
+// free loopback port, stops it at test cleanup, and returns "127.0.0.1:port".
+// It skips the test (or fails it under HASHFLEET_REQUIRE_INTEGRATION=1)
+// when java or the jar is missing.
+func Start(t testing.TB) string {
+	t.Helper()
+	java, err := exec.LookPath("java")
+	if err != nil {
+		missing(t, "no java in PATH")
+	}
+	jar := Jar
+	if j := os.Getenv("HASHFLEET_ZOOKEEPER_JAR"); j != "" {
+		jar = j
+	}
+	if _, err := os.Stat(jar); err != nil {
+		missing(t, err.Error())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, java,
+		"-Xmx256m",
+		"-Dzookeeper.admin.enableServer=false",
+		"-Dzookeeper.clientPortAddress=127.0.0.1",
+		"-cp", jar,
+		"org.apache.zookeeper.server.ZooKeeperServerMain",
+		strconv.Itoa(port), filepath.Join(dir, "data"))
+	logf, err := os.Create(filepath.Join(dir, "zookeeper.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		cancel()
+		missing(t, "start java: "+err.Error())
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		logf.Close()
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		select {
+		case <-done:
+			b, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+			t.Fatalf("zookeeper exited early: %s", b)
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "zookeeper.log"))
+			t.Fatalf("zookeeper did not listen on %s within 60s: %s", addr, b)
+		}
+	}
+}
