@@ -1,0 +1,155 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/chain"
+)
+
+// TemplateSource hands out block templates. A non-empty longPollID asks for
+// a BIP22 longpoll: the call returns when the template changes. It is
+// satisfied by *chain.Client.
+type TemplateSource interface {
+	GetBlockTemplate(ctx context.Context, longPollID string) (*chain.Template, error)
+}
+
+// BlockSubmitter submits a serialized block and returns the node's result
+// string ("" for null; see chain.SubmitAccepted). err is non-nil only when
+// no result was obtained (transport failure, timeout, RPC error); the
+// Manager retries those. It is satisfied by *chain.Client.
+type BlockSubmitter interface {
+	SubmitBlock(ctx context.Context, block []byte) (string, error)
+}
+
+// BlockChecker reports whether the node has a block in its main chain. The
+// Manager uses it after a submission the node did not reject, because btcd
+// answers null for side-chain and orphan blocks too. It is satisfied by
+// *chain.Client.
+type BlockChecker interface {
+	BlockStatus(ctx context.Context, hash [32]byte) (chain.BlockStatus, error)
+}
+
+// Job is one unit of work sent to miners: a block template with our
+// coinbase split at the extranonce slot. A *Job is immutable once the
+// Manager publishes it and is safe for concurrent use; never modify one.
+type Job struct {
+	ID       string
+	Height   int64
+	PrevHash [32]byte // internal order
+	Coinb1   []byte   // coinbase (non-witness) up to extranonce1
+	Coinb2   []byte   // coinbase after extranonce2
+	Branch   [][32]byte
+	Version  uint32 // block version before rolling
+	Bits     uint32
+	Time     uint32 // ntime sent to miners
+	MinTime  uint32 // template mintime (consensus lower bound)
+	// Clean is true when miners must drop older jobs (a new tip).
+	Clean bool
+	// NetworkTarget is the block target (from bits), internal order.
+	NetworkTarget [32]byte
+	// Extranonce1Size and Extranonce2Size are the extranonce slot sizes.
+	Extranonce1Size, Extranonce2Size int
+	// Witness is true when the coinbase carries a witness commitment, so the
+	// submitted block uses the coinbase's witness serialization.
+	Witness bool
+	// CoinbaseValueSats is what the coinbase pays (subsidy + fees).
+	CoinbaseValueSats int64
+	// Txs are the template's non-coinbase transactions (raw, as given), in
+	// block order, for block assembly. Shared, never modified.
+	Txs [][]byte
+	// CommitmentMismatch is true when the node's default_witness_commitment
+	// differed from ours (we always use ours).
+	CommitmentMismatch bool
+	// Created is when the job was built.
+	Created time.Time
+}
+
+// Work returns the header-building view of j (shares j's slices).
+func (j *Job) Work() btc.Work {
+	return btc.Work{
+		PrevHash: j.PrevHash,
+		Coinb1:   j.Coinb1,
+		Coinb2:   j.Coinb2,
+		Branch:   j.Branch,
+		Version:  j.Version,
+		Bits:     j.Bits,
+		Time:     j.Time,
+	}
+}
+
+// Share is a miner's submission, decoded by the pool.
+type Share struct {
+	JobID       string
+	Extranonce1 []byte // the connection's extranonce1
+	Extranonce2 []byte
+	NTime       uint32
+	Nonce       uint32
+	// Version is the full header version the miner used (after rolling);
+	// 0 means the job's version.
+	Version uint32
+	// VersionMask is the BIP310 mask negotiated with this connection; 0
+	// means no version rolling is allowed.
+	VersionMask uint32
+	// Target is the share target in force when the job was sent.
+	Target [32]byte
+	// Worker names the submitter, for logs.
+	Worker string
+}
+
+// Result describes a validated share. Submit returns it also alongside a
+// *RejectError whenever the header could be hashed (Hash != zero).
+type Result struct {
+	Hash       [32]byte // block header hash, internal order
+	Difficulty float64  // share difficulty the hash achieves
+	Stale      bool     // the job was from an earlier tip
+	// Block is non-nil when the hash met the network target. The block was
+	// assembled and submitted (or its submission is still being retried).
+	Block *Block
+}
+
+// Block is the outcome of a block found by a share.
+type Block struct {
+	Hash   [32]byte // internal order
+	Height int64
+	// Accepted is true when the node put the block in its main chain.
+	Accepted bool
+	// Pending is true when the submission was not settled within the
+	// Submit call; the Manager keeps retrying and logs the outcome.
+	Pending bool
+	// NodeResult is the node's submitblock answer ("" for null), or the
+	// verification outcome ("side-chain", "orphan"), or the last error.
+	NodeResult string
+}
+
+// Stratum-compatible reject codes (mining-protocols.md §1.4).
+const (
+	CodeOther         = 20
+	CodeJobNotFound   = 21
+	CodeDuplicate     = 22
+	CodeLowDifficulty = 23
+)
+
+// RejectError is a share rejection with a Stratum error code.
+type RejectError struct {
+	Code   int
+	Reason string
+}
+
+func (e *RejectError) Error() string {
+	return fmt.Sprintf("job: share rejected (%d): %s", e.Code, e.Reason)
+}
+
+// Rejections, shared so that callers can compare codes and tests reasons.
+var (
+	errUnknownJob = &RejectError{Code: CodeJobNotFound, Reason: "job not found"}
+	errStaleJob   = &RejectError{Code: CodeJobNotFound, Reason: "stale job"}
+	errEn1Size    = &RejectError{Code: CodeOther, Reason: "invalid extranonce1 length"}
+	errEn2Size    = &RejectError{Code: CodeOther, Reason: "invalid extranonce2 length"}
+	errNTime      = &RejectError{Code: CodeOther, Reason: "ntime out of range"}
+	errVersion    = &RejectError{Code: CodeOther, Reason: "version bits outside the negotiated mask"}
+	errDuplicate  = &RejectError{Code: CodeDuplicate, Reason: "duplicate share"}
+	errLowDiff    = &RejectError{Code: CodeLowDifficulty, Reason: "low difficulty share"}
+)

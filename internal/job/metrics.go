@@ -1,0 +1,42 @@
+package job
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	shares             *prometheus.CounterVec // result
+	blocks             *prometheus.CounterVec // outcome
+	blocksFound        prometheus.Counter
+	jobs               *prometheus.CounterVec // kind: clean, update
+	templateErrors     prometheus.Counter
+	commitmentMismatch prometheus.Counter
+	submitRetries      prometheus.Counter
+	height             prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	const ns, sub = "hashfleet", "job"
+	return &metrics{
+		shares: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shares_total",
+			Help: "Shares validated, by result (accepted, stale, unknown_job, duplicate, low_difficulty, ntime, version_mask, invalid)."},
+			[]string{"result"}),
+		blocks: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "blocks_total",
+			Help: "Found blocks by final outcome (accepted, rejected, not_main_chain, error, lost)."},
+			[]string{"outcome"}),
+		blocksFound: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "blocks_found_total",
+			Help: "Shares that met the network target (distinct block hashes)."}),
+		jobs: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "jobs_total",
+			Help: "Jobs published, by kind (clean = new tip, update = same tip)."}, []string{"kind"}),
+		templateErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "template_errors_total",
+			Help: "Failed getblocktemplate calls and templates that could not become jobs."}),
+		commitmentMismatch: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "witness_commitment_mismatch_total",
+			Help: "Templates whose default_witness_commitment differed from the recomputed one."}),
+		submitRetries: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "block_submit_retries_total",
+			Help: "Block submissions retried after a node error or timeout."}),
+		height: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "template_height",
+			Help: "Height of the block being mined."}),
+	}
+}
