@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newNodeCmd(),
 		newMasterCmd(),
+		newProbeCmd(),
 	)
 	return root
 }
