@@ -1,0 +1,352 @@
+package master
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+)
+
+// Content types of the v1 API.
+const (
+	ctJSON     = "application/json"
+	ctProtobuf = "application/x-protobuf"
+)
+
+// Handler returns the master's HTTP API: POST /api/v1/scheduler (also
+// /master/api/v1/scheduler), GET /state (also /master/state, /state.json)
+// and GET /health. It is safe for concurrent use and answers 503 once Run
+// has returned.
+func (m *Master) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/scheduler", m.serveScheduler)
+	mux.HandleFunc("/master/api/v1/scheduler", m.serveScheduler)
+	for _, p := range []string{"/state", "/master/state", "/state.json", "/master/state.json"} {
+		mux.HandleFunc(p, m.serveState)
+	}
+	mux.HandleFunc("/health", serveHealth)
+	mux.HandleFunc("/master/health", serveHealth)
+	return mux
+}
+
+func serveHealth(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }
+
+func (m *Master) reply(w http.ResponseWriter, call mesos.CallType, code int, msg string) {
+	m.metrics.calls.WithLabelValues(string(call), strconv.Itoa(code)).Inc()
+	if msg == "" {
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = io.WriteString(w, msg)
+}
+
+func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		m.reply(w, "", http.StatusMethodNotAllowed, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
+		return
+	}
+	ct, ok := r.Header["Content-Type"]
+	if !ok || len(ct) == 0 {
+		m.reply(w, "", http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return
+	}
+	switch ct[0] {
+	case ctJSON:
+	case ctProtobuf:
+		// Mesos accepts protobuf; this master has no protobuf codec and
+		// says so rather than misparsing.
+		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json (application/x-protobuf is not supported by this master)")
+		return
+	default:
+		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json or application/x-protobuf")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			m.reply(w, "", http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", m.cfg.MaxBodyBytes))
+			return
+		}
+		m.reply(w, "", http.StatusBadRequest, "Failed to read request body: "+err.Error())
+		return
+	}
+	call, err := parseCall(body)
+	if err != nil {
+		m.reply(w, "", http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := validateCall(call, body); err != nil {
+		m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
+		return
+	}
+	sid, hasSID := r.Header["Mesos-Stream-Id"]
+	if call.Type == mesos.CallSubscribe {
+		if hasSID {
+			m.reply(w, call.Type, http.StatusBadRequest, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
+			return
+		}
+		if !acceptsJSON(r.Header.Values("Accept")) {
+			m.reply(w, call.Type, http.StatusNotAcceptable, "Expecting 'Accept' to allow application/json or application/x-protobuf")
+			return
+		}
+		m.serveSubscribe(w, r, call)
+		return
+	}
+	streamID := ""
+	if hasSID && len(sid) > 0 {
+		streamID = sid[0]
+	}
+	req := callReq{call: call, streamID: streamID, hasStream: hasSID, reply: make(chan callResult, 1)}
+	if err := sendReq(r.Context(), m, m.callc, req); err != nil {
+		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
+		return
+	}
+	res, err := recv(r.Context(), m, req.reply)
+	if err != nil {
+		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
+		return
+	}
+	m.reply(w, call.Type, res.code, res.body)
+}
+
+// serveSubscribe streams RecordIO-framed events until either side ends the
+// subscription.
+func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *mesos.Call) {
+	s := &stream{id: connID(m.nextCon.Add(1)), events: make(chan mesos.Event, m.cfg.StreamQueue), done: make(chan struct{})}
+	req := subscribeReq{call: call, s: s, reply: make(chan string, 1)}
+	ctx := r.Context()
+	if err := sendReq(ctx, m, m.subc, req); err != nil {
+		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
+		return
+	}
+	streamID, err := recv(context.WithoutCancel(ctx), m, req.reply)
+	if err != nil {
+		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
+		return
+	}
+	m.metrics.calls.WithLabelValues(string(call.Type), "200").Inc()
+	w.Header().Set("Content-Type", ctJSON)
+	w.Header().Set("Mesos-Stream-Id", streamID)
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	enc := mesos.NewEncoder(w)
+	write := func(ev mesos.Event) bool {
+		if err := enc.Encode(ev); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	hangUp := func() {
+		select {
+		case m.closec <- s.id:
+		case <-m.stopped:
+		}
+	}
+	for {
+		select {
+		case ev := <-s.events:
+			if !write(ev) {
+				hangUp()
+				return
+			}
+		case <-s.done:
+			for {
+				select {
+				case ev := <-s.events:
+					if !write(ev) {
+						return
+					}
+				default:
+					return
+				}
+			}
+		case <-ctx.Done():
+			hangUp()
+			return
+		}
+	}
+}
+
+// acceptsJSON reports whether the Accept header values allow JSON (no
+// header accepts everything).
+func acceptsJSON(values []string) bool {
+	if len(values) == 0 {
+		return true
+	}
+	for _, v := range values {
+		for _, part := range splitComma(v) {
+			mt, params, err := mime.ParseMediaType(part)
+			if err != nil {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err == nil && f == 0 {
+					continue
+				}
+			}
+			if mt == ctJSON || mt == "application/*" || mt == "*/*" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range bytes.Split([]byte(s), []byte(",")) {
+		if t := bytes.TrimSpace(p); len(t) > 0 {
+			out = append(out, string(t))
+		}
+	}
+	return out
+}
+
+var knownCalls = map[mesos.CallType]bool{
+	mesos.CallUnknown: true, mesos.CallSubscribe: true, mesos.CallTeardown: true, mesos.CallAccept: true,
+	mesos.CallDecline: true, mesos.CallAcceptInverseOffers: true, mesos.CallDeclineInverseOffers: true,
+	mesos.CallRevive: true, mesos.CallKill: true, mesos.CallShutdown: true, mesos.CallAcknowledge: true,
+	mesos.CallAcknowledgeOperationStatus: true, mesos.CallReconcile: true, mesos.CallReconcileOperations: true,
+	mesos.CallMessage: true, mesos.CallRequest: true, mesos.CallSuppress: true, mesos.CallUpdateFramework: true,
+}
+
+// parseCall decodes a JSON call body as Mesos's JSON-to-protobuf conversion
+// would: unknown keys ignored, null as unset, a required enum must be a
+// known name.
+func parseCall(body []byte) (*mesos.Call, error) {
+	var raw any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("Failed to parse body into JSON: %v", err)
+	}
+	if _, ok := raw.(map[string]any); !ok {
+		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: expecting a JSON object")
+	}
+	var call mesos.Call
+	if err := json.Unmarshal(body, &call); err != nil {
+		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: %v", err)
+	}
+	if call.Type != "" && !knownCalls[call.Type] {
+		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: Failed to find enum for '%s'", call.Type)
+	}
+	return &call, nil
+}
+
+// validateCall mirrors validation::scheduler::call::validate, including the
+// proto-required fields that Mesos's JSON conversion enforces.
+func validateCall(c *mesos.Call, body []byte) error {
+	if c.Type == "" {
+		return errors.New("Expecting 'type' to be present")
+	}
+	if c.Type == mesos.CallSubscribe {
+		if c.Subscribe == nil {
+			return errors.New("Expecting 'subscribe' to be present")
+		}
+		var probe struct {
+			Subscribe struct {
+				FrameworkInfo map[string]json.RawMessage `json:"framework_info"`
+			} `json:"subscribe"`
+		}
+		_ = json.Unmarshal(body, &probe)
+		fi := probe.Subscribe.FrameworkInfo
+		if fi == nil {
+			return errors.New("Expecting 'subscribe.framework_info' to be present")
+		}
+		for _, f := range []string{"user", "name"} {
+			if v, ok := fi[f]; !ok || string(v) == "null" {
+				return fmt.Errorf("Expecting 'framework_info.%s' to be present", f)
+			}
+		}
+		id := c.Subscribe.FrameworkInfo.ID
+		if c.FrameworkID != nil && (id == nil || id.Value != c.FrameworkID.Value) {
+			return errors.New("'framework_id' differs from 'subscribe.framework_info.id'")
+		}
+		return nil
+	}
+	if c.FrameworkID == nil {
+		return errors.New("Expecting 'framework_id' to be present")
+	}
+	need := func(present bool, name string) error {
+		if !present {
+			return fmt.Errorf("Expecting '%s' to be present", name)
+		}
+		return nil
+	}
+	switch c.Type {
+	case mesos.CallAccept:
+		return need(c.Accept != nil, "accept")
+	case mesos.CallDecline:
+		return need(c.Decline != nil, "decline")
+	case mesos.CallAcceptInverseOffers:
+		return need(c.AcceptInverseOffers != nil, "accept_inverse_offers")
+	case mesos.CallDeclineInverseOffers:
+		return need(c.DeclineInverseOffers != nil, "decline_inverse_offers")
+	case mesos.CallKill:
+		if err := need(c.Kill != nil, "kill"); err != nil {
+			return err
+		}
+		return need(c.Kill.TaskID.Value != "", "kill.task_id")
+	case mesos.CallShutdown:
+		return need(c.Shutdown != nil, "shutdown")
+	case mesos.CallAcknowledge:
+		if err := need(c.Acknowledge != nil, "acknowledge"); err != nil {
+			return err
+		}
+		if len(c.Acknowledge.UUID) != 16 {
+			return fmt.Errorf("Failed to parse UUID: expected 16 bytes, got %d", len(c.Acknowledge.UUID))
+		}
+	case mesos.CallAcknowledgeOperationStatus:
+		if err := need(c.AcknowledgeOperationStatus != nil, "acknowledge_operation_status"); err != nil {
+			return err
+		}
+		return need(c.AcknowledgeOperationStatus.AgentID != nil, "acknowledge_operation_status.agent_id")
+	case mesos.CallReconcile:
+		return need(c.Reconcile != nil, "reconcile")
+	case mesos.CallReconcileOperations:
+		return need(c.ReconcileOperations != nil, "reconcile_operations")
+	case mesos.CallMessage:
+		return need(c.Message != nil, "message")
+	case mesos.CallRequest:
+		return need(c.Request != nil, "request")
+	case mesos.CallUpdateFramework:
+		if err := need(c.UpdateFramework != nil, "update_framework"); err != nil {
+			return err
+		}
+		id := c.UpdateFramework.FrameworkInfo.ID
+		if id == nil || id.Value != c.FrameworkID.Value {
+			return errors.New("'framework_info.id' is not equal to 'framework_id'")
+		}
+	}
+	return nil
+}
+
+func (m *Master) serveState(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		return
+	}
+	reply := make(chan []byte, 1)
+	if err := sendReq(r.Context(), m, m.statec, reply); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	b, err := recv(r.Context(), m, reply)
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", ctJSON)
+	_, _ = w.Write(b)
+}
