@@ -1,0 +1,177 @@
+package pool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashfleet/hashfleet/internal/job"
+)
+
+// JobSource is what the pool needs from the job manager (*job.Manager
+// satisfies it): the stream of jobs to broadcast, a unique extranonce1 per
+// connection, and share validation with block submission.
+type JobSource interface {
+	// Subscribe delivers the newest job (buffer 1, newest wins) until the
+	// returned func is called.
+	Subscribe() (<-chan *job.Job, func())
+	// Current returns the newest job, nil before the first template.
+	Current() *job.Job
+	// NewExtranonce1 returns an extranonce1 no other live connection has.
+	NewExtranonce1() []byte
+	// Submit validates a share and, when it meets the network target,
+	// submits the block. Rejections are *job.RejectError.
+	Submit(ctx context.Context, sh job.Share) (job.Result, error)
+}
+
+// Config configures a Server. Zero values mean the documented defaults,
+// applied by New; Validate reports what cannot be defaulted.
+type Config struct {
+	// Addr is the Stratum TCP listen address, e.g. ":3333". Ignored when
+	// Listener is set.
+	Addr string
+	// Listener, if set, is used instead of listening on Addr (tests,
+	// socket activation). Run closes it.
+	Listener net.Listener
+	// Jobs supplies jobs and validates shares. Required.
+	Jobs JobSource
+	// Extranonce2Size is the extranonce2 length announced to miners and
+	// enforced on submits; it must equal the job manager's. Default 8.
+	Extranonce2Size int
+	// Password, if non-empty, is required by mining.authorize.
+	Password string
+	// Network, if set, makes mining.authorize refuse a worker name whose
+	// address part (before the first '.') is a Bitcoin address of another
+	// network. Names that are no address at all are accepted as free names.
+	Network *chaincfg.Params
+
+	// InitialDiff is the share difficulty of a new session. Default 1.
+	InitialDiff float64
+	// MinDiff and MaxDiff bound vardiff and suggest_difficulty. Defaults
+	// 1e-9 and 1e15.
+	MinDiff, MaxDiff float64
+	// ShareInterval is the vardiff target time between a session's shares.
+	// Default 10 s.
+	ShareInterval time.Duration
+	// RetargetInterval is the vardiff window. Default 60 s.
+	RetargetInterval time.Duration
+	// VersionMask is offered to miners in mining.configure (BIP310).
+	// Default 0x1fffe000.
+	VersionMask uint32
+
+	// MaxConns caps open connections; more are accepted and closed at once.
+	// Default 10000.
+	MaxConns int
+	// SendQueueLen is the per-connection queue of outgoing lines; a client
+	// that lets it fill is disconnected and counted. Default 64.
+	SendQueueLen int
+	// MaxLineLen caps an incoming line (requests are small). Default 4096.
+	MaxLineLen int
+	// MaxMsgRate and MsgBurst bound incoming messages per connection
+	// (token bucket); a flooding client is disconnected. Defaults 100/s, 200.
+	MaxMsgRate float64
+	MsgBurst   int
+	// HandshakeTimeout bounds the time from connect to a subscribed and
+	// authorized session. Default 30 s.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a session that sends nothing for this long.
+	// Default 10 min.
+	IdleTimeout time.Duration
+	// WriteTimeout bounds one write to a client. Default 10 s.
+	WriteTimeout time.Duration
+	// SubmitTimeout bounds one share's validation and block submission. The
+	// submission is detached from the connection, so a client hanging up
+	// never cancels a block on its way to the node. Default 60 s.
+	SubmitTimeout time.Duration
+
+	// DataDir, if set, holds pool.db (bbolt): found blocks and per-worker
+	// share totals, kept across restarts.
+	DataDir string
+	// FlushInterval is how often worker totals are written. Default 10 s.
+	FlushInterval time.Duration
+
+	// Logger receives structured logs. Default: discard.
+	Logger *slog.Logger
+	// Registerer receives the pool's metrics. Default: none.
+	Registerer prometheus.Registerer
+}
+
+// Validate reports configuration errors that defaults cannot fix. It does
+// not modify c.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Jobs == nil {
+		errs = append(errs, errors.New("Jobs is required"))
+	}
+	if c.Listener == nil && c.Addr == "" {
+		errs = append(errs, errors.New("Addr or Listener is required"))
+	}
+	if c.Extranonce2Size != 0 && (c.Extranonce2Size < 2 || c.Extranonce2Size > 16) {
+		errs = append(errs, fmt.Errorf("Extranonce2Size %d: want 2..16", c.Extranonce2Size))
+	}
+	if c.MinDiff < 0 || c.MaxDiff < 0 || c.InitialDiff < 0 {
+		errs = append(errs, errors.New("difficulties must not be negative"))
+	}
+	if c.MinDiff > 0 && c.MaxDiff > 0 && c.MinDiff > c.MaxDiff {
+		errs = append(errs, fmt.Errorf("MinDiff %g above MaxDiff %g", c.MinDiff, c.MaxDiff))
+	}
+	if c.MaxLineLen != 0 && c.MaxLineLen < 256 {
+		errs = append(errs, fmt.Errorf("MaxLineLen %d: want at least 256", c.MaxLineLen))
+	}
+	if c.MaxConns < 0 || c.SendQueueLen < 0 || c.MsgBurst < 0 || c.MaxMsgRate < 0 {
+		errs = append(errs, errors.New("limits must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("pool: config: %w", err)
+	}
+	return nil
+}
+
+// withDefaults returns c with zero fields filled in.
+func (c Config) withDefaults() Config {
+	def := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defInt(&c.Extranonce2Size, 8)
+	def(&c.InitialDiff, 1)
+	def(&c.MinDiff, 1e-9)
+	def(&c.MaxDiff, 1e15)
+	defDur(&c.ShareInterval, 10*time.Second)
+	defDur(&c.RetargetInterval, 60*time.Second)
+	if c.VersionMask == 0 {
+		c.VersionMask = 0x1fffe000
+	}
+	defInt(&c.MaxConns, 10000)
+	defInt(&c.SendQueueLen, 64)
+	defInt(&c.MaxLineLen, 4096)
+	def(&c.MaxMsgRate, 100)
+	defInt(&c.MsgBurst, 200)
+	defDur(&c.HandshakeTimeout, 30*time.Second)
+	defDur(&c.IdleTimeout, 10*time.Minute)
+	defDur(&c.WriteTimeout, 10*time.Second)
+	defDur(&c.SubmitTimeout, 60*time.Second)
+	defDur(&c.FlushInterval, 10*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.InitialDiff = min(max(c.InitialDiff, c.MinDiff), c.MaxDiff)
+	return c
+}

@@ -1,0 +1,349 @@
+package pool
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hashfleet/hashfleet/internal/job"
+)
+
+// Server is the Stratum v1 pool server. Build it with New, run it with Run;
+// Stats, Addr, Ready and StatsHandler may be called from any goroutine at
+// any time.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	m       *metrics
+	ledger  *ledger
+	store   *store // nil without a data dir
+	started time.Time
+
+	addr atomic.Pointer[net.TCPAddr]
+	cur  atomic.Pointer[broadcastJob] // the job being mined, nil before the first
+	ids  atomic.Uint64                // connection ids
+
+	// mu guards conns, the set of live connections (the broadcaster
+	// iterates a snapshot of it).
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+}
+
+// broadcastJob is a job with its notify parameters encoded once for all
+// sessions.
+type broadcastJob struct {
+	job    *job.Job
+	params []byte // JSON of notify params 1..7: prevhash … ntime, each preceded by ','
+	since  time.Time
+}
+
+// New checks cfg, applies defaults, opens the data dir (if any) and loads
+// the persisted blocks and worker totals. The caller must call Run, which
+// releases what New opened.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Server{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		started: time.Now(),
+		conns:   make(map[*conn]struct{}),
+	}
+	var (
+		totals map[string]WorkerTotals
+		blocks []BlockRecord
+	)
+	if cfg.DataDir != "" {
+		st, err := openStore(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		if totals, err = st.workers(); err == nil {
+			blocks, err = st.blocks()
+		}
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		s.store = st
+		s.log.Info("pool state loaded", "data_dir", cfg.DataDir, "workers", len(totals), "blocks", len(blocks))
+	}
+	s.ledger = newLedger(s.started, totals, blocks)
+	s.m = newMetrics(cfg.Registerer, func() float64 {
+		s.ledger.mu.Lock()
+		defer s.ledger.mu.Unlock()
+		return s.ledger.total.rate(time.Now())
+	})
+	if ln := cfg.Listener; ln != nil {
+		if a, ok := ln.Addr().(*net.TCPAddr); ok {
+			s.addr.Store(a)
+		}
+	}
+	return s, nil
+}
+
+// Addr returns the Stratum listen address, nil until Run has started
+// listening (or at once when Config.Listener was given).
+func (s *Server) Addr() net.Addr {
+	if a := s.addr.Load(); a != nil {
+		return a
+	}
+	return nil
+}
+
+// Ready returns nil once the server has a job to hand out.
+func (s *Server) Ready() error {
+	if s.cur.Load() == nil {
+		return errors.New("pool: no job yet")
+	}
+	return nil
+}
+
+// Run serves Stratum until ctx is cancelled, then closes every connection,
+// waits for in-flight share submissions, writes the worker totals and
+// closes the data dir. It returns nil on a clean shutdown.
+func (s *Server) Run(ctx context.Context) error {
+	if s.store != nil {
+		defer s.store.close()
+	}
+	ln := s.cfg.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.Addr); err != nil {
+			return fmt.Errorf("pool: listen %s: %w", s.cfg.Addr, err)
+		}
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		s.addr.Store(a)
+	}
+	s.log.Info("stratum listening", "addr", ln.Addr().String())
+
+	var conns sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		<-gctx.Done()
+		return ln.Close()
+	})
+	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
+	g.Go(func() error { return s.broadcastLoop(gctx) })
+	g.Go(func() error { return s.tickLoop(gctx) })
+	err := g.Wait()
+	conns.Wait()
+	s.flush()
+	if ctx.Err() != nil && (err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)) {
+		s.log.Info("stratum stopped")
+		return nil
+	}
+	return err
+}
+
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.WaitGroup) error {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-ctx.Done():
+					return nil
+				}
+			}
+			return fmt.Errorf("pool: accept: %w", err)
+		}
+		backoff = 0
+		s.mu.Lock()
+		full := len(s.conns) >= s.cfg.MaxConns
+		var (
+			c      *conn
+			cctx   context.Context
+			cancel context.CancelCauseFunc
+		)
+		if !full {
+			cctx, cancel = context.WithCancelCause(ctx)
+			c = newConn(s, nc, cancel)
+			s.conns[c] = struct{}{}
+		}
+		s.mu.Unlock()
+		if full {
+			s.m.accepts.WithLabelValues("limit").Inc()
+			s.ledger.disconnected(reasonConnLimit)
+			nc.Close()
+			continue
+		}
+		s.m.accepts.WithLabelValues("accepted").Inc()
+		s.m.conns.Inc()
+		conns.Go(func() {
+			c.serve(cctx)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			s.m.conns.Dec()
+		})
+	}
+}
+
+// broadcastLoop turns each new job into one pre-encoded notify and queues
+// it on every session without waiting for any of them (STYLE R7).
+func (s *Server) broadcastLoop(ctx context.Context) error {
+	ch, unsubscribe := s.cfg.Jobs.Subscribe()
+	defer unsubscribe()
+	if j := s.cfg.Jobs.Current(); j != nil {
+		s.publish(j)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case j, ok := <-ch:
+			if !ok {
+				return errors.New("pool: job stream closed")
+			}
+			s.publish(j)
+		}
+	}
+}
+
+// publish makes j the current job and queues it on every session.
+func (s *Server) publish(j *job.Job) {
+	if old := s.cur.Load(); old != nil && old.job == j {
+		return
+	}
+	start := time.Now()
+	bj := &broadcastJob{job: j, params: encodeNotifyParams(j), since: start}
+	s.cur.Store(bj)
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.pushJob(bj, j.Clean)
+	}
+	s.m.broadcast.Observe(time.Since(start).Seconds())
+	s.m.jobs.WithLabelValues(fmt.Sprint(j.Clean)).Inc()
+	s.log.Debug("job broadcast", "job", j.ID, "height", j.Height, "clean", j.Clean, "sessions", len(conns), "took", time.Since(start))
+}
+
+// tickLoop runs vardiff for idle sessions and flushes worker totals.
+func (s *Server) tickLoop(ctx context.Context) error {
+	vd := time.NewTicker(max(s.cfg.RetargetInterval/4, 100*time.Millisecond))
+	defer vd.Stop()
+	fl := time.NewTicker(s.cfg.FlushInterval)
+	defer fl.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case now := <-vd.C:
+			s.mu.Lock()
+			conns := make([]*conn, 0, len(s.conns))
+			for c := range s.conns {
+				conns = append(conns, c)
+			}
+			s.mu.Unlock()
+			for _, c := range conns {
+				c.tick(now)
+			}
+		case <-fl.C:
+			s.flush()
+		}
+	}
+}
+
+// flush writes changed worker totals to the data dir.
+func (s *Server) flush() {
+	if s.store == nil {
+		return
+	}
+	dirty := s.ledger.takeDirty()
+	if err := s.store.putWorkers(dirty); err != nil {
+		s.ledger.markDirty(dirty)
+		s.log.Error("persist worker totals", "err", err)
+	}
+}
+
+// recordBlock persists and counts a found block. Called by sessions.
+func (s *Server) recordBlock(b BlockRecord) {
+	s.ledger.block(b)
+	result := "rejected"
+	if b.Accepted {
+		result = "accepted"
+	}
+	s.m.blocks.WithLabelValues(result).Inc()
+	if s.store != nil {
+		if err := s.store.putBlock(b); err != nil {
+			s.log.Error("persist block", "hash", b.Hash, "err", err)
+		}
+	}
+}
+
+// Stats returns a snapshot of the pool. Safe for concurrent use.
+func (s *Server) Stats() Stats {
+	now := time.Now()
+	st := Stats{Time: now, Started: s.started}
+	if a := s.Addr(); a != nil {
+		st.StratumAddr = a.String()
+	}
+	if bj := s.cur.Load(); bj != nil {
+		j := bj.job
+		st.Job = &JobInfo{
+			ID:       j.ID,
+			Height:   j.Height,
+			PrevHash: displayHex(j.PrevHash),
+			Bits:     fmt.Sprintf("%08x", j.Bits),
+			Txs:      len(j.Txs),
+			Since:    bj.since,
+		}
+	}
+	s.mu.Lock()
+	st.Connections = len(s.conns)
+	for c := range s.conns {
+		if c.isSession.Load() {
+			st.Sessions++
+		}
+	}
+	s.mu.Unlock()
+	s.ledger.fill(&st, now)
+	return st
+}
+
+// StatsHandler serves GET /api/stats as JSON. Mount it on the HTTP mux.
+func (s *Server) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(s.Stats())
+	})
+}
+
+// displayHex returns an internal-order hash in display (reversed) hex.
+func displayHex(h [32]byte) string {
+	var r [32]byte
+	for i := range h {
+		r[i] = h[31-i]
+	}
+	return hex.EncodeToString(r[:])
+}

@@ -1,0 +1,642 @@
+package pool
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/job"
+	"github.com/hashfleet/hashfleet/internal/stratum"
+)
+
+// maxSessionJobs is how many recently sent jobs a session remembers; shares
+// for older session job ids are answered 21 (job not found).
+const maxSessionJobs = 32
+
+// maxWorkerNames bounds how many names one connection may authorize.
+const maxWorkerNames = 16
+
+// session is the Stratum state of one connection. It is guarded by
+// conn.mu.
+type session struct {
+	subscribed, authorized bool
+	en1                    []byte
+	worker                 string          // first authorized name (stats key)
+	names                  map[string]bool // every authorized name
+	mask                   uint32          // negotiated version-rolling mask; 0: none
+	vd                     *Vardiff
+	diff                   float64  // difficulty last announced
+	target                 [32]byte // target of diff
+	jobs                   [maxSessionJobs]sessionJob
+	nextJob                int // ring index
+	seq                    uint64
+}
+
+// sessionJob is a job as sent to this session: the session's own job id
+// maps to the job and the share target in force when it was sent, so a
+// difficulty change never invalidates work issued before it.
+type sessionJob struct {
+	sid    string
+	job    *job.Job
+	diff   float64
+	target [32]byte
+}
+
+func (s *session) init(cfg Config, now time.Time) {
+	s.vd = NewVardiff(Vardiff{Target: cfg.ShareInterval, Retarget: cfg.RetargetInterval, Min: cfg.MinDiff, Max: cfg.MaxDiff}, cfg.InitialDiff, now)
+	s.setDiff(s.vd.Difficulty())
+}
+
+func (s *session) setDiff(d float64) {
+	t, err := btc.DifficultyToTarget(d)
+	if err != nil {
+		return // d is clamped positive by Vardiff; keep the old target
+	}
+	s.diff, s.target = d, t
+}
+
+// addJob registers j under a new session job id at the current difficulty.
+func (s *session) addJob(j *job.Job) string {
+	s.seq++
+	sid := strconv.FormatUint(s.seq, 16)
+	s.jobs[s.nextJob] = sessionJob{sid: sid, job: j, diff: s.diff, target: s.target}
+	s.nextJob = (s.nextJob + 1) % maxSessionJobs
+	return sid
+}
+
+func (s *session) lookup(sid string) (sessionJob, bool) {
+	if sid == "" {
+		return sessionJob{}, false
+	}
+	for _, sj := range s.jobs {
+		if sj.sid == sid {
+			return sj, true
+		}
+	}
+	return sessionJob{}, false
+}
+
+// Reject reasons (metric labels, Stats.RejectReasons keys).
+const (
+	rejectNotSubscribed = "not_subscribed"
+	rejectUnauthorized  = "unauthorized"
+	rejectJobNotFound   = "job_not_found"
+	rejectStale         = "stale"
+	rejectDuplicate     = "duplicate"
+	rejectLowDiff       = "low_difficulty"
+	rejectBadParams     = "invalid_params"
+	rejectExtranonce2   = "bad_extranonce2"
+	rejectVersion       = "bad_version"
+	rejectNTime         = "bad_ntime"
+	rejectOther         = "other"
+	rejectInternal      = "internal_error"
+)
+
+// handle answers one request or notification from the client. It returns a
+// non-nil error only to end the connection at once.
+func (c *conn) handle(ctx context.Context, req *stratum.Request, now time.Time) error {
+	switch req.Method {
+	case stratum.MethodSubscribe:
+		c.subscribe(req)
+	case stratum.MethodAuthorize:
+		c.authorize(req, now)
+	case stratum.MethodConfigure:
+		c.configure(req, now)
+	case stratum.MethodExtranonceSubscribe:
+		c.replyResult(req.ID, true)
+	case stratum.MethodSuggestDifficulty:
+		c.suggestDifficulty(req, now)
+	case stratum.MethodSubmit:
+		c.submit(ctx, req)
+	case stratum.MethodPing:
+		c.replyResult(req.ID, stratum.PongResult)
+	default:
+		c.mu.Lock()
+		subscribed := c.sess.subscribed
+		c.mu.Unlock()
+		if !subscribed && !strings.HasPrefix(req.Method, "mining.") {
+			c.fail(req.ID, stratum.ErrNotSubscribed, "not subscribed", &closeError{Reason: reasonProtocol, Err: fmt.Errorf("method %.40q before subscribe", req.Method)})
+			return nil
+		}
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "unsupported method"))
+	}
+	return nil
+}
+
+// reply queues a response. A nil id on a notification means no reply is
+// wanted, except for errors about undecodable lines.
+func (c *conn) reply(id json.RawMessage, result any, e *stratum.Error) {
+	var resp *stratum.Response
+	if e != nil {
+		resp = stratum.NewErrorResponse(id, e)
+		resp.Result = json.RawMessage("false")
+	} else {
+		var err error
+		if resp, err = stratum.NewResponse(id, result); err != nil {
+			c.log.Error("encode response", "err", err)
+			return
+		}
+	}
+	line, err := stratum.Encode(resp)
+	if err != nil {
+		c.log.Error("encode response", "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.enqueue(line)
+	c.mu.Unlock()
+}
+
+func (c *conn) replyResult(id json.RawMessage, result any) {
+	if isNullID(id) {
+		return
+	}
+	c.reply(id, result, nil)
+}
+
+func isNullID(id json.RawMessage) bool {
+	id = bytes.TrimSpace(id)
+	return len(id) == 0 || string(id) == "null"
+}
+
+// params decodes req.Params as an array (null or absent is empty).
+func params(req *stratum.Request) ([]json.RawMessage, error) {
+	if isNullID(req.Params) {
+		return nil, nil
+	}
+	var p []json.RawMessage
+	if err := json.Unmarshal(req.Params, &p); err != nil {
+		return nil, fmt.Errorf("params: %w", err)
+	}
+	return p, nil
+}
+
+func (c *conn) subscribe(req *stratum.Request) {
+	c.mu.Lock()
+	if c.sess.en1 == nil {
+		c.sess.en1 = c.s.cfg.Jobs.NewExtranonce1()
+	}
+	c.sess.subscribed = true
+	en1 := hex.EncodeToString(c.sess.en1)
+	subID := fmt.Sprintf("%016x", c.id)
+	c.mu.Unlock()
+	c.replyResult(req.ID, []any{
+		[]any{[]any{stratum.MethodSetDifficulty, subID}, []any{stratum.MethodNotify, subID}},
+		en1,
+		c.s.cfg.Extranonce2Size,
+	})
+	c.maybeStart()
+}
+
+func (c *conn) authorize(req *stratum.Request, now time.Time) {
+	p, err := params(req)
+	if err != nil || len(p) < 1 {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "authorize: want [worker, password]"))
+		return
+	}
+	var name, pass string
+	if json.Unmarshal(p[0], &name) != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "authorize: worker name must be a string"))
+		return
+	}
+	if len(p) > 1 {
+		_ = json.Unmarshal(p[1], &pass) // a non-string password is treated as empty
+	}
+	if err := checkWorkerName(name, c.s.cfg.Network); err != nil {
+		c.log.Info("authorize refused", "err", err)
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, err.Error()))
+		return
+	}
+	if want := c.s.cfg.Password; want != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) != 1 {
+		c.log.Info("authorize refused: wrong password", "worker", name)
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, "wrong password"))
+		return
+	}
+	c.mu.Lock()
+	if c.sess.names == nil {
+		c.sess.names = make(map[string]bool)
+	}
+	full := len(c.sess.names) >= maxWorkerNames && !c.sess.names[name]
+	first := false
+	if !full {
+		c.sess.names[name] = true
+		if c.sess.worker == "" {
+			c.sess.worker, first = name, true
+		}
+		c.sess.authorized = true
+	}
+	diff := c.sess.diff
+	c.mu.Unlock()
+	if full {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, "too many worker names on one connection"))
+		return
+	}
+	if first {
+		c.s.ledger.connect(name, now, diff)
+		c.log = c.log.With("worker", name)
+		c.log.Info("worker authorized", "diff", diff)
+	}
+	c.replyResult(req.ID, true)
+	c.maybeStart()
+}
+
+// maybeStart sends the first difficulty and job once the session is both
+// subscribed and authorized.
+func (c *conn) maybeStart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.sess.subscribed || !c.sess.authorized || c.isSession.Load() {
+		return
+	}
+	c.isSession.Store(true)
+	c.s.m.sessions.Inc()
+	if !c.enqueue(setDifficultyLine(c.sess.diff)) {
+		return
+	}
+	if bj := c.s.cur.Load(); bj != nil {
+		sid := c.sess.addJob(bj.job)
+		c.enqueue(notifyLine(sid, bj.params, true))
+	}
+}
+
+// pushJob queues a notify of bj. Called by the broadcaster.
+func (c *conn) pushJob(bj *broadcastJob, clean bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.isSession.Load() {
+		return
+	}
+	sid := c.sess.addJob(bj.job)
+	c.enqueue(notifyLine(sid, bj.params, clean))
+}
+
+// changeDiff announces a new difficulty and re-sends the current job under
+// a new id at that difficulty (miners apply set_difficulty from the next
+// notify). c.mu must be held.
+func (c *conn) changeDiffLocked(d float64) {
+	if d == c.sess.diff {
+		return
+	}
+	c.sess.setDiff(d)
+	c.s.m.diffChanges.Inc()
+	if !c.isSession.Load() {
+		return // sent with the first job
+	}
+	if !c.enqueue(setDifficultyLine(c.sess.diff)) {
+		return
+	}
+	if bj := c.s.cur.Load(); bj != nil {
+		sid := c.sess.addJob(bj.job)
+		c.enqueue(notifyLine(sid, bj.params, false))
+	}
+}
+
+// tick lets vardiff lower the difficulty of a session that found no shares.
+func (c *conn) tick(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.isSession.Load() {
+		return
+	}
+	if d, changed := c.sess.vd.Tick(now); changed {
+		c.changeDiffLocked(d)
+		c.s.ledger.setDiff(c.sess.worker, d)
+	}
+}
+
+func (c *conn) configure(req *stratum.Request, now time.Time) {
+	p, err := params(req)
+	if err != nil || len(p) < 1 {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "configure: want [extensions, options]"))
+		return
+	}
+	var exts []string
+	if json.Unmarshal(p[0], &exts) != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "configure: extensions must be a list of strings"))
+		return
+	}
+	opts := map[string]json.RawMessage{}
+	if len(p) > 1 {
+		_ = json.Unmarshal(p[1], &opts)
+	}
+	result := make(map[string]any, len(exts)+1)
+	for _, ext := range exts {
+		switch ext {
+		case stratum.ExtensionVersionRolling:
+			clientMask := uint32(0xffffffff)
+			var ms string
+			if raw, ok := opts[stratum.VersionRollingMaskKey]; ok && json.Unmarshal(raw, &ms) == nil {
+				if v, err := strconv.ParseUint(ms, 16, 32); err == nil {
+					clientMask = uint32(v)
+				}
+			}
+			mask := c.s.cfg.VersionMask & clientMask
+			c.mu.Lock()
+			c.sess.mask = mask
+			c.mu.Unlock()
+			result[ext] = mask != 0
+			result[stratum.VersionRollingMaskKey] = fmt.Sprintf("%08x", mask)
+		case "minimum-difficulty":
+			var d float64
+			if raw, ok := opts["minimum-difficulty.value"]; ok {
+				if v, err := parseDifficulty(raw); err == nil {
+					d = v
+				}
+			}
+			ok := d > 0
+			if ok {
+				c.mu.Lock()
+				c.sess.vd.SetMin(d)
+				c.changeDiffLocked(c.sess.vd.Difficulty())
+				c.mu.Unlock()
+			}
+			result[ext] = ok
+		default:
+			if len(ext) <= 64 {
+				result[ext] = false
+			}
+		}
+	}
+	c.replyResult(req.ID, result)
+}
+
+// parseDifficulty accepts a JSON number or a string holding one
+// (cpuminer-opt sends "%f" strings).
+func parseDifficulty(raw json.RawMessage) (float64, error) {
+	var f float64
+	if err := json.Unmarshal(raw, &f); err != nil {
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return 0, errors.New("difficulty must be a number or a numeric string")
+		}
+		if f, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
+			return 0, fmt.Errorf("difficulty %.20q: not a number", s)
+		}
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
+		return 0, errors.New("difficulty must be positive")
+	}
+	return f, nil
+}
+
+func (c *conn) suggestDifficulty(req *stratum.Request, now time.Time) {
+	p, err := params(req)
+	if err != nil || len(p) < 1 {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "suggest_difficulty: want [difficulty]"))
+		return
+	}
+	d, err := parseDifficulty(p[0])
+	if err != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "suggest_difficulty: "+err.Error()))
+		return
+	}
+	c.mu.Lock()
+	c.sess.vd.SetMin(d) // the client asked for at least this
+	nd := c.sess.vd.Set(d, now)
+	c.changeDiffLocked(nd)
+	worker := c.sess.worker
+	c.mu.Unlock()
+	if worker != "" {
+		c.s.ledger.setDiff(worker, nd)
+	}
+	c.replyResult(req.ID, true)
+}
+
+// rejectErr is a share rejection: its code and message go to the client,
+// reason to the metrics.
+type rejectErr struct {
+	code   int
+	reason string
+	msg    string
+}
+
+func (c *conn) submit(ctx context.Context, req *stratum.Request) {
+	sh, sj, worker, rej := c.parseSubmit(req)
+	if rej != nil {
+		c.rejectShare(req.ID, worker, rej)
+		return
+	}
+	// Detached from the connection: a client hanging up must not cancel a
+	// block on its way to the node.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.cfg.SubmitTimeout)
+	res, err := c.s.cfg.Jobs.Submit(sctx, sh)
+	cancel()
+	now := time.Now()
+	if res.Block != nil {
+		c.foundBlock(res, worker, now)
+	}
+	if err != nil {
+		var je *job.RejectError
+		if errors.As(err, &je) {
+			c.rejectShare(req.ID, worker, jobReject(je, res.Stale))
+			return
+		}
+		c.s.m.submitErrors.Inc()
+		c.log.Error("share submission failed", "job", sh.JobID, "err", err)
+		c.rejectShare(req.ID, worker, &rejectErr{code: stratum.ErrOther, reason: rejectInternal, msg: "internal error: share not checked, please resubmit"})
+		return
+	}
+	c.s.ledger.accept(worker, now, sj.diff)
+	c.s.m.shares.Inc()
+	c.s.m.shareDiff.Add(sj.diff)
+	c.replyResult(req.ID, true)
+
+	c.mu.Lock()
+	if d, changed := c.sess.vd.Share(now); changed {
+		c.changeDiffLocked(d)
+		c.s.ledger.setDiff(c.sess.worker, d)
+	}
+	c.mu.Unlock()
+}
+
+func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
+	b := res.Block
+	rec := BlockRecord{
+		Height:     b.Height,
+		Hash:       displayHex(b.Hash),
+		Worker:     worker,
+		Time:       now,
+		Accepted:   b.Accepted,
+		NodeResult: b.NodeResult,
+	}
+	if b.Pending && rec.NodeResult == "" {
+		rec.NodeResult = "pending"
+	}
+	c.s.recordBlock(rec)
+	switch {
+	case b.Pending:
+		c.log.Warn("block found; submission still pending (the job manager keeps retrying)", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
+	case b.Accepted:
+		c.log.Info("block found and accepted", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
+	default:
+		c.log.Error("block found but not accepted", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
+	}
+}
+
+func jobReject(je *job.RejectError, stale bool) *rejectErr {
+	reason := rejectOther
+	switch je.Code {
+	case stratum.ErrJobNotFound:
+		reason = rejectJobNotFound
+		if stale {
+			reason = rejectStale
+		}
+	case stratum.ErrDuplicate:
+		reason = rejectDuplicate
+	case stratum.ErrLowDifficulty:
+		reason = rejectLowDiff
+	case stratum.ErrOther:
+		switch r := strings.ToLower(je.Reason); {
+		case strings.Contains(r, "ntime"):
+			reason = rejectNTime
+		case strings.Contains(r, "extranonce"):
+			reason = rejectExtranonce2
+		case strings.Contains(r, "version"):
+			reason = rejectVersion
+		}
+	}
+	return &rejectErr{code: je.Code, reason: reason, msg: je.Reason}
+}
+
+func (c *conn) rejectShare(id json.RawMessage, worker string, rej *rejectErr) {
+	c.s.ledger.reject(worker, rej.reason)
+	c.s.m.rejects.WithLabelValues(rej.reason).Inc()
+	c.log.Debug("share rejected", "reason", rej.reason, "msg", rej.msg)
+	c.reply(id, nil, stratum.NewError(rej.code, rej.msg))
+}
+
+// parseSubmit checks a mining.submit against the session and turns it into
+// a job.Share. worker is the stats name to charge a rejection to.
+func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, worker string, rej *rejectErr) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	worker = c.sess.worker
+	if !c.sess.subscribed {
+		return sh, sj, worker, &rejectErr{stratum.ErrNotSubscribed, rejectNotSubscribed, "not subscribed"}
+	}
+	p, err := params(req)
+	bad := func(msg string) (job.Share, sessionJob, string, *rejectErr) {
+		return job.Share{}, sessionJob{}, worker, &rejectErr{stratum.ErrOther, rejectBadParams, msg}
+	}
+	if err != nil || len(p) < 5 || len(p) > 6 {
+		return bad("submit: want [worker, job_id, extranonce2, ntime, nonce, version_bits?]")
+	}
+	var f [6]string
+	for i := range p {
+		if json.Unmarshal(p[i], &f[i]) != nil {
+			return bad(fmt.Sprintf("submit: parameter %d must be a string", i+1))
+		}
+	}
+	if !c.sess.authorized || !c.sess.names[f[0]] {
+		return sh, sj, worker, &rejectErr{stratum.ErrUnauthorized, rejectUnauthorized, "unauthorized worker"}
+	}
+	worker = f[0]
+	if _, ok := c.sess.names[c.sess.worker]; ok {
+		worker = c.sess.worker // totals are kept per connection's first name
+	}
+	sj, ok := c.sess.lookup(f[1])
+	if !ok {
+		return sh, sj, worker, &rejectErr{stratum.ErrJobNotFound, rejectJobNotFound, "job not found"}
+	}
+	en2Size := sj.job.Extranonce2Size
+	if en2Size == 0 {
+		en2Size = c.s.cfg.Extranonce2Size
+	}
+	en2, err := hex.DecodeString(f[2])
+	if err != nil || len(en2) != en2Size {
+		return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectExtranonce2, fmt.Sprintf("extranonce2 must be %d bytes of hex", en2Size)}
+	}
+	ntime, ok1 := parseHex32(f[3])
+	nonce, ok2 := parseHex32(f[4])
+	if !ok1 || !ok2 {
+		return bad("submit: ntime and nonce must be 8 hex digits")
+	}
+	version := sj.job.Version
+	if len(p) == 6 {
+		bits, ok := parseHex32(f[5])
+		if !ok {
+			return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "version_bits must be 8 hex digits"}
+		}
+		mask := c.sess.mask
+		if outside := bits &^ mask; outside != 0 && outside != sj.job.Version&^mask {
+			// Accept both the rolled bits alone (BIP310) and a full
+			// version whose fixed bits equal the job's.
+			if mask == 0 {
+				return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "version rolling not negotiated (mining.configure)"}
+			}
+			return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "rolling-version mask violation"}
+		}
+		version = btc.RollVersion(sj.job.Version, bits, mask)
+	}
+	// Validate at the easier of the difficulty in force when the job was
+	// sent and the current one, so neither a raise nor a drop makes honest
+	// work already under way fail.
+	target, diff := sj.target, sj.diff
+	if c.sess.diff < diff {
+		target, diff = c.sess.target, c.sess.diff
+	}
+	sj.target, sj.diff = target, diff
+	sh = job.Share{
+		JobID:       sj.job.ID,
+		Extranonce1: c.sess.en1,
+		Extranonce2: en2,
+		NTime:       ntime,
+		Nonce:       nonce,
+		Version:     version,
+		VersionMask: c.sess.mask,
+		Target:      target,
+		Worker:      f[0],
+	}
+	return sh, sj, worker, nil
+}
+
+func parseHex32(s string) (uint32, bool) {
+	if len(s) != 8 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(s, 16, 32)
+	return uint32(v), err == nil
+}
+
+// checkWorkerName accepts a free name or ADDRESS[.suffix]; an address of a
+// network other than params is refused.
+func checkWorkerName(name string, params *chaincfg.Params) error {
+	if name == "" {
+		return errors.New("empty worker name")
+	}
+	if len(name) > 128 {
+		return errors.New("worker name longer than 128 bytes")
+	}
+	for _, r := range name {
+		if r <= ' ' || r > '~' || r == '"' || r == '\\' {
+			return fmt.Errorf("worker name %.40q: only printable ASCII without spaces, quotes or backslashes", name)
+		}
+	}
+	if params == nil {
+		return nil
+	}
+	addr, _, _ := strings.Cut(name, ".")
+	if _, err := btc.PayoutScript(addr, params); err == nil {
+		return nil
+	}
+	for _, other := range []*chaincfg.Params{&chaincfg.MainNetParams, &chaincfg.TestNet3Params, &chaincfg.TestNet4Params, &chaincfg.SigNetParams, &chaincfg.RegressionNetParams} {
+		if other.Net == params.Net {
+			continue
+		}
+		if _, err := btc.PayoutScript(addr, other); err == nil {
+			return fmt.Errorf("worker name: %.70s is a %s address, this pool mines %s", addr, other.Name, params.Name)
+		}
+	}
+	return nil
+}

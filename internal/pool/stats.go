@@ -1,0 +1,248 @@
+package pool
+
+import (
+	"maps"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Stats is a value snapshot of the pool, safe to keep and read from any
+// goroutine (the dashboard and /api/stats read it). Hash rates are estimated
+// from accepted share difficulty over the last five minutes.
+type Stats struct {
+	Time        time.Time `json:"time"`
+	Started     time.Time `json:"started"`
+	StratumAddr string    `json:"stratum_addr"`
+
+	Job *JobInfo `json:"job"` // nil before the first template
+
+	Connections int     `json:"connections"` // open TCP connections
+	Sessions    int     `json:"sessions"`    // authorized sessions
+	HashrateHs  float64 `json:"hashrate_hs"` // whole pool, hashes per second
+
+	SharesAccepted uint64            `json:"shares_accepted"`
+	SharesRejected uint64            `json:"shares_rejected"`
+	RejectReasons  map[string]uint64 `json:"reject_reasons"` // reason → count, since start
+	Disconnects    map[string]uint64 `json:"disconnects"`    // reason → count, since start (e.g. slow_client)
+
+	Workers []WorkerStats `json:"workers"` // sorted by name
+	Blocks  []BlockRecord `json:"blocks"`  // every block found (persisted), newest last
+}
+
+// JobInfo describes the job currently broadcast.
+type JobInfo struct {
+	ID       string    `json:"id"`
+	Height   int64     `json:"height"`
+	PrevHash string    `json:"prev_hash"` // display order
+	Bits     string    `json:"bits"`
+	Txs      int       `json:"txs"` // non-coinbase transactions
+	Since    time.Time `json:"since"`
+}
+
+// WorkerStats is one worker name's view: totals survive restarts (with a
+// data dir), the hash rate and connection count are live.
+type WorkerStats struct {
+	Name        string    `json:"name"`
+	Connections int       `json:"connections"`
+	Difficulty  float64   `json:"difficulty"` // current share difficulty of its newest session
+	HashrateHs  float64   `json:"hashrate_hs"`
+	Accepted    uint64    `json:"accepted"`
+	Rejected    uint64    `json:"rejected"`
+	DiffSum     float64   `json:"diff_sum"`
+	Blocks      uint64    `json:"blocks"`
+	LastShare   time.Time `json:"last_share,omitzero"`
+}
+
+// maxTrackedWorkers caps the per-worker table so that a client cycling
+// through names cannot grow memory without bound; beyond it, shares are
+// counted in the pool totals only.
+const maxTrackedWorkers = 10000
+
+// ledger holds the pool's share accounting. All methods are safe for
+// concurrent use; critical sections are short and never block.
+type ledger struct {
+	mu       sync.Mutex
+	workers  map[string]*workerState
+	dirty    map[string]bool // workers whose totals changed since the last flush
+	total    rateMeter
+	accepted uint64
+	rejected uint64
+	reasons  map[string]uint64
+	discon   map[string]uint64
+	blocks   []BlockRecord
+}
+
+type workerState struct {
+	totals WorkerTotals
+	rate   rateMeter
+	conns  int
+	diff   float64
+}
+
+func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockRecord) *ledger {
+	l := &ledger{
+		workers: make(map[string]*workerState, len(totals)),
+		dirty:   make(map[string]bool),
+		reasons: make(map[string]uint64),
+		discon:  make(map[string]uint64),
+		blocks:  blocks,
+	}
+	l.total.begin(now)
+	for name, t := range totals {
+		l.workers[name] = &workerState{totals: t}
+	}
+	return l
+}
+
+// worker returns the state for name, creating it under the cap; nil when
+// the table is full. l.mu must be held.
+func (l *ledger) worker(name string) *workerState {
+	w, ok := l.workers[name]
+	if !ok {
+		if len(l.workers) >= maxTrackedWorkers {
+			return nil
+		}
+		w = &workerState{}
+		l.workers[name] = w
+	}
+	return w
+}
+
+func (l *ledger) connect(name string, now time.Time, diff float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.worker(name); w != nil {
+		w.conns++
+		w.diff = diff
+		w.rate.begin(now)
+	}
+}
+
+func (l *ledger) disconnect(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.workers[name]; w != nil && w.conns > 0 {
+		w.conns--
+	}
+}
+
+func (l *ledger) setDiff(name string, diff float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := l.workers[name]; w != nil {
+		w.diff = diff
+	}
+}
+
+func (l *ledger) accept(name string, now time.Time, diff float64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.accepted++
+	l.total.add(now, diff)
+	if w := l.worker(name); w != nil {
+		w.totals.Accepted++
+		w.totals.DiffSum += diff
+		w.totals.LastShare = now
+		w.rate.add(now, diff)
+		l.dirty[name] = true
+	}
+}
+
+// reject counts a rejected share; name may be "" for sessions that never
+// authorized.
+func (l *ledger) reject(name, reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rejected++
+	l.reasons[reason]++
+	if name == "" {
+		return
+	}
+	if w := l.workers[name]; w != nil {
+		w.totals.Rejected++
+		l.dirty[name] = true
+	}
+}
+
+func (l *ledger) disconnected(reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.discon[reason]++
+}
+
+// block records a found block and returns whether it is new (a second
+// report of the same hash replaces the first one's node result).
+func (l *ledger) block(b BlockRecord) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := range l.blocks {
+		if l.blocks[i].Hash == b.Hash {
+			l.blocks[i] = b
+			return
+		}
+	}
+	l.blocks = append(l.blocks, b)
+	if w := l.worker(b.Worker); w != nil {
+		w.totals.Blocks++
+		l.dirty[b.Worker] = true
+	}
+}
+
+// takeDirty returns the totals changed since the last call.
+func (l *ledger) takeDirty() map[string]WorkerTotals {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make(map[string]WorkerTotals, len(l.dirty))
+	for name := range l.dirty {
+		if w := l.workers[name]; w != nil {
+			out[name] = w.totals
+		}
+	}
+	clear(l.dirty)
+	return out
+}
+
+// markDirty puts back totals whose flush failed.
+func (l *ledger) markDirty(names map[string]WorkerTotals) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for name := range names {
+		l.dirty[name] = true
+	}
+}
+
+// fill copies the accounting into st.
+func (l *ledger) fill(st *Stats, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st.HashrateHs = l.total.rate(now)
+	st.SharesAccepted = l.accepted
+	st.SharesRejected = l.rejected
+	st.RejectReasons = maps.Clone(l.reasons)
+	st.Disconnects = maps.Clone(l.discon)
+	st.Blocks = slices.Clone(l.blocks)
+	st.Workers = make([]WorkerStats, 0, len(l.workers))
+	for name, w := range l.workers {
+		st.Workers = append(st.Workers, WorkerStats{
+			Name:        name,
+			Connections: w.conns,
+			Difficulty:  w.diff,
+			HashrateHs:  w.rate.rate(now),
+			Accepted:    w.totals.Accepted,
+			Rejected:    w.totals.Rejected,
+			DiffSum:     w.totals.DiffSum,
+			Blocks:      w.totals.Blocks,
+			LastShare:   w.totals.LastShare,
+		})
+	}
+	slices.SortFunc(st.Workers, func(a, b WorkerStats) int {
+		switch {
+		case a.Name < b.Name:
+			return -1
+		case a.Name > b.Name:
+			return 1
+		}
+		return 0
+	})
+}

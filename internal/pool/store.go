@@ -1,0 +1,162 @@
+package pool
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// BlockRecord is one block the pool found: a share that met the network
+// target, with what the node said about it. Hash is in display order (as
+// block explorers and the node's RPC show it).
+type BlockRecord struct {
+	Height     int64     `json:"height"`
+	Hash       string    `json:"hash"`
+	Worker     string    `json:"worker"`
+	Time       time.Time `json:"time"`
+	Accepted   bool      `json:"accepted"`
+	NodeResult string    `json:"node_result"`
+}
+
+// WorkerTotals are the persistent per-worker share counters.
+type WorkerTotals struct {
+	Accepted  uint64    `json:"accepted"`
+	Rejected  uint64    `json:"rejected"`
+	DiffSum   float64   `json:"diff_sum"` // sum of the difficulty of accepted shares
+	Blocks    uint64    `json:"blocks"`
+	LastShare time.Time `json:"last_share,omitzero"`
+}
+
+var (
+	bucketBlocks  = []byte("blocks")
+	bucketWorkers = []byte("workers")
+)
+
+// store persists found blocks and per-worker share totals in a bbolt file.
+// Blocks are written (and fsynced) as they are found; worker totals are
+// written in batches by the owner. Methods are safe for concurrent use
+// (bbolt serialises writers).
+type store struct {
+	db *bolt.DB
+}
+
+// openStore opens (creating if needed) dir/pool.db. It fails fast, instead
+// of waiting, when another process holds the file.
+func openStore(dir string) (*store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("pool: data dir: %w", err)
+	}
+	path := filepath.Join(dir, "pool.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("pool: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketBlocks, bucketWorkers} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("pool: init %s: %w", path, err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// blockKey orders blocks by height, then hash.
+func blockKey(b BlockRecord) []byte {
+	k := make([]byte, 8, 8+len(b.Hash))
+	binary.BigEndian.PutUint64(k, uint64(b.Height))
+	return append(k, b.Hash...)
+}
+
+// putBlock records a found block (overwriting an earlier record of the same
+// block, e.g. when the node's result arrives later).
+func (s *store) putBlock(b BlockRecord) error {
+	v, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBlocks).Put(blockKey(b), v)
+	})
+	if err != nil {
+		return fmt.Errorf("pool: store block %s: %w", b.Hash, err)
+	}
+	return nil
+}
+
+// blocks returns every recorded block in height order.
+func (s *store) blocks() ([]BlockRecord, error) {
+	var out []BlockRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBlocks).ForEach(func(_, v []byte) error {
+			var b BlockRecord
+			if err := json.Unmarshal(v, &b); err != nil {
+				return err
+			}
+			out = append(out, b)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pool: load blocks: %w", err)
+	}
+	return out, nil
+}
+
+// putWorkers writes the given totals in one transaction.
+func (s *store) putWorkers(totals map[string]WorkerTotals) error {
+	if len(totals) == 0 {
+		return nil
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketWorkers)
+		for name, t := range totals {
+			v, err := json.Marshal(t)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(name), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("pool: store worker totals: %w", err)
+	}
+	return nil
+}
+
+// workers loads every worker's totals.
+func (s *store) workers() (map[string]WorkerTotals, error) {
+	out := make(map[string]WorkerTotals)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
+			var t WorkerTotals
+			if err := json.Unmarshal(v, &t); err != nil {
+				return fmt.Errorf("worker %q: %w", k, err)
+			}
+			out[string(k)] = t
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pool: load worker totals: %w", err)
+	}
+	return out, nil
+}
+
+var errNoStore = errors.New("pool: no data dir configured")
