@@ -73,6 +73,9 @@ type prep struct {
 	msCDGH  [4]uint32
 	st2ABEF [4]uint32 // state after rounds 0..1 of block 2
 	st2CDGH [4]uint32
+	// jw[t] for t in 16..33 is the nonce-free part of schedule word W[t] of
+	// block 2: the sum of its terms that involve neither W3 nor W[18..].
+	jw [34]uint32
 }
 
 // Offsets of prep fields, used by the generated assembly.
@@ -84,7 +87,8 @@ const (
 	prepOffW16     = 80
 	prepOffMsABEF  = 96
 	prepOffSt2ABEF = 128
-	prepSize       = 160
+	prepOffJW      = 160
+	prepSize       = 296
 )
 
 func (p *prep) init(ms *Midstate, tail *[16]byte) {
@@ -108,6 +112,26 @@ func (p *prep) init(ms *Midstate, tail *[16]byte) {
 	p.w17 = s1(640) + s0(p.w[2]) + p.w[1]
 	p.w18 = s1(p.w16) + p.w[2]
 	p.w19 = s1(p.w17) + s0(0x80000000)
+	var w [18]uint32
+	copy(w[:], p.w[:])
+	w[4], w[15], w[16], w[17] = 0x80000000, 640, p.w16, p.w17
+	dep := func(i int) bool { return i == 3 || i >= 18 }
+	for t := 16; t < 34; t++ {
+		var sum uint32
+		if !dep(t - 2) {
+			sum += s1(w[t-2])
+		}
+		if !dep(t - 7) {
+			sum += w[t-7]
+		}
+		if !dep(t - 15) {
+			sum += s0(w[t-15])
+		}
+		if !dep(t - 16) {
+			sum += w[t-16]
+		}
+		p.jw[t] = sum
+	}
 	p.msABEF = [4]uint32{ms[5], ms[4], ms[1], ms[0]}
 	p.msCDGH = [4]uint32{ms[7], ms[6], ms[3], ms[2]}
 }

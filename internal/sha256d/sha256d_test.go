@@ -113,6 +113,7 @@ func TestPrepOffsets(t *testing.T) {
 		{name: "w16", got: unsafe.Offsetof(p.w16), want: prepOffW16},
 		{name: "msABEF", got: unsafe.Offsetof(p.msABEF), want: prepOffMsABEF},
 		{name: "st2ABEF", got: unsafe.Offsetof(p.st2ABEF), want: prepOffSt2ABEF},
+		{name: "jw", got: unsafe.Offsetof(p.jw), want: prepOffJW},
 		{name: "size", got: unsafe.Sizeof(p), want: prepSize},
 	}
 	for _, tt := range tests {

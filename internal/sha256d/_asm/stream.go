@@ -1,0 +1,95 @@
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	. "github.com/mmcloughlin/avo/reg"
+)
+
+// A stream is a recorded instruction sequence. Each element emits one
+// indivisible chunk (one or a few instructions that must stay together, for
+// example because they share X0). Independent streams are interleaved chunk
+// by chunk so that the out-of-order core can overlap them.
+type stream []func()
+
+func (s *stream) add(f func()) { *s = append(*s, f) }
+
+// emit writes the streams, interleaved in proportion to their lengths.
+func emit(ss ...stream) {
+	done := make([]int, len(ss))
+	for {
+		best := -1
+		var bestR float64
+		for i, s := range ss {
+			if done[i] == len(s) {
+				continue
+			}
+			r := float64(done[i]+1) / float64(len(s))
+			if best < 0 || r < bestR {
+				best, bestR = i, r
+			}
+		}
+		if best < 0 {
+			return
+		}
+		ss[best][done[best]]()
+		done[best]++
+	}
+}
+
+// genCPUID emits func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32).
+func genCPUID() {
+	TEXT("cpuid", NOSPLIT, "func(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)")
+	Doc("cpuid executes CPUID with the given EAX and ECX inputs.")
+	Load(Param("eaxArg"), EAX)
+	Load(Param("ecxArg"), ECX)
+	CPUID()
+	Store(EAX, Return("eax"))
+	Store(EBX, Return("ebx"))
+	Store(ECX, Return("ecx"))
+	Store(EDX, Return("edx"))
+	RET()
+}
+
+// Registers shared by every kernel.
+var (
+	pPrep  = RSI // *prep
+	rT7    = R8  // t7 (32-bit)
+	rNonce = RDX // first nonce of the current group
+	rLeft  = RCX // nonces left in [nonce, base+n)
+	rTmp   = RAX
+	rTmp2  = RBX
+	rTmp3  = R9
+)
+
+const kernelSig = "func(p *[74]uint32, t7, base, n uint32) (nonce uint32, ok bool)"
+
+// prologue loads the kernel arguments.
+func prologue() {
+	Load(Param("p"), pPrep)
+	Load(Param("t7"), rT7.As32())
+	Load(Param("base"), rNonce.As32())
+	Load(Param("n"), rLeft.As32())
+}
+
+// epilogues emits the found/notfound exits; found expects the nonce in rTmp.
+func epilogues(vzero bool) {
+	Label("notfound")
+	if vzero {
+		VZEROUPPER()
+	}
+	XORL(rTmp.As32(), rTmp.As32())
+	Store(rTmp.As32(), ReturnIndex(0))
+	Store(rTmp.As8(), ReturnIndex(1))
+	RET()
+	Label("found")
+	if vzero {
+		VZEROUPPER()
+	}
+	Store(rTmp.As32(), ReturnIndex(0))
+	MOVB(U8(1), rTmp2.As8())
+	Store(rTmp2.As8(), ReturnIndex(1))
+	RET()
+}
+
+var _ = Mem{}
