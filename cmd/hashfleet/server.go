@@ -1,18 +1,206 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/job"
+	"github.com/hashfleet/hashfleet/internal/obs"
+	"github.com/hashfleet/hashfleet/internal/pool"
 )
 
-// Placeholder until the server subcommand lands; the owner of this file replaces it.
+// serverFlags are the `hashfleet server` options.
+type serverFlags struct {
+	nodeRPC, rpcUser, rpcPasswordFile, rpcCookie string
+	payout, network                              string
+	stratumListen, httpListen, dataDir, upstream string
+	logFormat, logLevel, tag                     string
+	poolPasswordFile                             string
+	initialDiff, minDiff                         float64
+	shareInterval                                time.Duration
+	maxConns                                     int
+}
+
+// envRPCPassword and envPoolPassword carry secrets; they never go on the
+// command line.
+const (
+	envRPCPassword  = "HASHFLEET_RPC_PASSWORD"
+	envPoolPassword = "HASHFLEET_POOL_PASSWORD"
+)
+
 func newServerCmd() *cobra.Command {
-	return &cobra.Command{
+	var f serverFlags
+	cmd := &cobra.Command{
 		Use:   "server",
-		Short: "(server: not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("server: not built yet")
+		Short: "Stratum pool server in front of a Bitcoin node (bitcoind or btcd)",
+		Long: `server gets block templates from a Bitcoin node over JSON-RPC and serves them
+to miners over Stratum v1; shares meeting the network target become blocks,
+submitted to the node. HTTP: /api/stats (JSON), /metrics, /healthz, /readyz.
+
+The RPC password comes from the environment (` + envRPCPassword + `) or a file
+(--rpc-password-file), or use the node's cookie file (--rpc-cookie); it never
+appears in arguments, logs or the API. An optional Stratum password for
+miners comes from ` + envPoolPassword + ` or --pool-password-file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServer(cmd.Context(), f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.nodeRPC, "node-rpc", "http://127.0.0.1:18443", "node JSON-RPC URL")
+	fl.StringVar(&f.rpcUser, "rpc-user", "", "node RPC user (password from $"+envRPCPassword+" or --rpc-password-file)")
+	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password")
+	fl.StringVar(&f.rpcCookie, "rpc-cookie", "", "node RPC cookie file (instead of user/password)")
+	fl.StringVar(&f.payout, "payout", "", "address the coinbase pays (required)")
+	fl.StringVar(&f.network, "network", "regtest", "network: regtest, testnet, testnet4, signet or mainnet")
+	fl.StringVar(&f.stratumListen, "stratum-listen", "0.0.0.0:3333", "Stratum TCP listen address")
+	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "HTTP listen address (/api/stats, /metrics, /healthz, /readyz)")
+	fl.StringVar(&f.dataDir, "data-dir", "", "directory for pool.db (found blocks, worker totals); empty keeps nothing across restarts")
+	fl.StringVar(&f.upstream, "upstream", "", "proxy mode: upstream pool stratum+tcp://host:port (not available in this build)")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fl.StringVar(&f.tag, "tag", "/hashfleet/", "coinbase tag")
+	fl.StringVar(&f.poolPasswordFile, "pool-password-file", "", "file holding the password miners must send in mining.authorize")
+	fl.Float64Var(&f.initialDiff, "initial-diff", 0, "starting share difficulty (0: 0.01 on regtest, else 1)")
+	fl.Float64Var(&f.minDiff, "min-diff", 0, "lowest share difficulty (0: 1e-6 on regtest, else 0.001)")
+	fl.DurationVar(&f.shareInterval, "share-interval", 10*time.Second, "vardiff target time between a worker's shares")
+	fl.IntVar(&f.maxConns, "max-conns", 10000, "maximum concurrent Stratum connections")
+	return cmd
+}
+
+// readSecret returns the secret from file (trimmed of one trailing
+// newline) or, when file is empty, from the environment variable env.
+func readSecret(file, env string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return os.Getenv(env), nil
+}
+
+func runServer(ctx context.Context, f serverFlags) error {
+	log, err := obs.NewLogger(os.Stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.upstream != "" {
+		return errors.New("server: --upstream (proxy mode) is not available in this build; point --node-rpc at a node")
+	}
+	if f.payout == "" {
+		return errors.New("server: --payout is required")
+	}
+	params, err := btc.NetworkParams(f.network)
+	if err != nil {
+		return fmt.Errorf("server: --network: %w", err)
+	}
+	script, err := btc.PayoutScript(f.payout, params)
+	if err != nil {
+		return fmt.Errorf("server: --payout: %w", err)
+	}
+	rpcPassword, err := readSecret(f.rpcPasswordFile, envRPCPassword)
+	if err != nil {
+		return fmt.Errorf("server: rpc password: %w", err)
+	}
+	if f.rpcCookie == "" && f.rpcUser == "" {
+		return errors.New("server: give --rpc-cookie or --rpc-user (password from $" + envRPCPassword + " or --rpc-password-file)")
+	}
+	poolPassword, err := readSecret(f.poolPasswordFile, envPoolPassword)
+	if err != nil {
+		return fmt.Errorf("server: pool password: %w", err)
+	}
+	regtest := params.Name == "regtest"
+	if f.initialDiff == 0 {
+		f.initialDiff = 1
+		if regtest {
+			f.initialDiff = 0.01
+		}
+	}
+	if f.minDiff == 0 {
+		f.minDiff = 0.001
+		if regtest {
+			f.minDiff = 1e-6
+		}
+	}
+
+	reg := obs.NewRegistry()
+	node, err := chain.New(chain.Config{
+		URL:        f.nodeRPC,
+		User:       f.rpcUser,
+		Password:   rpcPassword,
+		CookieFile: f.rpcCookie,
+		Logger:     log.With("component", "chain"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	jobs, err := job.New(job.Config{
+		Source:       node,
+		Submitter:    node,
+		PayoutScript: script,
+		Tag:          []byte(f.tag),
+		Logger:       log.With("component", "job"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	srv, err := pool.New(pool.Config{
+		Addr:          f.stratumListen,
+		Jobs:          jobs,
+		Password:      poolPassword,
+		Network:       params,
+		InitialDiff:   f.initialDiff,
+		MinDiff:       f.minDiff,
+		ShareInterval: f.shareInterval,
+		MaxConns:      f.maxConns,
+		DataDir:       f.dataDir,
+		Logger:        log.With("component", "pool"),
+		Registerer:    reg,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	mux := obs.NewMux(reg, srv.Ready)
+	mux.Handle("GET /api/stats", srv.StatsHandler())
+	mux.HandleFunc("GET /api/job", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(jobs.Status())
+	})
+
+	log.Info("server starting", "node_rpc", f.nodeRPC, "network", params.Name, "payout", f.payout,
+		"stratum", f.stratumListen, "http", f.httpListen, "data_dir", f.dataDir, "auth", authKind(f))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return jobs.Run(gctx) })
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return obs.ListenAndServe(gctx, f.httpListen, mux) })
+	err = g.Wait()
+	if ctx.Err() != nil && err == nil {
+		log.Info("server stopped")
+		return nil
+	}
+	return err
+}
+
+// authKind names the RPC authentication in use, for logs (never the secret).
+func authKind(f serverFlags) string {
+	if f.rpcCookie != "" {
+		return "cookie"
+	}
+	return "user"
 }

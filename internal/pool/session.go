@@ -357,7 +357,7 @@ func (c *conn) configure(req *stratum.Request, now time.Time) {
 			ok := d > 0
 			if ok {
 				c.mu.Lock()
-				c.sess.vd.SetMin(d)
+				c.sess.vd.SetMin(max(d, c.s.cfg.MinDiff))
 				c.changeDiffLocked(c.sess.vd.Difficulty())
 				c.mu.Unlock()
 			}
@@ -402,7 +402,7 @@ func (c *conn) suggestDifficulty(req *stratum.Request, now time.Time) {
 		return
 	}
 	c.mu.Lock()
-	c.sess.vd.SetMin(d) // the client asked for at least this
+	c.sess.vd.SetMin(max(d, c.s.cfg.MinDiff)) // the client asked for at least this
 	nd := c.sess.vd.Set(d, now)
 	c.changeDiffLocked(nd)
 	worker := c.sess.worker

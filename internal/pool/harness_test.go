@@ -1,0 +1,194 @@
+package pool_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/job"
+	"github.com/hashfleet/hashfleet/internal/pool"
+)
+
+// fakeNode is an in-memory template source and block sink for the real
+// job.Manager: a regtest-like chain whose tip moves when advance is called
+// or a block is submitted. It supports longpoll. Safe for concurrent use.
+type fakeNode struct {
+	mu        sync.Mutex
+	tpl       *chain.Template
+	changed   chan struct{} // closed and replaced on every tip change
+	submitted [][]byte
+	failNext  int // SubmitBlock fails this many more times (node error)
+}
+
+func newFakeNode() *fakeNode {
+	n := &fakeNode{changed: make(chan struct{})}
+	n.setTip(101)
+	return n
+}
+
+func (n *fakeNode) setTip(height int64) {
+	var prev [32]byte
+	rand.Read(prev[:])
+	target, _ := btc.CompactToTarget(0x207fffff)
+	now := uint32(time.Now().Unix())
+	n.tpl = &chain.Template{
+		Version: 0x20000000, PrevHash: prev, Bits: 0x207fffff,
+		CurTime: now, MinTime: now - 600, Height: height,
+		CoinbaseValueSats: 50_0000_0000, Target: target,
+		LongPollID: fmt.Sprintf("%x-%d", prev[:4], height),
+	}
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// advance moves the tip (a block found elsewhere).
+func (n *fakeNode) advance() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.setTip(n.tpl.Height + 1)
+}
+
+func (n *fakeNode) GetBlockTemplate(ctx context.Context, lpid string) (*chain.Template, error) {
+	n.mu.Lock()
+	tpl, ch := n.tpl, n.changed
+	n.mu.Unlock()
+	if lpid == "" || lpid != tpl.LongPollID {
+		return tpl, nil
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.tpl, nil
+}
+
+func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) (string, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.failNext > 0 {
+		n.failNext--
+		return "", errors.New("fake node: connection refused")
+	}
+	n.submitted = append(n.submitted, block)
+	n.setTip(n.tpl.Height + 1)
+	return "", nil
+}
+
+func (n *fakeNode) blocks() [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([][]byte(nil), n.submitted...)
+}
+
+// payoutScript is a P2WPKH script (any 20 bytes do for the fake node).
+var payoutScript = append([]byte{0x00, 0x14}, make([]byte, 20)...)
+
+type harnessOpts struct {
+	src     job.TemplateSource
+	sub     job.BlockSubmitter
+	cfg     pool.Config // Jobs, Listener, Logger are filled in
+	dataDir string
+}
+
+// harness runs a real job.Manager and pool.Server on loopback.
+type harness struct {
+	pool   *pool.Server
+	jobs   *job.Manager
+	addr   string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("HASHFLEET_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func startHarness(t testing.TB, o harnessOpts) *harness {
+	t.Helper()
+	jobs, err := job.New(job.Config{
+		Source: o.src, Submitter: o.sub, PayoutScript: payoutScript, Tag: []byte("/test/"),
+		PollInterval: 50 * time.Millisecond, SubmitWait: 5 * time.Second,
+		Logger: testLogger(t).With("component", "job"),
+	})
+	if err != nil {
+		t.Fatalf("job.New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	cfg := o.cfg
+	cfg.Jobs = jobs
+	cfg.Listener = ln
+	cfg.DataDir = o.dataDir
+	cfg.Logger = testLogger(t).With("component", "pool")
+	srv, err := pool.New(cfg)
+	if err != nil {
+		ln.Close()
+		t.Fatalf("pool.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{pool: srv, jobs: jobs, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 2)}
+	go func() { h.done <- jobs.Run(ctx) }()
+	go func() { h.done <- srv.Run(ctx) }()
+	t.Cleanup(func() { h.stop(t) })
+	// Ready once the pool has its first job.
+	deadline := time.Now().Add(10 * time.Second)
+	for srv.Ready() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("pool not ready after 10s: %v", srv.Ready())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return h
+}
+
+// stop cancels and waits for both Run calls (idempotent).
+func (h *harness) stop(t testing.TB) {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	h.cancel = nil
+	for range 2 {
+		select {
+		case err := <-h.done:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("Run did not return within 30s of cancel")
+			return
+		}
+	}
+}
+
+// waitFor polls cond until it is true or fails the test after d.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var _ = io.EOF
