@@ -44,7 +44,9 @@ func init() {
 		"getrawmempool":      {params: []string{"verbose", "mempool_sequence"}, fn: rpcGetRawMempool},
 		"generatetoaddress":  {params: []string{"nblocks", "address", "maxtries"}, required: 2, fn: rpcGenerateToAddress},
 		"getchaintips":       {fn: rpcGetChainTips},
-		"uptime":             {fn: func(_ context.Context, n *Node, _ params) (any, error) { return int64(time.Since(n.start).Seconds()), nil }},
+		"uptime": {fn: func(_ context.Context, n *Node, _ params) (any, error) {
+			return int64(time.Since(n.start).Seconds()), nil
+		}},
 	}
 }
 
