@@ -1,0 +1,507 @@
+package miner
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/stratum"
+)
+
+// fixture is an in-process Stratum v1 pool for tests. It serves real jobs
+// built with internal/btc (BIP34 coinbase, witness commitment, merkle
+// branch over random txids) at a low share difficulty, and checks every
+// submitted share byte for byte with crypto/sha256: it rebuilds the
+// coinbase and header from the notify it sent and requires hash <= the
+// share target in force when that job was sent to that connection.
+type fixture struct {
+	t    testing.TB
+	ln   net.Listener
+	addr string
+	cfg  fixtureConfig
+
+	mu      sync.Mutex
+	conns   map[*fconn]struct{}
+	jobs    map[string]*fjob
+	cur     *fjob
+	seq     int
+	en1Seq  uint32
+	shares  []shareRecord
+	accepts int
+	nconns  int
+	closed  bool
+	wg      sync.WaitGroup
+	dups    map[[80]byte]bool
+	subsent int
+}
+
+type fixtureConfig struct {
+	en2Size   int     // extranonce2 size sent in subscribe; default 4
+	diff      float64 // initial share difficulty; default 1e-5
+	bits      uint32  // nbits; default regtest 0x207fffff
+	grantMask uint32  // version-rolling mask granted; 0 = refuse configure
+	password  string  // required password, "" = any
+	tls       *tls.Config
+	addr      string // listen address; default 127.0.0.1:0
+	silent    bool   // never reply to mining.configure (like ckpool)
+}
+
+type fjob struct {
+	n     stratum.Notify
+	en2sz int
+}
+
+type fconn struct {
+	f          *fixture
+	conn       net.Conn
+	w          *stratum.Writer
+	mu         sync.Mutex
+	en1        []byte
+	authorized bool
+	diff       float64            // difficulty for jobs sent from now on
+	jobDiff    map[string]float64 // difficulty in force when each job was sent
+	mask       uint32             // negotiated version mask
+	user       string
+}
+
+type shareRecord struct {
+	JobID   string
+	En1     []byte
+	En2     []byte
+	NTime   uint32
+	Nonce   uint32
+	Version uint32
+	Hash    [32]byte
+	Diff    float64 // job difficulty at issue
+	Valid   bool
+	Reason  string
+}
+
+func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
+	t.Helper()
+	if cfg.en2Size == 0 {
+		cfg.en2Size = 4
+	}
+	if cfg.diff == 0 {
+		cfg.diff = 1e-5
+	}
+	if cfg.bits == 0 {
+		cfg.bits = 0x207fffff
+	}
+	if cfg.addr == "" {
+		cfg.addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	var err error
+	for range 50 { // a restarted fixture may need the port to be released
+		ln, err = net.Listen("tcp", cfg.addr)
+		if err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("fixture listen: %v", err)
+	}
+	if cfg.tls != nil {
+		ln = tls.NewListener(ln, cfg.tls)
+	}
+	f := &fixture{t: t, ln: ln, addr: ln.Addr().String(), cfg: cfg, conns: map[*fconn]struct{}{},
+		jobs: map[string]*fjob{}, dups: map[[80]byte]bool{}}
+	f.mu.Lock()
+	f.cur = f.makeJobLocked(true)
+	f.mu.Unlock()
+	f.wg.Go(f.acceptLoop)
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *fixture) url() string {
+	if f.cfg.tls != nil {
+		return "stratum+ssl://" + f.addr
+	}
+	return "stratum+tcp://" + f.addr
+}
+
+// Close stops the listener and drops every connection (a server crash).
+func (f *fixture) Close() {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return
+	}
+	f.closed = true
+	f.ln.Close()
+	for c := range f.conns {
+		c.conn.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func (f *fixture) acceptLoop() {
+	for {
+		conn, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		c := &fconn{f: f, conn: conn, w: stratum.NewWriter(conn), jobDiff: map[string]float64{}}
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			conn.Close()
+			return
+		}
+		f.conns[c] = struct{}{}
+		f.nconns++
+		c.diff = f.cfg.diff
+		f.mu.Unlock()
+		f.wg.Go(func() {
+			c.serve()
+			f.mu.Lock()
+			delete(f.conns, c)
+			f.mu.Unlock()
+			conn.Close()
+		})
+	}
+}
+
+func randHash() [32]byte {
+	var h [32]byte
+	_, _ = rand.Read(h[:])
+	return h
+}
+
+// makeJobLocked builds a real job with internal/btc. f.mu must be held.
+func (f *fixture) makeJobLocked(clean bool) *fjob {
+	f.seq++
+	txids := [][32]byte{randHash(), randHash(), randHash()}
+	wtxids := [][32]byte{randHash(), randHash(), randHash()}
+	payout := append([]byte{0x00, 0x14}, bytes.Repeat([]byte{0xab}, 20)...)
+	cb, err := btc.BuildCoinbase(btc.CoinbaseConfig{
+		Height: int64(200 + f.seq), ValueSats: 50_0000_0000, PayoutScript: payout,
+		WitnessCommitment: btc.WitnessCommitmentScript(wtxids), Tag: []byte("/hashfleet-fixture/"),
+		Extranonce1Size: 4, Extranonce2Size: f.cfg.en2Size,
+	})
+	if err != nil {
+		panic(fmt.Sprintf("fixture: BuildCoinbase: %v", err))
+	}
+	j := &fjob{en2sz: f.cfg.en2Size, n: stratum.Notify{
+		JobID:    strconv.FormatInt(int64(f.seq), 16),
+		PrevHash: randHash(),
+		Coinb1:   cb.Coinb1,
+		Coinb2:   cb.Coinb2,
+		Branch:   btc.MerkleBranch(txids),
+		Version:  0x20000000,
+		NBits:    f.cfg.bits,
+		NTime:    uint32(time.Now().Unix()),
+		Clean:    clean,
+	}}
+	f.jobs[j.n.JobID] = j
+	return j
+}
+
+// NewJob builds a job and sends it to every authorized connection.
+func (f *fixture) NewJob(clean bool) string {
+	f.mu.Lock()
+	j := f.makeJobLocked(clean)
+	f.cur = j
+	conns := f.connList()
+	f.mu.Unlock()
+	for _, c := range conns {
+		c.sendJob(j)
+	}
+	return j.n.JobID
+}
+
+// SetDifficulty sends mining.set_difficulty; the fixture applies it to
+// jobs sent afterwards, as the miner must.
+func (f *fixture) SetDifficulty(d float64) {
+	f.mu.Lock()
+	f.cfg.diff = d
+	conns := f.connList()
+	f.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		c.diff = d
+		c.mu.Unlock()
+		c.notify(stratum.MethodSetDifficulty, stratum.SetDifficulty{Difficulty: d})
+	}
+}
+
+// SendRaw writes a raw line (a newline is appended) to every connection.
+func (f *fixture) SendRaw(line string) {
+	f.mu.Lock()
+	conns := f.connList()
+	f.mu.Unlock()
+	for _, c := range conns {
+		_, _ = c.conn.Write([]byte(line + "\n"))
+	}
+}
+
+func (f *fixture) connList() []*fconn {
+	out := make([]*fconn, 0, len(f.conns))
+	for c := range f.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Shares returns every share received so far.
+func (f *fixture) Shares() []shareRecord {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]shareRecord(nil), f.shares...)
+}
+
+// Connections returns how many connections were accepted.
+func (f *fixture) Connections() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.nconns
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// validShares counts valid shares matching pred (nil: all).
+func (f *fixture) validShares(pred func(shareRecord) bool) int {
+	n := 0
+	for _, s := range f.Shares() {
+		if s.Valid && (pred == nil || pred(s)) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *fconn) notify(method string, params any) {
+	n, err := stratum.NewNotification(method, params)
+	if err != nil {
+		panic(err)
+	}
+	_ = c.w.Write(n)
+}
+
+func (c *fconn) sendJob(j *fjob) {
+	c.mu.Lock()
+	if !c.authorized {
+		c.mu.Unlock()
+		return
+	}
+	c.jobDiff[j.n.JobID] = c.diff
+	c.mu.Unlock()
+	c.notify(stratum.MethodNotify, j.n)
+}
+
+func (c *fconn) serve() {
+	r := stratum.NewReader(c.conn)
+	for {
+		msg, err := r.Read()
+		if err != nil {
+			if errors.Is(err, stratum.ErrMalformed) || errors.Is(err, stratum.ErrLineTooLong) {
+				continue
+			}
+			return
+		}
+		if msg.Kind() != stratum.KindRequest {
+			continue
+		}
+		c.handle(msg.Request())
+	}
+}
+
+func (c *fconn) reply(id json.RawMessage, result any) {
+	resp, err := stratum.NewResponse(id, result)
+	if err != nil {
+		panic(err)
+	}
+	_ = c.w.Write(resp)
+}
+
+func (c *fconn) fail(id json.RawMessage, code int, msg string) {
+	_ = c.w.Write(stratum.NewErrorResponse(id, stratum.NewError(code, msg)))
+}
+
+func (c *fconn) handle(req *stratum.Request) {
+	f := c.f
+	switch req.Method {
+	case stratum.MethodConfigure:
+		if f.cfg.silent {
+			return
+		}
+		var p stratum.Configure
+		if err := req.Decode(&p); err != nil {
+			c.fail(req.ID, stratum.ErrOther, err.Error())
+			return
+		}
+		mask, _, ok, err := p.VersionRolling()
+		if err != nil || !ok || f.cfg.grantMask == 0 {
+			c.reply(req.ID, stratum.VersionRollingResult(false, 0))
+			return
+		}
+		c.mu.Lock()
+		c.mask = mask & f.cfg.grantMask
+		c.mu.Unlock()
+		c.reply(req.ID, stratum.VersionRollingResult(true, mask&f.cfg.grantMask))
+	case stratum.MethodSubscribe:
+		f.mu.Lock()
+		f.en1Seq++
+		en1 := binary.BigEndian.AppendUint32(nil, f.en1Seq)
+		f.subsent++
+		f.mu.Unlock()
+		c.mu.Lock()
+		c.en1 = en1
+		c.mu.Unlock()
+		// Built by hand so that out-of-range sizes can be served.
+		c.reply(req.ID, []any{[][2]string{{stratum.MethodSetDifficulty, "1"}, {stratum.MethodNotify, "1"}}, hex.EncodeToString(en1), f.cfg.en2Size})
+	case stratum.MethodAuthorize:
+		var p stratum.Authorize
+		if err := req.Decode(&p); err != nil {
+			c.fail(req.ID, stratum.ErrOther, err.Error())
+			return
+		}
+		if f.cfg.password != "" && p.Password != f.cfg.password {
+			c.fail(req.ID, stratum.ErrUnauthorized, "Unauthorized worker")
+			return
+		}
+		c.mu.Lock()
+		c.authorized, c.user = true, p.User
+		d := c.diff
+		c.mu.Unlock()
+		c.reply(req.ID, true)
+		c.notify(stratum.MethodSetDifficulty, stratum.SetDifficulty{Difficulty: d})
+		f.mu.Lock()
+		j := f.cur
+		f.mu.Unlock()
+		c.sendJob(j)
+	case stratum.MethodExtranonceSubscribe:
+		c.reply(req.ID, true)
+	case stratum.MethodSuggestDifficulty:
+	case stratum.MethodSubmit:
+		var p stratum.Submit
+		if err := req.Decode(&p); err != nil {
+			c.fail(req.ID, stratum.ErrOther, err.Error())
+			return
+		}
+		rec := c.check(p)
+		f.mu.Lock()
+		f.shares = append(f.shares, rec)
+		f.mu.Unlock()
+		if !rec.Valid {
+			code := stratum.ErrOther
+			switch rec.Reason {
+			case "job not found":
+				code = stratum.ErrJobNotFound
+			case "duplicate":
+				code = stratum.ErrDuplicate
+			case "low difficulty":
+				code = stratum.ErrLowDifficulty
+			}
+			c.fail(req.ID, code, rec.Reason)
+			return
+		}
+		c.reply(req.ID, true)
+	default:
+		c.fail(req.ID, stratum.ErrOther, "unknown method")
+	}
+}
+
+func dsha(b []byte) [32]byte {
+	h := sha256.Sum256(b)
+	return sha256.Sum256(h[:])
+}
+
+// check verifies a share from first principles (crypto/sha256 only).
+func (c *fconn) check(p stratum.Submit) shareRecord {
+	f := c.f
+	c.mu.Lock()
+	en1, mask, user := c.en1, c.mask, c.user
+	diff, sent := c.jobDiff[p.JobID]
+	c.mu.Unlock()
+	f.mu.Lock()
+	j := f.jobs[p.JobID]
+	f.mu.Unlock()
+	rec := shareRecord{JobID: p.JobID, En1: en1, En2: p.Extranonce2, NTime: p.NTime, Nonce: p.Nonce, Diff: diff}
+	bad := func(reason string) shareRecord { rec.Reason = reason; return rec }
+	if j == nil || !sent {
+		return bad("job not found")
+	}
+	if p.Worker != user {
+		return bad("worker mismatch")
+	}
+	if len(p.Extranonce2) != j.en2sz {
+		return bad("extranonce2 size")
+	}
+	if p.NTime != j.n.NTime {
+		return bad("ntime changed")
+	}
+	version := j.n.Version
+	if p.HasVersionBits {
+		if mask == 0 || p.VersionBits&^mask != 0 {
+			return bad("version bits outside mask")
+		}
+		version = version&^mask | p.VersionBits&mask
+	}
+	rec.Version = version
+	coinbase := bytes.Join([][]byte{j.n.Coinb1, en1, p.Extranonce2, j.n.Coinb2}, nil)
+	root := dsha(coinbase)
+	for _, b := range j.n.Branch {
+		root = dsha(append(root[:], b[:]...))
+	}
+	var hdr [80]byte
+	binary.LittleEndian.PutUint32(hdr[0:], version)
+	copy(hdr[4:36], j.n.PrevHash[:])
+	copy(hdr[36:68], root[:])
+	binary.LittleEndian.PutUint32(hdr[68:], p.NTime)
+	binary.LittleEndian.PutUint32(hdr[72:], j.n.NBits)
+	binary.LittleEndian.PutUint32(hdr[76:], p.Nonce)
+	rec.Hash = dsha(hdr[:])
+	target, err := btc.DifficultyToTarget(diff)
+	if err != nil {
+		return bad("bad difficulty")
+	}
+	if !leq(rec.Hash, target) {
+		return bad("low difficulty")
+	}
+	f.mu.Lock()
+	dup := f.dups[hdr]
+	f.dups[hdr] = true
+	f.mu.Unlock()
+	if dup {
+		return bad("duplicate")
+	}
+	rec.Valid = true
+	return rec
+}
+
+// leq compares little-endian 256-bit numbers.
+func leq(h, t [32]byte) bool {
+	for i := 31; i >= 0; i-- {
+		if h[i] != t[i] {
+			return h[i] < t[i]
+		}
+	}
+	return true
+}

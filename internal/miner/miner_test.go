@@ -1,0 +1,444 @@
+package miner
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"log/slog"
+	"math/big"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashfleet/hashfleet/internal/stratum"
+)
+
+// logBuf collects log output and prints it if the test fails.
+type logBuf struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+type testMiner struct {
+	*Miner
+	logs   *logBuf
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startMiner runs a miner against urls until the test ends (or stop).
+func startMiner(t *testing.T, urls []string, mod func(*Config)) *testMiner {
+	t.Helper()
+	logs := &logBuf{}
+	cfg := Config{
+		Threads:       2,
+		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registerer:    prometheus.NewRegistry(),
+		MinBackoff:    20 * time.Millisecond,
+		MaxBackoff:    200 * time.Millisecond,
+		StatsInterval: 100 * time.Millisecond,
+		batch:         1 << 12,
+	}
+	for _, u := range urls {
+		cfg.Pools = append(cfg.Pools, Pool{URL: u, User: "bcrt1qtest.w1", Password: "secret-pw"})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tm := &testMiner{Miner: m, logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { tm.done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		tm.stop(t)
+		if t.Failed() {
+			t.Logf("miner log:\n%s", logs.String())
+		}
+		if strings.Contains(logs.String(), "secret-pw") {
+			t.Errorf("the pool password appears in the logs")
+		}
+	})
+	return tm
+}
+
+func (tm *testMiner) stop(t *testing.T) {
+	t.Helper()
+	tm.cancel()
+	select {
+	case err := <-tm.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		tm.done <- nil // later stops return at once
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Run did not return within 10s of cancel")
+	}
+}
+
+// checkAllValid fails on any share the fixture found invalid.
+func checkAllValid(t *testing.T, f *fixture) {
+	t.Helper()
+	for i, s := range f.Shares() {
+		if !s.Valid {
+			t.Errorf("share %d (job %s nonce %08x): invalid: %s", i, s.JobID, s.Nonce, s.Reason)
+		}
+	}
+}
+
+func TestMineAgainstFixture(t *testing.T) {
+	f := newFixture(t, fixtureConfig{password: "secret-pw"})
+	m := startMiner(t, []string{f.url()}, nil)
+	waitFor(t, "10 valid shares", 30*time.Second, func() bool { return f.validShares(nil) >= 10 })
+	waitFor(t, "miner to count accepted shares", 10*time.Second, func() bool { return m.Stats().Accepted >= 10 })
+	m.stop(t)
+	checkAllValid(t, f)
+	st := m.Stats()
+	// Replies still in flight at shutdown are not counted by the miner.
+	if got, max := st.Accepted, uint64(f.validShares(nil)); got > max || got < 10 {
+		t.Errorf("got %d accepted, want 10..%d (the fixture's valid shares)", got, max)
+	}
+	if st.Rejected != 0 || st.Invalid != 0 {
+		t.Errorf("got %d rejected, %d invalid; want 0, 0 (reasons %v)", st.Rejected, st.Invalid, st.RejectReasons)
+	}
+	if st.Hashes == 0 || len(st.Threads) != 2 {
+		t.Errorf("got %d hashes over %d threads, want > 0 over 2", st.Hashes, len(st.Threads))
+	}
+	for _, th := range st.Threads {
+		if th.Hashes == 0 {
+			t.Errorf("thread %d hashed nothing", th.Thread)
+		}
+	}
+	// regtest nbits: most shares are also block candidates.
+	if st.BlockCandidates == 0 {
+		t.Errorf("got 0 block candidates with regtest nbits, want > 0")
+	}
+	// Distinct extranonce2 per thread: no two valid shares share a header.
+	seen := map[string]bool{}
+	for _, s := range f.Shares() {
+		k := string(s.En2) + "/" + s.JobID + "/" + string(rune(s.Nonce))
+		if seen[k] {
+			t.Errorf("duplicate share %x nonce %08x", s.En2, s.Nonce)
+		}
+		seen[k] = true
+	}
+	b, err := json.Marshal(st)
+	if err != nil || strings.Contains(string(b), "secret-pw") {
+		t.Errorf("stats JSON %s (err %v) must marshal and not hold the password", b, err)
+	}
+}
+
+func TestWrongPasswordFailsOver(t *testing.T) {
+	bad := newFixture(t, fixtureConfig{password: "other"})
+	good := newFixture(t, fixtureConfig{password: "secret-pw"})
+	m := startMiner(t, []string{bad.url(), good.url()}, nil)
+	waitFor(t, "shares on the second pool", 30*time.Second, func() bool { return good.validShares(nil) >= 3 })
+	if n := len(bad.Shares()); n != 0 {
+		t.Errorf("got %d shares on the unauthorized pool, want 0", n)
+	}
+	_ = m
+}
+
+func TestVersionRolling(t *testing.T) {
+	f := newFixture(t, fixtureConfig{grantMask: 0x1fffe000})
+	// A tiny nonce span makes threads roll the version quickly.
+	m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 14; c.batch = 1 << 12 })
+	rolled := func(s shareRecord) bool { return s.Version != 0x20000000 }
+	waitFor(t, "shares with rolled versions", 30*time.Second, func() bool { return f.validShares(rolled) >= 5 })
+	m.stop(t)
+	checkAllValid(t, f)
+	for _, s := range f.Shares() {
+		if s.Version&^0x1fffe000 != 0x20000000 {
+			t.Errorf("got version %08x, want only mask bits changed from 20000000", s.Version)
+		}
+	}
+	if got := m.Stats().VersionMask; got != "1fffe000" {
+		t.Errorf("got version mask %q, want 1fffe000", got)
+	}
+}
+
+func TestNoVersionRollingWhenRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  fixtureConfig
+	}{
+		{name: "refused", cfg: fixtureConfig{}},
+		{name: "never answered", cfg: fixtureConfig{silent: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, tc.cfg)
+			m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 14 })
+			waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 5 })
+			m.stop(t)
+			checkAllValid(t, f)
+			for _, s := range f.Shares() {
+				if s.Version != 0x20000000 {
+					t.Errorf("got version %08x without rolling, want 20000000", s.Version)
+				}
+			}
+		})
+	}
+}
+
+func TestExtranonce2Rolling(t *testing.T) {
+	f := newFixture(t, fixtureConfig{en2Size: 2})
+	m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 13; c.NoVersionRolling = true })
+	distinct := func() int {
+		seen := map[string]bool{}
+		for _, s := range f.Shares() {
+			if s.Valid {
+				seen[string(s.En2)] = true
+			}
+		}
+		return len(seen)
+	}
+	waitFor(t, "shares over 6 extranonce2 values", 30*time.Second, func() bool { return distinct() >= 6 })
+	m.stop(t)
+	checkAllValid(t, f)
+}
+
+func TestCleanJobPreempts(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	m := startMiner(t, []string{f.url()}, nil)
+	waitFor(t, "shares on job 1", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	old := f.Shares()[0].JobID
+	id := f.NewJob(true)
+	waitFor(t, "shares on the new job", 30*time.Second, func() bool {
+		return f.validShares(func(s shareRecord) bool { return s.JobID == id }) >= 3
+	})
+	m.stop(t)
+	checkAllValid(t, f)
+	// After the first share for the new job, no share may name the old one.
+	newSeen := false
+	for _, s := range f.Shares() {
+		if s.JobID == id {
+			newSeen = true
+		} else if newSeen && s.JobID == old {
+			t.Errorf("share for replaced job %s after the clean job %s", old, id)
+		}
+	}
+}
+
+func TestDifficultyAppliesFromNextJob(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	m := startMiner(t, []string{f.url()}, nil)
+	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	// An unreachable difficulty: shares for the current job must still
+	// come (at the old difficulty) until the next notify.
+	f.SetDifficulty(1e9)
+	before := f.validShares(nil)
+	waitFor(t, "shares after set_difficulty", 30*time.Second, func() bool { return f.validShares(nil) >= before+3 })
+	if got := m.Stats().Difficulty; got != 1e-5 {
+		t.Errorf("got difficulty %g before the next job, want 1e-05", got)
+	}
+	id := f.NewJob(false)
+	waitFor(t, "the new job", 10*time.Second, func() bool { return m.Stats().JobID == id })
+	if got := m.Stats().Difficulty; got != 1e9 {
+		t.Errorf("got difficulty %g after the next job, want 1e9", got)
+	}
+	m.stop(t)
+	checkAllValid(t, f)
+	for _, s := range f.Shares() {
+		if s.JobID == id {
+			t.Errorf("share for job %s at difficulty 1e9: impossible unless mis-targeted", id)
+		}
+	}
+}
+
+func TestFailoverWhenServerDies(t *testing.T) {
+	a := newFixture(t, fixtureConfig{})
+	b := newFixture(t, fixtureConfig{})
+	m := startMiner(t, []string{a.url(), b.url()}, nil)
+	waitFor(t, "shares on pool A", 30*time.Second, func() bool { return a.validShares(nil) >= 3 })
+	a.Close() // killed mid-job
+	waitFor(t, "shares on pool B", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	m.stop(t)
+	checkAllValid(t, a)
+	checkAllValid(t, b)
+	if st := m.Stats(); st.Rejected != 0 || st.Invalid != 0 {
+		t.Errorf("got %d rejected %d invalid, want 0", st.Rejected, st.Invalid)
+	}
+}
+
+func TestReconnectAfterRestart(t *testing.T) {
+	a := newFixture(t, fixtureConfig{})
+	addr := a.addr
+	m := startMiner(t, []string{a.url()}, nil)
+	waitFor(t, "shares before the crash", 30*time.Second, func() bool { return a.validShares(nil) >= 3 })
+	a.Close()
+	waitFor(t, "the miner to notice", 10*time.Second, func() bool { return !m.Stats().Connected })
+	time.Sleep(100 * time.Millisecond) // a few failed attempts with backoff
+	b := newFixture(t, fixtureConfig{addr: addr})
+	waitFor(t, "shares after the restart", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	m.stop(t)
+	checkAllValid(t, b)
+}
+
+func TestClientReconnectHonoured(t *testing.T) {
+	a := newFixture(t, fixtureConfig{})
+	b := newFixture(t, fixtureConfig{})
+	m := startMiner(t, []string{a.url()}, nil)
+	waitFor(t, "shares on A", 30*time.Second, func() bool { return a.validShares(nil) >= 1 })
+	host, port, _ := net.SplitHostPort(b.addr)
+	a.SendRaw(`{"id":null,"method":"client.reconnect","params":["` + host + `","` + port + `",0]}`)
+	waitFor(t, "shares on B after client.reconnect", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	m.stop(t)
+	checkAllValid(t, b)
+}
+
+func TestBadInputFromPool(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	m := startMiner(t, []string{f.url()}, nil)
+	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 2 })
+	h64 := strings.Repeat("00", 32)
+	for _, line := range []string{
+		`this is not json`,
+		strings.Repeat("x", stratum.MaxLineLen+10),
+		`{"id":null,"method":"mining.notify","params":["j9"]}`,
+		`{"id":null,"method":"mining.notify","params":["j9","` + h64 + `","zz","00",[],"20000000","207fffff","5f5e1000",true]}`,
+		`{"id":null,"method":"mining.notify","params":["j9","` + h64 + `","00","00",["01"],"20000000","207fffff","5f5e1000",true]}`,
+		`{"id":null,"method":"mining.notify","params":["j9","` + h64 + `","00","00",[],"20000000","207fffff","5f5e1000"]}`,
+		`{"id":null,"method":"mining.set_difficulty","params":[1,2]}`,
+		`{"id":null,"method":"mining.set_difficulty","params":[-5]}`,
+		`{"id":null,"method":"mining.set_extranonce","params":["00",1]}`,
+		`{"id":null,"method":"mining.set_extranonce","params":["00",17]}`,
+		`{"id":null,"method":"client.reconnect","params":["h",99999]}`,
+		`{"id":7,"method":"client.show_message","params":[1]}`,
+		`{"id":8,"method":"mining.bogus","params":[]}`,
+		`{"id":9,"result":true,"error":null}`,
+		`{"id":"x","result":true,"error":null}`,
+		`{"params":5}`,
+		`[]`,
+	} {
+		f.SendRaw(line)
+	}
+	// Lines are handled in order: shares for a job sent after the bad
+	// input prove it was all processed and the connection still works.
+	id := f.NewJob(true)
+	waitFor(t, "shares after the bad input", 30*time.Second, func() bool {
+		return f.validShares(func(s shareRecord) bool { return s.JobID == id }) >= 3
+	})
+	m.stop(t)
+	checkAllValid(t, f)
+	if got := f.Connections(); got != 1 {
+		t.Errorf("got %d connections, want 1: bad input must not drop the connection", got)
+	}
+	st := m.Stats()
+	if st.JobsRefused != 4 {
+		t.Errorf("got %d jobs refused, want 4", st.JobsRefused)
+	}
+	if st.BadLines < 3 {
+		t.Errorf("got %d bad lines, want >= 3", st.BadLines)
+	}
+	for _, want := range []string{"job refused", "ignoring bad line", "refused message from pool"} {
+		if !strings.Contains(m.logs.String(), want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+func TestBadExtranonce2SizeRefused(t *testing.T) {
+	for _, size := range []int{1, 17} {
+		t.Run("size "+string(rune('0'+size%10)), func(t *testing.T) {
+			f := newFixture(t, fixtureConfig{en2Size: size})
+			m := startMiner(t, []string{f.url()}, nil)
+			waitFor(t, "a retry", 10*time.Second, func() bool { return f.Connections() >= 2 })
+			m.stop(t)
+			if n := len(f.Shares()); n != 0 {
+				t.Errorf("got %d shares with extranonce2_size %d, want 0", n, size)
+			}
+			if !strings.Contains(m.logs.String(), "extranonce2_size") {
+				t.Errorf("log does not name extranonce2_size")
+			}
+		})
+	}
+}
+
+func TestTLS(t *testing.T) {
+	cert, pool := selfSigned(t)
+	f := newFixture(t, fixtureConfig{tls: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	m := startMiner(t, []string{f.url()}, func(c *Config) {
+		c.TLSConfig = &tls.Config{RootCAs: pool}
+	})
+	waitFor(t, "shares over TLS", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	m.stop(t)
+	checkAllValid(t, f)
+}
+
+func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fixture"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
+}
+
+func TestNoGoroutineLeak(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	base := runtime.NumGoroutine()
+	m := startMiner(t, []string{f.url(), "stratum+tcp://127.0.0.1:1"}, func(c *Config) { c.Threads = 3 })
+	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	m.stop(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= base {
+			break
+		}
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			buf = buf[:runtime.Stack(buf, true)]
+			t.Fatalf("got %d goroutines after shutdown, want <= %d\n%s", n, base, buf)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestStopWhileDisconnected(t *testing.T) {
+	// Nothing listens: Run must still return promptly on cancel.
+	m := startMiner(t, []string{"stratum+tcp://127.0.0.1:1"}, nil)
+	time.Sleep(100 * time.Millisecond)
+	m.stop(t)
+	if st := m.Stats(); st.Connects == 0 {
+		t.Errorf("got 0 connection attempts, want > 0")
+	}
+}
