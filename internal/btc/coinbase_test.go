@@ -80,7 +80,7 @@ func checkCoinbase(cfg CoinbaseConfig, cb Coinbase, en1, en2 []byte) string {
 		return fmt.Sprintf("unexpected padding %x", pad)
 	}
 	wantOuts := 1
-	if cfg.WitnessCommitment != nil {
+	if len(cfg.WitnessCommitment) > 0 {
 		wantOuts = 2
 	}
 	if len(tx.TxOut) != wantOuts {
@@ -89,7 +89,7 @@ func checkCoinbase(cfg CoinbaseConfig, cb Coinbase, en1, en2 []byte) string {
 	if o := tx.TxOut[0]; o.Value != cfg.ValueSats || !bytes.Equal(o.PkScript, cfg.PayoutScript) {
 		return fmt.Sprintf("payout output %d %x", o.Value, o.PkScript)
 	}
-	if cfg.WitnessCommitment != nil {
+	if len(cfg.WitnessCommitment) > 0 {
 		want, _ := NormalizeCommitment(cfg.WitnessCommitment)
 		if o := tx.TxOut[len(tx.TxOut)-1]; o.Value != 0 || !bytes.Equal(o.PkScript, want) {
 			return fmt.Sprintf("commitment output %d %x, want 0 %x", o.Value, o.PkScript, want)
