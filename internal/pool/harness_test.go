@@ -101,6 +101,7 @@ type harnessOpts struct {
 	sub     job.BlockSubmitter
 	cfg     pool.Config // Jobs, Listener, Logger are filled in
 	dataDir string
+	payout  []byte // default payoutScript
 }
 
 // harness runs a real job.Manager and pool.Server on loopback.
@@ -121,8 +122,11 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func startHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
+	if o.payout == nil {
+		o.payout = payoutScript
+	}
 	jobs, err := job.New(job.Config{
-		Source: o.src, Submitter: o.sub, PayoutScript: payoutScript, Tag: []byte("/test/"),
+		Source: o.src, Submitter: o.sub, PayoutScript: o.payout, Tag: []byte("/test/"),
 		PollInterval: 50 * time.Millisecond, SubmitWait: 5 * time.Second,
 		Logger: testLogger(t).With("component", "job"),
 	})
