@@ -11,6 +11,8 @@ import (
 // (the coinbase carries a witness commitment) the coinbase is written in
 // witness form: marker 00, flag 01, and a witness of one 32-byte zero item
 // (the BIP141 reserved value), which btcd requires and Core would add.
+// A coinbase shorter than 8 bytes cannot be a transaction and is copied
+// as given. SerializeBlock makes one allocation, of the exact block size.
 func SerializeBlock(header [80]byte, coinbase []byte, txs [][]byte, witness bool) []byte {
 	size := HeaderLen + wire.VarIntSerializeSize(uint64(1+len(txs))) + len(coinbase)
 	if witness {

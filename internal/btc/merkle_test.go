@@ -117,3 +117,14 @@ func TestWitnessCommitmentManual(t *testing.T) {
 		t.Errorf("script: got %x", got)
 	}
 }
+
+// TestLargeCoinbaseTxID covers coinbases beyond the stack buffer.
+func TestLargeCoinbaseTxID(t *testing.T) {
+	for _, n := range []int{MaxStackCoinbase - 20, MaxStackCoinbase - 12, MaxStackCoinbase - 11, 5000} {
+		w := Work{Coinb1: bytes.Repeat([]byte{1}, 10), Coinb2: bytes.Repeat([]byte{2}, n)}
+		en1, en2 := []byte{3, 3, 3, 3}, []byte{4, 4, 4, 4, 4, 4, 4, 4}
+		if got, want := w.CoinbaseTxID(en1, en2), TxID(w.Coinbase(en1, en2)); got != want {
+			t.Errorf("coinb2 %d bytes: got %x, want %x", n, got, want)
+		}
+	}
+}
