@@ -60,7 +60,7 @@ func Check(j *Job, stale bool, sh *Share, now uint32) Verdict {
 	switch {
 	case stale:
 		v.Reject = errStaleJob
-	case sh.NTime < j.Time || sh.NTime > max(j.Time, now)+MaxNTimeAhead:
+	case sh.NTime < j.Time || uint64(sh.NTime) > uint64(max(j.Time, now))+MaxNTimeAhead:
 		v.Reject = errNTime
 	case (version^j.Version)&^sh.VersionMask != 0:
 		v.Reject = errVersion
