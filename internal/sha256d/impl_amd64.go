@@ -13,6 +13,24 @@ import (
 //go:noescape
 func kernelSHANI(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 
+//go:noescape
+func kernelAVX2(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+//go:noescape
+func kernelAVX512(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+//go:noescape
+func kernelHybrid1(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+//go:noescape
+func kernelHybrid2(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+//go:noescape
+func kernelHybrid3(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+//go:noescape
+func kernelHybrid4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 // hasSHANI reports the SHA extensions (CPUID.(EAX=7,ECX=0):EBX bit 29),
@@ -27,16 +45,49 @@ var hasSHANI = func() bool {
 }()
 
 var (
-	useSHANI = hasSHANI && cpu.X86.HasSSE41 && cpu.X86.HasSSSE3
+	useSHANI  = hasSHANI && cpu.X86.HasSSE41 && cpu.X86.HasSSSE3
+	useAVX2   = cpu.X86.HasAVX2
+	useAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW
 )
 
 func scanSHANI(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
 	return scanKernel(kSHANI, ms, tail, target, base, n)
 }
 
+func scanAVX2(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kAVX2, ms, tail, target, base, n)
+}
+
+func scanAVX512(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kAVX512, ms, tail, target, base, n)
+}
+
+func scanHybrid1(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kHybrid1, ms, tail, target, base, n)
+}
+
+func scanHybrid2(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kHybrid2, ms, tail, target, base, n)
+}
+
+func scanHybrid3(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kHybrid3, ms, tail, target, base, n)
+}
+
+func scanHybrid4(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kHybrid4, ms, tail, target, base, n)
+}
+
 func archImpls() []Impl {
+	hybrid := useSHANI && useAVX512
 	return []Impl{
+		{Name: "hybrid1", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
+		{Name: "hybrid2", Available: hybrid, Scan: scanHybrid2, Lanes: 20},
+		{Name: "hybrid3", Available: hybrid, Scan: scanHybrid3, Lanes: 22},
+		{Name: "hybrid4", Available: hybrid, Scan: scanHybrid4, Lanes: 24},
 		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
+		{Name: "avx512", Available: useAVX512, Scan: scanAVX512, Lanes: 16},
+		{Name: "avx2", Available: useAVX2, Scan: scanAVX2, Lanes: 8},
 	}
 }
 
@@ -44,6 +95,18 @@ func archKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
 	switch k {
 	case kSHANI:
 		return kernelSHANI(p, t7, base, n)
+	case kAVX2:
+		return kernelAVX2(p, t7, base, n)
+	case kAVX512:
+		return kernelAVX512(p, t7, base, n)
+	case kHybrid1:
+		return kernelHybrid1(p, t7, base, n)
+	case kHybrid2:
+		return kernelHybrid2(p, t7, base, n)
+	case kHybrid3:
+		return kernelHybrid3(p, t7, base, n)
+	case kHybrid4:
+		return kernelHybrid4(p, t7, base, n)
 	}
 	panic("sha256d: unknown kernel")
 }

@@ -168,6 +168,10 @@ const (
 	kSHANI
 	kAVX2
 	kAVX512
+	kHybrid1
+	kHybrid2
+	kHybrid3
+	kHybrid4
 )
 
 func runKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {

@@ -20,5 +20,8 @@ func main() {
 	genConstants()
 	genCPUID()
 	genSHANI()
+	genVector(avx2)
+	genVector(avx512)
+	genHybrid()
 	Generate()
 }
