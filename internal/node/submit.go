@@ -44,12 +44,18 @@ func (n *Node) SubmitBlock(msg *wire.MsgBlock) (string, error) {
 	}
 	// Core checks the block on its own before looking at its parent.
 	if err := blockchain.CheckBlockSanity(block, n.params.PowLimit, n.tsrc); err != nil {
+		if re, ok := errors.AsType[blockchain.RuleError](err); ok && re.ErrorCode == blockchain.ErrUnexpectedDifficulty {
+			return "high-hash", nil // bits easier than the pow limit: Core's CheckProofOfWork fails
+		}
 		return rejectReason(err)
 	}
 	if have, err := n.chain.HaveBlock(&msg.Header.PrevBlock); err != nil {
 		return "", fmt.Errorf("node: submitblock: %w", err)
 	} else if !have {
 		return "prev-blk-not-found", nil // btcd would keep it as an orphan; Core rejects it
+	}
+	if !inputsInOrder(msg) {
+		return "bad-txns-inputs-missingorspent", nil
 	}
 	isMain, isOrphan, err := n.chain.ProcessBlock(block, blockchain.BFNone)
 	switch {
@@ -62,6 +68,28 @@ func (n *Node) SubmitBlock(msg *wire.MsgBlock) (string, error) {
 	}
 	n.log.Info("block accepted", "height", block.Height(), "hash", block.Hash().String(), "txs", len(msg.Transactions))
 	return "", nil
+}
+
+// inputsInOrder reports whether no transaction spends an output of a
+// transaction that comes later in the same block (Core rejects that as
+// missing inputs). btcd v0.26.2 misses this case when another, later tx
+// also spends the later tx: its input view then holds the later tx's
+// outputs, validation passes, and connecting the block to the UTXO cache
+// fails halfway with an AssertError ("missing input"), leaving the cache
+// partly updated. So the node checks the order before btcd sees the block.
+func inputsInOrder(msg *wire.MsgBlock) bool {
+	pos := make(map[chainhash.Hash]int, len(msg.Transactions))
+	for i, tx := range msg.Transactions {
+		pos[tx.TxHash()] = i
+	}
+	for i, tx := range msg.Transactions[1:] {
+		for _, in := range tx.TxIn {
+			if j, ok := pos[in.PreviousOutPoint.Hash]; ok && j >= i+1 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // addWitnessNonce is Core's UpdateUncommittedBlockStructures: a coinbase
@@ -96,6 +124,9 @@ func (n *Node) ProposeBlock(msg *wire.MsgBlock) (string, error) {
 	}
 	if msg.Header.PrevBlock != n.chain.BestSnapshot().Hash {
 		return "inconclusive-not-best-prevblk", nil
+	}
+	if !inputsInOrder(msg) {
+		return "bad-txns-inputs-missingorspent", nil
 	}
 	if err := n.chain.CheckConnectBlockTemplate(block); err != nil {
 		return rejectReason(err)
