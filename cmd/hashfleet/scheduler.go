@@ -1,18 +1,219 @@
 package main
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/obs"
+	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
-// Placeholder until the scheduler subcommand lands; the owner of this file replaces it.
+type schedulerFlags struct {
+	master, nodeRPC, payout, network, rpcUser, rpcPasswordFile string
+	taskMode, image, dockerNetwork                             string
+	forcePull                                                  bool
+	maxWorkers                                                 int
+	maxCPUs, workerCPUs, workerMem, serverCPUs, serverMem      float64
+	principal, secretFile, masterCAFile                        string
+	httpListen, advertise, binaryURL                           string
+	stateDir, stateURL                                         string
+	role, user, name                                           string
+	failoverTimeout, refuse, killGrace, reconcile              time.Duration
+	noHealthCheck, teardown                                    bool
+	logFormat, logLevel                                        string
+}
+
 func newSchedulerCmd() *cobra.Command {
-	return &cobra.Command{
+	var f schedulerFlags
+	cmd := &cobra.Command{
 		Use:   "scheduler",
-		Short: "(scheduler: not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("scheduler: not built yet")
+		Short: "Run the Mesos framework that launches the miner server and workers",
+		Long: `Run the hashfleet Mesos framework (v1 HTTP scheduler API).
+
+It launches one miner server ("hashfleet server") on an offer with enough
+cpus, memory and two free ports, waits until it is running and healthy, then
+launches workers ("hashfleet worker") told the server's address, up to
+--max-workers / --max-cpus. When the server dies every worker is killed and a
+new server is launched (with backoff if it keeps failing).
+
+The node RPC password is read from --rpc-password-file or the
+HASHFLEET_RPC_PASSWORD environment variable and handed to the server task only
+through its environment. The Mesos secret is read from --secret-file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runScheduler(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.master, "master", "", `Mesos master: host:port[,host:port], http(s)://host:port, zk://host:2181/mesos, or "embedded" (via "hashfleet demo")`)
+	fl.StringVar(&f.nodeRPC, "node-rpc", "", "node JSON-RPC URL as reachable from the agents (required)")
+	fl.StringVar(&f.payout, "payout", "", "payout address for found blocks (required)")
+	fl.StringVar(&f.network, "network", "regtest", "bitcoin network: regtest, testnet, signet, mainnet")
+	fl.StringVar(&f.rpcUser, "rpc-user", "", "node RPC user")
+	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env HASHFLEET_RPC_PASSWORD)")
+	fl.StringVar(&f.taskMode, "task-mode", "command", "how tasks run: command (fetch this binary) or docker")
+	fl.StringVar(&f.image, "image", "hashfleet:latest", "Docker image for --task-mode docker")
+	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings) or HOST")
+	fl.BoolVar(&f.forcePull, "force-pull", false, "always pull the Docker image")
+	fl.IntVar(&f.maxWorkers, "max-workers", 8, "maximum number of worker tasks (0 = no limit)")
+	fl.Float64Var(&f.maxCPUs, "max-cpus", 0, "maximum cpus used by all workers (0 = no limit)")
+	fl.Float64Var(&f.workerCPUs, "worker-cpus", 0, "cpus per worker (0 = all whole cpus of the offer)")
+	fl.Float64Var(&f.workerMem, "worker-mem", 128, "memory per worker, MB")
+	fl.Float64Var(&f.serverCPUs, "server-cpus", 1, "cpus for the server")
+	fl.Float64Var(&f.serverMem, "server-mem", 256, "memory for the server, MB")
+	fl.StringVar(&f.principal, "principal", "", "Mesos principal (HTTP basic auth)")
+	fl.StringVar(&f.secretFile, "secret-file", "", "file holding the Mesos secret for --principal")
+	fl.StringVar(&f.masterCAFile, "master-ca-file", "", "PEM CA bundle to verify an https master")
+	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8090", "status API and binary server listen address (empty = off)")
+	fl.StringVar(&f.advertise, "advertise", "", "host[:port] the agents use to reach --http-listen (default: this host's name)")
+	fl.StringVar(&f.binaryURL, "binary-url", "", "URI of the hashfleet binary for command tasks (default: served by --http-listen)")
+	fl.StringVar(&f.stateDir, "state-dir", "hashfleet-scheduler", "directory for the durable scheduler state")
+	fl.StringVar(&f.stateURL, "state", "", "keep the state in ZooKeeper instead: zk://host:2181/hashfleet")
+	fl.StringVar(&f.role, "role", "*", "Mesos role")
+	fl.StringVar(&f.user, "user", "", "user tasks run as (default: current user)")
+	fl.StringVar(&f.name, "name", "hashfleet", "framework name")
+	fl.DurationVar(&f.failoverTimeout, "failover-timeout", 7*24*time.Hour, "how long the master keeps tasks while the scheduler is away")
+	fl.DurationVar(&f.refuse, "decline-filter", time.Hour, "refuse_seconds for declined offers")
+	fl.DurationVar(&f.killGrace, "kill-grace", 10*time.Second, "grace period between SIGTERM and SIGKILL")
+	fl.DurationVar(&f.reconcile, "reconcile-interval", 15*time.Minute, "periodic implicit reconciliation")
+	fl.BoolVar(&f.noHealthCheck, "no-health-check", false, "no TCP health check on the server (workers start on TASK_RUNNING)")
+	fl.BoolVar(&f.teardown, "teardown", false, "tear the framework down (kills all its tasks), clear the state, and exit")
+	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func readSecretFile(path, what string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	s := strings.TrimRight(string(b), "\r\n")
+	if s == "" {
+		return "", fmt.Errorf("%s: file %s is empty", what, path)
+	}
+	return s, nil
+}
+
+func advertiseBase(listen, advertise string) (string, error) {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "", fmt.Errorf("--http-listen %q: %w", listen, err)
+	}
+	host := advertise
+	if host == "" {
+		h, _, _ := net.SplitHostPort(listen)
+		if h == "" || h == "0.0.0.0" || h == "::" {
+			h, err = os.Hostname()
+			if err != nil {
+				return "", fmt.Errorf("--advertise needed: %w", err)
+			}
+		}
+		host = h
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		host = net.JoinHostPort(host, port)
+	}
+	return "http://" + host, nil
+}
+
+func runScheduler(ctx context.Context, f schedulerFlags) error {
+	log, err := obs.NewLogger(os.Stderr, f.logFormat, f.logLevel)
+	if err != nil {
+		return err
+	}
+	if f.master == "embedded" {
+		return errors.New(`scheduler: --master embedded runs only inside "hashfleet demo" (it starts the in-process master); for a standalone master run "hashfleet master" and pass --master 127.0.0.1:5050`)
+	}
+	cfg := scheduler.Config{
+		Master: f.master, Principal: f.principal, FrameworkName: f.name, User: f.user, Role: f.role,
+		FailoverTimeout: f.failoverTimeout, NodeRPC: f.nodeRPC, RPCUser: f.rpcUser, Payout: f.payout, Network: f.network,
+		TaskMode: scheduler.TaskMode(f.taskMode), Image: f.image, DockerNetwork: mesos.DockerNetwork(strings.ToUpper(f.dockerNetwork)),
+		ForcePullImage: f.forcePull, NoHealthCheck: f.noHealthCheck, KillGrace: f.killGrace,
+		StateDir: f.stateDir, StateURL: f.stateURL, ReconcileInterval: f.reconcile, Logger: log,
+		Policy: scheduler.PolicyConfig{
+			ServerCPUs: f.serverCPUs, ServerMem: f.serverMem, WorkerCPUs: f.workerCPUs, WorkerMem: f.workerMem,
+			MaxWorkers: f.maxWorkers, MaxCPUs: f.maxCPUs, RefuseLong: f.refuse,
 		},
 	}
+	if f.secretFile != "" {
+		if cfg.Secret, err = readSecretFile(f.secretFile, "--secret-file"); err != nil {
+			return err
+		}
+	}
+	if f.rpcPasswordFile != "" {
+		if cfg.RPCPassword, err = readSecretFile(f.rpcPasswordFile, "--rpc-password-file"); err != nil {
+			return err
+		}
+	} else {
+		cfg.RPCPassword = os.Getenv("HASHFLEET_RPC_PASSWORD")
+	}
+	if f.masterCAFile != "" {
+		pem, err := os.ReadFile(f.masterCAFile)
+		if err != nil {
+			return fmt.Errorf("--master-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("--master-ca-file %s: no PEM certificates", f.masterCAFile)
+		}
+		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		cfg.Scheme = "https"
+	}
+	var binaryPath string
+	if f.httpListen != "" {
+		base, err := advertiseBase(f.httpListen, f.advertise)
+		if err != nil {
+			return err
+		}
+		cfg.WebUIURL = base + "/api/status"
+		if cfg.TaskMode == scheduler.ModeCommand && f.binaryURL == "" {
+			if binaryPath, err = os.Executable(); err != nil {
+				return fmt.Errorf("scheduler: locating this binary to serve it: %w", err)
+			}
+			cfg.BinaryURL = base + "/bin/hashfleet"
+		}
+	}
+	if f.binaryURL != "" {
+		cfg.BinaryURL = f.binaryURL
+	}
+
+	s, err := scheduler.New(cfg)
+	if err != nil {
+		return err
+	}
+	if f.teardown {
+		return s.Teardown(ctx)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if f.httpListen != "" {
+		mux := obs.NewMux(obs.NewRegistry(), func() error {
+			if !s.Status().Connected {
+				return errors.New("not subscribed to a master")
+			}
+			return nil
+		})
+		s.Register(mux, binaryPath)
+		ln, err := net.Listen("tcp", f.httpListen)
+		if err != nil {
+			return fmt.Errorf("scheduler: --http-listen: %w", err)
+		}
+		log.Info("scheduler: status API", "addr", ln.Addr().String(), "binary_url", cfg.BinaryURL)
+		g.Go(func() error { return obs.Serve(gctx, ln, mux) })
+	}
+	g.Go(func() error { return s.Run(gctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
 }

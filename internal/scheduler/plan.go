@@ -223,7 +223,7 @@ func serverFits(cfg PolicyConfig, o mesos.Offer, cpus, mem float64) string {
 func (s *State) NoteLaunch(id string, spec LaunchSpec, o mesos.Offer, now time.Time) *Task {
 	t := &Task{
 		ID: id, Role: spec.Role, AgentID: o.AgentID.Value, Hostname: o.Hostname,
-		Ports: spec.Ports, CPUs: spec.CPUs, Mem: spec.Mem, Server: spec.Server,
+		Ports: spec.Ports, CPUs: spec.CPUs, Mem: spec.Mem, Server: spec.Server, ServerAddr: spec.ServerAddr,
 		State: mesos.TaskStaging, LaunchedAt: now, UpdatedAt: now,
 	}
 	s.Tasks[id] = t

@@ -21,18 +21,19 @@ const (
 // Task is what the scheduler knows about one of its tasks. It is also the
 // durable record (JSON) written before a launch and after every update.
 type Task struct {
-	ID       string          `json:"id"`
-	Role     Role            `json:"role"`
-	AgentID  string          `json:"agent_id"`
-	Hostname string          `json:"hostname"`
-	Ports    []uint64        `json:"ports,omitempty"` // server: [stratum, http] host ports
-	CPUs     float64         `json:"cpus"`
-	Mem      float64         `json:"mem"`
-	Server   string          `json:"server,omitempty"` // worker: the server task id it mines for
-	State    mesos.TaskState `json:"state"`            // last known; TASK_STAGING right after launch
-	Healthy  *bool           `json:"healthy,omitempty"`
-	Message  string          `json:"message,omitempty"`
-	Reason   string          `json:"reason,omitempty"`
+	ID         string          `json:"id"`
+	Role       Role            `json:"role"`
+	AgentID    string          `json:"agent_id"`
+	Hostname   string          `json:"hostname"`
+	Ports      []uint64        `json:"ports,omitempty"` // server: [stratum, http] host ports
+	CPUs       float64         `json:"cpus"`
+	Mem        float64         `json:"mem"`
+	Server     string          `json:"server,omitempty"`      // worker: the server task id it mines for
+	ServerAddr string          `json:"server_addr,omitempty"` // worker: host:port it was told
+	State      mesos.TaskState `json:"state"`                 // last known; TASK_STAGING right after launch
+	Healthy    *bool           `json:"healthy,omitempty"`
+	Message    string          `json:"message,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
 
 	LaunchedAt time.Time `json:"launched_at"`
 	UpdatedAt  time.Time `json:"updated_at"`           // last status update
@@ -45,7 +46,17 @@ type Task struct {
 }
 
 // Active reports whether the task may still be running.
-func (t *Task) Active() bool { return !t.State.IsTerminal() }
+func (t *Task) Active() bool { return !terminal(t.State) }
+
+// terminal is Mesos's terminal states plus TASK_UNKNOWN: a task the master
+// does not know (reconciliation answer, or a launch that never arrived)
+// is treated as gone.
+func terminal(s mesos.TaskState) bool { return s.IsTerminal() || s == mesos.TaskUnknown }
+
+// mayReappear: states after which a partitioned task can come back.
+func mayReappear(s mesos.TaskState) bool {
+	return s == mesos.TaskLost || s == mesos.TaskUnknown || s == mesos.TaskGoneByOperator
+}
 
 // StratumAddr returns host:port of a server task's Stratum listener as
 // workers reach it (agent hostname and host port).
@@ -227,8 +238,8 @@ func (s *State) Apply(st mesos.TaskStatus, now time.Time) Update {
 		return Update{}
 	}
 	u := Update{Known: true}
-	wasTerminal := t.State.IsTerminal()
-	if wasTerminal && !(t.State == mesos.TaskLost && !st.State.IsTerminal()) {
+	wasTerminal := terminal(t.State)
+	if wasTerminal && !(mayReappear(t.State) && !terminal(st.State)) {
 		// Terminal stays terminal; a late duplicate changes nothing.
 		return u
 	}
@@ -252,11 +263,11 @@ func (s *State) Apply(st mesos.TaskStatus, now time.Time) Update {
 	}
 	t.UpdatedAt = now
 	u.Changed = prevState != t.State || !sameBool(prevHealthy, t.Healthy)
-	u.Terminal = t.State.IsTerminal()
+	u.Terminal = terminal(t.State)
 
 	if wasTerminal {
 		// Came back from TASK_LOST: it was replaced, so it must go.
-		markKill(t, "reappeared after "+string(mesos.TaskLost))
+		markKill(t, "reappeared after being lost")
 		return u
 	}
 
@@ -300,7 +311,7 @@ func (s *State) applyServer(t *Task, now time.Time) {
 		}
 		return
 	}
-	lost := t.State.IsTerminal() || (t.State == mesos.TaskUnreachable && s.Config.UnreachableGrace == 0)
+	lost := terminal(t.State) || (t.State == mesos.TaskUnreachable && s.Config.UnreachableGrace == 0)
 	if t.Healthy != nil && !*t.Healthy && t.State == mesos.TaskRunning && !t.ReadySince.IsZero() {
 		// Became unhealthy after being ready: the executor kills it after
 		// consecutive failures; workers stay until then.

@@ -1,0 +1,557 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+)
+
+// maxOfferViews bounds the offer history in Status.
+const maxOfferViews = 32
+
+// keepFinished bounds how many finished tasks are remembered.
+const keepFinished = 64
+
+// Scheduler is the hashfleet Mesos framework: one goroutine (Run) owns the
+// policy State, applies events from the master, and sends calls; Status
+// may be called from any goroutine.
+type Scheduler struct {
+	cfg    Config
+	log    *slog.Logger
+	client *mesos.Client
+	store  Store
+	closer func()
+
+	// fwID is read by the subscription goroutine (SubscribeCall).
+	fwID atomic.Value // string
+
+	inbox chan inMsg
+	snap  atomic.Pointer[Status]
+
+	// Owned by Run's goroutine.
+	state         *State
+	dirty         bool
+	connected     bool
+	subscriptions int
+	suppressed    bool
+	lastWanted    int
+	offers        []OfferView
+	lastErr       string
+	lastErrAt     time.Time
+	pending       map[string]bool // explicit reconciliation outstanding
+	reconcileAt   time.Time       // next explicit reconciliation round
+	reconcileBO   mesos.Backoff
+	implicitAt    time.Time
+}
+
+type inMsg struct {
+	subscribed *mesos.EventSubscribedBody
+	event      *mesos.Event
+	disconnect error
+	retryIn    time.Duration
+}
+
+// New validates cfg, applies defaults, opens the state store and loads
+// what a previous run left (framework id, tasks). It does not contact the
+// master; Run does.
+func New(cfg Config) (*Scheduler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Scheduler{cfg: cfg, log: cfg.Logger, inbox: make(chan inMsg, 64), pending: map[string]bool{}, lastWanted: -1,
+		reconcileBO: mesos.Backoff{Min: 5 * time.Second, Max: 5 * time.Minute}}
+	s.closer = func() {}
+
+	det := cfg.Detector
+	if det == nil {
+		var err error
+		if strings.HasPrefix(cfg.Master, "zk://") {
+			zd, zerr := mesos.NewZKDetector(cfg.Master, cfg.Logger)
+			if zerr != nil {
+				return nil, zerr
+			}
+			prev := s.closer
+			s.closer = func() { zd.Close(); prev() }
+			det = zd
+		} else if det, err = mesos.NewStaticDetector(cfg.Master); err != nil {
+			return nil, err
+		}
+	}
+	client, err := mesos.NewClient(mesos.ClientConfig{
+		Detector: det, Scheme: cfg.Scheme, TLSConfig: cfg.TLS, Principal: cfg.Principal, Secret: cfg.Secret,
+		HeartbeatMisses: cfg.HeartbeatMisses, Backoff: cfg.Backoff, Transport: cfg.Transport, Logger: cfg.Logger,
+	})
+	if err != nil {
+		s.closer()
+		return nil, err
+	}
+	s.client = client
+
+	s.store = cfg.Store
+	if s.store == nil {
+		if cfg.StateURL != "" {
+			zs, err := NewZKStore(cfg.StateURL, cfg.Logger)
+			if err != nil {
+				s.closer()
+				return nil, err
+			}
+			prev := s.closer
+			s.closer = func() { zs.Close(); prev() }
+			s.store = zs
+		} else {
+			fs, err := NewFileStore(cfg.StateDir)
+			if err != nil {
+				s.closer()
+				return nil, err
+			}
+			s.store = fs
+		}
+	}
+	s.state = NewState(cfg.Policy)
+	p, ok, err := s.store.Load(context.Background())
+	if err != nil {
+		s.closer()
+		return nil, err
+	}
+	s.fwID.Store("")
+	if ok {
+		s.fwID.Store(p.FrameworkID)
+		if p.State != nil {
+			p.State.Config = s.state.Config
+			if p.State.Tasks == nil {
+				p.State.Tasks = map[string]*Task{}
+			}
+			s.state = p.State
+		}
+		s.log.Info("scheduler: loaded state", "framework_id", p.FrameworkID, "tasks", len(s.state.Tasks),
+			"current_server", s.state.CurrentServer, "saved_at", p.SavedAt)
+	}
+	s.publish()
+	return s, nil
+}
+
+// FrameworkID returns the framework id ("" before the first subscription).
+func (s *Scheduler) FrameworkID() string { return s.fwID.Load().(string) }
+
+// Status returns a snapshot of the scheduler's view. Safe from any goroutine.
+func (s *Scheduler) Status() Status { return *s.snap.Load() }
+
+// Run drives the framework until ctx ends: subscribes (re-subscribing with
+// backoff), applies offers and updates, reconciles, and retries kills.
+// Tasks keep running when Run returns (failover_timeout); use Teardown to
+// remove the framework.
+func (s *Scheduler) Run(ctx context.Context) error {
+	defer s.closer()
+	var wg sync.WaitGroup
+	cctx, cancel := context.WithCancel(ctx)
+	defer func() { cancel(); wg.Wait() }()
+	wg.Go(func() { s.client.Run(cctx, handler{s: s, ctx: cctx}) })
+
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.save(context.WithoutCancel(ctx))
+			return ctx.Err()
+		case m := <-s.inbox:
+			s.handle(cctx, m)
+		case <-tick.C:
+			s.tick(cctx)
+		}
+		if s.dirty {
+			s.save(cctx)
+		}
+		s.publish()
+	}
+}
+
+// handler adapts the mesos client's callbacks (its goroutine) to the inbox.
+type handler struct {
+	s   *Scheduler
+	ctx context.Context
+}
+
+func (h handler) SubscribeCall() mesos.Call {
+	return mesos.Subscribe(h.s.cfg.frameworkInfo(h.s.FrameworkID()))
+}
+
+func (h handler) send(m inMsg) {
+	select {
+	case h.s.inbox <- m:
+	case <-h.ctx.Done():
+	}
+}
+
+func (h handler) Subscribed(_ context.Context, sb mesos.EventSubscribedBody) {
+	h.send(inMsg{subscribed: &sb})
+}
+func (h handler) Event(_ context.Context, e mesos.Event)  { h.send(inMsg{event: &e}) }
+func (h handler) Disconnected(err error, d time.Duration) { h.send(inMsg{disconnect: err, retryIn: d}) }
+
+func (s *Scheduler) setErr(err error) {
+	s.lastErr = err.Error()
+	s.lastErrAt = time.Now()
+}
+
+func (s *Scheduler) fw() mesos.FrameworkID { return mesos.FrameworkID{Value: s.FrameworkID()} }
+
+// call sends one call, logging and recording failures.
+func (s *Scheduler) call(ctx context.Context, c mesos.Call) error {
+	if err := s.client.Call(ctx, c); err != nil {
+		s.log.Warn("scheduler: call failed", "call", c.Type, "err", err)
+		s.setErr(err)
+		return err
+	}
+	return nil
+}
+
+func (s *Scheduler) save(ctx context.Context) {
+	p := Persisted{FrameworkID: s.FrameworkID(), State: s.state, SavedAt: time.Now()}
+	if err := s.store.Save(ctx, p); err != nil {
+		s.log.Error("scheduler: saving state failed", "err", err)
+		s.setErr(err)
+		return
+	}
+	s.dirty = false
+}
+
+// mustSave persists before an action that depends on it (launch, ACK).
+func (s *Scheduler) mustSave(ctx context.Context) error {
+	p := Persisted{FrameworkID: s.FrameworkID(), State: s.state, SavedAt: time.Now()}
+	if err := s.store.Save(ctx, p); err != nil {
+		s.log.Error("scheduler: saving state failed", "err", err)
+		s.setErr(err)
+		return err
+	}
+	s.dirty = false
+	return nil
+}
+
+func (s *Scheduler) handle(ctx context.Context, m inMsg) {
+	switch {
+	case m.subscribed != nil:
+		s.onSubscribed(ctx, *m.subscribed)
+	case m.event != nil:
+		s.onEvent(ctx, *m.event)
+	case m.disconnect != nil:
+		s.connected = false
+		s.setErr(m.disconnect)
+		level := slog.LevelWarn
+		var aerr *mesos.APIError
+		if errors.As(m.disconnect, &aerr) && aerr.Code == 401 {
+			level = slog.LevelError
+			s.lastErr = "master refused the credentials (401): check --principal/--secret-file"
+		}
+		s.log.Log(ctx, level, "scheduler: disconnected from master", "err", m.disconnect, "retry_in", m.retryIn)
+	}
+}
+
+func (s *Scheduler) onSubscribed(ctx context.Context, sb mesos.EventSubscribedBody) {
+	id := sb.FrameworkID.Value
+	if old := s.FrameworkID(); old != id {
+		if old != "" {
+			s.log.Warn("scheduler: master assigned a new framework id; old tasks are orphaned", "old", old, "new", id)
+		}
+		s.fwID.Store(id)
+		// Durable before anything else happens under this id.
+		s.mustSave(ctx)
+	}
+	s.connected = true
+	s.subscriptions++
+	s.suppressed = false // a new subscription starts unsuppressed
+	s.lastWanted = -1
+	s.log.Info("scheduler: subscribed", "framework_id", id, "tasks_known", len(s.state.Tasks))
+
+	// Reconcile: explicitly for every task we believe may run, then
+	// implicitly to discover tasks we do not know.
+	clear(s.pending)
+	for _, t := range s.state.Tasks {
+		if t.Active() {
+			s.pending[t.ID] = true
+		}
+	}
+	s.reconcileBO.Reset()
+	s.reconcileAt = time.Now()
+	s.implicitAt = time.Now()
+	s.tick(ctx)
+}
+
+func (s *Scheduler) onEvent(ctx context.Context, e mesos.Event) {
+	switch e.Type {
+	case mesos.EventOffers:
+		s.onOffers(ctx, e.Offers.Offers)
+	case mesos.EventUpdate:
+		s.onUpdate(ctx, e.Update.Status)
+	case mesos.EventRescind:
+		s.log.Debug("scheduler: offer rescinded", "offer", e.Rescind.OfferID.Value)
+	case mesos.EventFailure:
+		f := e.Failure
+		if f.ExecutorID == nil && f.AgentID != nil {
+			s.log.Warn("scheduler: agent lost", "agent", f.AgentID.Value)
+			for _, t := range s.state.Tasks {
+				if t.Active() && t.AgentID == f.AgentID.Value {
+					s.pending[t.ID] = true
+				}
+			}
+			s.reconcileAt = time.Now()
+		}
+	case mesos.EventInverseOffers:
+		var ids []mesos.OfferID
+		for _, io := range e.InverseOffers.InverseOffers {
+			ids = append(ids, io.ID)
+		}
+		// Tasks are cheap to move; agree to maintenance.
+		s.call(ctx, mesos.AcceptInverseOffers(s.fw(), ids))
+	case mesos.EventUpdateOperationStatus:
+		if c, ok := mesos.AcknowledgeOperationStatus(s.fw(), e.UpdateOperationStatus.Status); ok {
+			s.call(ctx, c)
+		}
+	case mesos.EventHeartbeat, mesos.EventMessage, mesos.EventRescindInverseOffer:
+	default:
+		s.log.Debug("scheduler: ignoring event", "type", e.Type)
+	}
+}
+
+func (s *Scheduler) onOffers(ctx context.Context, offers []mesos.Offer) {
+	now := time.Now()
+	plan := s.state.Decide(offers, now)
+	declines := map[time.Duration][]mesos.OfferID{}
+	for _, d := range plan.Offers {
+		if len(d.Launches) == 0 {
+			declines[d.Refuse] = append(declines[d.Refuse], d.Offer.ID)
+			s.noteOffer(d, now)
+			continue
+		}
+		var tasks []*Task
+		for _, l := range d.Launches {
+			t := s.state.NoteLaunch(newTaskID(l.Role), l, d.Offer, now)
+			tasks = append(tasks, t)
+		}
+		// Write-ahead: the intent is durable before the ACCEPT goes out.
+		if err := s.mustSave(ctx); err != nil {
+			for _, t := range tasks {
+				delete(s.state.Tasks, t.ID)
+				if s.state.CurrentServer == t.ID {
+					s.state.CurrentServer = ""
+				}
+			}
+			d.Reason = "declined: cannot persist launch intent: " + err.Error()
+			declines[5*time.Second] = append(declines[5*time.Second], d.Offer.ID)
+			s.noteOffer(d, now)
+			continue
+		}
+		var infos []mesos.TaskInfo
+		for _, t := range tasks {
+			infos = append(infos, s.cfg.taskInfo(t))
+			s.log.Info("scheduler: launching "+describeTask(t), "offer", d.Offer.ID.Value)
+		}
+		if err := s.call(ctx, mesos.Launch(s.fw(), []mesos.OfferID{d.Offer.ID}, infos, s.state.Config.RefuseLong)); err != nil {
+			// The master may or may not have the tasks: ask it.
+			for _, t := range tasks {
+				s.pending[t.ID] = true
+			}
+			s.reconcileAt = now
+			d.Reason += " (ACCEPT failed: " + err.Error() + ")"
+		}
+		s.noteOffer(d, now)
+	}
+	for refuse, ids := range declines {
+		s.call(ctx, mesos.Decline(s.fw(), ids, refuse))
+	}
+	s.reviveOrSuppress(ctx)
+}
+
+func (s *Scheduler) noteOffer(d OfferDecision, now time.Time) {
+	s.offers = append(s.offers, offerView(d.Offer, d, now))
+	if n := len(s.offers); n > maxOfferViews {
+		s.offers = s.offers[n-maxOfferViews:]
+	}
+	s.log.Debug("scheduler: offer", "offer", d.Offer.ID.Value, "host", d.Offer.Hostname, "decision", d.Reason)
+}
+
+func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
+	now := time.Now()
+	delete(s.pending, st.TaskID.Value)
+	u := s.state.Apply(st, now)
+	if !u.Known {
+		if terminal(st.State) {
+			s.log.Debug("scheduler: update for an unknown, finished task", "task", st.TaskID.Value, "state", st.State)
+		} else {
+			// Not ours any more (or never recorded): kill it.
+			agent := ""
+			if st.AgentID != nil {
+				agent = st.AgentID.Value
+			}
+			s.log.Warn("scheduler: killing unknown task", "task", st.TaskID.Value, "state", st.State, "agent", agent)
+			s.state.Tasks[st.TaskID.Value] = &Task{ID: st.TaskID.Value, Role: roleOfID(st.TaskID.Value), AgentID: agent,
+				State: st.State, LaunchedAt: now, UpdatedAt: now, KillWanted: true, KillReason: "unknown task"}
+		}
+		s.dirty = true
+	}
+	if u.Changed {
+		t := s.state.Tasks[st.TaskID.Value]
+		s.log.Info("scheduler: task update", "task", st.TaskID.Value, "role", t.Role, "state", st.State,
+			"healthy", st.Healthy, "reason", st.Reason, "message", st.Message, "source", st.Source)
+		s.dirty = true
+	}
+	// Applied and durable before the acknowledgement.
+	if s.dirty {
+		if err := s.mustSave(ctx); err != nil {
+			return // not acknowledged: the agent will resend
+		}
+	}
+	if ack, ok := mesos.Acknowledge(s.fw(), st); ok {
+		s.call(ctx, ack)
+	}
+	s.sendKills(ctx, now)
+	s.reviveOrSuppress(ctx)
+}
+
+func (s *Scheduler) sendKills(ctx context.Context, now time.Time) {
+	if !s.connected {
+		return
+	}
+	for _, k := range s.state.DueKills(now) {
+		s.log.Info("scheduler: killing task", "task", k.TaskID, "reason", k.Reason)
+		kp := &mesos.KillPolicy{GracePeriod: mesos.NewDurationInfo(s.cfg.KillGrace)}
+		if s.call(ctx, mesos.Kill(s.fw(), mesos.TaskID{Value: k.TaskID}, mesos.AgentID{Value: k.AgentID}, kp)) == nil {
+			s.state.KillSent(k.TaskID, now)
+			s.dirty = true
+		}
+	}
+}
+
+// reviveOrSuppress keeps the master's offer flow matched to what the
+// policy wants: SUPPRESS when nothing is wanted, REVIVE (clearing the long
+// decline filters) when something new is wanted.
+func (s *Scheduler) reviveOrSuppress(ctx context.Context) {
+	if !s.connected {
+		return
+	}
+	w := s.state.Wanted()
+	switch {
+	case w == 0 && !s.suppressed:
+		if s.call(ctx, mesos.Suppress(s.fw())) == nil {
+			s.suppressed = true
+			s.log.Info("scheduler: nothing to launch, offers suppressed")
+		}
+	case w > 0 && (s.suppressed || (s.lastWanted >= 0 && w > s.lastWanted)):
+		if s.call(ctx, mesos.Revive(s.fw())) == nil {
+			s.suppressed = false
+			s.log.Info("scheduler: offers revived", "wanted", w)
+		}
+	}
+	s.lastWanted = w
+}
+
+func (s *Scheduler) tick(ctx context.Context) {
+	now := time.Now()
+	if s.state.Tick(now) {
+		s.dirty = true
+	}
+	if !s.connected {
+		return
+	}
+	// Launched tasks that never reported: ask the master.
+	for _, t := range s.state.Tasks {
+		if t.Active() && t.State == mesos.TaskStaging && now.Sub(t.UpdatedAt) >= s.cfg.LaunchTimeout && !s.pending[t.ID] {
+			s.pending[t.ID] = true
+			s.reconcileAt = now
+		}
+	}
+	if len(s.pending) > 0 && !now.Before(s.reconcileAt) {
+		var rts []mesos.ReconcileTask
+		for id := range s.pending {
+			t, ok := s.state.Tasks[id]
+			if !ok || !t.Active() {
+				delete(s.pending, id)
+				continue
+			}
+			rt := mesos.ReconcileTask{TaskID: mesos.TaskID{Value: id}}
+			if t.AgentID != "" {
+				rt.AgentID = &mesos.AgentID{Value: t.AgentID}
+			}
+			rts = append(rts, rt)
+		}
+		if len(rts) > 0 {
+			s.log.Info("scheduler: explicit reconciliation", "tasks", len(rts))
+			s.call(ctx, mesos.Reconcile(s.fw(), rts...))
+		}
+		s.reconcileAt = now.Add(s.reconcileBO.Next())
+	}
+	if !now.Before(s.implicitAt) {
+		s.log.Debug("scheduler: implicit reconciliation")
+		if s.call(ctx, mesos.Reconcile(s.fw())) == nil {
+			s.implicitAt = now.Add(s.cfg.ReconcileInterval)
+		} else {
+			s.implicitAt = now.Add(10 * time.Second)
+		}
+	}
+	s.sendKills(ctx, now)
+	before := len(s.state.Tasks)
+	s.state.Forget(now.Add(-24*time.Hour), keepFinished)
+	if len(s.state.Tasks) != before {
+		s.dirty = true
+	}
+	s.reviveOrSuppress(ctx)
+}
+
+// publish stores a fresh Status snapshot.
+func (s *Scheduler) publish() {
+	st := &Status{
+		FrameworkID: s.FrameworkID(), Connected: s.connected, Master: s.client.Endpoint(),
+		LastError: s.lastErr, LastErrorAt: s.lastErrAt, Subscriptions: s.subscriptions, Suppressed: s.suppressed,
+		Wanted: s.state.Wanted(), ServerReady: s.state.ServerReady(),
+		ServerFailures: s.state.ServerFailures, ServerBackoffUntil: s.state.ServerBackoffUntil,
+		WorkerFailures: s.state.WorkerFailures, WorkerBackoffUntil: s.state.WorkerBackoffUntil,
+		States: map[string]int{}, LastOffers: append([]OfferView(nil), s.offers...), Reconciling: len(s.pending),
+		UpdatedAt: time.Now(),
+	}
+	for _, t := range s.state.SortedTasks() {
+		v := viewOf(t)
+		v.Ports = append([]uint64(nil), t.Ports...)
+		if t.Healthy != nil {
+			h := *t.Healthy
+			v.Healthy = &h
+		}
+		st.Tasks = append(st.Tasks, v)
+		st.States[string(t.State)]++
+	}
+	if srv := s.state.Server(); srv != nil {
+		v := viewOf(srv)
+		st.Server = &v
+		st.ServerAddr = srv.StratumAddr()
+	}
+	st.Workers, st.WorkerCPUs = s.state.activeWorkers()
+	s.snap.Store(st)
+}
+
+// Teardown removes the framework from the master (all its tasks are
+// killed) and clears the stored state. It subscribes with the stored
+// framework id first, as TEARDOWN needs a subscribed framework.
+func (s *Scheduler) Teardown(ctx context.Context) error {
+	defer s.closer()
+	id := s.FrameworkID()
+	if id == "" {
+		return errors.New("scheduler: no stored framework id: nothing to tear down")
+	}
+	sub, err := s.client.Subscribe(ctx, mesos.Subscribe(s.cfg.frameworkInfo(id)))
+	if err != nil {
+		return fmt.Errorf("scheduler: teardown: subscribe: %w", err)
+	}
+	defer sub.Close()
+	if err := s.client.Call(ctx, mesos.Teardown(mesos.FrameworkID{Value: id})); err != nil {
+		return fmt.Errorf("scheduler: teardown: %w", err)
+	}
+	s.log.Info("scheduler: framework torn down", "framework_id", id)
+	return s.store.Clear(ctx)
+}

@@ -1,0 +1,154 @@
+package scheduler
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+)
+
+// TaskMode selects how tasks run.
+type TaskMode string
+
+// Task modes.
+const (
+	// ModeCommand runs the hashfleet binary fetched from BinaryURL.
+	ModeCommand TaskMode = "command"
+	// ModeDocker runs the hashfleet image under the Docker containerizer.
+	ModeDocker TaskMode = "docker"
+)
+
+// Container ports of the server inside a BRIDGE-networked container.
+const (
+	ContainerStratumPort = 3333
+	ContainerHTTPPort    = 8080
+)
+
+// Label keys set on every task.
+const (
+	LabelRole   = "hashfleet.role"
+	LabelServer = "hashfleet.server"
+)
+
+// EnvRPCPassword is how the node RPC password reaches the server task.
+const EnvRPCPassword = "HASHFLEET_RPC_PASSWORD"
+
+// newTaskID returns a fresh, unique task id for role.
+func newTaskID(role Role) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return "hashfleet-" + string(role) + "-" + hex.EncodeToString(b[:])
+}
+
+// roleOfID infers the role of a task from its id (for unknown tasks).
+func roleOfID(id string) Role {
+	switch {
+	case strings.HasPrefix(id, "hashfleet-server-"):
+		return RoleServer
+	case strings.HasPrefix(id, "hashfleet-worker-"):
+		return RoleWorker
+	}
+	return ""
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// taskInfo builds the TaskInfo for a task the policy asked for.
+func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
+	ti := mesos.TaskInfo{
+		Name:    "hashfleet-" + string(t.Role),
+		TaskID:  mesos.TaskID{Value: t.ID},
+		AgentID: mesos.AgentID{Value: t.AgentID},
+		Resources: []mesos.Resource{
+			mesos.ScalarResource(mesos.ResCPUs, t.CPUs),
+			mesos.ScalarResource(mesos.ResMem, t.Mem),
+		},
+		KillPolicy: &mesos.KillPolicy{GracePeriod: mesos.NewDurationInfo(c.KillGrace)},
+		Labels:     &mesos.Labels{Labels: []mesos.Label{{Key: LabelRole, Value: string(t.Role)}}},
+	}
+	var args []string
+	var env []mesos.EnvVariable
+	bridge := c.TaskMode == ModeDocker && c.DockerNetwork == mesos.NetworkBridge
+	switch t.Role {
+	case RoleServer:
+		ti.Resources = append(ti.Resources, mesos.PortsResource(t.Ports...))
+		stratumPort, httpPort := t.Ports[0], t.Ports[1]
+		if bridge {
+			stratumPort, httpPort = ContainerStratumPort, ContainerHTTPPort
+		}
+		args = []string{"server",
+			"--node-rpc", c.NodeRPC,
+			"--payout", c.Payout,
+			"--network", c.Network,
+			"--stratum-listen", "0.0.0.0:" + strconv.FormatUint(stratumPort, 10),
+			"--http-listen", "0.0.0.0:" + strconv.FormatUint(httpPort, 10),
+			"--log-format", "json",
+		}
+		if c.RPCUser != "" {
+			args = append(args, "--rpc-user", c.RPCUser)
+		}
+		if c.RPCPassword != "" {
+			// Never in argv: only the task environment carries it.
+			env = append(env, mesos.EnvVariable{Name: EnvRPCPassword, Type: mesos.EnvValue, Value: ptr(c.RPCPassword)})
+		}
+		if !c.NoHealthCheck {
+			ti.HealthCheck = &mesos.HealthCheck{
+				Type:                mesos.HealthTCP,
+				TCP:                 &mesos.TCPCheckInfo{Port: uint32(stratumPort)},
+				DelaySeconds:        ptr(c.HealthDelay.Seconds()),
+				IntervalSeconds:     ptr(c.HealthInterval.Seconds()),
+				TimeoutSeconds:      ptr(5.0),
+				ConsecutiveFailures: ptr(uint32(3)),
+				GracePeriodSeconds:  ptr(c.HealthGrace.Seconds()),
+			}
+		}
+	case RoleWorker:
+		threads := max(1, int(math.Floor(t.CPUs+1e-9)))
+		args = []string{"worker",
+			"-o", "stratum+tcp://" + t.ServerAddr,
+			"-u", c.WorkerUser,
+			"-t", strconv.Itoa(threads),
+			"--log-format", "json",
+		}
+		ti.Labels.Labels = append(ti.Labels.Labels, mesos.Label{Key: LabelServer, Value: t.Server})
+	}
+	cmd := &mesos.CommandInfo{Shell: ptr(false)}
+	if len(env) > 0 {
+		cmd.Environment = &mesos.Environment{Variables: env}
+	}
+	switch c.TaskMode {
+	case ModeDocker:
+		// docker run … image args…: the image's ENTRYPOINT is hashfleet.
+		cmd.Arguments = args
+		dk := &mesos.DockerInfo{Image: c.Image, Network: c.DockerNetwork, ForcePullImage: c.ForcePullImage}
+		if bridge && t.Role == RoleServer {
+			dk.PortMappings = []mesos.PortMapping{
+				{HostPort: uint32(t.Ports[0]), ContainerPort: ContainerStratumPort, Protocol: "tcp"},
+				{HostPort: uint32(t.Ports[1]), ContainerPort: ContainerHTTPPort, Protocol: "tcp"},
+			}
+		}
+		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: dk}
+	default:
+		cmd.URIs = []mesos.CommandURI{{Value: c.BinaryURL, Executable: ptr(true), Extract: ptr(false), OutputFile: "hashfleet"}}
+		cmd.Value = ptr("./hashfleet")
+		cmd.Arguments = append([]string{"hashfleet"}, args...)
+	}
+	ti.Command = cmd
+	return ti
+}
+
+// describeTask is a one-line description for logs (no secrets).
+func describeTask(t *Task) string {
+	s := fmt.Sprintf("%s %s on %s (%.3g cpus, %.0f MB", t.Role, t.ID, t.Hostname, t.CPUs, t.Mem)
+	if len(t.Ports) > 0 {
+		s += fmt.Sprintf(", ports %v", t.Ports)
+	}
+	if t.Server != "" {
+		s += ", server " + t.ServerAddr
+	}
+	return s + ")"
+}
