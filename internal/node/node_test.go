@@ -158,7 +158,7 @@ func TestTemplatesAgree(t *testing.T) {
 		// Transactions: same set, same per-tx fields, same dependencies
 		// (by txid: btcd orders by priority, the embedded node by fee).
 		type txf struct {
-			Data, Hash string
+			Data, Hash          string
 			Fee, SigOps, Weight int64
 			Depends             []string
 		}
