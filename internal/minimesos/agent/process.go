@@ -1,0 +1,176 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+)
+
+// processContainer runs a task as a process group in its sandbox, like
+// Mesos's command executor under the POSIX launcher.
+type processContainer struct {
+	ti      mesos.TaskInfo
+	sandbox string
+	env     []string
+	cmd     *exec.Cmd
+	waitc   chan exitInfo
+	files   []*os.File
+}
+
+func newProcessContainer(ti mesos.TaskInfo, sandbox string, env []string) *processContainer {
+	return &processContainer{ti: ti, sandbox: sandbox, env: env, waitc: make(chan exitInfo, 1)}
+}
+
+func (p *processContainer) start(context.Context) (*mesos.ContainerStatus, error) {
+	ci := p.ti.Command
+	value := ""
+	if ci.Value != nil {
+		value = *ci.Value
+	}
+	var cmd *exec.Cmd
+	if ci.IsShell() {
+		if value == "" {
+			return nil, errors.New("shell command has no value")
+		}
+		cmd = exec.Command("/bin/sh", "-c", value)
+	} else {
+		if value == "" {
+			return nil, errors.New("command has no value (executable)")
+		}
+		path := value
+		if !strings.Contains(path, "/") {
+			lp, err := exec.LookPath(path)
+			if err != nil {
+				return nil, fmt.Errorf("executable %q: %w", value, err)
+			}
+			path = lp
+		} else if !filepath.IsAbs(path) {
+			path = filepath.Join(p.sandbox, path)
+		}
+		cmd = &exec.Cmd{Path: path, Args: ci.Arguments}
+		if len(cmd.Args) == 0 {
+			cmd.Args = []string{value}
+		}
+	}
+	cmd.Dir = p.sandbox
+	cmd.Env = p.env
+	stdout, err := os.Create(filepath.Join(p.sandbox, "stdout"))
+	if err != nil {
+		return nil, err
+	}
+	stderr, err := os.Create(filepath.Join(p.sandbox, "stderr"))
+	if err != nil {
+		stdout.Close()
+		return nil, err
+	}
+	p.files = []*os.File{stdout, stderr}
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.SysProcAttr = sysProcAttr()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p.cmd = cmd
+	go func() {
+		err := cmd.Wait()
+		var ex exitInfo
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				ex.signal = signalName(ws.Signal())
+			} else {
+				ex.code = ee.ExitCode()
+			}
+		} else if err != nil {
+			ex.err = err
+		}
+		p.waitc <- ex
+	}()
+	return &mesos.ContainerStatus{ExecutorPID: uint32(cmd.Process.Pid)}, nil
+}
+
+func (p *processContainer) wait() <-chan exitInfo { return p.waitc }
+
+// signal signals the whole process group (the task and its children).
+func (p *processContainer) signal(force bool) {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	sig := syscall.SIGTERM
+	if force {
+		sig = syscall.SIGKILL
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+}
+
+// cleanup kills whatever is left of the process group (background
+// children of a finished task), as Mesos destroys a container on exit.
+func (p *processContainer) cleanup() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	for _, f := range p.files {
+		f.Close()
+	}
+}
+
+func (p *processContainer) checkHost() string { return "127.0.0.1" }
+
+// signalName returns the name Mesos prints for a signal ("Terminated", "Killed").
+func signalName(s syscall.Signal) string {
+	name := s.String()
+	if name == "" {
+		return fmt.Sprintf("%d", int(s))
+	}
+	return strings.ToUpper(name[:1]) + name[1:]
+}
+
+// taskEnv builds a task's environment: the agent's own environment minus
+// hashfleet's secrets, the MESOS_* variables of a command executor, then
+// the task's CommandInfo.environment (which wins).
+func (a *Agent) taskEnv(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid string) []string {
+	env := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := env[k]; !ok {
+			order = append(order, k)
+		}
+		env[k] = v
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "HASHFLEET_") || strings.HasPrefix(k, "MESOS_") {
+			continue
+		}
+		set(k, v)
+	}
+	set("MESOS_SANDBOX", sandbox)
+	set("MESOS_DIRECTORY", sandbox)
+	set("MESOS_TASK_ID", ti.TaskID.Value)
+	set("MESOS_EXECUTOR_ID", ti.TaskID.Value)
+	set("MESOS_FRAMEWORK_ID", fw.ID.Value)
+	set("MESOS_AGENT_ID", a.id.Value)
+	set("MESOS_SLAVE_ID", a.id.Value)
+	set("MESOS_CONTAINER_NAME", "mesos-"+cid)
+	set("MESOS_AGENT_HOSTNAME", a.cfg.Hostname)
+	if ti.Command != nil && ti.Command.Environment != nil {
+		for _, v := range ti.Command.Environment.Variables {
+			switch {
+			case v.Value != nil:
+				set(v.Name, *v.Value)
+			case v.Secret != nil && v.Secret.Value != nil:
+				set(v.Name, string(v.Secret.Value.Data))
+			}
+		}
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
