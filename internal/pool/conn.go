@@ -102,13 +102,13 @@ func (c *conn) serve(ctx context.Context) {
 	defer stop()
 	c.log.Debug("connected")
 
+	// The reader runs on this goroutine, the writer on a second one: two
+	// goroutines per connection.
 	var wg sync.WaitGroup
-	wg.Go(func() {
-		if err := c.readLoop(ctx); err != nil {
-			cancel(err)
-		}
-	})
 	wg.Go(func() { cancel(c.writeLoop(ctx)) })
+	if err := c.readLoop(ctx); err != nil {
+		cancel(err)
+	}
 	wg.Wait()
 	c.nc.Close()
 
@@ -160,18 +160,23 @@ func (c *conn) closeAfterFlush(cause error) {
 	}
 }
 
+// writeBufs recycles write buffers, so that an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
 func (c *conn) writeLoop(ctx context.Context) error {
-	buf := make([]byte, 0, 4096)
 	for {
-		var final error
+		var (
+			final error
+			first []byte
+		)
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
-		case line := <-c.sendq:
-			buf = append(buf[:0], line...)
+		case first = <-c.sendq:
 		case final = <-c.closec:
-			buf = buf[:0]
 		}
+		bp := writeBufs.Get().(*[]byte)
+		buf := append((*bp)[:0], first...)
 		// Batch whatever else is queued into one write.
 	drain:
 		for len(buf) < 64<<10 {
@@ -182,14 +187,17 @@ func (c *conn) writeLoop(ctx context.Context) error {
 				break drain
 			}
 		}
+		var err error
 		if len(buf) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			if _, err := c.nc.Write(buf); err != nil {
-				return &closeError{Reason: reasonWriteError, Err: err}
-			}
+			_, err = c.nc.Write(buf)
 		}
-		if cap(buf) > 64<<10 {
-			buf = make([]byte, 0, 4096) // do not keep a large buffer per idle connection
+		if cap(buf) <= 256<<10 {
+			*bp = buf[:0]
+			writeBufs.Put(bp)
+		}
+		if err != nil {
+			return &closeError{Reason: reasonWriteError, Err: err}
 		}
 		if final != nil {
 			return final
