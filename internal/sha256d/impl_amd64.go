@@ -22,15 +22,6 @@ func kernelAVX512(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 //go:noescape
 func kernelHybrid1(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 
-//go:noescape
-func kernelHybrid2(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
-
-//go:noescape
-func kernelHybrid3(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
-
-//go:noescape
-func kernelHybrid4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
-
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
 // hasSHANI reports the SHA extensions (CPUID.(EAX=7,ECX=0):EBX bit 29),
@@ -66,27 +57,14 @@ func scanHybrid1(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32)
 	return scanKernel(kHybrid1, ms, tail, target, base, n)
 }
 
-func scanHybrid2(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
-	return scanKernel(kHybrid2, ms, tail, target, base, n)
-}
-
-func scanHybrid3(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
-	return scanKernel(kHybrid3, ms, tail, target, base, n)
-}
-
-func scanHybrid4(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
-	return scanKernel(kHybrid4, ms, tail, target, base, n)
-}
-
+// archImpls lists the assembly implementations, fastest first (as measured
+// on AMD Zen 5; see BENCHMARKS.md).
 func archImpls() []Impl {
 	hybrid := useSHANI && useAVX512
 	return []Impl{
-		{Name: "hybrid1", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
-		{Name: "hybrid2", Available: hybrid, Scan: scanHybrid2, Lanes: 20},
-		{Name: "hybrid3", Available: hybrid, Scan: scanHybrid3, Lanes: 22},
-		{Name: "hybrid4", Available: hybrid, Scan: scanHybrid4, Lanes: 24},
-		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
+		{Name: "hybrid", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
 		{Name: "avx512", Available: useAVX512, Scan: scanAVX512, Lanes: 16},
+		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
 		{Name: "avx2", Available: useAVX2, Scan: scanAVX2, Lanes: 8},
 	}
 }
@@ -101,12 +79,6 @@ func archKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
 		return kernelAVX512(p, t7, base, n)
 	case kHybrid1:
 		return kernelHybrid1(p, t7, base, n)
-	case kHybrid2:
-		return kernelHybrid2(p, t7, base, n)
-	case kHybrid3:
-		return kernelHybrid3(p, t7, base, n)
-	case kHybrid4:
-		return kernelHybrid4(p, t7, base, n)
 	}
 	panic("sha256d: unknown kernel")
 }
