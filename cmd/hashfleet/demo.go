@@ -1,18 +1,407 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/dashboard"
+	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/node"
+	"github.com/hashfleet/hashfleet/internal/obs"
+	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
-// Placeholder until the demo subcommand lands; the owner of this file replaces it.
+// demoConfig is what `hashfleet demo` runs.
+type demoConfig struct {
+	Workers       int           // worker tasks (1 cpu each)
+	Blocks        int           // exit 0 after this many accepted blocks; 0 = run until interrupted
+	HTTPListen    string        // dashboard + scheduler API + /metrics
+	JSON          bool          // print one JSON summary instead of progress lines
+	Containerizer string        // process or docker
+	Image         string        // docker image for --containerizer docker
+	Timeout       time.Duration // give up (exit non-zero) after this long; 0 = never
+	LogLevel      string        // component logs on stderr
+	LogFormat     string
+	KeepDir       bool // keep the work directory (sandboxes, logs) after exit
+}
+
 func newDemoCmd() *cobra.Command {
-	return &cobra.Command{
+	cfg := demoConfig{}
+	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "(demo: not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("demo: not built yet")
+		Short: "Run the whole system on this machine: regtest node, Mesos master and agent, scheduler, server, workers",
+		Long: `demo starts an embedded regtest node (btcd's consensus code), an embedded
+Mesos-compatible master with a local agent, and the scheduler, which launches
+the miner server and the workers as tasks of the agent (processes running this
+same binary, fetched from the scheduler over HTTP). It prints progress and the
+dashboard URL; with --blocks N it exits 0 once the node has accepted N blocks
+mined by the workers. Ctrl-C stops everything; no process is left behind.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg)
 		},
 	}
+	f := cmd.Flags()
+	f.IntVar(&cfg.Workers, "workers", 2, "worker tasks to run (1 cpu and 1 hashing thread each)")
+	f.IntVar(&cfg.Blocks, "blocks", 0, "exit once the node has accepted this many new blocks (0: run until interrupted)")
+	f.StringVar(&cfg.HTTPListen, "http-listen", "127.0.0.1:8080", "dashboard, scheduler API and /metrics listen address (port 0: any free port)")
+	f.BoolVar(&cfg.JSON, "json", false, "print one JSON summary object at the end instead of progress lines")
+	f.StringVar(&cfg.Containerizer, "containerizer", "process", "how the agent runs tasks: process or docker")
+	f.StringVar(&cfg.Image, "image", "hashfleet:latest", "image for --containerizer docker (build it with deploy/docker/build.sh)")
+	f.DurationVar(&cfg.Timeout, "timeout", 0, "fail if --blocks are not reached within this long (0: no limit)")
+	f.StringVar(&cfg.LogLevel, "log-level", "warn", "component log level on stderr: debug, info, warn, error")
+	f.StringVar(&cfg.LogFormat, "log-format", "text", "component log format: text or json")
+	f.BoolVar(&cfg.KeepDir, "keep", false, "keep the work directory (task sandboxes with their stdout/stderr) after exit")
+	return cmd
+}
+
+// demoSummary is the --json output (and the closing progress line).
+type demoSummary struct {
+	BlocksAccepted    int     `json:"blocks_accepted"`
+	Height            int64   `json:"height"`
+	HashesPerSecond   float64 `json:"hashes_per_second"`
+	ElapsedSeconds    float64 `json:"elapsed_seconds"`
+	FirstBlockSeconds float64 `json:"first_block_seconds,omitempty"`
+	Workers           int     `json:"workers"`
+	SharesAccepted    uint64  `json:"shares_accepted"`
+	DashboardURL      string  `json:"dashboard_url"`
+	Payout            string  `json:"payout_address"`
+	Containerizer     string  `json:"containerizer"`
+}
+
+var errDemoDone = errors.New("demo: target reached")
+
+func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) error {
+	if cfg.Workers < 1 {
+		return fmt.Errorf("demo: --workers %d: want at least 1", cfg.Workers)
+	}
+	if cfg.Blocks < 0 {
+		return fmt.Errorf("demo: --blocks %d: want 0 or more", cfg.Blocks)
+	}
+	if cfg.Containerizer != agent.ContainerizerProcess && cfg.Containerizer != agent.ContainerizerDocker {
+		return fmt.Errorf("demo: --containerizer %q: want process or docker", cfg.Containerizer)
+	}
+	log, err := obs.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	say := func(format string, args ...any) {
+		if !cfg.JSON {
+			fmt.Fprintf(stdout, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+		}
+	}
+	start := time.Now()
+
+	dir, err := os.MkdirTemp("", "hashfleet-demo-")
+	if err != nil {
+		return fmt.Errorf("demo: work dir: %w", err)
+	}
+	if cfg.KeepDir {
+		defer say("work directory kept: %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if cfg.Timeout > 0 {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("demo: --timeout %s reached before %d blocks", cfg.Timeout, cfg.Blocks))
+		defer c()
+	}
+	g, gctx := errgroup.WithContext(ctx)
+
+	// 1. The node. The RPC password is random and reaches the server task
+	// only through its environment.
+	rpcUser, rpcPass := "hashfleet", randomHex(16)
+	nd, err := node.New(node.Config{
+		Ephemeral: true, RPCListen: "127.0.0.1:0", RPCUser: rpcUser, RPCPassword: rpcPass,
+		Logger: log.With("component", "node"),
+	})
+	if err != nil {
+		return fmt.Errorf("demo: node: %w", err)
+	}
+	g.Go(func() error { return nd.Run(gctx) })
+	nodeRPC, err := chain.New(chain.Config{URL: nd.URL(), User: rpcUser, Password: rpcPass, Logger: log.With("component", "demo-rpc")})
+	if err != nil {
+		return fmt.Errorf("demo: node client: %w", err)
+	}
+	payout, err := newRegtestAddress()
+	if err != nil {
+		return err
+	}
+	say("node      regtest, RPC %s, payout %s", nd.URL(), payout)
+
+	// 2. The master and its agent.
+	masterAddr, err := startCluster(gctx, g, clusterConfig{
+		Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
+		WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: "127.0.0.1", Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	say("master    http://%s (embedded, 1 agent, %d cpus, %s containerizer)", masterAddr, cfg.Workers+1, cfg.Containerizer)
+
+	// 3. The scheduler, its HTTP API (which serves the binary to the agent)
+	// and the dashboard on one listener.
+	ln, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		return fmt.Errorf("demo: --http-listen %s: %w (choose another with --http-listen 127.0.0.1:0)", cfg.HTTPListen, err)
+	}
+	httpAddr := ln.Addr().String()
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("demo: own executable: %w", err)
+	}
+	scfg := scheduler.Config{
+		Master: masterAddr, NodeRPC: nd.URL(), RPCUser: rpcUser, RPCPassword: rpcPass,
+		Payout: payout, Network: "regtest", FrameworkName: "hashfleet-demo",
+		BinaryURL: "http://" + httpAddr + "/bin/hashfleet", WebUIURL: "http://" + httpAddr + "/",
+		StateDir:       filepath.Join(dir, "scheduler"),
+		HealthDelay:    300 * time.Millisecond,
+		HealthInterval: time.Second,
+		KillGrace:      3 * time.Second,
+		Policy:         scheduler.PolicyConfig{WorkerCPUs: 1, MaxWorkers: cfg.Workers, BackoffMin: time.Second, BackoffMax: 30 * time.Second},
+		Logger:         log.With("component", "scheduler"),
+	}
+	if cfg.Containerizer == agent.ContainerizerDocker {
+		scfg.TaskMode, scfg.Image = scheduler.ModeDocker, cfg.Image
+	}
+	sched, err := scheduler.New(scfg)
+	if err != nil {
+		return fmt.Errorf("demo: scheduler: %w", err)
+	}
+	g.Go(func() error { return sched.Run(gctx) })
+
+	reg := obs.NewRegistry()
+	src := newDashSource(sched, "http://"+masterAddr, nodeRPC)
+	dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: log.With("component", "dashboard")})
+	if err != nil {
+		return err
+	}
+	mux := obs.NewMux(reg, func() error {
+		if !sched.Status().ServerReady {
+			return errors.New("miner server not ready")
+		}
+		return nil
+	})
+	sched.Register(mux, exe)
+	mux.Handle("/", dash.Handler())
+	g.Go(func() error { return dash.Run(gctx) })
+	g.Go(func() error { return obs.Serve(gctx, ln, mux) })
+	say("dashboard http://%s/", httpAddr)
+
+	// 4. Progress until the target or Ctrl-C.
+	sum := demoSummary{Workers: cfg.Workers, DashboardURL: "http://" + httpAddr + "/", Payout: payout, Containerizer: cfg.Containerizer}
+	g.Go(func() error {
+		return demoProgress(gctx, cfg, nodeRPC, sched, dash, start, &sum, say)
+	})
+	err = g.Wait()
+	sum.ElapsedSeconds = time.Since(start).Seconds()
+	if errors.Is(err, errDemoDone) {
+		err = nil
+	} else if err == nil || errors.Is(err, context.Canceled) {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause // --timeout
+		} else {
+			err = nil // Ctrl-C
+		}
+	}
+	if cfg.JSON {
+		enc := json.NewEncoder(stdout)
+		if e := enc.Encode(sum); e != nil && err == nil {
+			err = e
+		}
+	} else {
+		say("summary   %d blocks accepted (height %d), %s, %d shares, %.1fs elapsed, first block after %.1fs",
+			sum.BlocksAccepted, sum.Height, formatRate(sum.HashesPerSecond), sum.SharesAccepted, sum.ElapsedSeconds, sum.FirstBlockSeconds)
+	}
+	return err
+}
+
+// demoProgress prints task, hash-rate and block progress and returns
+// errDemoDone once cfg.Blocks blocks were accepted.
+func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched *scheduler.Scheduler, dash *dashboard.Server,
+	start time.Time, sum *demoSummary, say func(string, ...any)) error {
+	info, err := rpc.GetBlockChainInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: node: %w", err)
+	}
+	base := info.Blocks
+	seen := map[string]string{} // task id → last state printed
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	lastRate := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		st := sched.Status()
+		for _, t := range st.Tasks {
+			state := t.State
+			if t.Healthy != nil && *t.Healthy {
+				state += " (healthy)"
+			}
+			if seen[t.ID] != state {
+				seen[t.ID] = state
+				extra := ""
+				if t.Role == "server" && t.ServerAddr != "" {
+					extra = " stratum " + t.ServerAddr
+				}
+				if t.Message != "" && t.State != "TASK_RUNNING" {
+					extra += " (" + t.Message + ")"
+				}
+				say("task      %-8s %s %s%s", t.Role, t.ID, state, extra)
+			}
+		}
+		snap, _ := dash.Last()
+		sum.HashesPerSecond = snap.Server.HashRate
+		sum.SharesAccepted = snap.Server.Accepted
+		if time.Since(lastRate) >= 5*time.Second && snap.Server.Connections > 0 {
+			lastRate = time.Now()
+			say("mining    %s from %d workers, %d shares accepted, %d rejected", formatRate(snap.Server.HashRate),
+				len(snap.Workers), snap.Server.Accepted, sumRejected(snap.Server.Rejected))
+		}
+
+		info, err := rpc.GetBlockChainInfo(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // a transient RPC failure; the next tick retries
+		}
+		for h := base + int64(sum.BlocksAccepted) + 1; h <= info.Blocks; h++ {
+			var hash string
+			if err := rpc.Call(ctx, "getblockhash", []any{h}, &hash); err != nil {
+				break
+			}
+			sum.BlocksAccepted++
+			sum.Height = h
+			if sum.BlocksAccepted == 1 {
+				sum.FirstBlockSeconds = time.Since(start).Seconds()
+			}
+			if sum.BlocksAccepted <= 20 || sum.BlocksAccepted%100 == 0 {
+				say("block     #%d accepted at height %d  %s", sum.BlocksAccepted, h, hash)
+			}
+			if cfg.Blocks > 0 && sum.BlocksAccepted >= cfg.Blocks {
+				snap, _ := dash.Last()
+				if snap.Server.HashRate > 0 {
+					sum.HashesPerSecond = snap.Server.HashRate
+				}
+				return errDemoDone
+			}
+		}
+	}
+}
+
+func sumRejected(m map[string]uint64) uint64 {
+	var n uint64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func formatRate(h float64) string {
+	units := []string{"H/s", "kH/s", "MH/s", "GH/s", "TH/s"}
+	i := 0
+	for h >= 1000 && i < len(units)-1 {
+		h /= 1000
+		i++
+	}
+	return fmt.Sprintf("%.2f %s", h, units[i])
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// newRegtestAddress makes a fresh P2WPKH regtest address for the demo's
+// coinbase outputs.
+func newRegtestAddress() (string, error) {
+	key, err := btcec.NewPrivateKey()
+	if err != nil {
+		return "", fmt.Errorf("demo: payout key: %w", err)
+	}
+	params := chaincfg.RegressionNetParams
+	a, err := address.NewAddressWitnessPubKeyHash(address.Hash160(key.PubKey().SerializeCompressed()), &params)
+	if err != nil {
+		return "", fmt.Errorf("demo: payout address: %w", err)
+	}
+	return a.EncodeAddress(), nil
+}
+
+// clusterConfig is an embedded master with local agents.
+type clusterConfig struct {
+	Listen        string // master HTTP listen address; default 127.0.0.1:0
+	Agents        int
+	Resources     string // per agent, Mesos --resources syntax
+	WorkDir       string
+	Containerizer string
+	Hostname      string
+	Logger        *slog.Logger
+}
+
+// startCluster starts an embedded master and its agents in g and returns the
+// master's host:port.
+func startCluster(ctx context.Context, g *errgroup.Group, cc clusterConfig) (string, error) {
+	if cc.Listen == "" {
+		cc.Listen = "127.0.0.1:0"
+	}
+	res, err := agent.ParseResources(cc.Resources)
+	if err != nil {
+		return "", err
+	}
+	ln, err := net.Listen("tcp", cc.Listen)
+	if err != nil {
+		return "", fmt.Errorf("master: listen %s: %w", cc.Listen, err)
+	}
+	m, err := master.New(master.Config{Addr: ln.Addr().String(), Logger: cc.Logger.With("component", "master")})
+	if err != nil {
+		ln.Close()
+		return "", err
+	}
+	g.Go(func() error { return m.Run(ctx) })
+	g.Go(func() error { return obs.Serve(ctx, ln, m.Handler()) })
+	zs := []string{agent.ContainerizerProcess}
+	if cc.Containerizer == agent.ContainerizerDocker {
+		zs = append(zs, agent.ContainerizerDocker)
+	}
+	for i := range cc.Agents {
+		a, err := agent.New(agent.Config{
+			Hostname: cc.Hostname, Resources: res, WorkDir: filepath.Join(cc.WorkDir, fmt.Sprint(i)),
+			Containerizers: zs, Logger: cc.Logger.With("component", "agent", "agent", i),
+		})
+		if err != nil {
+			return "", err
+		}
+		id, err := m.RegisterAgent(ctx, cc.Hostname, res, a)
+		if err != nil {
+			return "", fmt.Errorf("master: register agent %d: %w", i, err)
+		}
+		g.Go(func() error { return a.Run(ctx, id, m) })
+	}
+	return ln.Addr().String(), nil
 }
