@@ -143,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	c.log = c.log.With("component", "chain", "node", u.Host)
+	c.log = c.log.With("node", u.Host)
 	c.met = newMetrics(cfg.Registerer)
 	if c.cookieFile != "" {
 		if err := c.readCookie(); err != nil {

@@ -167,7 +167,7 @@ func New(cfg Config) (*Manager, error) {
 	_, _ = rand.Read(seed[:])
 	m := &Manager{
 		cfg: cfg,
-		log: cfg.Logger.With("component", "job"),
+		log: cfg.Logger,
 		met: newMetrics(cfg.Registerer),
 		params: BuildParams{
 			PayoutScript:    cfg.PayoutScript,
