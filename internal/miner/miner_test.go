@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashfleet/hashfleet/internal/miner/minertest"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -102,7 +103,7 @@ func (tm *testMiner) stop(t *testing.T) {
 }
 
 // checkAllValid fails on any share the fixture found invalid.
-func checkAllValid(t *testing.T, f *fixture) {
+func checkAllValid(t *testing.T, f *minertest.Server) {
 	t.Helper()
 	for i, s := range f.Shares() {
 		if !s.Valid {
@@ -112,15 +113,15 @@ func checkAllValid(t *testing.T, f *fixture) {
 }
 
 func TestMineAgainstFixture(t *testing.T) {
-	f := newFixture(t, fixtureConfig{password: "secret-pw"})
-	m := startMiner(t, []string{f.url()}, nil)
-	waitFor(t, "10 valid shares", 30*time.Second, func() bool { return f.validShares(nil) >= 10 })
-	waitFor(t, "miner to count accepted shares", 10*time.Second, func() bool { return m.Stats().Accepted >= 10 })
+	f := minertest.NewServer(t, minertest.Config{Password: "secret-pw"})
+	m := startMiner(t, []string{f.URL()}, nil)
+	minertest.WaitFor(t, "10 valid shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 10 })
+	minertest.WaitFor(t, "miner to count accepted shares", 10*time.Second, func() bool { return m.Stats().Accepted >= 10 })
 	m.stop(t)
 	checkAllValid(t, f)
 	st := m.Stats()
 	// Replies still in flight at shutdown are not counted by the miner.
-	if got, max := st.Accepted, uint64(f.validShares(nil)); got > max || got < 10 {
+	if got, max := st.Accepted, uint64(f.ValidShares(nil)); got > max || got < 10 {
 		t.Errorf("got %d accepted, want 10..%d (the fixture's valid shares)", got, max)
 	}
 	if st.Rejected != 0 || st.Invalid != 0 {
@@ -154,10 +155,10 @@ func TestMineAgainstFixture(t *testing.T) {
 }
 
 func TestWrongPasswordFailsOver(t *testing.T) {
-	bad := newFixture(t, fixtureConfig{password: "other"})
-	good := newFixture(t, fixtureConfig{password: "secret-pw"})
-	m := startMiner(t, []string{bad.url(), good.url()}, nil)
-	waitFor(t, "shares on the second pool", 30*time.Second, func() bool { return good.validShares(nil) >= 3 })
+	bad := minertest.NewServer(t, minertest.Config{Password: "other"})
+	good := minertest.NewServer(t, minertest.Config{Password: "secret-pw"})
+	m := startMiner(t, []string{bad.URL(), good.URL()}, nil)
+	minertest.WaitFor(t, "shares on the second pool", 30*time.Second, func() bool { return good.ValidShares(nil) >= 3 })
 	if n := len(bad.Shares()); n != 0 {
 		t.Errorf("got %d shares on the unauthorized pool, want 0", n)
 	}
@@ -165,11 +166,11 @@ func TestWrongPasswordFailsOver(t *testing.T) {
 }
 
 func TestVersionRolling(t *testing.T) {
-	f := newFixture(t, fixtureConfig{grantMask: 0x1fffe000})
+	f := minertest.NewServer(t, minertest.Config{VersionMask: 0x1fffe000})
 	// A tiny nonce span makes threads roll the version quickly.
-	m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 14; c.batch = 1 << 12 })
-	rolled := func(s shareRecord) bool { return s.Version != 0x20000000 }
-	waitFor(t, "shares with rolled versions", 30*time.Second, func() bool { return f.validShares(rolled) >= 5 })
+	m := startMiner(t, []string{f.URL()}, func(c *Config) { c.nonceSpan = 1 << 14; c.batch = 1 << 12 })
+	rolled := func(s minertest.Share) bool { return s.Version != 0x20000000 }
+	minertest.WaitFor(t, "shares with rolled versions", 30*time.Second, func() bool { return f.ValidShares(rolled) >= 5 })
 	m.stop(t)
 	checkAllValid(t, f)
 	for _, s := range f.Shares() {
@@ -185,15 +186,15 @@ func TestVersionRolling(t *testing.T) {
 func TestNoVersionRollingWhenRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  fixtureConfig
+		cfg  minertest.Config
 	}{
-		{name: "refused", cfg: fixtureConfig{}},
-		{name: "never answered", cfg: fixtureConfig{silent: true}},
+		{name: "refused", cfg: minertest.Config{}},
+		{name: "never answered", cfg: minertest.Config{SilentConfigure: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, tc.cfg)
-			m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 14 })
-			waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 5 })
+			f := minertest.NewServer(t, tc.cfg)
+			m := startMiner(t, []string{f.URL()}, func(c *Config) { c.nonceSpan = 1 << 14 })
+			minertest.WaitFor(t, "shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 5 })
 			m.stop(t)
 			checkAllValid(t, f)
 			for _, s := range f.Shares() {
@@ -206,8 +207,8 @@ func TestNoVersionRollingWhenRefused(t *testing.T) {
 }
 
 func TestExtranonce2Rolling(t *testing.T) {
-	f := newFixture(t, fixtureConfig{en2Size: 2})
-	m := startMiner(t, []string{f.url()}, func(c *Config) { c.nonceSpan = 1 << 13; c.NoVersionRolling = true })
+	f := minertest.NewServer(t, minertest.Config{Extranonce2Size: 2})
+	m := startMiner(t, []string{f.URL()}, func(c *Config) { c.nonceSpan = 1 << 13; c.NoVersionRolling = true })
 	distinct := func() int {
 		seen := map[string]bool{}
 		for _, s := range f.Shares() {
@@ -217,19 +218,19 @@ func TestExtranonce2Rolling(t *testing.T) {
 		}
 		return len(seen)
 	}
-	waitFor(t, "shares over 6 extranonce2 values", 30*time.Second, func() bool { return distinct() >= 6 })
+	minertest.WaitFor(t, "shares over 6 extranonce2 values", 30*time.Second, func() bool { return distinct() >= 6 })
 	m.stop(t)
 	checkAllValid(t, f)
 }
 
 func TestCleanJobPreempts(t *testing.T) {
-	f := newFixture(t, fixtureConfig{})
-	m := startMiner(t, []string{f.url()}, nil)
-	waitFor(t, "shares on job 1", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	f := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{f.URL()}, nil)
+	minertest.WaitFor(t, "shares on job 1", 30*time.Second, func() bool { return f.ValidShares(nil) >= 3 })
 	old := f.Shares()[0].JobID
 	id := f.NewJob(true)
-	waitFor(t, "shares on the new job", 30*time.Second, func() bool {
-		return f.validShares(func(s shareRecord) bool { return s.JobID == id }) >= 3
+	minertest.WaitFor(t, "shares on the new job", 30*time.Second, func() bool {
+		return f.ValidShares(func(s minertest.Share) bool { return s.JobID == id }) >= 3
 	})
 	m.stop(t)
 	checkAllValid(t, f)
@@ -245,19 +246,19 @@ func TestCleanJobPreempts(t *testing.T) {
 }
 
 func TestDifficultyAppliesFromNextJob(t *testing.T) {
-	f := newFixture(t, fixtureConfig{})
-	m := startMiner(t, []string{f.url()}, nil)
-	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	f := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{f.URL()}, nil)
+	minertest.WaitFor(t, "shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 3 })
 	// An unreachable difficulty: shares for the current job must still
 	// come (at the old difficulty) until the next notify.
 	f.SetDifficulty(1e9)
-	before := f.validShares(nil)
-	waitFor(t, "shares after set_difficulty", 30*time.Second, func() bool { return f.validShares(nil) >= before+3 })
+	before := f.ValidShares(nil)
+	minertest.WaitFor(t, "shares after set_difficulty", 30*time.Second, func() bool { return f.ValidShares(nil) >= before+3 })
 	if got := m.Stats().Difficulty; got != 1e-5 {
 		t.Errorf("got difficulty %g before the next job, want 1e-05", got)
 	}
 	id := f.NewJob(false)
-	waitFor(t, "the new job", 10*time.Second, func() bool { return m.Stats().JobID == id })
+	minertest.WaitFor(t, "the new job", 10*time.Second, func() bool { return m.Stats().JobID == id })
 	if got := m.Stats().Difficulty; got != 1e9 {
 		t.Errorf("got difficulty %g after the next job, want 1e9", got)
 	}
@@ -271,12 +272,12 @@ func TestDifficultyAppliesFromNextJob(t *testing.T) {
 }
 
 func TestFailoverWhenServerDies(t *testing.T) {
-	a := newFixture(t, fixtureConfig{})
-	b := newFixture(t, fixtureConfig{})
-	m := startMiner(t, []string{a.url(), b.url()}, nil)
-	waitFor(t, "shares on pool A", 30*time.Second, func() bool { return a.validShares(nil) >= 3 })
+	a := minertest.NewServer(t, minertest.Config{})
+	b := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{a.URL(), b.URL()}, nil)
+	minertest.WaitFor(t, "shares on pool A", 30*time.Second, func() bool { return a.ValidShares(nil) >= 3 })
 	a.Close() // killed mid-job
-	waitFor(t, "shares on pool B", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	minertest.WaitFor(t, "shares on pool B", 30*time.Second, func() bool { return b.ValidShares(nil) >= 3 })
 	m.stop(t)
 	checkAllValid(t, a)
 	checkAllValid(t, b)
@@ -286,35 +287,35 @@ func TestFailoverWhenServerDies(t *testing.T) {
 }
 
 func TestReconnectAfterRestart(t *testing.T) {
-	a := newFixture(t, fixtureConfig{})
-	addr := a.addr
-	m := startMiner(t, []string{a.url()}, nil)
-	waitFor(t, "shares before the crash", 30*time.Second, func() bool { return a.validShares(nil) >= 3 })
+	a := minertest.NewServer(t, minertest.Config{})
+	addr := a.Addr()
+	m := startMiner(t, []string{a.URL()}, nil)
+	minertest.WaitFor(t, "shares before the crash", 30*time.Second, func() bool { return a.ValidShares(nil) >= 3 })
 	a.Close()
-	waitFor(t, "the miner to notice", 10*time.Second, func() bool { return !m.Stats().Connected })
+	minertest.WaitFor(t, "the miner to notice", 10*time.Second, func() bool { return !m.Stats().Connected })
 	time.Sleep(100 * time.Millisecond) // a few failed attempts with backoff
-	b := newFixture(t, fixtureConfig{addr: addr})
-	waitFor(t, "shares after the restart", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	b := minertest.NewServer(t, minertest.Config{Addr: addr})
+	minertest.WaitFor(t, "shares after the restart", 30*time.Second, func() bool { return b.ValidShares(nil) >= 3 })
 	m.stop(t)
 	checkAllValid(t, b)
 }
 
 func TestClientReconnectHonoured(t *testing.T) {
-	a := newFixture(t, fixtureConfig{})
-	b := newFixture(t, fixtureConfig{})
-	m := startMiner(t, []string{a.url()}, nil)
-	waitFor(t, "shares on A", 30*time.Second, func() bool { return a.validShares(nil) >= 1 })
-	host, port, _ := net.SplitHostPort(b.addr)
+	a := minertest.NewServer(t, minertest.Config{})
+	b := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{a.URL()}, nil)
+	minertest.WaitFor(t, "shares on A", 30*time.Second, func() bool { return a.ValidShares(nil) >= 1 })
+	host, port, _ := net.SplitHostPort(b.Addr())
 	a.SendRaw(`{"id":null,"method":"client.reconnect","params":["` + host + `","` + port + `",0]}`)
-	waitFor(t, "shares on B after client.reconnect", 30*time.Second, func() bool { return b.validShares(nil) >= 3 })
+	minertest.WaitFor(t, "shares on B after client.reconnect", 30*time.Second, func() bool { return b.ValidShares(nil) >= 3 })
 	m.stop(t)
 	checkAllValid(t, b)
 }
 
 func TestBadInputFromPool(t *testing.T) {
-	f := newFixture(t, fixtureConfig{})
-	m := startMiner(t, []string{f.url()}, nil)
-	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 2 })
+	f := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{f.URL()}, nil)
+	minertest.WaitFor(t, "shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 2 })
 	h64 := strings.Repeat("00", 32)
 	for _, line := range []string{
 		`this is not json`,
@@ -340,8 +341,8 @@ func TestBadInputFromPool(t *testing.T) {
 	// Lines are handled in order: shares for a job sent after the bad
 	// input prove it was all processed and the connection still works.
 	id := f.NewJob(true)
-	waitFor(t, "shares after the bad input", 30*time.Second, func() bool {
-		return f.validShares(func(s shareRecord) bool { return s.JobID == id }) >= 3
+	minertest.WaitFor(t, "shares after the bad input", 30*time.Second, func() bool {
+		return f.ValidShares(func(s minertest.Share) bool { return s.JobID == id }) >= 3
 	})
 	m.stop(t)
 	checkAllValid(t, f)
@@ -365,9 +366,9 @@ func TestBadInputFromPool(t *testing.T) {
 func TestBadExtranonce2SizeRefused(t *testing.T) {
 	for _, size := range []int{1, 17} {
 		t.Run("size "+string(rune('0'+size%10)), func(t *testing.T) {
-			f := newFixture(t, fixtureConfig{en2Size: size})
-			m := startMiner(t, []string{f.url()}, nil)
-			waitFor(t, "a retry", 10*time.Second, func() bool { return f.Connections() >= 2 })
+			f := minertest.NewServer(t, minertest.Config{Extranonce2Size: size})
+			m := startMiner(t, []string{f.URL()}, nil)
+			minertest.WaitFor(t, "a retry", 10*time.Second, func() bool { return f.Connections() >= 2 })
 			m.stop(t)
 			if n := len(f.Shares()); n != 0 {
 				t.Errorf("got %d shares with extranonce2_size %d, want 0", n, size)
@@ -381,11 +382,11 @@ func TestBadExtranonce2SizeRefused(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	cert, pool := selfSigned(t)
-	f := newFixture(t, fixtureConfig{tls: &tls.Config{Certificates: []tls.Certificate{cert}}})
-	m := startMiner(t, []string{f.url()}, func(c *Config) {
+	f := minertest.NewServer(t, minertest.Config{TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	m := startMiner(t, []string{f.URL()}, func(c *Config) {
 		c.TLSConfig = &tls.Config{RootCAs: pool}
 	})
-	waitFor(t, "shares over TLS", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	minertest.WaitFor(t, "shares over TLS", 30*time.Second, func() bool { return f.ValidShares(nil) >= 3 })
 	m.stop(t)
 	checkAllValid(t, f)
 }
@@ -413,10 +414,10 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 }
 
 func TestNoGoroutineLeak(t *testing.T) {
-	f := newFixture(t, fixtureConfig{})
+	f := minertest.NewServer(t, minertest.Config{})
 	base := runtime.NumGoroutine()
-	m := startMiner(t, []string{f.url(), "stratum+tcp://127.0.0.1:1"}, func(c *Config) { c.Threads = 3 })
-	waitFor(t, "shares", 30*time.Second, func() bool { return f.validShares(nil) >= 3 })
+	m := startMiner(t, []string{f.URL(), "stratum+tcp://127.0.0.1:1"}, func(c *Config) { c.Threads = 3 })
+	minertest.WaitFor(t, "shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 3 })
 	m.stop(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {

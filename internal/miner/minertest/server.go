@@ -1,4 +1,8 @@
-package miner
+// Package minertest provides an in-process Stratum v1 pool for tests of
+// Stratum clients (the miner, the worker command, proxies). It serves real
+// jobs built with internal/btc at a low share difficulty and verifies every
+// submitted share byte for byte from first principles (crypto/sha256).
+package minertest
 
 import (
 	"bytes"
@@ -20,51 +24,50 @@ import (
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
-// fixture is an in-process Stratum v1 pool for tests. It serves real jobs
+// Server is an in-process Stratum v1 pool for tests. It serves real jobs
 // built with internal/btc (BIP34 coinbase, witness commitment, merkle
 // branch over random txids) at a low share difficulty, and checks every
 // submitted share byte for byte with crypto/sha256: it rebuilds the
 // coinbase and header from the notify it sent and requires hash <= the
 // share target in force when that job was sent to that connection.
-type fixture struct {
+type Server struct {
 	t    testing.TB
 	ln   net.Listener
 	addr string
-	cfg  fixtureConfig
+	cfg  Config
 
-	mu      sync.Mutex
-	conns   map[*fconn]struct{}
-	jobs    map[string]*fjob
-	cur     *fjob
-	seq     int
-	en1Seq  uint32
-	shares  []shareRecord
-	accepts int
-	nconns  int
-	closed  bool
-	wg      sync.WaitGroup
-	dups    map[[80]byte]bool
-	subsent int
+	mu     sync.Mutex
+	conns  map[*session]struct{}
+	jobs   map[string]*job
+	cur    *job
+	seq    int
+	en1Seq uint32
+	shares []Share
+	nconns int
+	closed bool
+	wg     sync.WaitGroup
+	dups   map[[80]byte]bool
 }
 
-type fixtureConfig struct {
-	en2Size   int     // extranonce2 size sent in subscribe; default 4
-	diff      float64 // initial share difficulty; default 1e-5
-	bits      uint32  // nbits; default regtest 0x207fffff
-	grantMask uint32  // version-rolling mask granted; 0 = refuse configure
-	password  string  // required password, "" = any
-	tls       *tls.Config
-	addr      string // listen address; default 127.0.0.1:0
-	silent    bool   // never reply to mining.configure (like ckpool)
+// Config configures a Server. Zero values take the defaults noted.
+type Config struct {
+	Extranonce2Size int         // sent in subscribe (out-of-range values allowed, to test clients); default 4
+	Difficulty      float64     // initial share difficulty; default 1e-5
+	Bits            uint32      // nbits of the jobs; default regtest 0x207fffff
+	VersionMask     uint32      // version-rolling mask granted; 0 refuses mining.configure
+	Password        string      // required password; "" accepts any
+	TLS             *tls.Config // serve stratum+ssl with this config
+	Addr            string      // listen address; default 127.0.0.1:0
+	SilentConfigure bool        // never answer mining.configure (like ckpool)
 }
 
-type fjob struct {
+type job struct {
 	n     stratum.Notify
 	en2sz int
 }
 
-type fconn struct {
-	f          *fixture
+type session struct {
+	f          *Server
 	conn       net.Conn
 	w          *stratum.Writer
 	mu         sync.Mutex
@@ -76,7 +79,8 @@ type fconn struct {
 	user       string
 }
 
-type shareRecord struct {
+// Share is one mining.submit the Server received, with its verdict.
+type Share struct {
 	JobID   string
 	En1     []byte
 	En2     []byte
@@ -89,37 +93,38 @@ type shareRecord struct {
 	Reason  string
 }
 
-func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
+// NewServer starts a Server on loopback; it is closed when the test ends.
+func NewServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	if cfg.en2Size == 0 {
-		cfg.en2Size = 4
+	if cfg.Extranonce2Size == 0 {
+		cfg.Extranonce2Size = 4
 	}
-	if cfg.diff == 0 {
-		cfg.diff = 1e-5
+	if cfg.Difficulty == 0 {
+		cfg.Difficulty = 1e-5
 	}
-	if cfg.bits == 0 {
-		cfg.bits = 0x207fffff
+	if cfg.Bits == 0 {
+		cfg.Bits = 0x207fffff
 	}
-	if cfg.addr == "" {
-		cfg.addr = "127.0.0.1:0"
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
 	}
 	var ln net.Listener
 	var err error
-	for range 50 { // a restarted fixture may need the port to be released
-		ln, err = net.Listen("tcp", cfg.addr)
+	for range 50 { // a restarted Server may need the port to be released
+		ln, err = net.Listen("tcp", cfg.Addr)
 		if err == nil {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	if err != nil {
-		t.Fatalf("fixture listen: %v", err)
+		t.Fatalf("Server listen: %v", err)
 	}
-	if cfg.tls != nil {
-		ln = tls.NewListener(ln, cfg.tls)
+	if cfg.TLS != nil {
+		ln = tls.NewListener(ln, cfg.TLS)
 	}
-	f := &fixture{t: t, ln: ln, addr: ln.Addr().String(), cfg: cfg, conns: map[*fconn]struct{}{},
-		jobs: map[string]*fjob{}, dups: map[[80]byte]bool{}}
+	f := &Server{t: t, ln: ln, addr: ln.Addr().String(), cfg: cfg, conns: map[*session]struct{}{},
+		jobs: map[string]*job{}, dups: map[[80]byte]bool{}}
 	f.mu.Lock()
 	f.cur = f.makeJobLocked(true)
 	f.mu.Unlock()
@@ -128,15 +133,19 @@ func newFixture(t testing.TB, cfg fixtureConfig) *fixture {
 	return f
 }
 
-func (f *fixture) url() string {
-	if f.cfg.tls != nil {
+// Addr returns the listen address (host:port).
+func (f *Server) Addr() string { return f.addr }
+
+// URL returns stratum+tcp://addr (stratum+ssl with TLS).
+func (f *Server) URL() string {
+	if f.cfg.TLS != nil {
 		return "stratum+ssl://" + f.addr
 	}
 	return "stratum+tcp://" + f.addr
 }
 
 // Close stops the listener and drops every connection (a server crash).
-func (f *fixture) Close() {
+func (f *Server) Close() {
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -151,13 +160,13 @@ func (f *fixture) Close() {
 	f.wg.Wait()
 }
 
-func (f *fixture) acceptLoop() {
+func (f *Server) acceptLoop() {
 	for {
 		conn, err := f.ln.Accept()
 		if err != nil {
 			return
 		}
-		c := &fconn{f: f, conn: conn, w: stratum.NewWriter(conn), jobDiff: map[string]float64{}}
+		c := &session{f: f, conn: conn, w: stratum.NewWriter(conn), jobDiff: map[string]float64{}}
 		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
@@ -166,7 +175,7 @@ func (f *fixture) acceptLoop() {
 		}
 		f.conns[c] = struct{}{}
 		f.nconns++
-		c.diff = f.cfg.diff
+		c.diff = f.cfg.Difficulty
 		f.mu.Unlock()
 		f.wg.Go(func() {
 			c.serve()
@@ -185,27 +194,27 @@ func randHash() [32]byte {
 }
 
 // makeJobLocked builds a real job with internal/btc. f.mu must be held.
-func (f *fixture) makeJobLocked(clean bool) *fjob {
+func (f *Server) makeJobLocked(clean bool) *job {
 	f.seq++
 	txids := [][32]byte{randHash(), randHash(), randHash()}
 	wtxids := [][32]byte{randHash(), randHash(), randHash()}
 	payout := append([]byte{0x00, 0x14}, bytes.Repeat([]byte{0xab}, 20)...)
 	cb, err := btc.BuildCoinbase(btc.CoinbaseConfig{
 		Height: int64(200 + f.seq), ValueSats: 50_0000_0000, PayoutScript: payout,
-		WitnessCommitment: btc.WitnessCommitmentScript(wtxids), Tag: []byte("/hashfleet-fixture/"),
-		Extranonce1Size: 4, Extranonce2Size: f.cfg.en2Size,
+		WitnessCommitment: btc.WitnessCommitmentScript(wtxids), Tag: []byte("/hashfleet-Server/"),
+		Extranonce1Size: 4, Extranonce2Size: f.cfg.Extranonce2Size,
 	})
 	if err != nil {
-		panic(fmt.Sprintf("fixture: BuildCoinbase: %v", err))
+		panic(fmt.Sprintf("Server: BuildCoinbase: %v", err))
 	}
-	j := &fjob{en2sz: f.cfg.en2Size, n: stratum.Notify{
+	j := &job{en2sz: f.cfg.Extranonce2Size, n: stratum.Notify{
 		JobID:    strconv.FormatInt(int64(f.seq), 16),
 		PrevHash: randHash(),
 		Coinb1:   cb.Coinb1,
 		Coinb2:   cb.Coinb2,
 		Branch:   btc.MerkleBranch(txids),
 		Version:  0x20000000,
-		NBits:    f.cfg.bits,
+		NBits:    f.cfg.Bits,
 		NTime:    uint32(time.Now().Unix()),
 		Clean:    clean,
 	}}
@@ -214,7 +223,7 @@ func (f *fixture) makeJobLocked(clean bool) *fjob {
 }
 
 // NewJob builds a job and sends it to every authorized connection.
-func (f *fixture) NewJob(clean bool) string {
+func (f *Server) NewJob(clean bool) string {
 	f.mu.Lock()
 	j := f.makeJobLocked(clean)
 	f.cur = j
@@ -226,11 +235,11 @@ func (f *fixture) NewJob(clean bool) string {
 	return j.n.JobID
 }
 
-// SetDifficulty sends mining.set_difficulty; the fixture applies it to
+// SetDifficulty sends mining.set_difficulty; the Server applies it to
 // jobs sent afterwards, as the miner must.
-func (f *fixture) SetDifficulty(d float64) {
+func (f *Server) SetDifficulty(d float64) {
 	f.mu.Lock()
-	f.cfg.diff = d
+	f.cfg.Difficulty = d
 	conns := f.connList()
 	f.mu.Unlock()
 	for _, c := range conns {
@@ -242,7 +251,7 @@ func (f *fixture) SetDifficulty(d float64) {
 }
 
 // SendRaw writes a raw line (a newline is appended) to every connection.
-func (f *fixture) SendRaw(line string) {
+func (f *Server) SendRaw(line string) {
 	f.mu.Lock()
 	conns := f.connList()
 	f.mu.Unlock()
@@ -251,8 +260,8 @@ func (f *fixture) SendRaw(line string) {
 	}
 }
 
-func (f *fixture) connList() []*fconn {
-	out := make([]*fconn, 0, len(f.conns))
+func (f *Server) connList() []*session {
+	out := make([]*session, 0, len(f.conns))
 	for c := range f.conns {
 		out = append(out, c)
 	}
@@ -260,21 +269,21 @@ func (f *fixture) connList() []*fconn {
 }
 
 // Shares returns every share received so far.
-func (f *fixture) Shares() []shareRecord {
+func (f *Server) Shares() []Share {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]shareRecord(nil), f.shares...)
+	return append([]Share(nil), f.shares...)
 }
 
 // Connections returns how many connections were accepted.
-func (f *fixture) Connections() int {
+func (f *Server) Connections() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.nconns
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+// WaitFor polls cond until it holds or the deadline passes.
+func WaitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -285,8 +294,8 @@ func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool)
 	}
 }
 
-// validShares counts valid shares matching pred (nil: all).
-func (f *fixture) validShares(pred func(shareRecord) bool) int {
+// ValidShares counts valid shares matching pred (nil: all).
+func (f *Server) ValidShares(pred func(Share) bool) int {
 	n := 0
 	for _, s := range f.Shares() {
 		if s.Valid && (pred == nil || pred(s)) {
@@ -296,7 +305,7 @@ func (f *fixture) validShares(pred func(shareRecord) bool) int {
 	return n
 }
 
-func (c *fconn) notify(method string, params any) {
+func (c *session) notify(method string, params any) {
 	n, err := stratum.NewNotification(method, params)
 	if err != nil {
 		panic(err)
@@ -304,7 +313,7 @@ func (c *fconn) notify(method string, params any) {
 	_ = c.w.Write(n)
 }
 
-func (c *fconn) sendJob(j *fjob) {
+func (c *session) sendJob(j *job) {
 	c.mu.Lock()
 	if !c.authorized {
 		c.mu.Unlock()
@@ -315,7 +324,7 @@ func (c *fconn) sendJob(j *fjob) {
 	c.notify(stratum.MethodNotify, j.n)
 }
 
-func (c *fconn) serve() {
+func (c *session) serve() {
 	r := stratum.NewReader(c.conn)
 	for {
 		msg, err := r.Read()
@@ -332,7 +341,7 @@ func (c *fconn) serve() {
 	}
 }
 
-func (c *fconn) reply(id json.RawMessage, result any) {
+func (c *session) reply(id json.RawMessage, result any) {
 	resp, err := stratum.NewResponse(id, result)
 	if err != nil {
 		panic(err)
@@ -340,15 +349,15 @@ func (c *fconn) reply(id json.RawMessage, result any) {
 	_ = c.w.Write(resp)
 }
 
-func (c *fconn) fail(id json.RawMessage, code int, msg string) {
+func (c *session) fail(id json.RawMessage, code int, msg string) {
 	_ = c.w.Write(stratum.NewErrorResponse(id, stratum.NewError(code, msg)))
 }
 
-func (c *fconn) handle(req *stratum.Request) {
+func (c *session) handle(req *stratum.Request) {
 	f := c.f
 	switch req.Method {
 	case stratum.MethodConfigure:
-		if f.cfg.silent {
+		if f.cfg.SilentConfigure {
 			return
 		}
 		var p stratum.Configure
@@ -357,32 +366,31 @@ func (c *fconn) handle(req *stratum.Request) {
 			return
 		}
 		mask, _, ok, err := p.VersionRolling()
-		if err != nil || !ok || f.cfg.grantMask == 0 {
+		if err != nil || !ok || f.cfg.VersionMask == 0 {
 			c.reply(req.ID, stratum.VersionRollingResult(false, 0))
 			return
 		}
 		c.mu.Lock()
-		c.mask = mask & f.cfg.grantMask
+		c.mask = mask & f.cfg.VersionMask
 		c.mu.Unlock()
-		c.reply(req.ID, stratum.VersionRollingResult(true, mask&f.cfg.grantMask))
+		c.reply(req.ID, stratum.VersionRollingResult(true, mask&f.cfg.VersionMask))
 	case stratum.MethodSubscribe:
 		f.mu.Lock()
 		f.en1Seq++
 		en1 := binary.BigEndian.AppendUint32(nil, f.en1Seq)
-		f.subsent++
 		f.mu.Unlock()
 		c.mu.Lock()
 		c.en1 = en1
 		c.mu.Unlock()
 		// Built by hand so that out-of-range sizes can be served.
-		c.reply(req.ID, []any{[][2]string{{stratum.MethodSetDifficulty, "1"}, {stratum.MethodNotify, "1"}}, hex.EncodeToString(en1), f.cfg.en2Size})
+		c.reply(req.ID, []any{[][2]string{{stratum.MethodSetDifficulty, "1"}, {stratum.MethodNotify, "1"}}, hex.EncodeToString(en1), f.cfg.Extranonce2Size})
 	case stratum.MethodAuthorize:
 		var p stratum.Authorize
 		if err := req.Decode(&p); err != nil {
 			c.fail(req.ID, stratum.ErrOther, err.Error())
 			return
 		}
-		if f.cfg.password != "" && p.Password != f.cfg.password {
+		if f.cfg.Password != "" && p.Password != f.cfg.Password {
 			c.fail(req.ID, stratum.ErrUnauthorized, "Unauthorized worker")
 			return
 		}
@@ -434,7 +442,7 @@ func dsha(b []byte) [32]byte {
 }
 
 // check verifies a share from first principles (crypto/sha256 only).
-func (c *fconn) check(p stratum.Submit) shareRecord {
+func (c *session) check(p stratum.Submit) Share {
 	f := c.f
 	c.mu.Lock()
 	en1, mask, user := c.en1, c.mask, c.user
@@ -443,8 +451,8 @@ func (c *fconn) check(p stratum.Submit) shareRecord {
 	f.mu.Lock()
 	j := f.jobs[p.JobID]
 	f.mu.Unlock()
-	rec := shareRecord{JobID: p.JobID, En1: en1, En2: p.Extranonce2, NTime: p.NTime, Nonce: p.Nonce, Diff: diff}
-	bad := func(reason string) shareRecord { rec.Reason = reason; return rec }
+	rec := Share{JobID: p.JobID, En1: en1, En2: p.Extranonce2, NTime: p.NTime, Nonce: p.Nonce, Diff: diff}
+	bad := func(reason string) Share { rec.Reason = reason; return rec }
 	if j == nil || !sent {
 		return bad("job not found")
 	}
