@@ -1,0 +1,502 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+)
+
+const waitTimeout = 20 * time.Second
+
+// update is one StatusUpdate received by fakeMaster.
+type update struct {
+	fw     string
+	st     mesos.TaskStatus
+	latest mesos.TaskState
+}
+
+// fakeMaster records status updates; with autoAck it acknowledges each
+// one as a well-behaved scheduler would.
+type fakeMaster struct {
+	a       *Agent
+	autoAck bool
+	ups     chan update
+}
+
+func (m *fakeMaster) StatusUpdate(_ context.Context, fw mesos.FrameworkID, st mesos.TaskStatus, latest mesos.TaskState) error {
+	m.ups <- update{fw: fw.Value, st: st, latest: latest}
+	if m.autoAck {
+		m.a.Acknowledge(fw, st.TaskID, st.UUID)
+	}
+	return nil
+}
+
+// next returns the next update for task, skipping others.
+func (m *fakeMaster) next(t *testing.T, task string) update {
+	t.Helper()
+	deadline := time.After(waitTimeout)
+	for {
+		select {
+		case u := <-m.ups:
+			if u.st.TaskID.Value == task {
+				return u
+			}
+		case <-deadline:
+			t.Fatalf("timed out waiting for an update of %s", task)
+		}
+	}
+}
+
+// expect reads updates of task until one has state want, checking that
+// only allowed states came before it.
+func (m *fakeMaster) expect(t *testing.T, task string, want mesos.TaskState) update {
+	t.Helper()
+	for {
+		u := m.next(t, task)
+		if u.st.State == want {
+			return u
+		}
+		switch u.st.State {
+		case mesos.TaskStarting, mesos.TaskRunning, mesos.TaskKilling:
+		default:
+			t.Fatalf("task %s: got %s (%s), want %s", task, u.st.State, u.st.Message, want)
+		}
+	}
+}
+
+var testFW = mesos.FrameworkInfo{User: "u", Name: "test", ID: &mesos.FrameworkID{Value: "fw-1"}}
+
+type testAgent struct {
+	*Agent
+	m      *fakeMaster
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startAgent(t *testing.T, autoAck bool, edit func(*Config)) *testAgent {
+	t.Helper()
+	res, err := ParseResources("cpus:4;mem:1024")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Resources: res, WorkDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		StatusRetry: 100 * time.Millisecond, StatusRetryMax: 400 * time.Millisecond}
+	if edit != nil {
+		edit(&cfg)
+	}
+	a, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &fakeMaster{a: a, autoAck: autoAck, ups: make(chan update, 1000)}
+	ctx, cancel := context.WithCancel(context.Background())
+	ta := &testAgent{Agent: a, m: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { ta.done <- a.Run(ctx, mesos.AgentID{Value: "agent-1"}, m) }()
+	t.Cleanup(func() { ta.stop(t) })
+	return ta
+}
+
+func (ta *testAgent) stop(t *testing.T) {
+	ta.cancel()
+	select {
+	case err := <-ta.done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		ta.done <- nil // later stops return at once
+	case <-time.After(waitTimeout):
+		t.Errorf("Run did not return after cancel")
+	}
+}
+
+func shTask(id, script string) mesos.TaskInfo {
+	return mesos.TaskInfo{Name: id, TaskID: mesos.TaskID{Value: id}, AgentID: mesos.AgentID{Value: "agent-1"},
+		Resources: []mesos.Resource{mesos.ScalarResource("cpus", 0.1)},
+		Command:   &mesos.CommandInfo{Value: &script}}
+}
+
+// TestCommandTasks runs real commands: exit codes, shell and argv forms,
+// environment and sandbox.
+func TestCommandTasks(t *testing.T) {
+	f := false
+	tests := []struct {
+		name    string
+		task    func(id string) mesos.TaskInfo
+		state   mesos.TaskState
+		message string
+		stdout  string
+	}{
+		{name: "exit 0", task: func(id string) mesos.TaskInfo { return shTask(id, "echo hello") },
+			state: mesos.TaskFinished, message: "Command exited with status 0", stdout: "hello\n"},
+		{name: "exit 3", task: func(id string) mesos.TaskInfo { return shTask(id, "echo oops >&2; exit 3") },
+			state: mesos.TaskFailed, message: "Command exited with status 3"},
+		{name: "killed by signal", task: func(id string) mesos.TaskInfo { return shTask(id, "kill -9 $$") },
+			state: mesos.TaskFailed, message: "Command terminated with signal Killed"},
+		{name: "argv form", task: func(id string) mesos.TaskInfo {
+			ti := shTask(id, "")
+			sh := "/bin/sh"
+			ti.Command = &mesos.CommandInfo{Shell: &f, Value: &sh, Arguments: []string{"sh", "-c", "echo $0 $1", "x", "y"}}
+			return ti
+		}, state: mesos.TaskFinished, stdout: "x y\n"},
+		{name: "environment", task: func(id string) mesos.TaskInfo {
+			ti := shTask(id, `echo "$FOO $MESOS_TASK_ID $SECRET"; test "$PWD" = "$MESOS_SANDBOX"`)
+			bar := "bar"
+			ti.Command.Environment = &mesos.Environment{Variables: []mesos.EnvVariable{{Name: "FOO", Value: &bar},
+				{Name: "SECRET", Type: mesos.EnvSecret, Secret: &mesos.Secret{Type: "VALUE", Value: &mesos.SecretValue{Data: []byte("s3")}}}}}
+			return ti
+		}, state: mesos.TaskFinished, stdout: "bar environment s3\n"},
+		{name: "missing executable", task: func(id string) mesos.TaskInfo {
+			ti := shTask(id, "")
+			nope := "/nonexistent/binary"
+			ti.Command = &mesos.CommandInfo{Shell: &f, Value: &nope}
+			return ti
+		}, state: mesos.TaskFailed},
+	}
+	a := startAgent(t, true, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tt.name, " ", "-")
+			a.LaunchTask(testFW, tt.task(id))
+			u := a.m.expect(t, id, tt.state)
+			if tt.message != "" && u.st.Message != tt.message {
+				t.Errorf("message: got %q, want %q", u.st.Message, tt.message)
+			}
+			if len(u.st.UUID) != 16 || u.st.Source == "" || u.st.AgentID == nil || u.st.AgentID.Value != "agent-1" ||
+				u.st.ExecutorID == nil || u.st.ExecutorID.Value != id {
+				t.Errorf("status fields: got %+v", u.st)
+			}
+			if tt.stdout != "" {
+				dir := findSandbox(t, a.Agent, id)
+				b, _ := os.ReadFile(filepath.Join(dir, "stdout"))
+				if string(b) != tt.stdout {
+					t.Errorf("stdout: got %q, want %q", b, tt.stdout)
+				}
+			}
+		})
+	}
+}
+
+// findSandbox returns the single run directory of a task.
+func findSandbox(t *testing.T, a *Agent, task string) string {
+	t.Helper()
+	m, _ := filepath.Glob(filepath.Join(a.cfg.WorkDir, "slaves", "*", "frameworks", "*", "executors", task, "runs", "*"))
+	if len(m) != 1 {
+		t.Fatalf("sandboxes of %s: %v", task, m)
+	}
+	return m[0]
+}
+
+// TestStatusSequence: STARTING, RUNNING then the terminal state, in order,
+// each sent only after the previous one was acknowledged, with retries.
+func TestStatusSequence(t *testing.T) {
+	a := startAgent(t, false, nil)
+	a.LaunchTask(testFW, shTask("seq", "exit 0"))
+	var got []mesos.TaskState
+	var last update
+	for len(got) < 3 {
+		u := a.m.next(t, "seq")
+		if len(got) > 0 && string(u.st.UUID) == string(last.st.UUID) {
+			continue // a retry of the head
+		}
+		got = append(got, u.st.State)
+		// Not acknowledged yet: the same update is resent, and nothing newer.
+		r := a.m.next(t, "seq")
+		if string(r.st.UUID) != string(u.st.UUID) {
+			t.Fatalf("after %s: got %s, want a retry of the unacknowledged head", u.st.State, r.st.State)
+		}
+		a.Acknowledge(*testFW.ID, u.st.TaskID, u.st.UUID)
+		last = u
+	}
+	want := []mesos.TaskState{mesos.TaskStarting, mesos.TaskRunning, mesos.TaskFinished}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("states: got %v, want %v", got, want)
+	}
+	// Acknowledged terminal update: no more retries.
+	select {
+	case u := <-a.m.ups:
+		if u.st.State != mesos.TaskFinished {
+			t.Errorf("after final ack: got %s", u.st.State)
+		}
+	case <-time.After(600 * time.Millisecond):
+	}
+}
+
+// TestLatestStateAndResume: while the head is unacknowledged, the master
+// learns the newest state through latest; UpdateFramework resends at once.
+func TestLatestStateAndResume(t *testing.T) {
+	a := startAgent(t, false, func(c *Config) { c.StatusRetry, c.StatusRetryMax = time.Hour, time.Hour })
+	a.LaunchTask(testFW, shTask("lat", "exit 0"))
+	u := a.m.next(t, "lat")
+	if u.st.State != mesos.TaskStarting {
+		t.Fatalf("first: got %s", u.st.State)
+	}
+	// The task finishes meanwhile; nothing is sent (head unacked, retry in 1 h).
+	time.Sleep(300 * time.Millisecond)
+	a.UpdateFramework(testFW) // the framework re-subscribed
+	r := a.m.next(t, "lat")
+	if r.st.State != mesos.TaskStarting || string(r.st.UUID) != string(u.st.UUID) {
+		t.Fatalf("resend: got %s, want the STARTING head again", r.st.State)
+	}
+	if r.latest != mesos.TaskFinished {
+		t.Errorf("latest: got %s, want TASK_FINISHED", r.latest)
+	}
+	// A mismatched ack is ignored; the right one moves the stream on.
+	a.Acknowledge(*testFW.ID, r.st.TaskID, make([]byte, 16))
+	a.Acknowledge(*testFW.ID, r.st.TaskID, r.st.UUID)
+	if n := a.m.next(t, "lat"); n.st.State != mesos.TaskRunning {
+		t.Errorf("after ack: got %s, want TASK_RUNNING", n.st.State)
+	}
+}
+
+// alive reports whether pid exists and is not a zombie waiting for its
+// (new) parent to reap it.
+func alive(pid int) bool {
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		if i := strings.LastIndexByte(string(b), ')'); i > 0 && i+2 < len(b) && b[i+2] == 'Z' {
+			return false
+		}
+	}
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
+func readPID(t *testing.T, file string) int {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(file)
+		if s := strings.TrimSpace(string(b)); err == nil && strings.HasSuffix(string(b), "\n") && s != "" {
+			pid, err := strconv.Atoi(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return pid
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no pid in %s", file)
+	return 0
+}
+
+func waitDead(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for alive(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still alive", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestKill: KILL → TASK_KILLING (with the capability) then TASK_KILLED;
+// a task ignoring SIGTERM is SIGKILLed after the grace period; the whole
+// process group dies.
+func TestKill(t *testing.T) {
+	killingFW := testFW
+	killingFW.Capabilities = []mesos.FrameworkCapability{{Type: mesos.CapTaskKillingState}}
+	tests := []struct {
+		name    string
+		fw      mesos.FrameworkInfo
+		script  string
+		policy  *mesos.KillPolicy
+		killing bool
+		message string
+	}{
+		{name: "sigterm", fw: testFW, script: "sleep 1000 & echo $! > child.pid; wait", message: "Command terminated with signal Terminated"},
+		{name: "killing state", fw: killingFW, script: "sleep 1000 & echo $! > child.pid; wait", killing: true},
+		{name: "ignores sigterm", fw: testFW, script: `trap "" TERM; sleep 1000 & echo $! > child.pid; while :; do sleep 0.05; done`,
+			policy: &mesos.KillPolicy{GracePeriod: mesos.NewDurationInfo(200 * time.Millisecond)}, message: "Command terminated with signal Killed"},
+	}
+	a := startAgent(t, true, nil)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := strings.ReplaceAll(tt.name, " ", "-")
+			ti := shTask(id, tt.script)
+			ti.KillPolicy = tt.policy
+			a.LaunchTask(tt.fw, ti)
+			a.m.expect(t, id, mesos.TaskRunning)
+			child := readPID(t, filepath.Join(findSandbox(t, a.Agent, id), "child.pid"))
+			a.KillTask(*tt.fw.ID, ti.TaskID, nil)
+			if tt.killing {
+				if u := a.m.next(t, id); u.st.State != mesos.TaskKilling {
+					t.Errorf("first after kill: got %s, want TASK_KILLING", u.st.State)
+				}
+			}
+			u := a.m.expect(t, id, mesos.TaskKilled)
+			if tt.message != "" && u.st.Message != tt.message {
+				t.Errorf("message: got %q, want %q", u.st.Message, tt.message)
+			}
+			waitDead(t, child)
+		})
+	}
+	// Killing an unknown task answers TASK_LOST.
+	a.KillTask(*testFW.ID, mesos.TaskID{Value: "ghost"}, nil)
+	if u := a.m.next(t, "ghost"); u.st.State != mesos.TaskLost {
+		t.Errorf("kill of unknown task: got %s", u.st.State)
+	}
+}
+
+// TestOrphansReaped: background children of a finished task are killed,
+// and the agent's shutdown leaves no task process behind.
+func TestOrphansReaped(t *testing.T) {
+	a := startAgent(t, true, nil)
+	a.LaunchTask(testFW, shTask("bg", "sleep 1000 & echo $! > child.pid; exit 0"))
+	a.m.expect(t, "bg", mesos.TaskFinished)
+	waitDead(t, readPID(t, filepath.Join(findSandbox(t, a.Agent, "bg"), "child.pid")))
+
+	a.LaunchTask(testFW, shTask("long", "sleep 1000 & echo $! > child.pid; echo $$ > main.pid; wait"))
+	a.m.expect(t, "long", mesos.TaskRunning)
+	dir := findSandbox(t, a.Agent, "long")
+	child, main := readPID(t, filepath.Join(dir, "child.pid")), readPID(t, filepath.Join(dir, "main.pid"))
+	a.stop(t)
+	for _, pid := range []int{child, main} {
+		if alive(pid) {
+			t.Errorf("process %d survived the agent", pid)
+		}
+	}
+}
+
+// TestFetch: URIs are fetched into the sandbox (executable bit honoured)
+// before launch; a failing fetch fails the launch; a kill during the fetch
+// gives TASK_KILLED with REASON_TASK_KILLED_DURING_LAUNCH.
+func TestFetch(t *testing.T) {
+	block := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/bin/tool":
+			fmt.Fprint(w, "#!/bin/sh\necho tool ran \"$@\"\n")
+		case "/slow":
+			select {
+			case <-block:
+			case <-r.Context().Done():
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	defer close(block)
+	yes := true
+	a := startAgent(t, true, nil)
+
+	ti := shTask("fetch-ok", "./tool a b")
+	ti.Command.URIs = []mesos.CommandURI{{Value: srv.URL + "/bin/tool", Executable: &yes}}
+	a.LaunchTask(testFW, ti)
+	a.m.expect(t, "fetch-ok", mesos.TaskFinished)
+	if b, _ := os.ReadFile(filepath.Join(findSandbox(t, a.Agent, "fetch-ok"), "stdout")); string(b) != "tool ran a b\n" {
+		t.Errorf("stdout: got %q", b)
+	}
+
+	ti = shTask("fetch-404", "true")
+	ti.Command.URIs = []mesos.CommandURI{{Value: srv.URL + "/missing?token=secret"}}
+	a.LaunchTask(testFW, ti)
+	u := a.m.next(t, "fetch-404")
+	if u.st.State != mesos.TaskFailed || u.st.Reason != mesos.ReasonContainerLaunchFailed || u.st.Source != mesos.SourceAgent {
+		t.Errorf("fetch failure: got %+v", u.st)
+	}
+	if strings.Contains(u.st.Message, "secret") {
+		t.Errorf("message leaks the URL query: %q", u.st.Message)
+	}
+
+	ti = shTask("fetch-kill", "true")
+	ti.Command.URIs = []mesos.CommandURI{{Value: srv.URL + "/slow"}}
+	a.LaunchTask(testFW, ti)
+	time.Sleep(100 * time.Millisecond)
+	a.KillTask(*testFW.ID, ti.TaskID, nil)
+	u = a.m.next(t, "fetch-kill")
+	if u.st.State != mesos.TaskKilled || u.st.Reason != mesos.ReasonTaskKilledDuringLaunch {
+		t.Errorf("kill during fetch: got %+v", u.st)
+	}
+}
+
+// TestTCPHealthCheck: healthy once the port accepts, unhealthy when it
+// stops, and killed after consecutive_failures.
+func TestTCPHealthCheck(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	f0, f1 := 0.0, 0.05
+	n := uint32(2)
+	a := startAgent(t, true, nil)
+	ti := shTask("hc", "sleep 1000")
+	ti.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: port},
+		DelaySeconds: &f0, IntervalSeconds: &f1, GracePeriodSeconds: &f0, ConsecutiveFailures: &n, TimeoutSeconds: &f1}
+	a.LaunchTask(testFW, ti)
+	a.m.expect(t, "hc", mesos.TaskRunning)
+	u := a.m.next(t, "hc")
+	if u.st.State != mesos.TaskRunning || u.st.Healthy == nil || !*u.st.Healthy || u.st.Reason != mesos.ReasonTaskHealthCheckUpdated {
+		t.Fatalf("health update: got %+v", u.st)
+	}
+	ln.Close()
+	u = a.m.expect(t, "hc", mesos.TaskKilled)
+	if u.st.Healthy == nil || *u.st.Healthy {
+		t.Errorf("terminal update healthy: got %v, want false", u.st.Healthy)
+	}
+}
+
+func TestParseResources(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    string
+		wantErr bool
+	}{
+		{in: "cpus:2;mem:4096;ports:[31000-32000]", want: "cpus=2 mem=4096 ports=[{31000 32000}]"},
+		{in: "cpus:0.5", want: "cpus=0.5 ports=[{31000 32000}]"},
+		{in: "cpus(*):1; disk:100; ports:[1-2,5-9]; gpus:{a,b}", want: "cpus=1 disk=100 ports=[{1 2} {5 9}] gpus={a,b}"},
+		{in: "cpus", wantErr: true},
+		{in: "cpus:-1", wantErr: true},
+		{in: "ports:[5-1]", wantErr: true},
+		{in: "cpus:1;cpus:2", wantErr: true},
+		{in: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			rs, err := ParseResources(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err: got %v, want error %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			var parts []string
+			for _, r := range rs {
+				switch r.Type {
+				case mesos.ScalarType:
+					parts = append(parts, fmt.Sprintf("%s=%v", r.Name, r.Scalar.Value))
+				case mesos.RangesType:
+					parts = append(parts, fmt.Sprintf("%s=%v", r.Name, r.Ranges.Range))
+				case mesos.SetType:
+					parts = append(parts, fmt.Sprintf("%s={%s}", r.Name, strings.Join(r.Set.Item, ",")))
+				}
+			}
+			if got := strings.Join(parts, " "); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
