@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
+	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +171,135 @@ func TestIntegrationBtcd(t *testing.T) {
 			}
 		}
 	}
+}
+
+// outageProxy forwards TCP to a node and can drop every connection and
+// refuse new ones for a while, like a node that restarts.
+type outageProxy struct {
+	t        *testing.T
+	addr     string
+	upstream string
+	mu       sync.Mutex
+	ln       net.Listener
+	conns    map[net.Conn]struct{}
+}
+
+func newOutageProxy(t *testing.T, upstream string) *outageProxy {
+	p := &outageProxy{t: t, upstream: upstream, conns: map[net.Conn]struct{}{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *outageProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", p.upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[u] = struct{}{}, struct{}{}
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+}
+
+// down closes the listener and every open connection.
+func (p *outageProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+// up listens again on the same address.
+func (p *outageProxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// TestIntegrationBtcdOutage: the node becomes unreachable (open
+// connections reset, new ones refused) while a longpoll is outstanding;
+// a block found during the outage is retried until the node is back and
+// is accepted, and the template loop recovers on its own.
+func TestIntegrationBtcdOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: needs a btcd build")
+	}
+	n := nodetest.StartBtcd(t)
+	u, err := url.Parse(n.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := newOutageProxy(t, u.Host)
+	client, err := chain.New(chain.Config{URL: "http://" + proxy.addr, User: n.User, Password: n.Password, Logger: quiet,
+		Retries: 1, BackoffMin: 50 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := nodetest.NewWallet(t, n)
+	m, err := New(Config{Source: client, Submitter: client, PayoutScript: w.PkScript, Logger: quiet,
+		SubmitWait: 200 * time.Millisecond, PollInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	waitFor(t, "the first job", func() bool { return m.Current() != nil })
+	j := m.Current()
+	time.Sleep(100 * time.Millisecond) // let the longpoll get under way
+
+	proxy.down()
+	sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()), NTime: j.Time, Target: btc.Diff1Target}
+	mine(t, j, &sh)
+	res, err := m.Submit(ctx, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Block == nil || !res.Block.Pending {
+		t.Fatalf("block during outage: got %+v, want pending", res.Block)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if got := n.BlockCount(t); got != j.Height-1 {
+		t.Fatalf("height during outage: got %d, want %d", got, j.Height-1)
+	}
+	proxy.up()
+
+	waitFor(t, "the block to be accepted after the outage", func() bool { return m.Status().BlocksAccepted == 1 })
+	if got, want := n.BestBlockHash(t), btc.HashString(res.Block.Hash); got != want {
+		t.Errorf("best block: got %s, want %s", got, want)
+	}
+	waitFor(t, "a job on the new tip", func() bool { return m.Current().Height == j.Height+1 })
 }
