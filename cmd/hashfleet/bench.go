@@ -1,18 +1,254 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hashfleet/hashfleet/internal/sha256d"
 )
 
-// Placeholder until the bench subcommand lands; the owner of this file replaces it.
+// benchFlags are the flags of `hashfleet bench`.
+type benchFlags struct {
+	threads  int
+	duration time.Duration
+	impl     string
+	json     bool
+	baseline bool
+}
+
 func newBenchCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "bench",
-		Short: "(bench: not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("bench: not built yet")
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench [--threads N] [--duration D] [--impl auto|hybrid|avx512|shani|avx2|generic] [--json]",
+		Short: "Measure SHA-256d hashing speed offline, like cpuminer --benchmark",
+		Long: `bench hashes a fixed block header on N threads for a fixed time with the
+chosen sha256d implementation (auto: the fastest this CPU supports) and prints
+hashes per second per thread and in total. Every thread is locked to its OS
+thread; where the OS reports per-thread CPU time the rate per CPU-second is
+printed too, which stays meaningful when other processes share the cores.
+--baseline also measures crypto/sha256 applied twice per nonce (the naive Go
+miner) on the same threads and prints the ratio.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchCmd(cmd.Context(), cmd.OutOrStdout(), f)
 		},
 	}
+	fl := cmd.Flags()
+	fl.IntVarP(&f.threads, "threads", "t", runtime.NumCPU(), "hashing threads")
+	fl.DurationVarP(&f.duration, "duration", "d", 10*time.Second, "how long to hash")
+	fl.StringVar(&f.impl, "impl", "auto", "sha256d implementation: auto, or one of "+benchImplNames())
+	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
+	fl.BoolVar(&f.baseline, "baseline", false, "also measure crypto/sha256 double hashing for comparison")
+	return cmd
+}
+
+func benchImplNames() string {
+	s := ""
+	for i, im := range sha256d.Impls() {
+		if i > 0 {
+			s += ", "
+		}
+		s += im.Name
+	}
+	return s
+}
+
+// benchThread is one thread's result.
+type benchThread struct {
+	Thread             int     `json:"thread"`
+	Hashes             uint64  `json:"hashes"`
+	Seconds            float64 `json:"seconds"`
+	HashesPerSecond    float64 `json:"hashes_per_second"`
+	CPUSeconds         float64 `json:"cpu_seconds,omitempty"`
+	HashesPerCPUSecond float64 `json:"hashes_per_cpu_second,omitempty"`
+}
+
+// benchResult is the output of one measurement (the JSON of --json).
+type benchResult struct {
+	Impl               string        `json:"impl"`
+	Lanes              int           `json:"lanes"`
+	CPU                string        `json:"cpu"`
+	Threads            int           `json:"threads"`
+	Hashes             uint64        `json:"hashes"`
+	Seconds            float64       `json:"seconds"`
+	HashesPerSecond    float64       `json:"hashes_per_second"`
+	HashesPerCPUSecond float64       `json:"hashes_per_cpu_second,omitempty"`
+	PerThread          []benchThread `json:"per_thread"`
+	Baseline           *benchResult  `json:"baseline,omitempty"`
+	// Ratio is HashesPerSecond / Baseline.HashesPerSecond (and per CPU-second).
+	Ratio    float64 `json:"ratio_to_baseline,omitempty"`
+	RatioCPU float64 `json:"ratio_to_baseline_cpu,omitempty"`
+}
+
+func runBenchCmd(ctx context.Context, out io.Writer, f benchFlags) error {
+	if f.threads < 1 {
+		return fmt.Errorf("bench: --threads must be at least 1, got %d", f.threads)
+	}
+	if f.duration <= 0 {
+		return fmt.Errorf("bench: --duration must be positive, got %v", f.duration)
+	}
+	im, err := sha256d.Lookup(f.impl)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if !f.json {
+		fmt.Fprintf(out, "bench: impl %s (%d nonces per step), %d threads, %v; cpu: %s\n",
+			im.Name, im.Lanes, f.threads, f.duration, sha256d.Features())
+	}
+	res := runBench(ctx, im.Name, im.Lanes, scanHasher(im.Scan), f.threads, f.duration)
+	if f.baseline && ctx.Err() == nil {
+		b := runBench(ctx, "crypto/sha256", 1, cryptoHasher, f.threads, f.duration)
+		res.Baseline = &b
+		if b.HashesPerSecond > 0 {
+			res.Ratio = res.HashesPerSecond / b.HashesPerSecond
+		}
+		if b.HashesPerCPUSecond > 0 {
+			res.RatioCPU = res.HashesPerCPUSecond / b.HashesPerCPUSecond
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(out)
+		return enc.Encode(res)
+	}
+	printBench(out, &res)
+	if res.Baseline != nil {
+		printBench(out, res.Baseline)
+		fmt.Fprintf(out, "ratio %s / crypto/sha256: %.2fx wall", res.Impl, res.Ratio)
+		if res.RatioCPU > 0 {
+			fmt.Fprintf(out, ", %.2fx per CPU-second", res.RatioCPU)
+		}
+		fmt.Fprintln(out)
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(out, "bench: interrupted; figures cover the time measured")
+	}
+	return nil
+}
+
+func printBench(out io.Writer, r *benchResult) {
+	for _, t := range r.PerThread {
+		fmt.Fprintf(out, "%s thread %d: %s", r.Impl, t.Thread, rate(t.HashesPerSecond))
+		if t.HashesPerCPUSecond > 0 {
+			fmt.Fprintf(out, " (%s per CPU-second)", rate(t.HashesPerCPUSecond))
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintf(out, "%s total: %s (%d hashes in %.2f s, %d threads)\n",
+		r.Impl, rate(r.HashesPerSecond), r.Hashes, r.Seconds, r.Threads)
+}
+
+func rate(hps float64) string {
+	switch {
+	case hps >= 1e9:
+		return fmt.Sprintf("%.2f GH/s", hps/1e9)
+	case hps >= 1e6:
+		return fmt.Sprintf("%.2f MH/s", hps/1e6)
+	case hps >= 1e3:
+		return fmt.Sprintf("%.2f kH/s", hps/1e3)
+	}
+	return fmt.Sprintf("%.0f H/s", hps)
+}
+
+// A hasher hashes n nonces of the benchmark header starting at base.
+type hasher func(ms *sha256d.Midstate, hdr *[80]byte, base, n uint32)
+
+// benchTarget is unreachable (only an all-zero hash meets it), so a scan
+// never stops early.
+var benchTarget [32]byte
+
+func scanHasher(scan sha256d.ScanFunc) hasher {
+	return func(ms *sha256d.Midstate, hdr *[80]byte, base, n uint32) {
+		tail := [16]byte(hdr[64:])
+		scan(ms, &tail, &benchTarget, base, n)
+	}
+}
+
+// cryptoHasher is the naive miner: crypto/sha256 twice over the whole header.
+func cryptoHasher(_ *sha256d.Midstate, hdr *[80]byte, base, n uint32) {
+	var x byte
+	for i := range n {
+		binary.LittleEndian.PutUint32(hdr[76:], base+i)
+		h := sha256.Sum256(hdr[:])
+		h = sha256.Sum256(h[:])
+		x ^= h[31]
+	}
+	benchSink.Add(uint32(x))
+}
+
+var benchSink atomic.Uint32 // keeps cryptoHasher's results live
+
+// benchHeader is mainnet block 125552's header.
+var benchHeader = func() [80]byte {
+	b, err := hex.DecodeString("0100000081cd02ab7e569e8bcd9317e2fe99f2de44d49ab2b8851ba4a308000000000000e320b6c2fffc8d750423db8b1eb942ae710e951ed797f7affc8892b0f1fc122bc7f5d74df2b9441a42a14695")
+	if err != nil {
+		panic(err)
+	}
+	return [80]byte(b)
+}()
+
+// benchBatch nonces are hashed between two looks at the clock: a few
+// milliseconds at tens of MH/s.
+const benchBatch = 1 << 17
+
+// runBench hashes with h on threads goroutines, each locked to its own OS
+// thread and scanning its own nonce range, until d has passed or ctx ends.
+func runBench(ctx context.Context, name string, lanes int, h hasher, threads int, d time.Duration) benchResult {
+	res := benchResult{Impl: name, Lanes: lanes, CPU: sha256d.Features(), Threads: threads, PerThread: make([]benchThread, threads)}
+	start := time.Now()
+	deadline := start.Add(d)
+	var wg sync.WaitGroup
+	for i := range threads {
+		wg.Go(func() {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			hdr := benchHeader
+			hdr[0] = byte(i) // a different header (and midstate) per thread
+			ms := sha256d.NewMidstate((*[64]byte)(hdr[:64]))
+			cpu0, cpuOK := threadCPUTime()
+			t0 := time.Now()
+			var hashes uint64
+			base := uint32(0)
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				h(&ms, &hdr, base, benchBatch)
+				base += benchBatch
+				hashes += benchBatch
+			}
+			el := time.Since(t0).Seconds()
+			r := benchThread{Thread: i, Hashes: hashes, Seconds: el}
+			if el > 0 {
+				r.HashesPerSecond = float64(hashes) / el
+			}
+			if cpu1, ok := threadCPUTime(); ok && cpuOK && cpu1 > cpu0 {
+				r.CPUSeconds = (cpu1 - cpu0).Seconds()
+				r.HashesPerCPUSecond = float64(hashes) / r.CPUSeconds
+			}
+			res.PerThread[i] = r
+		})
+	}
+	wg.Wait()
+	res.Seconds = time.Since(start).Seconds()
+	var cpu float64
+	for _, t := range res.PerThread {
+		res.Hashes += t.Hashes
+		cpu += t.CPUSeconds
+	}
+	if res.Seconds > 0 {
+		res.HashesPerSecond = float64(res.Hashes) / res.Seconds
+	}
+	if cpu > 0 {
+		// Per CPU-second of one thread: comparable to a single-thread figure.
+		res.HashesPerCPUSecond = float64(res.Hashes) / cpu
+	}
+	return res
 }

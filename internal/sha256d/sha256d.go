@@ -204,3 +204,7 @@ func scanKernel(k kernel, ms *Midstate, tail *[16]byte, target *[32]byte, base, 
 func swap32(x uint32) uint32 {
 	return x>>24 | x>>8&0xff00 | x<<8&0xff0000 | x<<24
 }
+
+// Features describes the CPU features that decide which implementations are
+// available, e.g. "sha_ni avx2 avx512f avx512bw avx512vl".
+func Features() string { return cpuFeatures() }

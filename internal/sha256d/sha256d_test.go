@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -355,4 +356,25 @@ func FuzzScan(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLookupUnsupported(t *testing.T) {
+	saved := impls
+	t.Cleanup(func() { impls = saved })
+	impls = []Impl{
+		{Name: "fast", Available: false, Scan: scanGeneric, Lanes: 16},
+		{Name: "generic", Available: true, Scan: scanGeneric, Lanes: 1},
+	}
+	_, err := Lookup("fast")
+	if err == nil {
+		t.Fatal("Lookup(fast): got nil error, want one")
+	}
+	for _, want := range []string{`"fast"`, "not supported by this CPU", "supported: generic"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Lookup(fast) error %q lacks %q", err, want)
+		}
+	}
+	if im, err := Lookup("auto"); err != nil || im.Name != "generic" {
+		t.Errorf("Lookup(auto) = %q, %v; want generic", im.Name, err)
+	}
 }

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/sha256d"
+)
+
+func TestBenchJSON(t *testing.T) {
+	var out bytes.Buffer
+	f := benchFlags{threads: 2, duration: 50 * time.Millisecond, impl: "generic", json: true, baseline: true}
+	if err := runBenchCmd(context.Background(), &out, f); err != nil {
+		t.Fatalf("runBenchCmd: %v", err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	for _, field := range []string{"impl", "threads", "hashes", "seconds", "hashes_per_second", "per_thread", "baseline"} {
+		if _, ok := got[field]; !ok {
+			t.Errorf("JSON lacks field %q: %s", field, out.String())
+		}
+	}
+	if got["impl"] != "generic" {
+		t.Errorf("impl: got %v, want generic", got["impl"])
+	}
+	if got["threads"] != float64(2) {
+		t.Errorf("threads: got %v, want 2", got["threads"])
+	}
+	if h, _ := got["hashes"].(float64); h <= 0 {
+		t.Errorf("hashes: got %v, want > 0", got["hashes"])
+	}
+}
+
+func TestBenchText(t *testing.T) {
+	var out bytes.Buffer
+	f := benchFlags{threads: 1, duration: 30 * time.Millisecond, impl: "auto"}
+	if err := runBenchCmd(context.Background(), &out, f); err != nil {
+		t.Fatalf("runBenchCmd: %v", err)
+	}
+	best, _ := sha256d.Lookup("auto")
+	for _, want := range []string{"impl " + best.Name, "thread 0:", "total:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+func TestBenchErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		f    benchFlags
+		want string
+	}{
+		{name: "unknown impl", f: benchFlags{threads: 1, duration: time.Millisecond, impl: "sse9"}, want: "supported by this CPU: "},
+		{name: "zero threads", f: benchFlags{threads: 0, duration: time.Millisecond, impl: "auto"}, want: "--threads"},
+		{name: "zero duration", f: benchFlags{threads: 1, impl: "auto"}, want: "--duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := runBenchCmd(context.Background(), &bytes.Buffer{}, tt.f)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
