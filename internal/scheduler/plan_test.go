@@ -309,7 +309,7 @@ func TestApplyIdempotentAndOrdered(t *testing.T) {
 		{name: "terminal then stale running", updates: []mesos.TaskState{mesos.TaskFinished, mesos.TaskRunning}, wantState: mesos.TaskFinished},
 		{name: "duplicate terminal", updates: []mesos.TaskState{mesos.TaskKilled, mesos.TaskKilled}, wantState: mesos.TaskKilled},
 		{name: "lost then running again is killed", updates: []mesos.TaskState{mesos.TaskLost, mesos.TaskRunning}, wantState: mesos.TaskRunning, wantKill: true},
-		{name: "starting after running (out of order)", updates: []mesos.TaskState{mesos.TaskRunning, mesos.TaskStarting}, wantState: mesos.TaskStarting},
+		{name: "starting after running (no timestamps)", updates: []mesos.TaskState{mesos.TaskRunning, mesos.TaskStarting}, wantState: mesos.TaskStarting},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -324,7 +324,20 @@ func TestApplyIdempotentAndOrdered(t *testing.T) {
 			}
 		})
 	}
-	s := NewState(PolicyConfig{})
+	// With timestamps, an older non-terminal update is stale.
+	s := withServer(PolicyConfig{}, mesos.TaskStaging, nil)
+	run, start := status("srv-1", mesos.TaskRunning), status("srv-1", mesos.TaskStarting)
+	run.Timestamp, start.Timestamp = 200, 100
+	s.Apply(run, t0)
+	if u := s.Apply(start, t0); u.Changed || s.Tasks["srv-1"].State != mesos.TaskRunning {
+		t.Fatalf("stale STARTING applied: %+v, state %s", u, s.Tasks["srv-1"].State)
+	}
+	fail := status("srv-1", mesos.TaskFailed)
+	fail.Timestamp = 50 // terminal updates always apply
+	if u := s.Apply(fail, t0); !u.Terminal {
+		t.Fatalf("old-stamped terminal update ignored: %+v", u)
+	}
+	s = NewState(PolicyConfig{})
 	if u := s.Apply(status("nope", mesos.TaskRunning), t0); u.Known {
 		t.Fatal("unknown task reported as known")
 	}

@@ -399,8 +399,15 @@ func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 	}
 	if u.Changed {
 		t := s.state.Tasks[st.TaskID.Value]
-		s.log.Info("scheduler: task update", "task", st.TaskID.Value, "role", t.Role, "state", st.State,
-			"healthy", st.Healthy, "reason", st.Reason, "message", st.Message, "source", st.Source)
+		attrs := []any{"task", st.TaskID.Value, "role", t.Role, "state", st.State, "reason", st.Reason, "message", st.Message, "source", st.Source}
+		if st.Healthy != nil {
+			attrs = append(attrs, "healthy", *st.Healthy)
+		}
+		s.log.Info("scheduler: task update", attrs...)
+		if t.Role == RoleServer && u.Terminal && s.state.CurrentServer == "" && !s.state.ServerBackoffUntil.IsZero() {
+			s.log.Warn("scheduler: server lost: killing its workers, relaunching after backoff", "task", t.ID, "state", t.State,
+				"failures", s.state.ServerFailures, "relaunch_in", time.Until(s.state.ServerBackoffUntil).Round(time.Millisecond))
+		}
 		s.dirty = true
 	}
 	// Applied and durable before the acknowledgement.

@@ -36,6 +36,9 @@ type Task struct {
 	Reason     string          `json:"reason,omitempty"`
 
 	LaunchedAt time.Time `json:"launched_at"`
+	// StatusTime is the timestamp (seconds) of the newest applied update;
+	// older non-terminal updates are stale and ignored.
+	StatusTime float64   `json:"status_time,omitempty"`
 	UpdatedAt  time.Time `json:"updated_at"`           // last status update
 	ReadySince time.Time `json:"ready_since,omitzero"` // when it became RUNNING (and healthy)
 	// KillWanted is set once the scheduler decided to kill the task; the
@@ -242,6 +245,12 @@ func (s *State) Apply(st mesos.TaskStatus, now time.Time) Update {
 	if wasTerminal && !(mayReappear(t.State) && !terminal(st.State)) {
 		// Terminal stays terminal; a late duplicate changes nothing.
 		return u
+	}
+	if !terminal(st.State) && st.Timestamp > 0 && st.Timestamp < t.StatusTime {
+		return u // out of order: an older non-terminal update
+	}
+	if st.Timestamp > t.StatusTime {
+		t.StatusTime = st.Timestamp
 	}
 	prevState := t.State
 	var prevHealthy *bool

@@ -1,0 +1,616 @@
+package scheduler_test
+
+// Scripted runs of the real scheduler against the embedded master and
+// agents (internal/minimesos) over real HTTP on loopback. Tasks run this
+// test binary: when the agent starts it as "hashfleet server …" or
+// "hashfleet worker …", TestMain turns it into a stand-in process that
+// listens on the Stratum/HTTP ports it was given (server) or holds a TCP
+// connection to the server address it was told (worker).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/scheduler"
+)
+
+const testRPCPassword = "rpc-s3cret-value"
+
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "hashfleet" && len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "server":
+			os.Exit(fakeServer(os.Args[2:]))
+		case "worker":
+			os.Exit(fakeWorker(os.Args[2:]))
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func fakeServer(args []string) int {
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	stratum := fs.String("stratum-listen", "", "")
+	httpAddr := fs.String("http-listen", "", "")
+	network := fs.String("network", "", "")
+	fs.String("node-rpc", "", "")
+	fs.String("payout", "", "")
+	fs.String("rpc-user", "", "")
+	fs.String("log-format", "", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	for _, a := range os.Args {
+		if strings.Contains(a, testRPCPassword) {
+			fmt.Fprintln(os.Stderr, "RPC password found in argv")
+			return 4
+		}
+	}
+	if *network == "crash" {
+		fmt.Fprintln(os.Stderr, "crashing at once, as asked")
+		return 3
+	}
+	sl, err := net.Listen("tcp", *stratum)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 5
+	}
+	go func() {
+		for {
+			c, err := sl.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) { os.Exit(1) })
+	mux.HandleFunc("/rpcpw", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, os.Getenv(scheduler.EnvRPCPassword)) })
+	hl, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 5
+	}
+	go http.Serve(hl, mux)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return 0
+}
+
+func fakeWorker(args []string) int {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	url := fs.String("o", "", "")
+	fs.String("u", "", "")
+	fs.String("t", "", "")
+	fs.String("log-format", "", "")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	addr, ok := strings.CutPrefix(*url, "stratum+tcp://")
+	if !ok {
+		return 2
+	}
+	go func() {
+		for { // like a real worker: keep (re)connecting to the pool
+			c, err := net.Dial("tcp", addr)
+			if err == nil {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	<-sig
+	return 0
+}
+
+// cluster is an embedded master with process agents on loopback.
+type cluster struct {
+	t       *testing.T
+	m       *master.Master
+	addr    string // master host:port
+	url     string
+	binURL  string
+	agents  map[string]context.CancelFunc // agent id -> stop
+	agentWG sync.WaitGroup
+	wrap    func(http.Handler) http.Handler
+}
+
+func newCluster(t *testing.T, nAgents int, res string, wrap func(http.Handler) http.Handler) *cluster {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := master.New(master.Config{Addr: ln.Addr().String(), AllocationInterval: 100 * time.Millisecond, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &cluster{t: t, m: m, addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), agents: map[string]context.CancelFunc{}}
+	var h http.Handler = m.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	srv := &http.Server{Handler: h}
+	done := make(chan struct{})
+	go func() { m.Run(ctx); close(done) }()
+	go srv.Serve(ln)
+
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFile(w, r, exe)
+	}))
+	c.binURL = bin.URL + "/bin/hashfleet"
+
+	base := 20000 + rand.IntN(20000)
+	for i := range nAgents {
+		c.addAgent(ctx, fmt.Sprintf("%s;ports:[%d-%d]", res, base+i*100, base+i*100+20), log)
+	}
+	t.Cleanup(func() {
+		for _, stop := range c.agents {
+			stop()
+		}
+		c.agentWG.Wait()
+		cancel()
+		srv.Close()
+		bin.Close()
+		<-done
+	})
+	return c
+}
+
+func (c *cluster) addAgent(ctx context.Context, res string, log *slog.Logger) string {
+	rs, err := agent.ParseResources(res)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{Hostname: "127.0.0.1", Resources: rs, WorkDir: c.t.TempDir(),
+		Containerizers: []string{agent.ContainerizerProcess}, StatusRetry: time.Second, StatusRetryMax: 5 * time.Second,
+		KillGrace: time.Second, ShutdownGrace: time.Second, Logger: log})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	id, err := c.m.RegisterAgent(ctx, a.Hostname(), a.Resources(), a)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	actx, stop := context.WithCancel(ctx)
+	c.agents[id.Value] = stop
+	c.agentWG.Go(func() { a.Run(actx, id, c.m) })
+	return id.Value
+}
+
+// removeAgent stops an agent (its tasks die) and removes it from the master.
+func (c *cluster) removeAgent(id string) {
+	c.agents[id]()
+	delete(c.agents, id)
+	if err := c.m.RemoveAgent(context.Background(), mesos.AgentID{Value: id}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *cluster) config(t *testing.T, stateDir string) scheduler.Config {
+	det, err := mesos.NewStaticDetector(c.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scheduler.Config{
+		Master: c.addr, Detector: det,
+		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qexample",
+		TaskMode: scheduler.ModeCommand, BinaryURL: c.binURL, StateDir: stateDir,
+		HealthDelay: 200 * time.Millisecond, HealthInterval: 300 * time.Millisecond, HealthGrace: 10 * time.Second,
+		KillGrace: time.Second, LaunchTimeout: 10 * time.Second,
+		Backoff: mesos.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		Policy: scheduler.PolicyConfig{WorkerCPUs: 1, WorkerMem: 64, MaxWorkers: 3,
+			BackoffMin: 200 * time.Millisecond, BackoffMax: 2 * time.Second, KillRetry: 2 * time.Second},
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+}
+
+// runner runs a scheduler in the background and checks, every 20 ms, that
+// it never has two live servers.
+type runner struct {
+	s      *scheduler.Scheduler
+	cancel context.CancelFunc
+	done   chan error
+	mu     sync.Mutex
+	maxSrv int
+}
+
+func start(t *testing.T, cfg scheduler.Config) *runner {
+	t.Helper()
+	s, err := scheduler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{s: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	go func() {
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+			}
+			n := 0
+			for _, tv := range s.Status().Tasks {
+				if tv.Role == scheduler.RoleServer && !tv.Killing && !terminal(tv.State) {
+					n++
+				}
+			}
+			r.mu.Lock()
+			r.maxSrv = max(r.maxSrv, n)
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *runner) stop() {
+	r.cancel()
+	<-r.done
+	r.done <- context.Canceled // later stops return at once
+}
+
+func (r *runner) maxServers() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.maxSrv
+}
+
+func terminal(s string) bool {
+	return mesos.TaskState(s).IsTerminal() || s == string(mesos.TaskUnknown)
+}
+
+func waitFor(t *testing.T, s *scheduler.Scheduler, timeout time.Duration, what string, cond func(scheduler.Status) bool) scheduler.Status {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		st := s.Status()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			var b strings.Builder
+			for _, tv := range st.Tasks {
+				fmt.Fprintf(&b, "\n  %s %s %s healthy=%v killing=%v %s", tv.ID, tv.Role, tv.State, tv.Healthy, tv.Killing, tv.Message)
+			}
+			for _, o := range st.LastOffers {
+				fmt.Fprintf(&b, "\n  offer %s: %s", o.ID, o.Decision)
+			}
+			t.Fatalf("timed out after %v waiting for %s; connected=%v err=%q tasks:%s", timeout, what, st.Connected, st.LastError, b.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// steady: a ready server and n running workers of it.
+func steady(n int) func(scheduler.Status) bool {
+	return func(st scheduler.Status) bool {
+		if !st.ServerReady || st.Server == nil {
+			return false
+		}
+		running := 0
+		for _, tv := range st.Tasks {
+			if tv.Role == scheduler.RoleWorker && tv.State == string(mesos.TaskRunning) && tv.Server == st.Server.ID && !tv.Killing {
+				running++
+			}
+		}
+		return running == n
+	}
+}
+
+func activeIDs(st scheduler.Status) map[string]string {
+	ids := map[string]string{}
+	for _, tv := range st.Tasks {
+		if !terminal(tv.State) {
+			ids[tv.ID] = tv.State
+		}
+	}
+	return ids
+}
+
+func httpGet(url string) (string, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func TestClusterServerCrashReplacesServerAndWorkers(t *testing.T) {
+	c := newCluster(t, 2, "cpus:4;mem:2048", nil)
+	r := start(t, c.config(t, t.TempDir()))
+	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
+
+	old := st.Server
+	if got, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/rpcpw", old.Ports[1])); err != nil || got != testRPCPassword {
+		t.Fatalf("server task environment: got %q %v, want the RPC password", got, err)
+	}
+	for _, tv := range st.Tasks {
+		if tv.Role == scheduler.RoleWorker && tv.ServerAddr != st.ServerAddr {
+			t.Fatalf("worker %s told %q, want %q", tv.ID, tv.ServerAddr, st.ServerAddr)
+		}
+	}
+	oldWorkers := map[string]bool{}
+	for _, tv := range st.Tasks {
+		if tv.Role == scheduler.RoleWorker && !terminal(tv.State) {
+			oldWorkers[tv.ID] = true
+		}
+	}
+
+	// Kill the server process: the scheduler must kill every worker and
+	// bring up a new server, then new workers.
+	httpGet(fmt.Sprintf("http://127.0.0.1:%d/exit", old.Ports[1]))
+	st = waitFor(t, r.s, 30*time.Second, "a new server with 3 new workers", func(st scheduler.Status) bool {
+		if st.Server == nil || st.Server.ID == old.ID || !steady(3)(st) {
+			return false
+		}
+		for _, tv := range st.Tasks {
+			if oldWorkers[tv.ID] && !terminal(tv.State) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, tv := range st.Tasks {
+		if tv.ID == old.ID && tv.State != string(mesos.TaskFailed) {
+			t.Errorf("old server: got %s, want TASK_FAILED", tv.State)
+		}
+		if oldWorkers[tv.ID] && tv.State != string(mesos.TaskKilled) {
+			t.Errorf("old worker %s: got %s, want TASK_KILLED", tv.ID, tv.State)
+		}
+	}
+	if n := r.maxServers(); n != 1 {
+		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+}
+
+func TestClusterRestartAdoptsRunningTasks(t *testing.T) {
+	c := newCluster(t, 2, "cpus:4;mem:2048", nil)
+	dir := t.TempDir()
+	r1 := start(t, c.config(t, dir))
+	st := waitFor(t, r1.s, 30*time.Second, "server and 3 workers", steady(3))
+	fw := st.FrameworkID
+	before := activeIDs(st)
+	r1.stop() // the scheduler goes away; tasks keep running (failover timeout)
+
+	r2 := start(t, c.config(t, dir))
+	st = waitFor(t, r2.s, 30*time.Second, "re-subscription and reconciliation", func(st scheduler.Status) bool {
+		return st.Connected && st.Reconciling == 0 && steady(3)(st)
+	})
+	if st.FrameworkID != fw {
+		t.Fatalf("framework id: got %q, want the stored %q", st.FrameworkID, fw)
+	}
+	time.Sleep(2 * time.Second) // give a duplicate launch every chance to happen
+	after := activeIDs(r2.s.Status())
+	if len(after) != len(before) {
+		t.Fatalf("active tasks: got %v, want the adopted %v", after, before)
+	}
+	for id := range before {
+		if after[id] != string(mesos.TaskRunning) {
+			t.Fatalf("task %s: got %q after restart, want TASK_RUNNING (adopted)", id, after[id])
+		}
+	}
+}
+
+func TestClusterAgentRemoval(t *testing.T) {
+	c := newCluster(t, 2, "cpus:4;mem:2048", nil)
+	r := start(t, c.config(t, t.TempDir()))
+	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
+	old := st.Server
+	c.removeAgent(old.AgentID)
+	st = waitFor(t, r.s, 30*time.Second, "a new server on the other agent, with workers", func(st scheduler.Status) bool {
+		return st.Server != nil && st.Server.ID != old.ID && steady(3)(st)
+	})
+	if st.Server.AgentID == old.AgentID {
+		t.Fatalf("new server on the removed agent %s", old.AgentID)
+	}
+	for _, tv := range st.Tasks {
+		if tv.AgentID == old.AgentID && !terminal(tv.State) {
+			t.Fatalf("task %s on the removed agent still %s", tv.ID, tv.State)
+		}
+	}
+	if n := r.maxServers(); n != 1 {
+		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+}
+
+func TestClusterDuplicateAndOutOfOrderUpdates(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	r := start(t, c.config(t, t.TempDir()))
+	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
+	before := activeIDs(st)
+	var w scheduler.TaskView
+	for _, tv := range st.Tasks {
+		if tv.Role == scheduler.RoleWorker {
+			w = tv
+		}
+	}
+	fw := mesos.FrameworkID{Value: st.FrameworkID}
+	agentID := &mesos.AgentID{Value: w.AgentID}
+	now := float64(time.Now().UnixNano()) / 1e9
+	inject := func(task string, state mesos.TaskState, ts float64) {
+		t.Helper()
+		u := mesos.TaskStatus{TaskID: mesos.TaskID{Value: task}, State: state, Source: mesos.SourceExecutor,
+			AgentID: agentID, Timestamp: ts}
+		if err := c.m.StatusUpdate(context.Background(), fw, u, state); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inject(w.ID, mesos.TaskRunning, now)         // duplicate
+	inject(w.ID, mesos.TaskStarting, now-3600)   // stale, out of order
+	inject(w.ID, mesos.TaskRunning, now)         // duplicate again
+	ghost := "hashfleet-worker-00000000deadbeef" // a task this scheduler never launched
+	inject(ghost, mesos.TaskRunning, now)
+	waitFor(t, r.s, 10*time.Second, "the unknown task to be killed", func(st scheduler.Status) bool {
+		for _, tv := range st.Tasks {
+			if tv.ID == ghost {
+				return tv.Killing || terminal(tv.State)
+			}
+		}
+		return false
+	})
+	time.Sleep(time.Second)
+	st = r.s.Status()
+	for id, state := range before {
+		if got := activeIDs(st)[id]; got != state {
+			t.Fatalf("task %s: got %q, want %q (updates must be idempotent)", id, got, state)
+		}
+	}
+	if !steady(3)(st) {
+		t.Fatal("no longer steady after duplicate updates")
+	}
+	for _, tv := range st.Tasks {
+		if _, ok := before[tv.ID]; !ok && tv.ID != ghost && !terminal(tv.State) {
+			t.Fatalf("unexpected new task %s %s", tv.ID, tv.State)
+		}
+	}
+}
+
+func TestClusterCrashLoopBacksOff(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	cfg := c.config(t, t.TempDir())
+	cfg.Network = "crash" // the stand-in server exits at once
+	r := start(t, cfg)
+	time.Sleep(6 * time.Second)
+	st := r.s.Status()
+	launches := 0
+	for _, tv := range st.Tasks {
+		if tv.Role == scheduler.RoleServer {
+			launches++
+		}
+		if tv.Role == scheduler.RoleWorker {
+			t.Fatalf("worker %s launched without a running server", tv.ID)
+		}
+	}
+	// Backoff 0.2, 0.4, 0.8, 1.6, 2, 2 s: about 6 launches in 6 s; a
+	// storm would be one per allocation (every 100 ms).
+	if launches < 2 || launches > 9 {
+		t.Fatalf("server launches in 6 s: got %d, want 2..9 (backoff)", launches)
+	}
+	if st.ServerFailures < 2 {
+		t.Fatalf("server failures: got %d, want >= 2", st.ServerFailures)
+	}
+	if n := r.maxServers(); n > 1 {
+		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+}
+
+func TestClusterWrongSecret(t *testing.T) {
+	auth := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if u, p, ok := r.BasicAuth(); !ok || u != "hashfleet" || p != "right" {
+				w.Header().Set("WWW-Authenticate", `Basic realm="mesos-master-scheduler"`)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	c := newCluster(t, 1, "cpus:4;mem:2048", auth)
+	cfg := c.config(t, t.TempDir())
+	cfg.Principal, cfg.Secret = "hashfleet", "wrong"
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 10*time.Second, "a clear auth error", func(st scheduler.Status) bool {
+		return strings.Contains(st.LastError, "401")
+	})
+	if st.Connected || len(st.Tasks) != 0 {
+		t.Fatalf("connected=%v tasks=%d with a wrong secret", st.Connected, len(st.Tasks))
+	}
+	if strings.Contains(st.LastError, "wrong") {
+		t.Fatalf("status leaks the secret: %q", st.LastError)
+	}
+
+	// The right secret works.
+	r.stop()
+	cfg.Secret = "right"
+	r2 := start(t, cfg)
+	waitFor(t, r2.s, 30*time.Second, "server and 3 workers", steady(3))
+}
+
+func TestUnreachableMaster(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens here
+	det, _ := mesos.NewStaticDetector(addr)
+	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "x",
+		BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: t.TempDir(),
+		Backoff: mesos.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+	st := waitFor(t, r.s, 10*time.Second, "a connection error", func(st scheduler.Status) bool {
+		return st.LastError != "" && st.Subscriptions == 0
+	})
+	if st.Connected || !strings.Contains(st.LastError, "connection refused") {
+		t.Fatalf("status: connected=%v err=%q", st.Connected, st.LastError)
+	}
+}
+
+func TestClusterTeardown(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	dir := t.TempDir()
+	cfg := c.config(t, dir)
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
+	httpPort := st.Server.Ports[1]
+	r.stop()
+
+	s, err := scheduler.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Teardown(ctx); err != nil {
+		t.Fatalf("teardown: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "scheduler-state.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("state file after teardown: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/rpcpw", httpPort)); err != nil {
+			break // the server process is gone
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server task still running after teardown")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
