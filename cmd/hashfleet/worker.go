@@ -113,7 +113,7 @@ func workerPassword(cmd *cobra.Command, f *workerFlags, log *slog.Logger) (strin
 }
 
 func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
-	log, err := obs.NewLogger(os.Stderr, f.logFormat, f.logLevel)
+	log, err := obs.NewLogger(cmd.ErrOrStderr(), f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}

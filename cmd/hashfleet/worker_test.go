@@ -2,11 +2,20 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/miner"
+	"github.com/hashfleet/hashfleet/internal/miner/minertest"
 )
 
 func TestWorkerPassword(t *testing.T) {
@@ -84,5 +93,72 @@ func TestWorkerNeedsPool(t *testing.T) {
 	cmd.SetErr(&bytes.Buffer{})
 	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "no pool") {
 		t.Errorf("got %v, want a no-pool error", err)
+	}
+}
+
+// TestWorkerMinesAgainstPool runs the worker command against the in-process
+// Stratum pool with the password from the environment, and reads its stats
+// and metrics over --api-listen.
+func TestWorkerMinesAgainstPool(t *testing.T) {
+	pool := minertest.NewServer(t, minertest.Config{Password: "env-secret", VersionMask: 0x1fffe000})
+	t.Setenv(workerPasswordEnv, "env-secret")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := ln.Addr().String()
+	ln.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := newWorkerCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"-o", pool.URL(), "-u", "bcrt1qworker.w1", "-t", "1", "--api-listen", api,
+		"--stats-interval", "100ms", "--log-format", "json"})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+
+	minertest.WaitFor(t, "5 valid shares", 30*time.Second, func() bool { return pool.ValidShares(nil) >= 5 })
+	var st miner.Stats
+	minertest.WaitFor(t, "/api/stats to count accepted shares", 10*time.Second, func() bool {
+		resp, err := http.Get("http://" + api + "/api/stats")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		return json.NewDecoder(resp.Body).Decode(&st) == nil && st.Accepted >= 1
+	})
+	if !st.Connected || !st.Authorized || st.VersionMask != "1fffe000" || len(st.Threads) != 1 {
+		t.Errorf("got stats %+v, want connected, authorized, mask 1fffe000, 1 thread", st)
+	}
+	resp, err := http.Get("http://" + api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"hashfleet_miner_shares_total{result=\"accepted\"}", "hashfleet_miner_hashes_total", "hashfleet_miner_hashrate_hps{thread=\"0\"}"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("worker did not stop within 10s")
+	}
+	for i, s := range pool.Shares() {
+		if !s.Valid {
+			t.Errorf("share %d invalid: %s", i, s.Reason)
+		}
+	}
+	if strings.Contains(out.String(), "env-secret") {
+		t.Errorf("worker output holds the password")
 	}
 }
