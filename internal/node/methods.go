@@ -504,6 +504,8 @@ func rpcGetRawMempool(_ context.Context, n *Node, p params) (any, error) {
 			return nil, err
 		}
 	}
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
 	descs := n.mp.TxDescs()
 	if !verbose {
 		ids := make([]string, 0, len(descs))

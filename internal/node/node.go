@@ -118,11 +118,16 @@ type Node struct {
 	start  time.Time
 	closed atomic.Bool
 
-	// stateMu serializes changes to the chain and mempool (writers:
-	// submitblock, generatetoaddress, sendrawtransaction) against template
-	// building (readers), so a template never sees a tip whose mempool has
-	// not been pruned yet. Held only while btcd works, never while waiting.
-	stateMu sync.RWMutex
+	// stateMu serializes all work on btcd's chain, mempool and template
+	// generator objects: changes (submitblock, generatetoaddress,
+	// sendrawtransaction) so a template never sees a tip whose mempool has
+	// not been pruned yet, and reads too, because btcutil.Tx caches its
+	// hashes lazily without locking, so even two readers of a mempool tx
+	// race. Held only while btcd works, never while waiting.
+	stateMu sync.Mutex
+
+	// extraNonce makes generatetoaddress coinbases unique.
+	extraNonce atomic.Int64
 
 	// changes wakes longpolls: a new tip or a mempool change.
 	changes changeNotifier
@@ -280,7 +285,7 @@ func writeCookie(path, content string) error {
 
 // onChainEvent keeps the mempool in step with the chain (as btcd's sync
 // manager does) and wakes longpolls. btcd calls it synchronously from
-// ProcessBlock, which runs under stateMu's write lock.
+// ProcessBlock, which runs under stateMu.
 func (n *Node) onChainEvent(nt *blockchain.Notification) {
 	block, ok := nt.Data.(*btcutil.Block)
 	if !ok {

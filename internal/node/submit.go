@@ -115,8 +115,8 @@ func (n *Node) ProposeBlock(msg *wire.MsgBlock) (string, error) {
 		return "", errNoCoinbase
 	}
 	block := btcutil.NewBlock(msg)
-	n.stateMu.RLock()
-	defer n.stateMu.RUnlock()
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
 	if have, err := n.chain.HaveBlock(block.Hash()); err != nil {
 		return "", err
 	} else if have {
@@ -230,7 +230,7 @@ func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, ma
 		if err != nil {
 			return hashes, err
 		}
-		cb, err := coinbaseTx(t, script, 0)
+		cb, err := coinbaseTx(t, script, n.extraNonce.Add(1))
 		if err != nil {
 			return hashes, err
 		}
@@ -242,7 +242,7 @@ func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, ma
 		if err != nil {
 			return hashes, err
 		}
-		if res == SubmitInconclusive {
+		if res == SubmitInconclusive || res == SubmitDuplicate {
 			continue // another block won the race for this height; mine on the new tip
 		}
 		if res != "" {

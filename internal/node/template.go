@@ -35,8 +35,8 @@ type template struct {
 // btcd's generator (which validates the block with
 // CheckConnectBlockTemplate). The caller must not hold stateMu.
 func (n *Node) newTemplate() (*template, error) {
-	n.stateMu.RLock()
-	defer n.stateMu.RUnlock()
+	n.stateMu.Lock()
+	defer n.stateMu.Unlock()
 	_, updates := n.changes.state()
 	bt, err := n.gen.NewBlockTemplate(nil)
 	if err != nil {
