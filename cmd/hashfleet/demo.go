@@ -212,7 +212,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	// 4. Progress until the target or Ctrl-C.
 	sum := demoSummary{Workers: cfg.Workers, DashboardURL: "http://" + httpAddr + "/", Payout: payout, Containerizer: cfg.Containerizer}
 	g.Go(func() error {
-		return demoProgress(gctx, cfg, nodeRPC, sched, dash, start, &sum, say)
+		return demoProgress(gctx, cfg, nodeRPC, sched, dash, src, start, &sum, say)
 	})
 	err = g.Wait()
 	sum.ElapsedSeconds = time.Since(start).Seconds()
@@ -239,7 +239,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 
 // demoProgress prints task, hash-rate and block progress and returns
 // errDemoDone once cfg.Blocks blocks were accepted.
-func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched *scheduler.Scheduler, dash *dashboard.Server,
+func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched *scheduler.Scheduler, dash *dashboard.Server, src dashboard.Source,
 	start time.Time, sum *demoSummary, say func(string, ...any)) error {
 	info, err := rpc.GetBlockChainInfo(ctx)
 	if err != nil {
@@ -304,9 +304,9 @@ func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched 
 				say("block     #%d accepted at height %d  %s", sum.BlocksAccepted, h, hash)
 			}
 			if cfg.Blocks > 0 && sum.BlocksAccepted >= cfg.Blocks {
-				snap, _ := dash.Last()
-				if snap.Server.HashRate > 0 {
-					sum.HashesPerSecond = snap.Server.HashRate
+				// Fresh figures, not the dashboard's last sample.
+				if snap, err := src.Snapshot(ctx); err == nil && snap.Server.Accepted > 0 {
+					sum.HashesPerSecond, sum.SharesAccepted = snap.Server.HashRate, snap.Server.Accepted
 				}
 				return errDemoDone
 			}

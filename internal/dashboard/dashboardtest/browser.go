@@ -1,4 +1,6 @@
-package dashboard
+// Package dashboardtest drives a real headless chromium (Debian's package)
+// over the DevTools protocol, for tests of the dashboard in a browser.
+package dashboardtest
 
 import (
 	"bufio"
@@ -15,10 +17,10 @@ import (
 	"time"
 )
 
-// browser drives a real headless chromium over the DevTools protocol on a
+// Browser drives a real headless chromium over the DevTools protocol on a
 // pipe (--remote-debugging-pipe: commands on fd 3, replies on fd 4, each
 // message NUL-terminated), so tests can poll a live page.
-type browser struct {
+type Browser struct {
 	cmd     *exec.Cmd
 	w       io.WriteCloser
 	session string
@@ -35,7 +37,9 @@ type cdpReply struct {
 	} `json:"error"`
 }
 
-func startBrowser(t *testing.T, chrome string) *browser {
+// StartBrowser starts headless chromium; it is killed (with its helper
+// processes) when the test ends.
+func StartBrowser(t testing.TB, chrome string) *Browser {
 	t.Helper()
 	inR, inW, err := os.Pipe() // we write commands → chromium reads fd 3
 	if err != nil {
@@ -58,7 +62,7 @@ func startBrowser(t *testing.T, chrome string) *browser {
 	}
 	inR.Close()
 	outW.Close()
-	b := &browser{cmd: cmd, w: inW, pending: map[int]chan cdpReply{}}
+	b := &Browser{cmd: cmd, w: inW, pending: map[int]chan cdpReply{}}
 	go b.readLoop(outR)
 	t.Cleanup(func() {
 		inW.Close()
@@ -69,7 +73,7 @@ func startBrowser(t *testing.T, chrome string) *browser {
 	return b
 }
 
-func (b *browser) readLoop(r io.Reader) {
+func (b *Browser) readLoop(r io.Reader) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	for {
 		msg, err := br.ReadBytes(0)
@@ -101,7 +105,7 @@ func (b *browser) readLoop(r io.Reader) {
 
 // call sends one command (to the attached page when session is set) and
 // decodes its result into out.
-func (b *browser) call(ctx context.Context, method string, params, out any) error {
+func (b *Browser) call(ctx context.Context, method string, params, out any) error {
 	b.mu.Lock()
 	b.nextID++
 	id := b.nextID
@@ -133,8 +137,8 @@ func (b *browser) call(ctx context.Context, method string, params, out any) erro
 	}
 }
 
-// open creates a page of the given size at url and attaches to it.
-func (b *browser) open(ctx context.Context, url string, width, height int) error {
+// Open creates a page of the given size at url and attaches to it.
+func (b *Browser) Open(ctx context.Context, url string, width, height int) error {
 	var tgt struct {
 		TargetID string `json:"targetId"`
 	}
@@ -156,8 +160,8 @@ func (b *browser) open(ctx context.Context, url string, width, height int) error
 	return b.call(ctx, "Page.navigate", map[string]any{"url": url}, nil)
 }
 
-// eval evaluates a JavaScript expression in the page and decodes its value.
-func (b *browser) eval(ctx context.Context, expr string, out any) error {
+// Eval evaluates a JavaScript expression in the page and decodes its value.
+func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
 	var r struct {
 		Result struct {
 			Value json.RawMessage `json:"value"`
@@ -178,11 +182,11 @@ func (b *browser) eval(ctx context.Context, expr string, out any) error {
 	return json.Unmarshal(r.Result.Value, out)
 }
 
-// waitFor polls expr (a boolean expression) until it is true or ctx ends.
-func (b *browser) waitFor(ctx context.Context, expr string) error {
+// WaitFor polls expr (a boolean expression) until it is true or ctx ends.
+func (b *Browser) WaitFor(ctx context.Context, expr string) error {
 	for {
 		var ok bool
-		err := b.eval(ctx, expr, &ok)
+		err := b.Eval(ctx, expr, &ok)
 		if err == nil && ok {
 			return nil
 		}
@@ -194,8 +198,8 @@ func (b *browser) waitFor(ctx context.Context, expr string) error {
 	}
 }
 
-// screenshot saves a PNG of the whole page, beyond the viewport.
-func (b *browser) screenshot(ctx context.Context, path string) error {
+// Screenshot saves a PNG of the whole page, beyond the viewport.
+func (b *Browser) Screenshot(ctx context.Context, path string) error {
 	var m struct {
 		CSSContentSize struct {
 			Width  float64 `json:"width"`
@@ -219,4 +223,35 @@ func (b *browser) screenshot(ctx context.Context, path string) error {
 		return fmt.Errorf("cdp screenshot: %w", err)
 	}
 	return os.WriteFile(path, png, 0o644)
+}
+
+// ChromiumPath finds Debian's chromium, or skips (fails under
+// HASHFLEET_REQUIRE_INTEGRATION=1, as in CI).
+func ChromiumPath(t testing.TB) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	msg := "chromium not found: install Debian's chromium (apt-get install chromium) to run the browser test"
+	if os.Getenv("HASHFLEET_REQUIRE_INTEGRATION") == "1" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return ""
+}
+
+// JSString quotes s as a JavaScript string literal.
+func JSString(s string) string {
+	b := []byte{'"'}
+	for _, r := range s {
+		switch r {
+		case '"', '\\':
+			b = append(b, '\\', byte(r))
+		default:
+			b = append(b, string(r)...)
+		}
+	}
+	return string(append(b, '"'))
 }
