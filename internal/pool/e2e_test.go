@@ -126,9 +126,7 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 	if ws == nil || ws.Accepted < 3 || ws.Blocks < 3 || ws.HashrateHs <= 0 {
 		t.Errorf("worker stats: got %+v, want ≥3 accepted shares and blocks and a hash rate", ws)
 	}
-	if ms := m.Stats(); ms.Accepted < 3 {
-		t.Errorf("miner accepted: got %d, want ≥3", ms.Accepted)
-	}
+	waitFor(t, 10*time.Second, "the miner to count 3 accepted shares", func() bool { return m.Stats().Accepted >= 3 })
 	raw, _ := json.Marshal(st)
 	if n.Password != "" && contains(raw, n.Password) {
 		t.Errorf("pool stats contain the RPC password")

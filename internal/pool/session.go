@@ -433,10 +433,10 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 	res, err := c.s.cfg.Jobs.Submit(sctx, sh)
 	cancel()
 	now := time.Now()
-	if res.Block != nil {
-		c.foundBlock(res, worker, now)
-	}
 	if err != nil {
+		if res.Block != nil { // a stale or otherwise rejected share can still solve a block
+			c.foundBlock(res, worker, now)
+		}
 		var je *job.RejectError
 		if errors.As(err, &je) {
 			c.rejectShare(req.ID, worker, jobReject(je, res.Stale))
@@ -450,6 +450,9 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 	c.s.ledger.accept(worker, now, sj.diff)
 	c.s.m.shares.Inc()
 	c.s.m.shareDiff.Add(sj.diff)
+	if res.Block != nil {
+		c.foundBlock(res, worker, now)
+	}
 	c.replyResult(req.ID, true)
 
 	c.mu.Lock()

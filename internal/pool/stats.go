@@ -171,18 +171,27 @@ func (l *ledger) disconnected(reason string) {
 	l.discon[reason]++
 }
 
-// block records a found block and returns whether it is new (a second
-// report of the same hash replaces the first one's node result).
+// block records a found block; a second report of the same hash replaces
+// the first one's node result. Worker totals count accepted blocks.
 func (l *ledger) block(b BlockRecord) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := range l.blocks {
 		if l.blocks[i].Hash == b.Hash {
+			if b.Accepted && !l.blocks[i].Accepted {
+				if w := l.worker(b.Worker); w != nil {
+					w.totals.Blocks++
+					l.dirty[b.Worker] = true
+				}
+			}
 			l.blocks[i] = b
 			return
 		}
 	}
 	l.blocks = append(l.blocks, b)
+	if !b.Accepted {
+		return
+	}
 	if w := l.worker(b.Worker); w != nil {
 		w.totals.Blocks++
 		l.dirty[b.Worker] = true

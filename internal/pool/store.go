@@ -29,7 +29,7 @@ type WorkerTotals struct {
 	Accepted  uint64    `json:"accepted"`
 	Rejected  uint64    `json:"rejected"`
 	DiffSum   float64   `json:"diff_sum"` // sum of the difficulty of accepted shares
-	Blocks    uint64    `json:"blocks"`
+	Blocks    uint64    `json:"blocks"`   // blocks found and accepted by the node
 	LastShare time.Time `json:"last_share,omitzero"`
 }
 
