@@ -9,6 +9,7 @@ package scheduler_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/mesos/zktest"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
@@ -612,5 +614,119 @@ func TestClusterTeardown(t *testing.T) {
 			t.Fatal("server task still running after teardown")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestClusterZooKeeper finds the master through ZooKeeper (a json.info_
+// node, as Mesos masters register) and keeps its state in ZooKeeper; a
+// restarted scheduler adopts the running tasks from there.
+func TestClusterZooKeeper(t *testing.T) {
+	zkAddr := zktest.Start(t)
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	u, err := mesos.ParseZKURL("zk://" + zkAddr + "/mesos")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := mesos.DialZK(u, 5*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := mesos.RegisterMaster(conn, u.Path, c.m.Info()); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.config(t, "")
+	cfg.Detector = nil
+	cfg.Master = "zk://" + zkAddr + "/mesos"
+	cfg.StateURL = "zk://" + zkAddr + "/hashfleet"
+	r1 := start(t, cfg)
+	st := waitFor(t, r1.s, 30*time.Second, "server and 3 workers", steady(3))
+	before := activeIDs(st)
+	r1.stop()
+
+	r2 := start(t, cfg)
+	st = waitFor(t, r2.s, 30*time.Second, "adoption after restart", func(st scheduler.Status) bool {
+		return st.Connected && st.Reconciling == 0 && steady(3)(st)
+	})
+	if after := activeIDs(st); len(after) != len(before) {
+		t.Fatalf("active tasks after restart: got %v, want %v", after, before)
+	}
+}
+
+// TestClusterRestartKillsUnknownTasks: a task the stored state does not
+// know (here: deleted from the state file while the scheduler was down)
+// is found by reconciliation after re-subscription and killed, and the
+// policy replaces it.
+func TestClusterRestartKillsUnknownTasks(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	dir := t.TempDir()
+	r1 := start(t, c.config(t, dir))
+	st := waitFor(t, r1.s, 30*time.Second, "server and 3 workers", steady(3))
+	r1.stop()
+
+	fs, err := scheduler.NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _, err := fs.Load(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forgotten string
+	for id, tk := range p.State.Tasks {
+		if tk.Role == scheduler.RoleWorker && tk.Active() {
+			forgotten = id
+			delete(p.State.Tasks, id)
+			break
+		}
+	}
+	if err := fs.Save(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := start(t, c.config(t, dir))
+	st = waitFor(t, r2.s, 30*time.Second, "the unknown worker killed and replaced", func(st scheduler.Status) bool {
+		for _, tv := range st.Tasks {
+			if tv.ID == forgotten && !terminal(tv.State) {
+				return false
+			}
+		}
+		return steady(3)(st)
+	})
+	_ = st
+}
+
+func TestStatusAPI(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	r := start(t, c.config(t, t.TempDir()))
+	waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
+	exe, _ := os.Executable()
+	srv := httptest.NewServer(r.s.Handler(exe))
+	defer srv.Close()
+	body, err := httpGet(srv.URL + "/api/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st scheduler.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatalf("status JSON: %v", err)
+	}
+	if st.ServerAddr == "" || len(st.Tasks) != 4 || len(st.LastOffers) == 0 || st.States["TASK_RUNNING"] != 4 {
+		t.Fatalf("status: %s", body)
+	}
+	if strings.Contains(body, testRPCPassword) {
+		t.Fatal("status API leaks the RPC password")
+	}
+	for _, o := range st.LastOffers {
+		if o.Decision == "" {
+			t.Fatalf("offer %s without a decision", o.ID)
+		}
+	}
+	bin, err := httpGet(srv.URL + "/bin/hashfleet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(exe); int64(len(bin)) != fi.Size() {
+		t.Fatalf("binary: got %d bytes, want %d", len(bin), fi.Size())
 	}
 }
