@@ -65,6 +65,21 @@ type Job struct {
 	CommitmentMismatch bool
 	// Created is when the job was built.
 	Created time.Time
+	// Upstream is set in proxy mode: where shares for this job go.
+	Upstream *UpstreamJob
+
+	// gen numbers the tip (node mode: previous block; proxy mode: also
+	// upstream clean_jobs and sessions); a job of an older gen is stale.
+	gen uint64
+}
+
+// UpstreamJob links a proxy-mode job to the upstream pool's job.
+type UpstreamJob struct {
+	JobID   string   // upstream job id
+	Session uint64   // upstream connection the job came from
+	Target  [32]byte // upstream share target when the job arrived
+	// VersionMask is the version-rolling mask the upstream granted.
+	VersionMask uint32
 }
 
 // Work returns the header-building view of j (shares j's slices).
@@ -144,12 +159,13 @@ func (e *RejectError) Error() string {
 
 // Rejections, shared so that callers can compare codes and tests reasons.
 var (
-	errUnknownJob = &RejectError{Code: CodeJobNotFound, Reason: "job not found"}
-	errStaleJob   = &RejectError{Code: CodeJobNotFound, Reason: "stale job"}
-	errEn1Size    = &RejectError{Code: CodeOther, Reason: "invalid extranonce1 length"}
-	errEn2Size    = &RejectError{Code: CodeOther, Reason: "invalid extranonce2 length"}
-	errNTime      = &RejectError{Code: CodeOther, Reason: "ntime out of range"}
-	errVersion    = &RejectError{Code: CodeOther, Reason: "version bits outside the negotiated mask"}
-	errDuplicate  = &RejectError{Code: CodeDuplicate, Reason: "duplicate share"}
-	errLowDiff    = &RejectError{Code: CodeLowDifficulty, Reason: "low difficulty share"}
+	errUnknownJob      = &RejectError{Code: CodeJobNotFound, Reason: "job not found"}
+	errStaleJob        = &RejectError{Code: CodeJobNotFound, Reason: "stale job"}
+	errEn1Size         = &RejectError{Code: CodeOther, Reason: "invalid extranonce1 length"}
+	errEn2Size         = &RejectError{Code: CodeOther, Reason: "invalid extranonce2 length"}
+	errNTime           = &RejectError{Code: CodeOther, Reason: "ntime out of range"}
+	errVersion         = &RejectError{Code: CodeOther, Reason: "version bits outside the negotiated mask"}
+	errUpstreamVersion = &RejectError{Code: CodeOther, Reason: "version bits outside the upstream pool's mask"}
+	errDuplicate       = &RejectError{Code: CodeDuplicate, Reason: "duplicate share"}
+	errLowDiff         = &RejectError{Code: CodeLowDifficulty, Reason: "low difficulty share"}
 )

@@ -20,10 +20,16 @@ import (
 
 // Config configures a Manager. Defaults are applied by New.
 type Config struct {
-	// Source provides block templates; required.
+	// Source provides block templates; required unless Upstream is set.
 	Source TemplateSource
-	// Submitter submits found blocks; required.
+	// Submitter submits found blocks; required unless Upstream is set.
 	Submitter BlockSubmitter
+	// Upstream, when set, puts the Manager in proxy mode: jobs come from
+	// an upstream pool's mining.notify, each connection's extranonce1 is
+	// a prefix of the upstream extranonce2 (Extranonce1Size bytes, default
+	// 2), and shares that meet the upstream target are forwarded to it.
+	// Source, Submitter and PayoutScript are then unused.
+	Upstream WorkSource
 	// Checker verifies accepted blocks are in the main chain; default:
 	// Submitter when it implements BlockChecker, else no verification.
 	Checker BlockChecker
@@ -60,13 +66,21 @@ type Config struct {
 
 // Validate reports whether cfg is usable. It does not modify cfg.
 func (cfg Config) Validate() error {
+	if cfg.Upstream != nil {
+		if cfg.Source != nil || cfg.Submitter != nil {
+			return errors.New("job: config: Upstream (proxy mode) excludes Source and Submitter")
+		}
+	} else {
+		switch {
+		case cfg.Source == nil:
+			return errors.New("job: config: Source is required")
+		case cfg.Submitter == nil:
+			return errors.New("job: config: Submitter is required")
+		case len(cfg.PayoutScript) == 0:
+			return errors.New("job: config: PayoutScript is required")
+		}
+	}
 	switch {
-	case cfg.Source == nil:
-		return errors.New("job: config: Source is required")
-	case cfg.Submitter == nil:
-		return errors.New("job: config: Submitter is required")
-	case len(cfg.PayoutScript) == 0:
-		return errors.New("job: config: PayoutScript is required")
 	case cfg.Extranonce1Size < 0 || cfg.Extranonce1Size > 8:
 		return errors.New("job: config: Extranonce1Size must be 1..8")
 	case cfg.Extranonce2Size < 0 || cfg.Extranonce2Size > 16:
@@ -94,7 +108,8 @@ type Manager struct {
 	table    atomic.Pointer[jobTable] // written only by the owner goroutine
 	dups     dupSet
 	fetchSeq atomic.Uint64
-	kick     chan struct{} // buffered(1): fetch a template now
+	kick     chan struct{}            // buffered(1): fetch a template now
+	fwdq     chan chain.UpstreamShare // proxy mode: shares to forward
 	running  atomic.Bool
 	stopping chan struct{} // closed when Run is shutting down
 
@@ -130,6 +145,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Extranonce1Size == 0 {
 		cfg.Extranonce1Size = 4
+		if cfg.Upstream != nil {
+			cfg.Extranonce1Size = 2
+		}
 	}
 	if cfg.Extranonce2Size == 0 {
 		cfg.Extranonce2Size = 8
@@ -177,6 +195,7 @@ func New(cfg Config) (*Manager, error) {
 		},
 		idBase:   binary.BigEndian.Uint32(seed[:4]),
 		kick:     make(chan struct{}, 1),
+		fwdq:     make(chan chain.UpstreamShare, forwardQueueLen),
 		stopping: make(chan struct{}),
 		subs:     make(map[uint64]chan *Job),
 		blocks:   make(map[[32]byte]*blockTask),
@@ -307,6 +326,13 @@ func (m *Manager) Run(ctx context.Context) error {
 		close(m.stopping)
 		m.waitSettled()
 	}()
+	if m.cfg.Upstream != nil {
+		err := m.runProxy(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	templc := make(chan fetched)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.longpollLoop(gctx, templc) })
@@ -465,33 +491,47 @@ func (m *Manager) apply(f fetched, seq uint64, now time.Time) error {
 		m.met.commitmentMismatch.Inc()
 		m.log.Warn("node's default_witness_commitment differs from ours; using ours", "height", j.Height)
 	}
-	t := &jobTable{
-		byID:    make(map[string]*Job, len(old.byID)+1),
-		order:   append(append([]string(nil), old.order...), j.ID),
-		current: j,
-		tpl:     tpl,
-		tipSeq:  old.tipSeq,
+	j.gen = 1
+	tipSeq := old.tipSeq
+	if cur != nil {
+		j.gen = cur.gen
 	}
-	for k, v := range old.byID {
-		t.byID[k] = v
+	if newTip {
+		j.gen++
+		tipSeq = f.seq
+		m.log.Info("new tip", "height", j.Height, "prev", btc.HashString(j.PrevHash), "txs", len(j.Txs), "job", j.ID)
+	} else {
+		m.log.Debug("job update", "height", j.Height, "txs", len(j.Txs), "job", j.ID)
 	}
+	m.publish(old, j, tpl, tipSeq, false)
+	return nil
+}
+
+// publish stores a new job table with j as the current job (dropping every
+// older job when dropOld) and broadcasts j. Only the owner goroutine calls
+// it.
+func (m *Manager) publish(old *jobTable, j *Job, tpl *chain.Template, tipSeq uint64, dropOld bool) {
+	t := &jobTable{byID: make(map[string]*Job, len(old.byID)+1), current: j, tpl: tpl, tipSeq: tipSeq}
+	if !dropOld {
+		t.order = append(t.order, old.order...)
+		for k, v := range old.byID {
+			t.byID[k] = v
+		}
+	}
+	t.order = append(t.order, j.ID)
 	t.byID[j.ID] = j
 	for len(t.order) > m.cfg.MaxJobs {
 		delete(t.byID, t.order[0])
 		t.order = t.order[1:]
 	}
+	newTip := old.current == nil || old.current.gen != j.gen
 	if newTip {
-		t.tipSeq = f.seq
-		m.dups.reset(j.PrevHash)
+		m.dups.reset(j.gen)
 		m.met.height.Set(float64(j.Height))
-		m.log.Info("new tip", "height", j.Height, "prev", btc.HashString(j.PrevHash), "txs", len(j.Txs), "job", j.ID)
-	} else {
-		m.log.Debug("job update", "height", j.Height, "txs", len(j.Txs), "job", j.ID)
 	}
 	m.table.Store(t)
 	m.met.jobs.WithLabelValues(map[bool]string{true: "clean", false: "update"}[newTip]).Inc()
 	m.broadcast(j)
-	return nil
 }
 
 // templateChanged reports whether a same-tip template differs enough to be
@@ -521,7 +561,7 @@ func templateChanged(a, b *chain.Template) bool {
 func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 	t := m.table.Load()
 	j := t.byID[sh.JobID]
-	stale := j != nil && t.current != nil && j.PrevHash != t.current.PrevHash
+	stale := j != nil && t.current != nil && j.gen != t.current.gen
 	v := Check(j, stale, &sh, uint32(time.Now().Unix()))
 	var res Result
 	if v.Hashed {
@@ -530,10 +570,13 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		res.Stale = stale
 	}
 	rej := v.Reject
-	if rej == nil && !m.dups.add(j.PrevHash, v.Hash) {
+	if rej == nil && j.Upstream != nil && (v.Version^j.Version)&^j.Upstream.VersionMask != 0 {
+		rej = errUpstreamVersion
+	}
+	if rej == nil && !m.dups.add(j.gen, v.Hash) {
 		rej = errDuplicate
 	}
-	if v.Solves && rej != errDuplicate {
+	if v.Solves && rej != errDuplicate && j.Upstream == nil {
 		b := m.submitBlock(ctx, j, &sh, v)
 		res.Block = &b
 	}
@@ -541,6 +584,9 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		// A share that solves a block is never "low difficulty": on
 		// regtest the network target is easier than share difficulty 1.
 		rej = CheckTarget(&v.Hash, &sh.Target)
+	}
+	if j != nil && j.Upstream != nil {
+		res.Block = m.forward(j, &sh, v, rej)
 	}
 	if rej != nil {
 		m.met.shares.WithLabelValues(rejectLabel(rej)).Inc()
@@ -562,7 +608,7 @@ func rejectLabel(r *RejectError) string {
 		return "low_difficulty"
 	case errNTime:
 		return "ntime"
-	case errVersion:
+	case errVersion, errUpstreamVersion:
 		return "version_mask"
 	}
 	return "invalid"
@@ -575,12 +621,12 @@ type dupSet struct {
 	max int
 	// mu guards the fields below.
 	mu   sync.Mutex
-	tip  [32]byte
+	tip  uint64 // tip generation
 	cur  map[[32]byte]struct{}
 	prev map[[32]byte]struct{}
 }
 
-func (d *dupSet) reset(tip [32]byte) {
+func (d *dupSet) reset(tip uint64) {
 	d.mu.Lock()
 	d.tip, d.cur, d.prev = tip, make(map[[32]byte]struct{}), nil
 	d.mu.Unlock()
@@ -588,7 +634,7 @@ func (d *dupSet) reset(tip [32]byte) {
 
 // add records h for tip and reports whether it was new. Hashes for another
 // tip (a race with a tip change) are not recorded and count as new.
-func (d *dupSet) add(tip, h [32]byte) bool {
+func (d *dupSet) add(tip uint64, h [32]byte) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if tip != d.tip || d.cur == nil {

@@ -14,6 +14,7 @@ type metrics struct {
 	commitmentMismatch prometheus.Counter
 	submitRetries      prometheus.Counter
 	height             prometheus.Gauge
+	forwarded          *prometheus.CounterVec // result (proxy mode)
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -36,6 +37,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Templates whose default_witness_commitment differed from the recomputed one."}),
 		submitRetries: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "block_submit_retries_total",
 			Help: "Block submissions retried after a node error or timeout."}),
+		forwarded: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "upstream_forwarded_total",
+			Help: "Proxy mode: shares forwarded upstream, by result (accepted, rejected, session_gone, queue_full)."}, []string{"result"}),
 		height: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "template_height",
 			Help: "Height of the block being mined."}),
 	}

@@ -1,0 +1,236 @@
+package job
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/chain"
+	"golang.org/x/sync/errgroup"
+)
+
+// WorkSource is the proxy-mode source of work: an upstream Stratum pool.
+// It is satisfied by *chain.Upstream. Run owns the upstream connection;
+// the Manager runs it.
+type WorkSource interface {
+	Run(ctx context.Context) error
+	Work() <-chan chain.UpstreamWork
+	// Target is the upstream share target now in force on session.
+	Target(session uint64) ([32]byte, bool)
+	// Submit forwards a share and waits for the upstream's verdict.
+	Submit(ctx context.Context, sh chain.UpstreamShare) error
+}
+
+// forwardQueueLen bounds shares waiting to go upstream; forwardParallel
+// bounds submissions awaiting an upstream reply.
+const (
+	forwardQueueLen = 4096
+	forwardParallel = 32
+)
+
+// NewProxyJob builds an immutable job from upstream work. The upstream
+// extranonce1 is appended to coinb1; the upstream extranonce2 is split
+// into our connection's extranonce1 (prefixSize bytes) and the worker's
+// extranonce2 (the rest, at least 2 bytes). It is pure.
+func NewProxyJob(id string, w chain.UpstreamWork, prefixSize int, created time.Time) (*Job, error) {
+	en2 := w.Extranonce2Size - prefixSize
+	if en2 < 2 {
+		return nil, fmt.Errorf("job: upstream extranonce2 of %d bytes leaves %d for workers after a %d-byte prefix, want >= 2",
+			w.Extranonce2Size, en2, prefixSize)
+	}
+	n := w.Notify
+	target, err := btc.CompactToTarget(n.NBits)
+	if err != nil {
+		return nil, fmt.Errorf("job: upstream job %s: %w", n.JobID, err)
+	}
+	coinb1 := make([]byte, 0, len(n.Coinb1)+len(w.Extranonce1))
+	coinb1 = append(append(coinb1, n.Coinb1...), w.Extranonce1...)
+	return &Job{
+		ID:              id,
+		Height:          coinbaseHeight(n.Coinb1),
+		PrevHash:        n.PrevHash,
+		Coinb1:          coinb1,
+		Coinb2:          bytes.Clone(n.Coinb2),
+		Branch:          n.Branch,
+		Version:         n.Version,
+		Bits:            n.NBits,
+		Time:            n.NTime,
+		MinTime:         n.NTime,
+		Clean:           n.Clean,
+		NetworkTarget:   target,
+		Extranonce1Size: prefixSize,
+		Extranonce2Size: en2,
+		Created:         created,
+		Upstream: &UpstreamJob{
+			JobID:       n.JobID,
+			Session:     w.Session,
+			Target:      w.Target,
+			VersionMask: w.VersionMask,
+		},
+	}, nil
+}
+
+// coinbaseHeight reads the BIP34 height push at the start of the coinbase
+// scriptSig in coinb1 (best effort; 0 when it cannot).
+func coinbaseHeight(coinb1 []byte) int64 {
+	// version(4) ‖ [marker/flag] ‖ 1 input ‖ prevout(36) ‖ script length ‖ script
+	i := 4
+	if len(coinb1) > 6 && coinb1[4] == 0 && coinb1[5] == 1 {
+		i += 2
+	}
+	i += 1 + 36 + 1 // input count, prevout, script length (< 0xfd)
+	if len(coinb1) <= i {
+		return 0
+	}
+	op := coinb1[i]
+	switch {
+	case op >= 0x51 && op <= 0x60:
+		return int64(op - 0x50)
+	case op >= 1 && op <= 8 && len(coinb1) > i+int(op):
+		var h int64
+		for k := int(op) - 1; k >= 0; k-- {
+			h = h<<8 | int64(coinb1[i+1+k])
+		}
+		return h
+	}
+	return 0
+}
+
+// runProxy is Run in proxy mode.
+func (m *Manager) runProxy(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return m.cfg.Upstream.Run(gctx) })
+	g.Go(func() error { return m.proxyOwnerLoop(gctx) })
+	g.Go(func() error { return m.forwardLoop(gctx) })
+	return g.Wait()
+}
+
+// proxyOwnerLoop turns upstream work into jobs; it is the single writer of
+// m.table in proxy mode.
+func (m *Manager) proxyOwnerLoop(ctx context.Context) error {
+	var seq uint64
+	work := m.cfg.Upstream.Work()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case w := <-work:
+			m.templates.Add(1)
+			seq++
+			if err := m.applyUpstream(w, seq, time.Now()); err != nil {
+				m.met.templateErrors.Inc()
+				s := err.Error()
+				m.lastErr.Store(&s)
+				m.log.Error("cannot build job from upstream work", "upstream_job", w.Notify.JobID, "err", err)
+			}
+		}
+	}
+}
+
+// applyUpstream publishes a job for upstream work. A new session (a
+// reconnect) drops every older job: their extranonce1 is gone.
+func (m *Manager) applyUpstream(w chain.UpstreamWork, seq uint64, now time.Time) error {
+	old := m.table.Load()
+	cur := old.current
+	id := fmt.Sprintf("%08x%x", m.idBase, seq)
+	j, err := NewProxyJob(id, w, m.cfg.Extranonce1Size, now)
+	if err != nil {
+		return err
+	}
+	newSession := cur == nil || cur.Upstream == nil || cur.Upstream.Session != w.Session
+	newTip := newSession || w.Notify.Clean || cur.PrevHash != j.PrevHash
+	j.Clean = newTip
+	j.gen = 1
+	if cur != nil {
+		j.gen = cur.gen
+		if newTip {
+			j.gen++
+		}
+	}
+	if newTip {
+		m.log.Info("new upstream work", "upstream_job", w.Notify.JobID, "height", j.Height, "prev", btc.HashString(j.PrevHash),
+			"new_session", newSession, "job", j.ID)
+	}
+	m.publish(old, j, nil, 0, newSession)
+	return nil
+}
+
+// forward queues a proxy-mode share for the upstream when it is worth
+// sending: accepted locally (or rejected locally only as stale, when it
+// solves a block), same session, and meeting the upstream target. It
+// returns the Block record for a block-solving share.
+func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *RejectError) *Block {
+	if !v.Hashed {
+		return nil
+	}
+	ok := rej == nil || (v.Solves && rej == errStaleJob)
+	if !ok {
+		return nil
+	}
+	target := j.Upstream.Target
+	if now, live := m.cfg.Upstream.Target(j.Upstream.Session); live && !btc.MeetsTarget(&now, &target) {
+		target = now // the current upstream target is easier
+	}
+	var b *Block
+	if v.Solves {
+		m.blocksFound.Add(1)
+		m.met.blocksFound.Inc()
+		b = &Block{Hash: v.Hash, Height: j.Height, Pending: true, NodeResult: "forwarded upstream"}
+		m.log.Info("share solves a block; forwarding upstream", "hash", btc.HashString(v.Hash), "height", j.Height, "worker", sh.Worker)
+	}
+	if !v.Solves && !btc.MeetsTarget(&v.Hash, &target) {
+		return nil
+	}
+	en2 := make([]byte, 0, len(sh.Extranonce1)+len(sh.Extranonce2))
+	en2 = append(append(en2, sh.Extranonce1...), sh.Extranonce2...)
+	us := chain.UpstreamShare{
+		Session: j.Upstream.Session, JobID: j.Upstream.JobID, Extranonce2: en2,
+		NTime: sh.NTime, Nonce: sh.Nonce, Version: v.Version, BaseVersion: j.Version,
+	}
+	select {
+	case m.fwdq <- us:
+	default:
+		m.met.forwarded.WithLabelValues("queue_full").Inc()
+		m.log.Warn("upstream forward queue full; share dropped", "worker", sh.Worker)
+	}
+	return b
+}
+
+// forwardLoop sends queued shares upstream, up to forwardParallel at once.
+func (m *Manager) forwardLoop(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, forwardParallel)
+	for {
+		var us chain.UpstreamShare
+		select {
+		case <-ctx.Done():
+			return nil
+		case us = <-m.fwdq:
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			err := m.cfg.Upstream.Submit(sctx, us)
+			switch {
+			case err == nil:
+				m.met.forwarded.WithLabelValues("accepted").Inc()
+			case errors.Is(err, chain.ErrSessionGone):
+				m.met.forwarded.WithLabelValues("session_gone").Inc()
+			default:
+				m.met.forwarded.WithLabelValues("rejected").Inc()
+				m.log.Debug("upstream rejected share", "upstream_job", us.JobID, "err", err)
+			}
+		})
+	}
+}
