@@ -52,7 +52,7 @@ func New(cfg Config) (*Miner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	m := &Miner{log: cfg.Logger, wake: make(chan struct{}), found: make(chan found, 1024)}
+	m := &Miner{started: time.Now(), log: cfg.Logger, wake: make(chan struct{}), found: make(chan found, 1024)}
 	for _, p := range cfg.Pools {
 		ep, user, pass, _ := ParseURL(p.URL)
 		t := poolTarget{ep: ep, user: p.User, password: p.Password}
@@ -126,7 +126,6 @@ func (m *Miner) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("miner: Run called twice")
 	}
-	m.started = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	m.log.Info("miner starting", "threads", len(m.threads), "impl", m.impl.Name, "pools", len(m.pools))

@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashfleet/hashfleet/internal/miner/minertest"
+	"github.com/hashfleet/hashfleet/internal/sha256d"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -441,5 +443,122 @@ func TestStopWhileDisconnected(t *testing.T) {
 	m.stop(t)
 	if st := m.Stats(); st.Connects == 0 {
 		t.Errorf("got 0 connection attempts, want > 0")
+	}
+}
+
+func TestRejectReasonsCounted(t *testing.T) {
+	tests := []struct {
+		name       string
+		cfg        minertest.Config
+		wantReason string
+		wantCode   string
+	}{
+		{name: "error array", cfg: minertest.Config{RejectError: stratum.NewError(stratum.ErrLowDifficulty, "Low difficulty share")}, wantReason: "Low difficulty share", wantCode: "23"},
+		{name: "ckpool reject-reason", cfg: minertest.Config{RejectReason: "Stale"}, wantReason: "Stale", wantCode: "20"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := minertest.NewServer(t, tt.cfg)
+			reg := prometheus.NewRegistry()
+			m := startMiner(t, []string{f.URL()}, func(c *Config) { c.Registerer = reg })
+			minertest.WaitFor(t, "rejects", 30*time.Second, func() bool { return m.Stats().Rejected >= 3 })
+			m.stop(t)
+			st := m.Stats()
+			if st.Accepted != 0 || st.RejectReasons[tt.wantReason] != st.Rejected {
+				t.Errorf("got accepted %d, reasons %v, want 0 and all %q", st.Accepted, st.RejectReasons, tt.wantReason)
+			}
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := false
+			for _, mf := range mfs {
+				if mf.GetName() != "hashfleet_miner_rejects_total" {
+					continue
+				}
+				for _, mt := range mf.GetMetric() {
+					if mt.GetLabel()[0].GetValue() == tt.wantCode && mt.GetCounter().GetValue() > 0 {
+						found = true
+					}
+				}
+			}
+			if !found {
+				t.Errorf("no hashfleet_miner_rejects_total{code=%q}", tt.wantCode)
+			}
+			if !strings.Contains(m.logs.String(), "booooo") {
+				t.Errorf("no reject progress line")
+			}
+		})
+	}
+}
+
+// TestBrokenImplNeverSubmits gives the miner an implementation that claims
+// every nonce is a share: the re-check must catch them before submit.
+func TestBrokenImplNeverSubmits(t *testing.T) {
+	f := minertest.NewServer(t, minertest.Config{})
+	liar := sha256d.Impl{Name: "liar", Available: true, Lanes: 1,
+		Scan: func(_ *sha256d.Midstate, _ *[16]byte, _ *[32]byte, base, _ uint32) (uint32, bool) { return base, true }}
+	m := startMiner(t, []string{f.URL()}, func(c *Config) { c.Impl = liar; c.Threads = 1 })
+	minertest.WaitFor(t, "invalid shares to be caught", 30*time.Second, func() bool { return m.Stats().Invalid >= 100 })
+	m.stop(t)
+	checkAllValid(t, f) // whatever reached the pool really met the target
+	if !strings.Contains(m.logs.String(), "failed the re-check") {
+		t.Errorf("no log line for the failed re-check")
+	}
+}
+
+func TestAnswersServerRequests(t *testing.T) {
+	f := minertest.NewServer(t, minertest.Config{})
+	m := startMiner(t, []string{f.URL()}, func(c *Config) { c.UserAgent = "hashfleet/test" })
+	minertest.WaitFor(t, "shares", 30*time.Second, func() bool { return f.ValidShares(nil) >= 1 })
+	f.SendRaw(`{"id":"p1","method":"mining.ping","params":[]}`)
+	f.SendRaw(`{"id":"v1","method":"client.get_version","params":[]}`)
+	f.SendRaw(`{"id":"s1","method":"client.show_message","params":["maintenance at noon"]}`)
+	f.SendRaw(`{"id":"u1","method":"mining.unknown","params":[]}`)
+	f.SetExtranonce([]byte{0, 0, 0, 0x0a})
+	want := map[string]string{`"p1"`: `"pong"`, `"v1"`: `"hashfleet/test"`, `"s1"`: `true`, `"u1"`: `error 20`, `"set_extranonce"`: `true`}
+	got := map[string]string{}
+	minertest.WaitFor(t, "replies", 10*time.Second, func() bool {
+		for _, r := range f.Responses() {
+			if r.Error != nil {
+				got[string(r.ID)] = "error " + strconvI(r.Error.Code)
+			} else {
+				got[string(r.ID)] = string(r.Result)
+			}
+		}
+		return len(got) >= len(want)
+	})
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("reply to %s: got %s, want %s", id, got[id], w)
+		}
+	}
+	// set_extranonce applies from the next job: shares for it use the new extranonce1.
+	id := f.NewJob(true)
+	minertest.WaitFor(t, "shares on the new job", 30*time.Second, func() bool {
+		return f.ValidShares(func(s minertest.Share) bool { return s.JobID == id }) >= 1
+	})
+	m.stop(t)
+	checkAllValid(t, f)
+	for _, s := range f.Shares() {
+		if s.JobID == id && !bytes.Equal(s.En1, []byte{0, 0, 0, 0x0a}) {
+			t.Errorf("share for job %s with extranonce1 %x, want 0000000a", id, s.En1)
+		}
+	}
+	if !strings.Contains(m.logs.String(), "maintenance at noon") {
+		t.Errorf("show_message text not logged")
+	}
+}
+
+func strconvI(i int) string { return fmt.Sprint(i) }
+
+func TestIdleTimeoutReconnects(t *testing.T) {
+	// Difficulty so high no share is found: the pool goes silent.
+	f := minertest.NewServer(t, minertest.Config{Difficulty: 1e12})
+	m := startMiner(t, []string{f.URL()}, func(c *Config) { c.IdleTimeout = 300 * time.Millisecond })
+	minertest.WaitFor(t, "a reconnect after silence", 20*time.Second, func() bool { return f.Connections() >= 2 })
+	m.stop(t)
+	if !strings.Contains(m.logs.String(), "nothing received from pool") {
+		t.Errorf("idle timeout not logged")
 	}
 }

@@ -44,6 +44,7 @@ type Server struct {
 	en1Seq uint32
 	shares []Share
 	nconns int
+	resps  []*stratum.Response
 	closed bool
 	wg     sync.WaitGroup
 	dups   map[[80]byte]bool
@@ -59,6 +60,12 @@ type Config struct {
 	TLS             *tls.Config // serve stratum+ssl with this config
 	Addr            string      // listen address; default 127.0.0.1:0
 	SilentConfigure bool        // never answer mining.configure (like ckpool)
+	// RejectError, if set, answers every valid share with this error
+	// ([code, msg, null] shape) instead of true.
+	RejectError *stratum.Error
+	// RejectReason, if set, answers every valid share ckpool-style:
+	// result false, error null, "reject-reason": RejectReason.
+	RejectReason string
 }
 
 type job struct {
@@ -71,7 +78,8 @@ type session struct {
 	conn       net.Conn
 	w          *stratum.Writer
 	mu         sync.Mutex
-	en1        []byte
+	en1        []byte            // extranonce1 for jobs sent from now on
+	jobEN1     map[string][]byte // extranonce1 in force when each job was sent
 	authorized bool
 	diff       float64            // difficulty for jobs sent from now on
 	jobDiff    map[string]float64 // difficulty in force when each job was sent
@@ -166,7 +174,7 @@ func (f *Server) acceptLoop() {
 		if err != nil {
 			return
 		}
-		c := &session{f: f, conn: conn, w: stratum.NewWriter(conn), jobDiff: map[string]float64{}}
+		c := &session{f: f, conn: conn, w: stratum.NewWriter(conn), jobDiff: map[string]float64{}, jobEN1: map[string][]byte{}}
 		f.mu.Lock()
 		if f.closed {
 			f.mu.Unlock()
@@ -250,6 +258,27 @@ func (f *Server) SetDifficulty(d float64) {
 	}
 }
 
+// SetExtranonce sends mining.set_extranonce (as a request with id
+// "set_extranonce") with a new extranonce1 for every connection; the size
+// of extranonce2 is unchanged. It applies to jobs sent afterwards.
+func (f *Server) SetExtranonce(en1 []byte) {
+	f.mu.Lock()
+	conns := f.connList()
+	size := f.cfg.Extranonce2Size
+	f.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		c.en1 = en1
+		c.mu.Unlock()
+		req, err := stratum.NewNotification(stratum.MethodSetExtranonce, stratum.SetExtranonce{Extranonce1: en1, Extranonce2Size: size})
+		if err != nil {
+			panic(err)
+		}
+		req.ID = json.RawMessage(`"set_extranonce"`)
+		_ = c.w.Write(req)
+	}
+}
+
 // SendRaw writes a raw line (a newline is appended) to every connection.
 func (f *Server) SendRaw(line string) {
 	f.mu.Lock()
@@ -273,6 +302,14 @@ func (f *Server) Shares() []Share {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]Share(nil), f.shares...)
+}
+
+// Responses returns the responses clients sent (to requests injected
+// with SendRaw).
+func (f *Server) Responses() []*stratum.Response {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]*stratum.Response(nil), f.resps...)
 }
 
 // Connections returns how many connections were accepted.
@@ -320,6 +357,7 @@ func (c *session) sendJob(j *job) {
 		return
 	}
 	c.jobDiff[j.n.JobID] = c.diff
+	c.jobEN1[j.n.JobID] = c.en1
 	c.mu.Unlock()
 	c.notify(stratum.MethodNotify, j.n)
 }
@@ -334,10 +372,14 @@ func (c *session) serve() {
 			}
 			return
 		}
-		if msg.Kind() != stratum.KindRequest {
-			continue
+		switch msg.Kind() {
+		case stratum.KindRequest:
+			c.handle(msg.Request())
+		case stratum.KindResponse:
+			c.f.mu.Lock()
+			c.f.resps = append(c.f.resps, msg.Response())
+			c.f.mu.Unlock()
 		}
-		c.handle(msg.Request())
 	}
 }
 
@@ -430,7 +472,14 @@ func (c *session) handle(req *stratum.Request) {
 			c.fail(req.ID, code, rec.Reason)
 			return
 		}
-		c.reply(req.ID, true)
+		switch {
+		case f.cfg.RejectError != nil:
+			_ = c.w.Write(stratum.NewErrorResponse(req.ID, f.cfg.RejectError))
+		case f.cfg.RejectReason != "":
+			_ = c.w.Write(&stratum.Response{ID: req.ID, Result: json.RawMessage("false"), RejectReason: f.cfg.RejectReason})
+		default:
+			c.reply(req.ID, true)
+		}
 	default:
 		c.fail(req.ID, stratum.ErrOther, "unknown method")
 	}
@@ -445,7 +494,7 @@ func dsha(b []byte) [32]byte {
 func (c *session) check(p stratum.Submit) Share {
 	f := c.f
 	c.mu.Lock()
-	en1, mask, user := c.en1, c.mask, c.user
+	en1, mask, user := c.jobEN1[p.JobID], c.mask, c.user
 	diff, sent := c.jobDiff[p.JobID]
 	c.mu.Unlock()
 	f.mu.Lock()
