@@ -1,18 +1,177 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/obs"
 )
 
-// Placeholder until the master subcommand lands; the owner of this file replaces it.
+// newMasterCmd is `hashfleet master`: the embedded Mesos-compatible master
+// with local agents, standalone.
 func newMasterCmd() *cobra.Command {
-	return &cobra.Command{
+	var (
+		o                   masterOptions
+		logFormat, logLevel string
+	)
+	cmd := &cobra.Command{
 		Use:   "master",
-		Short: "(master: not built yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return errors.New("master: not built yet")
+		Short: "Embedded Mesos-compatible master (v1 scheduler API) with local agents",
+		Long: `Runs a Mesos-compatible master serving the v1 scheduler HTTP API
+(POST /api/v1/scheduler, RecordIO event stream), a read-only /state document,
+/health, and /metrics, plus N local agents that run tasks as process groups
+(command executor semantics) or, with --containerizer docker, run
+ContainerInfo.DOCKER tasks through the local Docker Engine.
+
+Agent resources use the Mesos --resources syntax, e.g.
+  "cpus:2;mem:4096;disk:10240;ports:[31000-32000]"
+Task sandboxes live under --work-dir (default: a temporary directory removed
+on exit). Stopping the master (SIGINT/SIGTERM) kills every task and removes
+every container it started.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := obs.NewLogger(os.Stderr, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			o.Logger = log
+			return runMasterCmd(cmd.Context(), o)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.Listen, "listen", "127.0.0.1:5050", "HTTP listen address of the master (scheduler API, /state, /metrics)")
+	f.IntVar(&o.Agents, "agents", 1, "number of local agents")
+	f.StringVar(&o.Resources, "agent-resources", "cpus:2;mem:4096;ports:[31000-32000]", "resources of each agent (Mesos --resources syntax)")
+	f.StringVar(&o.Containerizer, "containerizer", agent.ContainerizerProcess, "process, or docker (DOCKER tasks via the Docker Engine; command tasks still run as processes)")
+	f.StringVar(&o.WorkDir, "work-dir", "", "directory for task sandboxes (default: a temporary directory, removed on exit)")
+	f.StringVar(&o.Hostname, "hostname", "", "hostname the master and agents advertise (default: the listen host, or localhost)")
+	f.StringVar(&o.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
+	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+// masterOptions configures an embedded master with local agents.
+type masterOptions struct {
+	Listen        string
+	Agents        int
+	Resources     string
+	Containerizer string
+	WorkDir       string
+	Hostname      string
+	DockerSocket  string
+	Logger        *slog.Logger
+	Registerer    prometheus.Registerer // nil: a fresh registry served on /metrics
+}
+
+func runMasterCmd(ctx context.Context, o masterOptions) error {
+	if o.WorkDir == "" {
+		dir, err := os.MkdirTemp("", "hashfleet-master-")
+		if err != nil {
+			return fmt.Errorf("master: work dir: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		o.WorkDir = dir
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("master: listen %s: %w", o.Listen, err)
+	}
+	return serveMaster(ctx, ln, o, func(m *master.Master, agents int) {
+		o.Logger.Info("master ready", "url", "http://"+ln.Addr().String()+"/api/v1/scheduler",
+			"state", "http://"+ln.Addr().String()+"/state", "agents", agents, "resources", o.Resources,
+			"containerizer", o.Containerizer, "work_dir", o.WorkDir)
+	})
+}
+
+// serveMaster runs a master on ln with o.Agents local agents until ctx
+// ends; ready is called once every agent is registered. It returns after
+// the agents have killed their tasks.
+func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready func(*master.Master, int)) error {
+	if o.Agents < 0 {
+		ln.Close()
+		return errors.New("master: --agents must be >= 0")
+	}
+	if o.Containerizer != agent.ContainerizerProcess && o.Containerizer != agent.ContainerizerDocker {
+		ln.Close()
+		return fmt.Errorf("master: --containerizer %q: want process or docker", o.Containerizer)
+	}
+	res, err := agent.ParseResources(o.Resources)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	zs := []string{agent.ContainerizerProcess}
+	if o.Containerizer == agent.ContainerizerDocker {
+		if err := agent.DockerAvailable(ctx, o.DockerSocket); err != nil {
+			ln.Close()
+			return fmt.Errorf("master: --containerizer docker: no Docker Engine at %s: %w", o.DockerSocket, err)
+		}
+		zs = append(zs, agent.ContainerizerDocker)
+	}
+	var gatherer prometheus.Gatherer
+	if o.Registerer == nil {
+		reg := obs.NewRegistry()
+		o.Registerer, gatherer = reg, reg
+	}
+	host := o.Hostname
+	if host == "" {
+		if h, _, err := net.SplitHostPort(ln.Addr().String()); err == nil && h != "0.0.0.0" && h != "::" {
+			host = h
+		} else {
+			host = "localhost"
+		}
+	}
+	m, err := master.New(master.Config{Addr: ln.Addr().String(), Hostname: host,
+		Logger: o.Logger, Registerer: o.Registerer})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	var handler http.Handler = m.Handler()
+	if gatherer != nil {
+		mux := obs.NewMux(gatherer, nil)
+		mux.Handle("/", m.Handler())
+		handler = mux
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	fail := func(err error) error {
+		cancel()
+		return errors.Join(err, g.Wait())
+	}
+	g.Go(func() error { return m.Run(gctx) })
+	g.Go(func() error { return obs.Serve(gctx, ln, handler) })
+	for i := range o.Agents {
+		a, err := agent.New(agent.Config{
+			Hostname: host, Resources: res, WorkDir: filepath.Join(o.WorkDir, fmt.Sprintf("agent-%d", i)),
+			Containerizers: zs, DockerSocket: o.DockerSocket,
+			Logger: o.Logger.With("agent", i), Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"agent": fmt.Sprint(i)}, o.Registerer),
+		})
+		if err != nil {
+			return fail(err)
+		}
+		id, err := m.RegisterAgent(gctx, host, res, a)
+		if err != nil {
+			return fail(fmt.Errorf("master: register agent %d: %w", i, err))
+		}
+		g.Go(func() error { return a.Run(gctx, id, m) })
+	}
+	if ready != nil {
+		ready(m, o.Agents)
+	}
+	return g.Wait()
 }
