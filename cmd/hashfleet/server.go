@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -54,7 +55,7 @@ appears in arguments, logs or the API. An optional Stratum password for
 miners comes from ` + envPoolPassword + ` or --pool-password-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runServer(cmd.Context(), f)
+			return runServer(cmd.Context(), f, cmd.ErrOrStderr())
 		},
 	}
 	fl := cmd.Flags()
@@ -92,8 +93,9 @@ func readSecret(file, env string) (string, error) {
 	return os.Getenv(env), nil
 }
 
-func runServer(ctx context.Context, f serverFlags) error {
-	log, err := obs.NewLogger(os.Stderr, f.logFormat, f.logLevel)
+// runServer runs the server until ctx is cancelled, logging to logw.
+func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
+	log, err := obs.NewLogger(logw, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
 	}

@@ -41,8 +41,10 @@ type Config struct {
 	Listener net.Listener
 	// Jobs supplies jobs and validates shares. Required.
 	Jobs JobSource
-	// Extranonce2Size is the extranonce2 length announced to miners and
-	// enforced on submits; it must equal the job manager's. Default 8.
+	// Extranonce2Size is the extranonce2 length announced to miners; it
+	// must equal the job manager's. Default: Jobs.Extranonce2Size() when
+	// Jobs has that method (*job.Manager does), else 8. Submits are checked
+	// against each job's own Extranonce2Size.
 	Extranonce2Size int
 	// Password, if non-empty, is required by mining.authorize.
 	Password string

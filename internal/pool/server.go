@@ -54,6 +54,11 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Extranonce2Size == 0 {
+		if es, ok := cfg.Jobs.(interface{ Extranonce2Size() int }); ok {
+			cfg.Extranonce2Size = es.Extranonce2Size()
+		}
+	}
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg:     cfg,

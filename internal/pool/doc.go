@@ -1,0 +1,33 @@
+// Package pool is the Stratum v1 mining server: it accepts miner
+// connections, hands each session the jobs of a job source (job.Manager),
+// turns mining.submit into job.Share values for validation, and keeps the
+// accounting (per-worker and pool hash rate, accepted and rejected shares by
+// reason, found blocks) that /api/stats, /metrics and the dashboard show.
+//
+// # Shape
+//
+// A Server is built by New and driven by Run(ctx), which owns every
+// goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
+// job, queued on every session without waiting), a ticker (vardiff for
+// idle sessions, persistence flushes), and per connection one reader (it
+// decodes and answers requests, calling Submit synchronously) and one
+// writer (it drains a bounded send queue in batched writes). A client
+// whose queue fills is dropped and counted, never waited on (STYLE R7).
+//
+// # Invariants
+//
+//   - Session job ids are per connection and map to the job and the share
+//     target in force when it was sent, so a difficulty change never
+//     invalidates work already issued; a share is checked at the easier of
+//     that target and the current one.
+//   - A difficulty change is announced with set_difficulty followed by the
+//     current job under a new id (clean_jobs false), since miners apply a
+//     new difficulty from the next notify.
+//   - Share submission is detached from the connection's context: a miner
+//     hanging up never cancels a block on its way to the node. The job
+//     manager submits each block at most once.
+//   - Found blocks are written to the data dir (bbolt) before the miner's
+//     answer is queued; worker totals are flushed every FlushInterval and on
+//     shutdown.
+//   - Vardiff (Vardiff) is a pure core fed with explicit times.
+package pool
