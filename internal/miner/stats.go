@@ -178,6 +178,9 @@ func newMetrics(reg prometheus.Registerer, m *Miner) *metrics {
 	for _, r := range []string{"accepted", "rejected", "invalid", "stale"} {
 		mt.shares.WithLabelValues(r)
 	}
+	for i := range m.threads {
+		mt.rate.WithLabelValues(strconv.Itoa(i))
+	}
 	return mt
 }
 
