@@ -1,17 +1,16 @@
 package scheduler_test
 
 // Scripted runs of the real scheduler against the embedded master and
-// agents (internal/minimesos) over real HTTP on loopback. Tasks run this
-// test binary: when the agent starts it as "hashfleet server …" or
-// "hashfleet worker …", TestMain turns it into a stand-in process that
-// listens on the Stratum/HTTP ports it was given (server) or holds a TCP
-// connection to the server address it was told (worker).
+// agents (internal/minimesos) over real HTTP on loopback. Tasks run
+// testdata/faketask, a stand-in for "hashfleet server"/"hashfleet worker"
+// that listens on the Stratum/HTTP ports it was given (server) or holds a
+// TCP connection to the server address it was told (worker), fetched by
+// the agent from a URI as the scheduler's command tasks are.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,11 +19,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/signal"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -37,96 +35,27 @@ import (
 
 const testRPCPassword = "rpc-s3cret-value"
 
+// fakeTask builds testdata/faketask (static, CGO_ENABLED=0) once per
+// test process and returns the directory holding it as "hashfleet".
+var fakeTask = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hashfleet-faketask-")
+	if err != nil {
+		return "", err
+	}
+	build := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "hashfleet"), "./testdata/faketask")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build faketask: %v\n%s", err, out)
+	}
+	return dir, nil
+})
+
 func TestMain(m *testing.M) {
-	if filepath.Base(os.Args[0]) == "hashfleet" && len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "server":
-			os.Exit(fakeServer(os.Args[2:]))
-		case "worker":
-			os.Exit(fakeWorker(os.Args[2:]))
-		}
+	code := m.Run()
+	if dir, err := fakeTask(); err == nil {
+		os.RemoveAll(dir)
 	}
-	os.Exit(m.Run())
-}
-
-func fakeServer(args []string) int {
-	fs := flag.NewFlagSet("server", flag.ContinueOnError)
-	stratum := fs.String("stratum-listen", "", "")
-	httpAddr := fs.String("http-listen", "", "")
-	network := fs.String("network", "", "")
-	fs.String("node-rpc", "", "")
-	fs.String("payout", "", "")
-	fs.String("rpc-user", "", "")
-	fs.String("log-format", "", "")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	for _, a := range os.Args {
-		if strings.Contains(a, testRPCPassword) {
-			fmt.Fprintln(os.Stderr, "RPC password found in argv")
-			return 4
-		}
-	}
-	if *network == "crash" {
-		fmt.Fprintln(os.Stderr, "crashing at once, as asked")
-		return 3
-	}
-	sl, err := net.Listen("tcp", *stratum)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 5
-	}
-	go func() {
-		for {
-			c, err := sl.Accept()
-			if err != nil {
-				return
-			}
-			go io.Copy(io.Discard, c)
-		}
-	}()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) { os.Exit(1) })
-	mux.HandleFunc("/rpcpw", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, os.Getenv(scheduler.EnvRPCPassword)) })
-	hl, err := net.Listen("tcp", *httpAddr)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 5
-	}
-	go http.Serve(hl, mux)
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
-	return 0
-}
-
-func fakeWorker(args []string) int {
-	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
-	url := fs.String("o", "", "")
-	fs.String("u", "", "")
-	fs.String("t", "", "")
-	fs.String("log-format", "", "")
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	addr, ok := strings.CutPrefix(*url, "stratum+tcp://")
-	if !ok {
-		return 2
-	}
-	go func() {
-		for { // like a real worker: keep (re)connecting to the pool
-			c, err := net.Dial("tcp", addr)
-			if err == nil {
-				io.Copy(io.Discard, c)
-				c.Close()
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	<-sig
-	return 0
+	os.Exit(code)
 }
 
 // cluster is an embedded master with process agents on loopback.
@@ -163,10 +92,11 @@ func newCluster(t *testing.T, nAgents int, res string, wrap func(http.Handler) h
 	go func() { m.Run(ctx); close(done) }()
 	go srv.Serve(ln)
 
-	exe, err := os.Executable()
+	dir, err := fakeTask()
 	if err != nil {
 		t.Fatal(err)
 	}
+	exe := filepath.Join(dir, "hashfleet")
 	bin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFile(w, r, exe)
 	}))

@@ -1,0 +1,105 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/scheduler"
+)
+
+const fakeImage = "hashfleet-scheduler-faketask:test"
+
+// needDocker skips (or fails under HASHFLEET_REQUIRE_DOCKER=1) without a
+// Docker Engine, builds the FROM scratch faketask image, and returns the
+// docker0 bridge address, which both the host and bridged containers reach.
+func needDocker(t *testing.T) string {
+	t.Helper()
+	missing := func(why string) {
+		if os.Getenv("HASHFLEET_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("docker required (HASHFLEET_REQUIRE_DOCKER=1): %s", why)
+		}
+		t.Skipf("docker not usable: %s", why)
+	}
+	if err := agent.DockerAvailable(t.Context(), ""); err != nil {
+		missing(err.Error())
+	}
+	ifc, err := net.InterfaceByName("docker0")
+	if err != nil {
+		missing("no docker0 bridge: " + err.Error())
+	}
+	addrs, _ := ifc.Addrs()
+	gw := ""
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil {
+			gw = ipn.IP.String()
+		}
+	}
+	if gw == "" {
+		missing("docker0 has no IPv4 address")
+	}
+	dir, err := fakeTask()
+	if err != nil {
+		t.Fatal(err)
+	}
+	df, _ := os.ReadFile("testdata/faketask/Dockerfile")
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), df, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("docker", "build", "-q", "-t", fakeImage, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v\n%s", err, out)
+	}
+	return gw
+}
+
+// TestClusterDockerBridge runs the server and workers as Docker containers
+// (BRIDGE network, port mappings from the offered ports, TCP health check
+// on the container port), then kills the server container's process.
+func TestClusterDockerBridge(t *testing.T) {
+	gw := needDocker(t)
+	c := newCluster(t, 0, "", nil)
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rs, err := agent.ParseResources(fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", 33000+os.Getpid()%1000*10, 33000+os.Getpid()%1000*10+9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{Hostname: gw, Resources: rs, WorkDir: t.TempDir(),
+		Containerizers: []string{agent.ContainerizerProcess, agent.ContainerizerDocker},
+		StatusRetry:    time.Second, DockerStopGrace: time.Second, ShutdownGrace: 2 * time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	id, err := c.m.RegisterAgent(ctx, a.Hostname(), a.Resources(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { a.Run(ctx, id, c.m); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	cfg := c.config(t, t.TempDir())
+	cfg.TaskMode, cfg.Image, cfg.DockerNetwork = scheduler.ModeDocker, fakeImage, mesos.NetworkBridge
+	cfg.Policy.MaxWorkers = 2
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 60*time.Second, "server and 2 workers in containers", steady(2))
+	if got, err := httpGet(fmt.Sprintf("http://%s:%d/rpcpw", gw, st.Server.Ports[1])); err != nil || got != testRPCPassword {
+		t.Fatalf("server container environment via the mapped HTTP port: got %q %v", got, err)
+	}
+	old := st.Server.ID
+	httpGet(fmt.Sprintf("http://%s:%d/exit", gw, st.Server.Ports[1]))
+	waitFor(t, r.s, 60*time.Second, "a new server container with 2 workers", func(st scheduler.Status) bool {
+		return st.Server != nil && st.Server.ID != old && steady(2)(st)
+	})
+	if n := r.maxServers(); n != 1 {
+		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+}
