@@ -206,8 +206,18 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
-// Extranonce2Size is the extranonce2 size miners must use.
-func (m *Manager) Extranonce2Size() int { return m.cfg.Extranonce2Size }
+// Extranonce2Size is the extranonce2 size miners must use. In proxy mode
+// it follows the upstream (0 before the first job); jobs carry their own
+// Extranonce2Size, which is authoritative.
+func (m *Manager) Extranonce2Size() int {
+	if m.cfg.Upstream != nil {
+		if j := m.Current(); j != nil {
+			return j.Extranonce2Size
+		}
+		return 0
+	}
+	return m.cfg.Extranonce2Size
+}
 
 // Extranonce1Size is the size of the values NewExtranonce1 returns.
 func (m *Manager) Extranonce1Size() int { return m.cfg.Extranonce1Size }
@@ -474,10 +484,11 @@ func (m *Manager) apply(f fetched, seq uint64, now time.Time) error {
 	newTip := cur == nil || tpl.PrevHash != cur.PrevHash
 	if cur != nil {
 		switch {
-		case tpl.Height < cur.Height:
-			return nil // a late reply about an older tip
-		case newTip && tpl.Height == cur.Height && f.seq < old.tipSeq:
-			return nil // a late reply from before the current tip was seen
+		case newTip && tpl.Height <= cur.Height && f.seq < old.tipSeq:
+			// A late reply to a fetch that started before the current tip
+			// was seen. (A lower tip from a later fetch is real: a reorg
+			// or a node restarted on a fresh chain.)
+			return nil
 		case !newTip && !templateChanged(old.tpl, tpl):
 			return nil
 		}

@@ -483,8 +483,8 @@ func TestRunPublishesJobs(t *testing.T) {
 		if _, err := m.Submit(ctx, sh); !isCode(err, CodeJobNotFound) {
 			t.Errorf("share on old tip: got %v, want stale", err)
 		}
-		// A late reply about an older height is ignored.
-		m.apply(fetched{tpl: withTxs, seq: m.fetchSeq.Add(1)}, 99, time.Now())
+		// A late reply to a fetch from before the new tip is ignored.
+		m.apply(fetched{tpl: withTxs, seq: 1}, 99, time.Now())
 		if cur := m.Current(); cur != j3 {
 			t.Errorf("older template replaced the current job")
 		}
@@ -605,5 +605,19 @@ func TestConfigValidate(t *testing.T) {
 				t.Errorf("got %v, want ok=%v", err, tc.ok)
 			}
 		})
+	}
+}
+
+func TestNodeResetToLowerHeight(t *testing.T) {
+	tpl := fixtureTemplate(t, "btcd_gbt_mixed_txs")
+	m := newTestManager(t, newFakeNode(tpl), nil)
+	high := applyTemplate(t, m, tpl)
+	// The node restarts on a fresh regtest chain: a later fetch reports
+	// height 1 on another parent. It must be followed, not ignored.
+	fresh := *tpl
+	fresh.Height, fresh.PrevHash = 1, [32]byte{0x06}
+	j := applyTemplate(t, m, &fresh)
+	if j == high || j.Height != 1 || !j.Clean {
+		t.Fatalf("after node reset: got height %d clean %v, want a clean job at 1", j.Height, j.Clean)
 	}
 }
