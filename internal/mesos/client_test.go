@@ -2,6 +2,8 @@ package mesos_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -340,4 +342,112 @@ func TestHeartbeatWatchdog(t *testing.T) {
 		cancel()
 		<-done
 	})
+}
+
+func TestClientTLS(t *testing.T) {
+	m := &fakeMaster{t: t, streamID: "tls-stream", heartbeat: 15, events: make(chan string)}
+	srv := httptest.NewTLSServer(m)
+	defer srv.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(srv.Certificate())
+	det, _ := mesos.NewStaticDetector(strings.TrimPrefix(srv.URL, "https://"))
+	c, err := mesos.NewClient(mesos.ClientConfig{Detector: det, Scheme: "https", TLSConfig: &tls.Config{RootCAs: pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub, err := c.Subscribe(ctx, mesos.Subscribe(mesos.FrameworkInfo{User: "u", Name: "n"}))
+	if err != nil {
+		t.Fatalf("subscribe over TLS: %v", err)
+	}
+	defer sub.Close()
+	if !strings.HasPrefix(sub.Endpoint, "https://") || sub.StreamID != "tls-stream" {
+		t.Fatalf("got endpoint %q stream %q", sub.Endpoint, sub.StreamID)
+	}
+	if err := c.Call(ctx, mesos.Reconcile(mesos.FrameworkID{Value: "fw-1"})); err != nil {
+		t.Fatalf("call over TLS: %v", err)
+	}
+
+	// Without the CA the handshake fails.
+	c2, _ := mesos.NewClient(mesos.ClientConfig{Detector: det, Scheme: "https"})
+	if _, err := c2.Subscribe(ctx, mesos.Subscribe(mesos.FrameworkInfo{User: "u", Name: "n"})); err == nil {
+		t.Fatal("subscribed to an untrusted TLS master")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := mesos.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
+	caps := []time.Duration{100, 200, 400, 800, 1000, 1000, 1000}
+	for i, c := range caps {
+		c *= time.Millisecond
+		d := b.Next()
+		if d < c/2 || d > c {
+			t.Fatalf("attempt %d: got %v, want within [%v, %v]", i, d, c/2, c)
+		}
+	}
+	b.Reset()
+	if d := b.Next(); d > 100*time.Millisecond {
+		t.Fatalf("after Reset: got %v, want <= 100ms", d)
+	}
+	var zero mesos.Backoff
+	for range 20 {
+		if d := zero.Next(); d > 15*time.Second {
+			t.Fatalf("zero value exceeds the 15 s cap: %v", d)
+		}
+	}
+}
+
+func TestSubscribeErrorEventAndBadAnswers(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    string
+	}{
+		{name: "ERROR first", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set(mesos.StreamIDHeader, "s")
+			io.WriteString(w, frame(`{"type":"ERROR","error":{"message":"Framework has been removed"}}`))
+		}, want: "Framework has been removed"},
+		{name: "no stream id", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, frame(`{"type":"SUBSCRIBED","subscribed":{"framework_id":{"value":"f"}}}`))
+		}, want: "Mesos-Stream-Id"},
+		{name: "wrong content type", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.Header().Set(mesos.StreamIDHeader, "s")
+		}, want: "Content-Type"},
+		{name: "heartbeat first", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set(mesos.StreamIDHeader, "s")
+			io.WriteString(w, frame(`{"type":"HEARTBEAT"}`))
+		}, want: "want SUBSCRIBED"},
+		{name: "oversized frame", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set(mesos.StreamIDHeader, "s")
+			io.WriteString(w, "99999999\n{")
+		}, want: "too large"},
+		{name: "503", handler: func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "No leader elected", http.StatusServiceUnavailable)
+		}, want: "503"},
+		{name: "redirect loop", handler: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Location", "//"+r.Host+"/master/api/v1/scheduler")
+			w.WriteHeader(http.StatusTemporaryRedirect)
+		}, want: "too many leader redirects"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			det, _ := mesos.NewStaticDetector(srv.URL)
+			c, _ := mesos.NewClient(mesos.ClientConfig{Detector: det, MaxFrameSize: 1 << 20})
+			_, err := c.Subscribe(context.Background(), mesos.Subscribe(mesos.FrameworkInfo{User: "u", Name: "n"}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			if err := c.Call(context.Background(), mesos.Reconcile(mesos.FrameworkID{Value: "f"})); !errors.Is(err, mesos.ErrNotSubscribed) {
+				t.Fatalf("call without a subscription: got %v, want ErrNotSubscribed", err)
+			}
+		})
+	}
 }

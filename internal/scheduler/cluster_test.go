@@ -506,9 +506,12 @@ func TestUnreachableMaster(t *testing.T) {
 	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "x",
 		BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: t.TempDir(),
 		Backoff: mesos.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
-	st := waitFor(t, r.s, 10*time.Second, "a connection error", func(st scheduler.Status) bool {
-		return st.LastError != "" && st.Subscriptions == 0
+	st := waitFor(t, r.s, 10*time.Second, "a connection error and the node probe", func(st scheduler.Status) bool {
+		return st.LastError != "" && st.Subscriptions == 0 && st.NodeReachable != nil
 	})
+	if *st.NodeReachable || st.NodeError == "" {
+		t.Fatalf("node probe: reachable=%v err=%q, want unreachable with a reason", *st.NodeReachable, st.NodeError)
+	}
 	if st.Connected || !strings.Contains(st.LastError, "connection refused") {
 		t.Fatalf("status: connected=%v err=%q", st.Connected, st.LastError)
 	}

@@ -34,6 +34,7 @@ type Scheduler struct {
 
 	inbox chan inMsg
 	snap  atomic.Pointer[Status]
+	node  atomic.Pointer[nodeProbe] // written by probeNode
 
 	// Owned by Run's goroutine.
 	state         *State
@@ -154,6 +155,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer func() { cancel(); wg.Wait() }()
 	wg.Go(func() { s.client.Run(cctx, handler{s: s, ctx: cctx}) })
+	wg.Go(func() { s.probeNode(cctx, 30*time.Second) })
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -539,6 +541,10 @@ func (s *Scheduler) publish() {
 		st.ServerAddr = srv.StratumAddr()
 	}
 	st.Workers, st.WorkerCPUs = s.state.activeWorkers()
+	if p := s.node.Load(); p != nil {
+		ok := p.ok
+		st.NodeReachable, st.NodeError, st.NodeCheckedAt = &ok, p.err, p.at
+	}
 	s.snap.Store(st)
 }
 

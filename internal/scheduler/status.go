@@ -68,7 +68,12 @@ type Status struct {
 	Tasks              []TaskView     `json:"tasks"`
 	LastOffers         []OfferView    `json:"last_offers"`
 	Reconciling        int            `json:"reconciling"` // tasks awaiting an explicit reconciliation answer
-	UpdatedAt          time.Time      `json:"updated_at"`
+	// NodeReachable: whether the node RPC endpoint accepted a TCP
+	// connection from the scheduler's host (advisory; nil before the first check).
+	NodeReachable *bool     `json:"node_reachable,omitempty"`
+	NodeError     string    `json:"node_error,omitempty"`
+	NodeCheckedAt time.Time `json:"node_checked_at,omitzero"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func viewOf(t *Task) TaskView {
