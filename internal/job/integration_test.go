@@ -303,3 +303,66 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	}
 	waitFor(t, "a job on the new tip", func() bool { return m.Current().Height == j.Height+1 })
 }
+
+// TestIntegrationEmbeddedNodeRestart runs the Manager against hashfleet's
+// embedded node, restarts the node (same data directory and port) while a
+// longpoll is outstanding, and checks that mining carries on: a new job
+// arrives and a block found after the restart is accepted on top of the
+// chain that survived it.
+func TestIntegrationEmbeddedNodeRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	n := nodetest.StartEmbedded(t)
+	w := nodetest.NewWallet(t, n)
+	client, err := chain.New(chain.Config{URL: n.URL, User: n.User, Password: n.Password, Logger: quiet,
+		BackoffMin: 20 * time.Millisecond, BackoffMax: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{Source: client, Submitter: client, PayoutScript: w.PkScript, Logger: quiet, PollInterval: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	mineOne := func() *Block {
+		t.Helper()
+		j := m.Current()
+		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()), NTime: j.Time, Target: btc.Diff1Target}
+		mine(t, j, &sh)
+		res, err := m.Submit(ctx, sh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Block == nil || !res.Block.Accepted {
+			t.Fatalf("block at height %d: got %+v, want accepted", j.Height, res.Block)
+		}
+		waitFor(t, "the next job", func() bool { return m.Current().Height == j.Height+1 })
+		return res.Block
+	}
+	waitFor(t, "the first job", func() bool { return m.Current() != nil })
+	for range 3 {
+		mineOne()
+	}
+	before := n.BlockCount(t)
+	time.Sleep(100 * time.Millisecond) // a longpoll is outstanding
+	n.Restart(t)
+	if got := n.BlockCount(t); got != before {
+		t.Fatalf("height after restart: got %d, want %d", got, before)
+	}
+	b := mineOne()
+	if b.Height != before+1 {
+		t.Errorf("block after restart: got height %d, want %d", b.Height, before+1)
+	}
+	if got, want := n.BestBlockHash(t), btc.HashString(b.Hash); got != want {
+		t.Errorf("best block: got %s, want %s", got, want)
+	}
+}
