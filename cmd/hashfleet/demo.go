@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -150,13 +150,24 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	}
 	say("node      regtest, RPC %s, payout %s", nd.URL(), payout)
 
-	// 2. The master and its agent.
-	masterAddr, err := startCluster(gctx, g, clusterConfig{
-		Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
-		WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: "127.0.0.1", Logger: log,
-	})
+	// 2. The master and its agent (the same code as `hashfleet master`).
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return fmt.Errorf("demo: master listen: %w", err)
+	}
+	masterAddr := mln.Addr().String()
+	masterReady := make(chan struct{})
+	g.Go(func() error {
+		return serveMaster(gctx, mln, masterOptions{
+			Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
+			WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: "127.0.0.1",
+			DockerSocket: "/var/run/docker.sock", Logger: log.With("component", "master"), Registerer: prometheus.NewRegistry(),
+		}, func(*master.Master, int) { close(masterReady) })
+	})
+	select {
+	case <-masterReady:
+	case <-gctx.Done():
+		return fmt.Errorf("demo: master: %w", errors.Join(context.Cause(gctx), g.Wait()))
 	}
 	say("master    http://%s (embedded, 1 agent, %d cpus, %s containerizer)", masterAddr, cfg.Workers+1, cfg.Containerizer)
 
@@ -351,57 +362,4 @@ func newRegtestAddress() (string, error) {
 		return "", fmt.Errorf("demo: payout address: %w", err)
 	}
 	return a.EncodeAddress(), nil
-}
-
-// clusterConfig is an embedded master with local agents.
-type clusterConfig struct {
-	Listen        string // master HTTP listen address; default 127.0.0.1:0
-	Agents        int
-	Resources     string // per agent, Mesos --resources syntax
-	WorkDir       string
-	Containerizer string
-	Hostname      string
-	Logger        *slog.Logger
-}
-
-// startCluster starts an embedded master and its agents in g and returns the
-// master's host:port.
-func startCluster(ctx context.Context, g *errgroup.Group, cc clusterConfig) (string, error) {
-	if cc.Listen == "" {
-		cc.Listen = "127.0.0.1:0"
-	}
-	res, err := agent.ParseResources(cc.Resources)
-	if err != nil {
-		return "", err
-	}
-	ln, err := net.Listen("tcp", cc.Listen)
-	if err != nil {
-		return "", fmt.Errorf("master: listen %s: %w", cc.Listen, err)
-	}
-	m, err := master.New(master.Config{Addr: ln.Addr().String(), Logger: cc.Logger.With("component", "master")})
-	if err != nil {
-		ln.Close()
-		return "", err
-	}
-	g.Go(func() error { return m.Run(ctx) })
-	g.Go(func() error { return obs.Serve(ctx, ln, m.Handler()) })
-	zs := []string{agent.ContainerizerProcess}
-	if cc.Containerizer == agent.ContainerizerDocker {
-		zs = append(zs, agent.ContainerizerDocker)
-	}
-	for i := range cc.Agents {
-		a, err := agent.New(agent.Config{
-			Hostname: cc.Hostname, Resources: res, WorkDir: filepath.Join(cc.WorkDir, fmt.Sprint(i)),
-			Containerizers: zs, Logger: cc.Logger.With("component", "agent", "agent", i),
-		})
-		if err != nil {
-			return "", err
-		}
-		id, err := m.RegisterAgent(ctx, cc.Hostname, res, a)
-		if err != nil {
-			return "", fmt.Errorf("master: register agent %d: %w", i, err)
-		}
-		g.Go(func() error { return a.Run(ctx, id, m) })
-	}
-	return ln.Addr().String(), nil
 }
