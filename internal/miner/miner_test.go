@@ -144,7 +144,7 @@ func TestMineAgainstFixture(t *testing.T) {
 	// Distinct extranonce2 per thread: no two valid shares share a header.
 	seen := map[string]bool{}
 	for _, s := range f.Shares() {
-		k := string(s.En2) + "/" + s.JobID + "/" + string(rune(s.Nonce))
+		k := fmt.Sprintf("%x/%s/%08x/%08x", s.En2, s.JobID, s.Nonce, s.Version)
 		if seen[k] {
 			t.Errorf("duplicate share %x nonce %08x", s.En2, s.Nonce)
 		}
