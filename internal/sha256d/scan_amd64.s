@@ -723,20 +723,20 @@ loop:
 	BSWAPL      AX
 	MOVL        AX, 4(SP)
 	CMPL        (SP), R8
-	JA          nohit_0_shani
+	JA          nohit0
 	MOVL        DX, AX
 	JMP         found
 
-nohit_0_shani:
+nohit0:
 	CMPL CX, $0x00000001
 	JBE  notfound
 	CMPL 4(SP), R8
-	JA   nohit_1_shani
+	JA   nohit1
 	MOVL DX, AX
 	ADDL $0x00000001, AX
 	JMP  found
 
-nohit_1_shani:
+nohit1:
 	CMPL CX, $0x02
 	JBE  notfound
 	ADDL $0x02, DX
@@ -16029,21 +16029,21 @@ sha:
 	CMPL CX, $0x00000010
 	JBE  notfound
 	CMPL 6976(SP), R8
-	JA   nohit_16_hyb1
+	JA   nohit16
 	MOVL DX, AX
 	ADDL $0x00000010, AX
 	JMP  found
 
-nohit_16_hyb1:
+nohit16:
 	CMPL CX, $0x00000011
 	JBE  notfound
 	CMPL 6980(SP), R8
-	JA   nohit_17_hyb1
+	JA   nohit17
 	MOVL DX, AX
 	ADDL $0x00000011, AX
 	JMP  found
 
-nohit_17_hyb1:
+nohit17:
 	CMPL CX, $0x00000012
 	JBE  notfound
 	ADDL $0x00000012, DX

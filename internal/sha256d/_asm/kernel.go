@@ -227,7 +227,6 @@ func vecMaskCheck(v *visa, next string) {
 
 func genVector(v *visa) {
 	name := map[string]string{"avx2": "kernelAVX2", "avx512": "kernelAVX512"}[v.name]
-	curKernel = v.name
 	TEXT(name, 0, kernelSig)
 	Doc(fmt.Sprintf("%s scans %d nonces at a time in %s lanes.", name, v.lanes, v.name))
 	frame := AllocLocal(maxSlots * v.width)
@@ -263,7 +262,6 @@ func genHybrid() {
 		v := &visa{name: fmt.Sprintf("hyb%d", pairs), width: 64, lanes: 16, evex: true,
 			regs: []VecPhysical{Z16, Z17, Z18, Z19, Z20, Z21, Z22, Z23, Z24, Z25, Z26, Z27, Z28, Z29, Z30, Z31}}
 		name := fmt.Sprintf("kernelHybrid%d", pairs)
-		curKernel = v.name
 		TEXT(name, 0, kernelSig)
 		Doc(fmt.Sprintf("%s scans 16 nonces in AVX-512 lanes and %d in SHA-NI lanes, interleaved.", name, 2*pairs))
 		frame := AllocLocal(maxSlots * v.width)

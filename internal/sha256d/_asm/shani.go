@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	. "github.com/mmcloughlin/avo/reg"
@@ -188,27 +190,17 @@ func checkLanes(h7 Mem, lo, hi int) {
 			JBE(LabelRef("notfound"))
 		}
 		CMPL(h7.Offset(4*(i-lo)), rT7.As32())
-		JA(LabelRef("nohit_" + itoa(i) + "_" + curKernel))
+		JA(LabelRef(fmt.Sprintf("nohit%d", i)))
 		MOVL(rNonce.As32(), rTmp.As32())
 		if i > 0 {
 			ADDL(U32(i), rTmp.As32())
 		}
 		JMP(LabelRef("found"))
-		Label("nohit_" + itoa(i) + "_" + curKernel)
+		Label(fmt.Sprintf("nohit%d", i))
 	}
-}
-
-var curKernel string
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 func genSHANI() {
-	curKernel = "shani"
 	TEXT("kernelSHANI", 0, kernelSig)
 	Doc("kernelSHANI scans with SHA-NI, two nonces interleaved.")
 	h7 := AllocLocal(8)

@@ -59,7 +59,6 @@ var (
 	rLeft  = RCX // nonces left in [nonce, base+n)
 	rTmp   = RAX
 	rTmp2  = RBX
-	rTmp3  = R9
 )
 
 const kernelSig = "func(p *[74]uint32, t7, base, n uint32) (nonce uint32, ok bool)"
@@ -91,5 +90,3 @@ func epilogues(vzero bool) {
 	Store(rTmp2.As8(), ReturnIndex(1))
 	RET()
 }
-
-var _ = Mem{}

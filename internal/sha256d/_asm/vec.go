@@ -389,7 +389,8 @@ func (g *vgen) computeW(t int, p hashPlan) {
 	}
 }
 
-// laneH7 returns the per-lane candidate test plan for hash 1 and hash 2.
+// plans returns the word plans of hash 1 (block 2 of the header, whose W3
+// is the nonce) and hash 2 (the padded 32-byte digest).
 func plans() (h1, h2 hashPlan) {
 	h1 = hashPlan{
 		dep: func(i int) bool { return i == 3 || i >= 18 },
