@@ -524,7 +524,12 @@ func TestClusterTeardown(t *testing.T) {
 	r := start(t, cfg)
 	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
 	httpPort := st.Server.Ports[1]
+	oldFW := st.FrameworkID
 	r.stop()
+	saved, err := os.ReadFile(filepath.Join(dir, "scheduler-state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	s, err := scheduler.New(cfg)
 	if err != nil {
@@ -547,6 +552,43 @@ func TestClusterTeardown(t *testing.T) {
 			t.Fatal("server task still running after teardown")
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+
+	// A scheduler started from the pre-teardown state is refused ("Framework
+	// has been removed"): it records its tasks as gone and registers anew.
+	if err := os.WriteFile(filepath.Join(dir, "scheduler-state.json"), saved, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r2 := start(t, cfg)
+	st = waitFor(t, r2.s, 30*time.Second, "a new framework with a server and 3 workers", func(st scheduler.Status) bool {
+		return st.Connected && st.FrameworkID != oldFW && steady(3)(st)
+	})
+	if st.FrameworkID == oldFW || st.FrameworkID == "" {
+		t.Fatalf("framework id: got %q, want a new one (old %q)", st.FrameworkID, oldFW)
+	}
+	for _, tv := range st.Tasks {
+		if tv.Reason == mesos.ReasonFrameworkRemoved && tv.State != string(mesos.TaskKilled) {
+			t.Fatalf("task %s of the removed framework: %s", tv.ID, tv.State)
+		}
+	}
+}
+
+// TestClusterLeaderRedirect: the scheduler is pointed at a non-leading
+// master, which answers 307 with a protocol-relative Location, as Mesos does.
+func TestClusterLeaderRedirect(t *testing.T) {
+	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
+	follower := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", "//"+c.addr+"/master/api/v1/scheduler")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	defer follower.Close()
+	cfg := c.config(t, t.TempDir())
+	det, _ := mesos.NewStaticDetector(strings.TrimPrefix(follower.URL, "http://"))
+	cfg.Detector = det
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers via the leader", steady(3))
+	if !strings.Contains(st.Master, c.addr) {
+		t.Fatalf("master endpoint: got %q, want the leader %s", st.Master, c.addr)
 	}
 }
 

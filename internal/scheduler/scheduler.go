@@ -196,8 +196,23 @@ func (h handler) send(m inMsg) {
 func (h handler) Subscribed(_ context.Context, sb mesos.EventSubscribedBody) {
 	h.send(inMsg{subscribed: &sb})
 }
-func (h handler) Event(_ context.Context, e mesos.Event)  { h.send(inMsg{event: &e}) }
-func (h handler) Disconnected(err error, d time.Duration) { h.send(inMsg{disconnect: err, retryIn: d}) }
+func (h handler) Event(_ context.Context, e mesos.Event) { h.send(inMsg{event: &e}) }
+func (h handler) Disconnected(err error, d time.Duration) {
+	if frameworkRemoved(err) {
+		// The master will never take this id again: the next attempt
+		// registers a new framework. Cleared here, before the client asks
+		// for the next SUBSCRIBE call.
+		h.s.fwID.Store("")
+	}
+	h.send(inMsg{disconnect: err, retryIn: d})
+}
+
+// frameworkRemoved reports whether err is the master's refusal of a
+// framework id it has removed (torn down, or failover timeout expired).
+func frameworkRemoved(err error) bool {
+	var ee *mesos.ErrorEvent
+	return errors.As(err, &ee) && strings.Contains(ee.Message, "has been removed")
+}
 
 func (s *Scheduler) setErr(err error) {
 	s.lastErr = err.Error()
@@ -254,7 +269,28 @@ func (s *Scheduler) handle(ctx context.Context, m inMsg) {
 			s.lastErr = "master refused the credentials (401): check --principal/--secret-file"
 		}
 		s.log.Log(ctx, level, "scheduler: disconnected from master", "err", m.disconnect, "retry_in", m.retryIn)
+		if frameworkRemoved(m.disconnect) {
+			s.onFrameworkRemoved(ctx)
+		}
 	}
+}
+
+// onFrameworkRemoved: the master removed the framework, and with it killed
+// every task. Record that and start over as a new framework.
+func (s *Scheduler) onFrameworkRemoved(ctx context.Context) {
+	now := time.Now()
+	n := 0
+	for _, t := range s.state.Tasks {
+		if t.Active() {
+			t.State, t.Message, t.Reason, t.UpdatedAt = mesos.TaskKilled, "framework removed by the master", mesos.ReasonFrameworkRemoved, now
+			n++
+		}
+	}
+	s.state.CurrentServer = ""
+	clear(s.pending)
+	s.log.Error("scheduler: the master removed this framework (torn down or failover timeout expired); its tasks are gone, registering anew",
+		"tasks_lost", n)
+	s.mustSave(ctx)
 }
 
 func (s *Scheduler) onSubscribed(ctx context.Context, sb mesos.EventSubscribedBody) {
