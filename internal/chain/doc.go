@@ -22,4 +22,10 @@
 // 60 s cap. Transport failures, HTTP 5xx without a JSON-RPC body and the
 // "warming up" error (-28) are retried with exponential backoff, which lets
 // a caller ride out a node restart. A Client is safe for concurrent use.
+//
+// Upstream is the proxy-mode source: a Stratum v1 client of an upstream
+// pool (configure/subscribe/authorize, notify, set_difficulty, submit) that
+// reconnects with backoff and numbers its sessions, so shares are never
+// sent on a connection other than the one their job came from.
+// chaintest.FakePool is a loopback upstream pool for tests.
 package chain

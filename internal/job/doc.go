@@ -20,4 +20,12 @@
 // submitted at most once; its submission is retried through node errors,
 // timeouts and restarts, and an unrejected block is verified to be in the
 // node's main chain (btcd answers null for side-chain and orphan blocks).
+//
+// Proxy mode (Config.Upstream, e.g. a *chain.Upstream): jobs come from an
+// upstream pool's mining.notify (NewProxyJob appends the upstream
+// extranonce1 to coinb1), each connection's extranonce1 is a prefix of the
+// upstream extranonce2, so the upstream's extranonce2 space is split among
+// our workers, and locally valid shares that meet the upstream target are
+// forwarded (bounded queue, never blocking Submit). Blocks are the
+// upstream's business; a solving share is reported with Block.Pending.
 package job

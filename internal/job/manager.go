@@ -603,7 +603,7 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		m.met.shares.WithLabelValues(rejectLabel(rej)).Inc()
 		return res, rej
 	}
-	m.met.shares.WithLabelValues("accepted").Inc()
+	m.met.sharesAccepted.Inc()
 	return res, nil
 }
 

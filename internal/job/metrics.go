@@ -7,6 +7,7 @@ import (
 
 type metrics struct {
 	shares             *prometheus.CounterVec // result
+	sharesAccepted     prometheus.Counter     // shares{result="accepted"}, resolved once
 	blocks             *prometheus.CounterVec // outcome
 	blocksFound        prometheus.Counter
 	jobs               *prometheus.CounterVec // kind: clean, update
@@ -20,7 +21,7 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) *metrics {
 	f := promauto.With(reg)
 	const ns, sub = "hashfleet", "job"
-	return &metrics{
+	m := &metrics{
 		shares: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shares_total",
 			Help: "Shares validated, by result (accepted, stale, unknown_job, duplicate, low_difficulty, ntime, version_mask, invalid)."},
 			[]string{"result"}),
@@ -42,4 +43,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		height: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "template_height",
 			Help: "Height of the block being mined."}),
 	}
+	m.sharesAccepted = m.shares.WithLabelValues("accepted")
+	return m
 }

@@ -39,12 +39,16 @@ func Check(j *Job, stale bool, sh *Share, now uint32) Verdict {
 		v.Reject = errUnknownJob
 		return v
 	}
-	if len(sh.Extranonce1) != j.Extranonce1Size {
-		v.Reject = errEn1Size
-		return v
-	}
-	if len(sh.Extranonce2) != j.Extranonce2Size {
-		v.Reject = errEn2Size
+	if len(sh.Extranonce1) != j.Extranonce1Size || len(sh.Extranonce2) != j.Extranonce2Size {
+		// The header cannot be built; staleness is reported first (§1.7).
+		switch {
+		case stale:
+			v.Reject = errStaleJob
+		case len(sh.Extranonce1) != j.Extranonce1Size:
+			v.Reject = errEn1Size
+		default:
+			v.Reject = errEn2Size
+		}
 		return v
 	}
 	version := sh.Version

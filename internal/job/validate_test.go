@@ -44,6 +44,7 @@ func TestCheck(t *testing.T) {
 		{name: "unknown job", job: nil, now: now, wantReject: errUnknownJob},
 		{name: "stale job is hashed (block check) but rejected 21", job: j, stale: true, now: now, wantReject: errStaleJob, wantHashed: true},
 		{name: "stale wins over bad ntime", job: j, stale: true, now: now, mod: func(s *Share) { s.NTime = j.Time - 1 }, wantReject: errStaleJob, wantHashed: true},
+		{name: "stale wins over bad extranonce2 size (not hashed)", job: j, stale: true, now: now, mod: func(s *Share) { s.Extranonce2 = en2[:4] }, wantReject: errStaleJob},
 		{name: "short extranonce1", job: j, now: now, mod: func(s *Share) { s.Extranonce1 = en1[:3] }, wantReject: errEn1Size},
 		{name: "short extranonce2", job: j, now: now, mod: func(s *Share) { s.Extranonce2 = en2[:4] }, wantReject: errEn2Size},
 		{name: "long extranonce2", job: j, now: now, mod: func(s *Share) { s.Extranonce2 = make([]byte, 9) }, wantReject: errEn2Size},
