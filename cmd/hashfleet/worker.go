@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -34,6 +35,7 @@ type workerFlags struct {
 	apiListen           string
 	logFormat, logLevel string
 	benchmark           bool
+	benchmarkMiner      bool
 	timeLimit           time.Duration
 	noRedirect          bool
 	extranonceSubscribe bool
@@ -69,8 +71,9 @@ and hashes SHA-256d on -t threads. -o may be repeated: pools are tried in order
 	fl.StringVar(&f.apiListen, "api-listen", "", "serve /api/stats, /metrics, /healthz, /readyz on this address (e.g. 127.0.0.1:4048)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fl.BoolVar(&f.benchmark, "benchmark", false, "hash offline with the mining code path and report the rate; no pool")
-	fl.DurationVar(&f.timeLimit, "time-limit", 0, "stop after this long (0: run until interrupted; --benchmark defaults to 10s)")
+	fl.BoolVar(&f.benchmark, "benchmark", false, "hash offline and report the rate, as `hashfleet bench` does (-t, --impl, --time-limit); no pool")
+	fl.BoolVar(&f.benchmarkMiner, "benchmark-miner", false, "like --benchmark, but through the worker's own hashing threads (the mining code path)")
+	fl.DurationVar(&f.timeLimit, "time-limit", 0, "stop after this long (0: run until interrupted; benchmarks default to 10s)")
 	fl.BoolVar(&f.noRedirect, "no-redirect", false, "ignore client.reconnect requests to another host")
 	fl.BoolVar(&f.extranonceSubscribe, "extranonce-subscribe", false, "send mining.extranonce.subscribe (NiceHash extension)")
 	fl.Float64Var(&f.suggestDiff, "suggest-diff", 0, "send mining.suggest_difficulty with this value")
@@ -124,12 +127,15 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	if f.threads < 0 {
 		return fmt.Errorf("worker: threads %d < 0", f.threads)
 	}
+	if f.benchmark {
+		return runWorkerBench(ctx, cmd, f)
+	}
 	if f.timeLimit > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, f.timeLimit)
 		defer cancel()
 	}
-	if f.benchmark {
+	if f.benchmarkMiner {
 		return runWorkerBenchmark(ctx, cmd, f, im, log)
 	}
 	if len(f.urls) == 0 {
@@ -193,8 +199,22 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	return err
 }
 
-// runWorkerBenchmark hashes offline through the miner's own threads, like
-// cpuminer --benchmark, and prints the rate.
+// runWorkerBench is --benchmark: it delegates to `hashfleet bench` with
+// the worker's -t, --impl and --time-limit.
+func runWorkerBench(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
+	bf := benchFlags{threads: f.threads, duration: f.timeLimit, impl: f.impl, json: f.logFormat == "json"}
+	if bf.threads == 0 {
+		bf.threads = runtime.NumCPU()
+	}
+	if bf.duration <= 0 {
+		bf.duration = 10 * time.Second
+	}
+	return runBenchCmd(ctx, cmd.OutOrStdout(), bf)
+}
+
+// runWorkerBenchmark is --benchmark-miner: it hashes offline through the
+// miner's own threads and prints the rate (per CPU-second too, where the
+// OS reports thread CPU time).
 func runWorkerBenchmark(ctx context.Context, cmd *cobra.Command, f *workerFlags, im sha256d.Impl, log *slog.Logger) error {
 	d := f.timeLimit
 	if d <= 0 {
@@ -204,7 +224,8 @@ func runWorkerBenchmark(ctx context.Context, cmd *cobra.Command, f *workerFlags,
 	if !cmd.Flags().Changed("stats-interval") {
 		interval = 5 * time.Second
 	}
-	res, err := miner.Benchmark(ctx, miner.BenchConfig{Impl: im, Threads: f.threads, Duration: d, Logger: log, StatsInterval: interval, Quiet: f.quiet})
+	res, err := miner.Benchmark(ctx, miner.BenchConfig{Impl: im, Threads: f.threads, Duration: d, Logger: log,
+		StatsInterval: interval, Quiet: f.quiet, ThreadCPUTime: threadCPUTime})
 	if err != nil {
 		return err
 	}
@@ -213,7 +234,11 @@ func runWorkerBenchmark(ctx context.Context, cmd *cobra.Command, f *workerFlags,
 		return json.NewEncoder(out).Encode(res)
 	}
 	for _, th := range res.Threads {
-		fmt.Fprintf(out, "thread %d: %d hashes, %s\n", th.Thread, th.Hashes, miner.FormatHashRate(th.HashRate))
+		fmt.Fprintf(out, "thread %d: %d hashes, %s", th.Thread, th.Hashes, miner.FormatHashRate(th.HashRate))
+		if th.HashesPerCPUSecond > 0 {
+			fmt.Fprintf(out, " (%s per CPU-second)", miner.FormatHashRate(th.HashesPerCPUSecond))
+		}
+		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, "Total: %s (impl %s, %d threads, %.1fs)\n", miner.FormatHashRate(res.HashRate), res.Impl, len(res.Threads), res.Elapsed.Seconds())
 	return nil

@@ -73,16 +73,30 @@ func TestWorkerPassword(t *testing.T) {
 }
 
 func TestWorkerBenchmarkCommand(t *testing.T) {
-	cmd := newWorkerCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--benchmark", "-t", "1", "--time-limit", "200ms", "--impl", "generic", "--log-level", "error"})
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		flag string
+		want []string
+	}{
+		{name: "delegates to bench", flag: "--benchmark", want: []string{"bench: impl generic", "generic total: "}},
+		{name: "miner code path", flag: "--benchmark-miner", want: []string{"Total: ", "impl generic"}},
 	}
-	if !strings.Contains(out.String(), "Total: ") || !strings.Contains(out.String(), "impl generic") {
-		t.Errorf("got %q, want a Total line for impl generic", out.String())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := newWorkerCmd()
+			var out bytes.Buffer
+			cmd.SetOut(&out)
+			cmd.SetErr(&out)
+			cmd.SetArgs([]string{tt.flag, "-t", "1", "--time-limit", "200ms", "--impl", "generic", "--log-level", "error"})
+			if err := cmd.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("got %q, want %q", out.String(), w)
+				}
+			}
+		})
 	}
 }
 

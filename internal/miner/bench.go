@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -21,6 +22,17 @@ type BenchConfig struct {
 	Logger        *slog.Logger
 	StatsInterval time.Duration // default 5s
 	Quiet         bool          // no per-thread lines
+	// ThreadCPUTime, if set, returns the CPU time of the calling OS thread;
+	// each benchmark thread is then locked to its OS thread and its rate per
+	// CPU-second is reported (meaningful when other processes share the cores).
+	ThreadCPUTime func() (time.Duration, bool)
+}
+
+// BenchThread is one thread's benchmark figures.
+type BenchThread struct {
+	ThreadStats
+	CPUSeconds         float64 `json:"cpu_seconds,omitempty"`
+	HashesPerCPUSecond float64 `json:"hashes_per_cpu_second,omitempty"`
 }
 
 // BenchResult is the outcome of Benchmark.
@@ -29,7 +41,10 @@ type BenchResult struct {
 	Elapsed  time.Duration `json:"elapsed_ns"`
 	Hashes   uint64        `json:"hashes"`
 	HashRate float64       `json:"hashrate"` // H/s, all threads
-	Threads  []ThreadStats `json:"threads"`  // H/s over the whole run
+	Threads  []BenchThread `json:"threads"`  // H/s over the whole run
+	// HashesPerCPUSecond is hashes per CPU-second of one thread, when
+	// ThreadCPUTime was given.
+	HashesPerCPUSecond float64 `json:"hashes_per_cpu_second,omitempty"`
 }
 
 // Benchmark runs the miner's own hashing threads (the code path used when
@@ -58,20 +73,43 @@ func Benchmark(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
+	cpu := make([]time.Duration, len(m.threads))
 	var wg sync.WaitGroup
 	for i := range m.threads {
-		wg.Go(func() { m.hashLoop(ctx, i) })
+		wg.Go(func() {
+			if cfg.ThreadCPUTime == nil {
+				m.hashLoop(ctx, i)
+				return
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			c0, ok0 := cfg.ThreadCPUTime()
+			m.hashLoop(ctx, i)
+			if c1, ok1 := cfg.ThreadCPUTime(); ok0 && ok1 && c1 > c0 {
+				cpu[i] = c1 - c0
+			}
+		})
 	}
 	wg.Go(func() { m.statsLoop(ctx) })
 	wg.Wait()
 	res := BenchResult{Impl: m.impl.Name, Elapsed: time.Since(start)}
 	secs := res.Elapsed.Seconds()
+	var cpuTotal time.Duration
 	for i := range m.threads {
 		h := m.threads[i].hashes.Load()
 		res.Hashes += h
-		res.Threads = append(res.Threads, ThreadStats{Thread: i, Hashes: h, HashRate: float64(h) / secs})
+		bt := BenchThread{ThreadStats: ThreadStats{Thread: i, Hashes: h, HashRate: float64(h) / secs}}
+		if cpu[i] > 0 {
+			bt.CPUSeconds = cpu[i].Seconds()
+			bt.HashesPerCPUSecond = float64(h) / bt.CPUSeconds
+			cpuTotal += cpu[i]
+		}
+		res.Threads = append(res.Threads, bt)
 	}
 	res.HashRate = float64(res.Hashes) / secs
+	if cpuTotal > 0 {
+		res.HashesPerCPUSecond = float64(res.Hashes) / cpuTotal.Seconds()
+	}
 	return res, nil
 }
 
