@@ -15,6 +15,7 @@ import (
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/database"
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
@@ -219,7 +220,7 @@ type blockInfo struct {
 
 // lookupBlock loads a known block (main or side chain) and its header info.
 func (n *Node) lookupBlock(hash *chainhash.Hash) (*btcutil.Block, *headerInfo, error) {
-	blk, err := n.chain.BlockByHash(hash)
+	blk, err := n.fetchBlock(hash)
 	if err != nil {
 		return nil, nil, rpcErr(CodeInvalidAddress, "Block not found")
 	}
@@ -257,6 +258,24 @@ func (n *Node) lookupBlock(hash *chainhash.Hash) (*btcutil.Block, *headerInfo, e
 	}
 	info.ChainWork = chainWork(hdr.Bits, info.Height)
 	return blk, info, nil
+}
+
+// fetchBlock loads a block from the main chain or, failing that, from the
+// database (side-chain blocks).
+func (n *Node) fetchBlock(hash *chainhash.Hash) (*btcutil.Block, error) {
+	if blk, err := n.chain.BlockByHash(hash); err == nil {
+		return blk, nil
+	}
+	var raw []byte
+	err := n.db.View(func(tx database.Tx) error {
+		b, err := tx.FetchBlock(hash)
+		raw = bytes.Clone(b) // only valid during the transaction
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return btcutil.NewBlockFromBytes(raw)
 }
 
 // sideHeight finds a side-chain block's height by walking back to the main

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 
@@ -210,4 +211,71 @@ func withNonce(m *wire.MsgBlock) *wire.MsgBlock {
 	c := m.Copy()
 	c.Transactions[0].TxIn[0].Witness = wire.TxWitness{make([]byte, 32)}
 	return c
+}
+
+// TestReorg: a longer competing chain replaces the tip on both nodes, and
+// the transaction only the old tip confirmed goes back to the mempool.
+func TestReorg(t *testing.T) {
+	forEachNode(t, func(t *testing.T, n *nodetest.RPCNode) {
+		w := nodetest.NewWallet(t, n)
+		w.Fund(t)
+		tx := w.SendTo(t, w.PkScript, 1_000_000)
+		old := w.MineBlock(t)
+		height := n.BlockCount(t)
+		mk := func(prev *wire.MsgBlock, h int64) *wire.MsgBlock {
+			m := &wire.MsgBlock{Header: wire.BlockHeader{
+				Version: prev.Header.Version, PrevBlock: prev.Header.PrevBlock,
+				Timestamp: prev.Header.Timestamp.Add(time.Second), Bits: prev.Header.Bits,
+			}}
+			m.AddTransaction(nodetest.CoinbaseTx(h, 50e8, []byte{0x51}, 99, nodetest.WitnessCommitmentScript(nil)))
+			nodetest.SetMerkleRoot(m)
+			if err := nodetest.Solve(&m.Header); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+		b1 := mk(old, height) // sibling of old
+		next := &wire.MsgBlock{Header: b1.Header}
+		next.Header.PrevBlock = b1.BlockHash()
+		b2 := mk(next, height+1)
+		want1 := "inconclusive"
+		if n.Kind == nodetest.KindBtcd {
+			want1 = "" // btcd: null for a side-chain block
+		}
+		if got := submit(t, n, b1); got != want1 {
+			t.Errorf("side block: got %q, want %q", got, want1)
+		}
+		if got := n.BestBlockHash(t); got != old.BlockHash().String() {
+			t.Fatalf("tip after side block: got %s, want %s", got, old.BlockHash())
+		}
+		if got := submit(t, n, b2); got != "" {
+			t.Fatalf("reorg block: got %q, want null", got)
+		}
+		if got := n.BestBlockHash(t); got != b2.BlockHash().String() {
+			t.Fatalf("tip after reorg: got %s, want %s", got, b2.BlockHash())
+		}
+		if got := n.Mempool(t); len(got) != 1 || got[0] != tx.TxHash().String() {
+			t.Errorf("mempool after reorg: got %v, want [%s]", got, tx.TxHash())
+		}
+		// The next template confirms it again.
+		if tmpl := template(t, n); len(tmpl.Txs) != 1 || tmpl.Height != height+2 {
+			t.Errorf("template after reorg: %d txs at height %d, want 1 at %d", len(tmpl.Txs), tmpl.Height, height+2)
+		}
+		if n.Kind == nodetest.KindEmbedded { // btcd: error "not in the main chain"
+			var hdr struct{ Confirmations, Height int64 }
+			n.MustDecode(t, &hdr, "getblockheader", old.BlockHash().String())
+			if hdr.Confirmations != -1 || hdr.Height != height {
+				t.Errorf("stale block: got confirmations %d height %d, want -1 %d", hdr.Confirmations, hdr.Height, height)
+			}
+			var tips []struct {
+				Height int64
+				Hash   string
+				Status string
+			}
+			n.MustDecode(t, &tips, "getchaintips")
+			if len(tips) != 2 {
+				t.Errorf("getchaintips: got %+v, want the active tip and one fork", tips)
+			}
+		}
+	})
 }
