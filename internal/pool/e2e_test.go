@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -41,12 +42,6 @@ func TestEndToEnd(t *testing.T) {
 func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 	w := nodetest.NewWallet(t, n)
 	w.Fund(t)
-	txs := w.SendTxs(t, 4) // a witness fan-out, then witness and legacy children
-	wantTxids := make([]string, len(txs))
-	for i, tx := range txs {
-		wantTxids[i] = tx.TxHash().String()
-	}
-	startHeight := n.BlockCount(t)
 
 	client, err := chain.New(chain.Config{URL: n.URL, User: n.User, Password: n.Password, Logger: testLogger(t)})
 	if err != nil {
@@ -58,6 +53,13 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 	}
 	dir := t.TempDir()
 	cfg := pool.Config{InitialDiff: 0.0005, MinDiff: 1e-6, Network: &chaincfg.RegressionNetParams}
+	// Transactions in the mempool (witness and legacy) go into the job.
+	txs := w.SendTxs(t, 4)
+	wantTxids := make([]string, len(txs))
+	for i, tx := range txs {
+		wantTxids[i] = tx.TxHash().String()
+	}
+	startHeight := n.BlockCount(t)
 	h := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout, dataDir: dir})
 	if st := h.pool.Stats(); st.Job == nil || st.Job.Txs != len(txs) {
 		t.Fatalf("first job: got %+v, want %d transactions from the mempool", st.Job, len(txs))
@@ -76,10 +78,7 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 	ctx, cancel := context.WithCancel(context.Background())
 	minerDone := make(chan error, 1)
 	go func() { minerDone <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-minerDone
-	}()
+	defer cancel()
 
 	// Three blocks: the first carries the mempool transactions, the next
 	// ones prove the miner got each new tip (clean_jobs) and kept going.
@@ -127,10 +126,6 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 		t.Errorf("worker stats: got %+v, want ≥3 accepted shares and blocks and a hash rate", ws)
 	}
 	waitFor(t, 10*time.Second, "the miner to count 3 accepted shares", func() bool { return m.Stats().Accepted >= 3 })
-	raw, _ := json.Marshal(st)
-	if n.Password != "" && contains(raw, n.Password) {
-		t.Errorf("pool stats contain the RPC password")
-	}
 
 	if n.Restart != nil {
 		// The node restarts under the pool: sessions stay, mining resumes.
@@ -143,6 +138,30 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 			t.Errorf("miner disconnects during the node restart: got %d, want 0", got)
 		}
 	}
+	cancel()
+	<-minerDone
+
+	// A block found elsewhere reaches every connected session as clean_jobs.
+	clients := []*stratumClient{dial(t, h.addr), dial(t, h.addr), dial(t, h.addr)}
+	for i, c := range clients {
+		c.handshake(fmt.Sprintf("watcher%d", i))
+	}
+	ext := w.MineBlock(t)
+	for i, c := range clients {
+		for {
+			j := c.nextJob(30 * time.Second)
+			if j.clean && j.work.PrevHash == [32]byte(ext.BlockHash()) {
+				break
+			}
+		}
+		t.Logf("client %d got the external tip as clean_jobs", i)
+	}
+
+	raw, _ := json.Marshal(h.pool.Stats())
+	if n.Password != "" && contains(raw, n.Password) {
+		t.Errorf("pool stats contain the RPC password")
+	}
+
 }
 
 func acceptedBlocks(st pool.Stats) int {

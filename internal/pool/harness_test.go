@@ -127,7 +127,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	jobs, err := job.New(job.Config{
 		Source: o.src, Submitter: o.sub, PayoutScript: o.payout, Tag: []byte("/test/"),
-		PollInterval: 50 * time.Millisecond, SubmitWait: 5 * time.Second,
+		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond, SubmitWait: 5 * time.Second,
 		Logger: testLogger(t).With("component", "job"),
 	})
 	if err != nil {
