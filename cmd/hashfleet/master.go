@@ -57,6 +57,7 @@ every container it started.`,
 	f.StringVar(&o.Containerizer, "containerizer", agent.ContainerizerProcess, "process, or docker (DOCKER tasks via the Docker Engine; command tasks still run as processes)")
 	f.StringVar(&o.WorkDir, "work-dir", "", "directory for task sandboxes (default: a temporary directory, removed on exit)")
 	f.StringVar(&o.Hostname, "hostname", "", "hostname the master and agents advertise (default: the listen host, or localhost)")
+	f.StringVar(&o.ZK, "zk", "", "zk://host:port[,host:port]/path: register in ZooKeeper like a Mesos master (lowest sequence leads; others redirect)")
 	f.StringVar(&o.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -72,6 +73,7 @@ type masterOptions struct {
 	WorkDir       string
 	Hostname      string
 	DockerSocket  string
+	ZK            string
 	Logger        *slog.Logger
 	Registerer    prometheus.Registerer // nil: a fresh registry served on /metrics
 }
@@ -135,7 +137,7 @@ func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready fu
 		}
 	}
 	m, err := master.New(master.Config{Addr: ln.Addr().String(), Hostname: host,
-		Logger: o.Logger, Registerer: o.Registerer})
+		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK})
 	if err != nil {
 		ln.Close()
 		return err

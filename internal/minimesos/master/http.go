@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
@@ -50,6 +51,19 @@ func (m *Master) reply(w http.ResponseWriter, call mesos.CallType, code int, msg
 }
 
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	if st := m.lead.Load(); st == nil || !st.self {
+		if st != nil && st.leader != "" {
+			p := r.URL.Path
+			if !strings.HasPrefix(p, "/master/") {
+				p = "/master" + p
+			}
+			w.Header().Set("Location", "//"+st.leader+p)
+			m.reply(w, "", http.StatusTemporaryRedirect, "")
+			return
+		}
+		m.reply(w, "", http.StatusServiceUnavailable, "No leader elected")
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		m.reply(w, "", http.StatusMethodNotAllowed, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))

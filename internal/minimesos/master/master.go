@@ -57,6 +57,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer receives the master's metrics; nil means none.
 	Registerer prometheus.Registerer
+	// ZK, when set (zk://host:port[,…]/path), makes the master a contender
+	// like a Mesos master with --zk: it registers its MasterInfo there and
+	// serves the scheduler API only while it leads; otherwise it answers
+	// 307 to the leader (503 when none is known). Empty: always leader.
+	ZK string
 }
 
 // Validate reports configuration errors; it does not apply defaults.
@@ -64,6 +69,11 @@ func (c *Config) Validate() error {
 	if c.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 			return fmt.Errorf("master: config: addr %q: %w", c.Addr, err)
+		}
+	}
+	if c.ZK != "" {
+		if _, err := mesos.ParseZKURL(c.ZK); err != nil {
+			return fmt.Errorf("master: config: %w", err)
 		}
 	}
 	if c.AllocationInterval < 0 || c.StreamQueue < 0 || c.MaxBodyBytes < 0 {
@@ -91,6 +101,7 @@ type Master struct {
 	stopped chan struct{}
 	running atomic.Bool
 	nextCon atomic.Uint64
+	lead    atomic.Pointer[leadership] // nil: no leader known yet
 
 	// Owned by Run.
 	core    *core
@@ -181,7 +192,7 @@ func New(cfg Config) (*Master, error) {
 			{Type: "AGENT_UPDATE"}, {Type: "AGENT_DRAINING"}, {Type: "QUOTA_V2"},
 		},
 	}
-	return &Master{
+	m := &Master{
 		cfg:     cfg,
 		log:     cfg.Logger.With("component", "minimesos-master", "master_id", id),
 		info:    info,
@@ -193,7 +204,11 @@ func New(cfg Config) (*Master, error) {
 		updatec: make(chan updateReq),
 		statec:  make(chan chan []byte),
 		stopped: make(chan struct{}),
-	}, nil
+	}
+	if cfg.ZK == "" {
+		m.lead.Store(&leadership{self: true})
+	}
+	return m, nil
 }
 
 // Info returns the MasterInfo this master reports (id, address, version).
@@ -210,16 +225,38 @@ func (m *Master) Run(ctx context.Context) error {
 	m.streams = map[connID]*stream{}
 	m.agents = map[string]Agent{}
 	m.log.Info("master started", "addr", m.cfg.Addr, "version", Version)
+	var zkErr chan error
+	if m.cfg.ZK != "" {
+		zkErr = make(chan error, 1)
+		zctx, stopZK := context.WithCancel(ctx)
+		defer func() {
+			stopZK()
+			<-zkErr
+		}()
+		go func() {
+			err := m.contend(zctx, m.cfg.ZK)
+			m.lead.Store(nil)
+			if err == nil {
+				err = zctx.Err()
+			}
+			zkErr <- err
+		}()
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
 		timer.Reset(time.Until(m.core.nextDeadline()))
 		select {
-		case <-ctx.Done():
-			for id, s := range m.streams {
-				close(s.done)
-				delete(m.streams, id)
+		case err := <-zkErr:
+			zkErr <- err // for the deferred wait
+			m.closeStreams()
+			if ctx.Err() != nil {
+				return nil
 			}
+			m.log.Error("aborting", "err", err)
+			return err
+		case <-ctx.Done():
+			m.closeStreams()
 			m.log.Info("master stopped")
 			return nil
 		case <-timer.C:
@@ -252,6 +289,13 @@ func (m *Master) Run(ctx context.Context) error {
 			reply <- m.core.stateJSON(time.Now())
 		}
 		m.apply()
+	}
+}
+
+func (m *Master) closeStreams() {
+	for id, s := range m.streams {
+		close(s.done)
+		delete(m.streams, id)
 	}
 }
 
