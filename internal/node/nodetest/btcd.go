@@ -97,6 +97,17 @@ func buildBtcd() (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
+	// Test processes of several packages start at once: one builds, the
+	// others wait for it instead of compiling btcd in parallel.
+	if lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644); err == nil {
+		defer lock.Close()
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX) == nil {
+			defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+		}
+		if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+			return bin, nil
+		}
+	}
 	// Build to a unique name, then rename: several test processes may race.
 	tmp, err := os.CreateTemp(dir, "btcd-build-*")
 	if err != nil {
