@@ -23,6 +23,7 @@ import (
 // job.Manager: a regtest-like chain whose tip moves when advance is called
 // or a block is submitted. It supports longpoll. Safe for concurrent use.
 type fakeNode struct {
+	bits      uint32 // compact network target; regtest's 207fffff by default
 	mu        sync.Mutex
 	tpl       *chain.Template
 	changed   chan struct{} // closed and replaced on every tip change
@@ -30,8 +31,11 @@ type fakeNode struct {
 	failNext  int // SubmitBlock fails this many more times (node error)
 }
 
-func newFakeNode() *fakeNode {
-	n := &fakeNode{changed: make(chan struct{})}
+func newFakeNode() *fakeNode { return newFakeNodeBits(0x207fffff) }
+
+// newFakeNodeBits returns a fake node whose blocks need bits.
+func newFakeNodeBits(bits uint32) *fakeNode {
+	n := &fakeNode{bits: bits, changed: make(chan struct{})}
 	n.setTip(101)
 	return n
 }
@@ -39,10 +43,10 @@ func newFakeNode() *fakeNode {
 func (n *fakeNode) setTip(height int64) {
 	var prev [32]byte
 	rand.Read(prev[:])
-	target, _ := btc.CompactToTarget(0x207fffff)
+	target, _ := btc.CompactToTarget(n.bits)
 	now := uint32(time.Now().Unix())
 	n.tpl = &chain.Template{
-		Version: 0x20000000, PrevHash: prev, Bits: 0x207fffff,
+		Version: 0x20000000, PrevHash: prev, Bits: n.bits,
 		CurTime: now, MinTime: now - 600, Height: height,
 		CoinbaseValueSats: 50_0000_0000, Target: target,
 		LongPollID: fmt.Sprintf("%x-%d", prev[:4], height),

@@ -2,6 +2,7 @@ package pool
 
 import (
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -147,7 +148,9 @@ func roundDiff(d float64) float64 {
 	if d <= 0 || math.IsInf(d, 0) || math.IsNaN(d) {
 		return d
 	}
-	exp := math.Floor(math.Log10(d)) - 2
-	scale := math.Pow(10, exp)
-	return math.Round(d/scale) * scale
+	r, err := strconv.ParseFloat(strconv.FormatFloat(d, 'g', 3, 64), 64)
+	if err != nil {
+		return d
+	}
+	return r
 }
