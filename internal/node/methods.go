@@ -119,6 +119,9 @@ func decodeBlock(s string) (*wire.MsgBlock, error) {
 }
 
 func blockError(err error) error {
+	if _, ok := errors.AsType[*RPCError](err); ok {
+		return err
+	}
 	if errors.Is(err, errNoCoinbase) {
 		return rpcErr(CodeDeserialization, "%s", err.Error())
 	}
@@ -523,7 +526,9 @@ func rpcGetRawMempool(_ context.Context, n *Node, p params) (any, error) {
 			return nil, err
 		}
 	}
-	n.stateMu.Lock()
+	if err := n.lock(); err != nil {
+		return nil, err
+	}
 	defer n.stateMu.Unlock()
 	descs := n.mp.TxDescs()
 	if !verbose {

@@ -126,6 +126,8 @@ type Node struct {
 	// race. Held only while btcd works, never while waiting.
 	stateMu sync.Mutex
 
+	dbClosed bool // set under stateMu when closing: btcd may not be used any more
+
 	// extraNonce makes generatetoaddress coinbases unique.
 	extraNonce atomic.Int64
 
@@ -367,6 +369,7 @@ func (n *Node) closeAll() error {
 	}
 	if n.chain != nil {
 		n.stateMu.Lock()
+		n.dbClosed = true
 		if err := n.chain.FlushUtxoCache(blockchain.FlushRequired); err != nil {
 			errs = append(errs, fmt.Errorf("node: flush utxo cache: %w", err))
 		}
@@ -387,6 +390,17 @@ func (n *Node) closeAll() error {
 	}
 	n.log.Info("node stopped", "datadir", n.dataDir)
 	return errors.Join(errs...)
+}
+
+// lock takes stateMu, failing once the node has closed its database (a
+// handler that outlived Run's shutdown).
+func (n *Node) lock() error {
+	n.stateMu.Lock()
+	if n.dbClosed {
+		n.stateMu.Unlock()
+		return errShuttingDown
+	}
+	return nil
 }
 
 // Addr is the RPC listen address (useful with port 0).

@@ -35,7 +35,9 @@ func (n *Node) SubmitBlock(msg *wire.MsgBlock) (string, error) {
 	}
 	addWitnessNonce(msg)
 	block := btcutil.NewBlock(msg)
-	n.stateMu.Lock()
+	if err := n.lock(); err != nil {
+		return "", err
+	}
 	defer n.stateMu.Unlock()
 	if have, err := n.chain.HaveBlock(block.Hash()); err != nil {
 		return "", fmt.Errorf("node: submitblock: %w", err)
@@ -115,7 +117,9 @@ func (n *Node) ProposeBlock(msg *wire.MsgBlock) (string, error) {
 		return "", errNoCoinbase
 	}
 	block := btcutil.NewBlock(msg)
-	n.stateMu.Lock()
+	if err := n.lock(); err != nil {
+		return "", err
+	}
 	defer n.stateMu.Unlock()
 	if have, err := n.chain.HaveBlock(block.Hash()); err != nil {
 		return "", err
@@ -290,7 +294,9 @@ const (
 func (n *Node) SendRawTransaction(tx *wire.MsgTx, maxFeeRateSatPerKvB int64) (chainhash.Hash, error) {
 	utx := btcutil.NewTx(tx)
 	hash := *utx.Hash()
-	n.stateMu.Lock()
+	if err := n.lock(); err != nil {
+		return hash, err
+	}
 	defer n.stateMu.Unlock()
 	if n.mp.HaveTransaction(&hash) {
 		return hash, nil

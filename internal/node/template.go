@@ -35,7 +35,9 @@ type template struct {
 // btcd's generator (which validates the block with
 // CheckConnectBlockTemplate). The caller must not hold stateMu.
 func (n *Node) newTemplate() (*template, error) {
-	n.stateMu.Lock()
+	if err := n.lock(); err != nil {
+		return nil, err
+	}
 	defer n.stateMu.Unlock()
 	_, updates := n.changes.state()
 	bt, err := n.gen.NewBlockTemplate(nil)
