@@ -40,7 +40,7 @@ cookie file (<datadir>/regtest/.cookie, or --rpc-cookie=FILE), holding
 			if err != nil {
 				return err
 			}
-			cfg := node.Config{RPCListen: listen, Ephemeral: ephemeral, Logger: log}
+			cfg := node.Config{RPCListen: listen, Ephemeral: ephemeral, Logger: log.With("component", "node")}
 			switch {
 			case ephemeral && cmd.Flags().Changed("datadir"):
 				return errors.New("node: --datadir and --ephemeral are exclusive")

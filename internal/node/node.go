@@ -162,7 +162,7 @@ func New(cfg Config) (*Node, error) {
 	params := chaincfg.RegressionNetParams // copy: btcd keeps pointers into it
 	n := &Node{
 		cfg:       cfg,
-		log:       cfg.Logger.With("component", "node"),
+		log:       cfg.Logger,
 		params:    &params,
 		dataDir:   cfg.DataDir,
 		ephemeral: cfg.Ephemeral,
