@@ -187,16 +187,18 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 		cfg.BinaryURL = f.binaryURL
 	}
 
+	if f.teardown {
+		return scheduler.Teardown(ctx, cfg)
+	}
+	reg := obs.NewRegistry()
+	cfg.Registerer = reg
 	s, err := scheduler.New(cfg)
 	if err != nil {
 		return err
 	}
-	if f.teardown {
-		return s.Teardown(ctx)
-	}
 	g, gctx := errgroup.WithContext(ctx)
 	if f.httpListen != "" {
-		mux := obs.NewMux(obs.NewRegistry(), func() error {
+		mux := obs.NewMux(reg, func() error {
 			if !s.Status().Connected {
 				return errors.New("not subscribed to a master")
 			}

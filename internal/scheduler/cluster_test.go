@@ -531,13 +531,11 @@ func TestClusterTeardown(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := scheduler.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := s.Teardown(ctx); err != nil {
+	tcfg := cfg // teardown needs only the master and the state
+	tcfg.NodeRPC, tcfg.Payout, tcfg.BinaryURL = "", "", ""
+	if err := scheduler.Teardown(ctx, tcfg); err != nil {
 		t.Fatalf("teardown: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "scheduler-state.json")); !errors.Is(err, os.ErrNotExist) {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -71,11 +73,12 @@ type Config struct {
 	Backoff           mesos.Backoff     // re-subscription backoff; default 0.5 s .. 15 s
 	Transport         http.RoundTripper // optional, for tests
 
-	Logger *slog.Logger
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // metrics; nil = not registered
 }
 
-// Validate checks the configuration without changing it.
-func (c *Config) Validate() error {
+// validateMaster checks what talking to the master needs.
+func (c *Config) validateMaster() error {
 	var errs []error
 	if c.Master == "" && c.Detector == nil {
 		errs = append(errs, errors.New("scheduler: a master (--master) is required"))
@@ -83,6 +86,18 @@ func (c *Config) Validate() error {
 	if c.Master == "embedded" && c.Detector == nil {
 		errs = append(errs, errors.New(`scheduler: --master embedded needs an in-process master: use "hashfleet demo"`))
 	}
+	if strings.ContainsRune(c.Principal, ':') {
+		errs = append(errs, errors.New("scheduler: principal must not contain ':'"))
+	}
+	if c.Principal == "" && c.Secret != "" {
+		errs = append(errs, errors.New("scheduler: a secret needs a principal"))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate checks the configuration without changing it.
+func (c *Config) Validate() error {
+	errs := []error{c.validateMaster()}
 	if c.NodeRPC == "" {
 		errs = append(errs, errors.New("scheduler: the node RPC URL (--node-rpc) is required"))
 	}
@@ -102,12 +117,6 @@ func (c *Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("scheduler: task mode %q: want command or docker", c.TaskMode))
-	}
-	if strings.ContainsRune(c.Principal, ':') {
-		errs = append(errs, errors.New("scheduler: principal must not contain ':'"))
-	}
-	if c.Principal == "" && c.Secret != "" {
-		errs = append(errs, errors.New("scheduler: a secret needs a principal"))
 	}
 	p := c.Policy
 	if p.WorkerCPUs < 0 || p.WorkerMem < 0 || p.MaxWorkers < 0 || p.MaxCPUs < 0 {

@@ -35,6 +35,7 @@ type Scheduler struct {
 	inbox chan inMsg
 	snap  atomic.Pointer[Status]
 	node  atomic.Pointer[nodeProbe] // written by probeNode
+	m     *metrics
 
 	// Owned by Run's goroutine.
 	state         *State
@@ -66,10 +67,29 @@ func New(cfg Config) (*Scheduler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return newScheduler(cfg)
+}
+
+// Teardown removes the framework whose id is in cfg's store from the
+// master (killing all its tasks) and clears the store. Only the master,
+// credentials and state settings of cfg are needed.
+func Teardown(ctx context.Context, cfg Config) error {
+	if err := cfg.validateMaster(); err != nil {
+		return err
+	}
+	s, err := newScheduler(cfg)
+	if err != nil {
+		return err
+	}
+	return s.Teardown(ctx)
+}
+
+func newScheduler(cfg Config) (*Scheduler, error) {
 	cfg = cfg.withDefaults()
 	s := &Scheduler{cfg: cfg, log: cfg.Logger, inbox: make(chan inMsg, 64), pending: map[string]bool{}, lastWanted: -1,
 		reconcileBO: mesos.Backoff{Min: 5 * time.Second, Max: 5 * time.Minute}}
 	s.closer = func() {}
+	s.m = newMetrics(cfg.Registerer)
 
 	det := cfg.Detector
 	if det == nil {
@@ -224,6 +244,7 @@ func (s *Scheduler) fw() mesos.FrameworkID { return mesos.FrameworkID{Value: s.F
 // call sends one call, logging and recording failures.
 func (s *Scheduler) call(ctx context.Context, c mesos.Call) error {
 	if err := s.client.Call(ctx, c); err != nil {
+		s.m.callErrors.WithLabelValues(string(c.Type)).Inc()
 		s.log.Warn("scheduler: call failed", "call", c.Type, "err", err)
 		s.setErr(err)
 		return err
@@ -260,6 +281,7 @@ func (s *Scheduler) handle(ctx context.Context, m inMsg) {
 	case m.event != nil:
 		s.onEvent(ctx, *m.event)
 	case m.disconnect != nil:
+		s.m.disconnects.Inc()
 		s.connected = false
 		s.setErr(m.disconnect)
 		level := slog.LevelWarn
@@ -305,6 +327,7 @@ func (s *Scheduler) onSubscribed(ctx context.Context, sb mesos.EventSubscribedBo
 	}
 	s.connected = true
 	s.subscriptions++
+	s.m.subscriptions.Inc()
 	s.suppressed = false // a new subscription starts unsuppressed
 	s.lastWanted = -1
 	s.log.Info("scheduler: subscribed", "framework_id", id, "tasks_known", len(s.state.Tasks))
@@ -389,6 +412,7 @@ func (s *Scheduler) onOffers(ctx context.Context, offers []mesos.Offer) {
 		}
 		var infos []mesos.TaskInfo
 		for _, t := range tasks {
+			s.m.launches.WithLabelValues(string(t.Role)).Inc()
 			infos = append(infos, s.cfg.taskInfo(t))
 			s.log.Info("scheduler: launching "+describeTask(t), "offer", d.Offer.ID.Value)
 		}
@@ -403,6 +427,7 @@ func (s *Scheduler) onOffers(ctx context.Context, offers []mesos.Offer) {
 		s.noteOffer(d, now)
 	}
 	for refuse, ids := range declines {
+		s.m.declines.Add(float64(len(ids)))
 		s.call(ctx, mesos.Decline(s.fw(), ids, refuse))
 	}
 	s.reviveOrSuppress(ctx)
@@ -418,6 +443,7 @@ func (s *Scheduler) noteOffer(d OfferDecision, now time.Time) {
 
 func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 	now := time.Now()
+	s.m.updates.WithLabelValues(string(st.State)).Inc()
 	delete(s.pending, st.TaskID.Value)
 	u := s.state.Apply(st, now)
 	if !u.Known {
@@ -455,7 +481,9 @@ func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 		}
 	}
 	if ack, ok := mesos.Acknowledge(s.fw(), st); ok {
-		s.call(ctx, ack)
+		if s.call(ctx, ack) == nil {
+			s.m.acks.Inc()
+		}
 	}
 	s.sendKills(ctx, now)
 	s.reviveOrSuppress(ctx)
@@ -468,6 +496,7 @@ func (s *Scheduler) sendKills(ctx context.Context, now time.Time) {
 	for _, k := range s.state.DueKills(now) {
 		s.log.Info("scheduler: killing task", "task", k.TaskID, "reason", k.Reason)
 		kp := &mesos.KillPolicy{GracePeriod: mesos.NewDurationInfo(s.cfg.KillGrace)}
+		s.m.kills.Inc()
 		if s.call(ctx, mesos.Kill(s.fw(), mesos.TaskID{Value: k.TaskID}, mesos.AgentID{Value: k.AgentID}, kp)) == nil {
 			s.state.KillSent(k.TaskID, now)
 			s.dirty = true
@@ -577,6 +606,12 @@ func (s *Scheduler) publish() {
 		st.ServerAddr = srv.StratumAddr()
 	}
 	st.Workers, st.WorkerCPUs = s.state.activeWorkers()
+	s.m.workers.Set(float64(st.Workers))
+	if st.ServerReady {
+		s.m.serverReady.Set(1)
+	} else {
+		s.m.serverReady.Set(0)
+	}
 	if p := s.node.Load(); p != nil {
 		ok := p.ok
 		st.NodeReachable, st.NodeError, st.NodeCheckedAt = &ok, p.err, p.at
