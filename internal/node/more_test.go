@@ -196,6 +196,18 @@ func TestCoreOnlyBehaviour(t *testing.T) {
 	if want := nodetest.BlockHex(withNonce(msg)); hexBlock != want {
 		t.Errorf("stored block differs from the submitted one plus the witness nonce")
 	}
+	var v2 struct {
+		Tx []struct{ TxID, Hash, Hex string }
+	}
+	n.MustDecode(t, &v2, "getblock", msg.BlockHash().String(), 2)
+	if len(v2.Tx) != 3 || v2.Tx[1].TxID != msg.Transactions[1].TxHash().String() || v2.Tx[1].Hex != nodetest.TxHex(msg.Transactions[1]) {
+		t.Errorf("getblock verbosity 2: got %+v", v2.Tx)
+	}
+	var asBool string
+	n.MustDecode(t, &asBool, "getblock", msg.BlockHash().String(), false)
+	if asBool != hexBlock {
+		t.Errorf("getblock verbose=false: want the block hex")
+	}
 	var hdr struct {
 		Confirmations int64
 		Height        int64
