@@ -110,3 +110,52 @@ func TestHeartbeatsAndFailoverTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestSlowSubscriberDropped: a scheduler that stops reading is dropped
+// (and counted) once its bounded queue is full; the master is never
+// blocked by it and treats the drop as a disconnection.
+func TestSlowSubscriberDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m, err := New(Config{Logger: slog.New(slog.DiscardHandler), StreamQueue: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		runDone := make(chan error, 1)
+		go func() { runDone <- m.Run(ctx) }()
+
+		fi := fwInfo("slow")
+		body, _ := json.Marshal(mesos.Subscribe(fi))
+		req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/api/v1/scheduler", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		pr, pw := io.Pipe()
+		handlerDone := make(chan struct{})
+		go func() {
+			m.Handler().ServeHTTP(&pipeWriter{h: http.Header{}, pw: pw}, req)
+			close(handlerDone)
+		}()
+		// Read nothing: the handler blocks writing SUBSCRIBED, the queue
+		// takes two heartbeats, the third overflows it.
+		time.Sleep(46 * time.Second)
+		synctest.Wait()
+		rec := httptest.NewRecorder()
+		m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/state", nil))
+		var doc struct {
+			Frameworks []struct {
+				Connected bool `json:"connected"`
+			} `json:"frameworks"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Frameworks) != 1 || doc.Frameworks[0].Connected {
+			t.Errorf("frameworks after overflow: got %+v, want one disconnected", doc.Frameworks)
+		}
+		pr.Close() // the scheduler finally goes away
+		<-handlerDone
+		cancel()
+		if err := <-runDone; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
