@@ -92,7 +92,11 @@ func startAgent(t *testing.T, autoAck bool, edit func(*Config)) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Resources: res, WorkDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("HASHFLEET_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	cfg := Config{Resources: res, WorkDir: t.TempDir(), Logger: log,
 		StatusRetry: 100 * time.Millisecond, StatusRetryMax: 400 * time.Millisecond}
 	if edit != nil {
 		edit(&cfg)
