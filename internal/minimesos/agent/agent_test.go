@@ -504,3 +504,16 @@ func TestParseResources(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxCompletionTime: a task still running at max_completion_time is
+// killed and reported TASK_FAILED with REASON_MAX_COMPLETION_TIME_REACHED.
+func TestMaxCompletionTime(t *testing.T) {
+	a := startAgent(t, true, nil)
+	ti := shTask("slowpoke", "exec sleep 1000")
+	ti.MaxCompletionTime = mesos.NewDurationInfo(200 * time.Millisecond)
+	a.LaunchTask(testFW, ti)
+	u := a.m.expect(t, "slowpoke", mesos.TaskFailed)
+	if u.st.Reason != mesos.ReasonMaxCompletionTimeReached {
+		t.Errorf("reason: got %q, want %q", u.st.Reason, mesos.ReasonMaxCompletionTimeReached)
+	}
+}
