@@ -22,7 +22,7 @@ import (
 // still shown.
 type dashSource struct {
 	sched     *scheduler.Scheduler
-	masterURL string // http://host:port of the leading master; "" to skip agents
+	masterURL string // http://host:port of the master; "" = the one the scheduler is subscribed to
 	node      *chain.Client
 	http      *http.Client
 	recent    int // recent chain blocks shown
@@ -46,8 +46,8 @@ func (d *dashSource) Snapshot(ctx context.Context) (dashboard.Snapshot, error) {
 			Since: t.UpdatedAt, Message: t.Message,
 		})
 	}
-	if d.masterURL != "" {
-		agents, err := d.agents(ctx)
+	if base := d.masterBase(st.Master); base != "" {
+		agents, err := d.agents(ctx, base)
 		if err != nil {
 			snap.Errors["master"] = err.Error()
 		}
@@ -137,9 +137,21 @@ type masterState struct {
 	} `json:"slaves"`
 }
 
-func (d *dashSource) agents(ctx context.Context) ([]dashboard.Agent, error) {
+// masterBase is the master's http(s)://host:port: the configured one, or
+// the endpoint the scheduler is subscribed to (it follows leader changes).
+func (d *dashSource) masterBase(endpoint string) string {
+	if d.masterURL != "" {
+		return strings.TrimSuffix(d.masterURL, "/")
+	}
+	if i := strings.Index(endpoint, "/api/v1/scheduler"); i > 0 {
+		return endpoint[:i]
+	}
+	return ""
+}
+
+func (d *dashSource) agents(ctx context.Context, base string) ([]dashboard.Agent, error) {
 	var ms masterState
-	if err := d.getJSON(ctx, strings.TrimSuffix(d.masterURL, "/")+"/master/state", &ms); err != nil {
+	if err := d.getJSON(ctx, base+"/master/state", &ms); err != nil {
 		return nil, err
 	}
 	var out []dashboard.Agent

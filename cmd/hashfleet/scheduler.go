@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/dashboard"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/obs"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
@@ -175,7 +177,7 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 		if err != nil {
 			return err
 		}
-		cfg.WebUIURL = base + "/api/status"
+		cfg.WebUIURL = base + "/"
 		if cfg.TaskMode == scheduler.ModeCommand && f.binaryURL == "" {
 			if binaryPath, err = os.Executable(); err != nil {
 				return fmt.Errorf("scheduler: locating this binary to serve it: %w", err)
@@ -205,6 +207,20 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 			return nil
 		})
 		s.Register(mux, binaryPath)
+		// The dashboard reads the scheduler's status, the leading master's
+		// state, the server task's stats and the node.
+		nodeRPC, err := chain.New(chain.Config{URL: cfg.NodeRPC, User: cfg.RPCUser, Password: cfg.RPCPassword,
+			Retries: -1, Logger: log.With("component", "dashboard-rpc")})
+		if err != nil {
+			return fmt.Errorf("scheduler: dashboard node client: %w", err)
+		}
+		src := newDashSource(s, "", nodeRPC)
+		dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: log.With("component", "dashboard")})
+		if err != nil {
+			return err
+		}
+		mux.Handle("/", dash.Handler())
+		g.Go(func() error { return dash.Run(gctx) })
 		ln, err := net.Listen("tcp", f.httpListen)
 		if err != nil {
 			return fmt.Errorf("scheduler: --http-listen: %w", err)

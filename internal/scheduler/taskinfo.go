@@ -110,7 +110,7 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 		threads := max(1, int(math.Floor(t.CPUs+1e-9)))
 		args = []string{"worker",
 			"-o", "stratum+tcp://" + t.ServerAddr,
-			"-u", c.WorkerUser,
+			"-u", workerName(c.WorkerUser, t.ID),
 			"-t", strconv.Itoa(threads),
 			"--log-format", "json",
 		}
@@ -151,4 +151,18 @@ func describeTask(t *Task) string {
 		s += ", server " + t.ServerAddr
 	}
 	return s + ")"
+}
+
+// workerName is the Stratum user of a worker task: USER.WORKER, as pools
+// expect, with the task id's random suffix as the worker name so that the
+// server accounts each task separately.
+func workerName(user, taskID string) string {
+	suffix := taskID
+	if i := strings.LastIndexByte(taskID, '-'); i >= 0 {
+		suffix = taskID[i+1:]
+	}
+	if len(suffix) > 8 {
+		suffix = suffix[:8]
+	}
+	return user + "." + suffix
 }

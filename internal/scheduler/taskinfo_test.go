@@ -34,7 +34,7 @@ func TestTaskInfo(t *testing.T) {
 		{name: "command server without health check", mode: ModeCommand, noHealth: true, task: server, wantValue: "./hashfleet", wantURI: true,
 			wantArgs: []string{"server"}},
 		{name: "command worker", mode: ModeCommand, task: worker, wantValue: "./hashfleet", wantURI: true,
-			wantArgs: []string{"hashfleet", "worker", "-o", "stratum+tcp://h1:31000", "-u", "hashfleet", "-t", "2"}},
+			wantArgs: []string{"hashfleet", "worker", "-o", "stratum+tcp://h1:31000", "-u", "hashfleet.1", "-t", "2"}},
 		{name: "docker bridge server", mode: ModeDocker, network: mesos.NetworkBridge, task: server,
 			wantArgs:    []string{"server", "--stratum-listen", "0.0.0.0:3333", "--http-listen", "0.0.0.0:8080"},
 			wantHealth:  3333,
@@ -177,5 +177,18 @@ func TestFrameworkInfo(t *testing.T) {
 	d := Config{}.withDefaults()
 	if fi := d.frameworkInfo(""); fi.ID != nil || fi.HasCapability(mesos.CapMultiRole) || fi.User == "" {
 		t.Fatalf("default: got %+v", fi)
+	}
+}
+
+func TestWorkerName(t *testing.T) {
+	tests := []struct{ user, id, want string }{
+		{user: "hashfleet", id: "hashfleet-worker-adff8db7b5b6bfb9", want: "hashfleet.adff8db7"},
+		{user: "bcrt1qpay", id: "hashfleet-worker-1", want: "bcrt1qpay.1"},
+		{user: "u", id: "plain", want: "u.plain"},
+	}
+	for _, tt := range tests {
+		if got := workerName(tt.user, tt.id); got != tt.want {
+			t.Errorf("workerName(%q, %q) = %q, want %q", tt.user, tt.id, got, tt.want)
+		}
 	}
 }
