@@ -214,11 +214,18 @@ func (c *testCluster) subscribe(fi mesos.FrameworkInfo) *sub {
 // next returns the next event, skipping HEARTBEATs unless want is HEARTBEAT.
 func (s *sub) next(want mesos.EventType) mesos.Event {
 	s.t.Helper()
+	return s.nextSkipping(want)
+}
+
+// nextSkipping is next that also skips events of the skip types (for a
+// framework whose offers arrive concurrently and are not under test).
+func (s *sub) nextSkipping(want mesos.EventType, skip ...mesos.EventType) mesos.Event {
+	s.t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
 		select {
 		case ev := <-s.events:
-			if ev.Type == mesos.EventHeartbeat && want != mesos.EventHeartbeat {
+			if ev.Type == mesos.EventHeartbeat && want != mesos.EventHeartbeat || slices.Contains(skip, ev.Type) && ev.Type != want {
 				continue
 			}
 			if ev.Type != want {
