@@ -37,6 +37,7 @@ type demoConfig struct {
 	JSON          bool          // print one JSON summary instead of progress lines
 	Containerizer string        // process or docker
 	Image         string        // docker image for --containerizer docker
+	DockerSocket  string        // Docker Engine socket for --containerizer docker
 	Timeout       time.Duration // give up (exit non-zero) after this long; 0 = never
 	LogLevel      string        // component logs on stderr
 	LogFormat     string
@@ -53,7 +54,14 @@ Mesos-compatible master with a local agent, and the scheduler, which launches
 the miner server and the workers as tasks of the agent (processes running this
 same binary, fetched from the scheduler over HTTP). It prints progress and the
 dashboard URL; with --blocks N it exits 0 once the node has accepted N blocks
-mined by the workers. Ctrl-C stops everything; no process is left behind.`,
+mined by the workers. Ctrl-C stops everything; no process is left behind.
+
+With --containerizer docker the server and the workers run as containers of
+--image (deploy/docker/build.sh builds it) on a user-defined bridge network
+the demo creates; the node RPC listens on that network's gateway address so
+the server container can reach it, and the workers reach the server through
+its port mapping (a port from the agent's offered range). The network and
+every container are removed on exit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg)
@@ -66,6 +74,7 @@ mined by the workers. Ctrl-C stops everything; no process is left behind.`,
 	f.BoolVar(&cfg.JSON, "json", false, "print one JSON summary object at the end instead of progress lines")
 	f.StringVar(&cfg.Containerizer, "containerizer", "process", "how the agent runs tasks: process or docker")
 	f.StringVar(&cfg.Image, "image", "hashfleet:latest", "image for --containerizer docker (build it with deploy/docker/build.sh)")
+	f.StringVar(&cfg.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
 	f.DurationVar(&cfg.Timeout, "timeout", 0, "fail if --blocks are not reached within this long (0: no limit)")
 	f.StringVar(&cfg.LogLevel, "log-level", "warn", "component log level on stderr: debug, info, warn, error")
 	f.StringVar(&cfg.LogFormat, "log-format", "text", "component log format: text or json")
@@ -127,13 +136,26 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 		ctx, c = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("demo: --timeout %s reached before %d blocks", cfg.Timeout, cfg.Blocks))
 		defer c()
 	}
+	// With Docker, what containers must reach (the node RPC, the agent's
+	// advertised host for port mappings) is bound on the gateway address of
+	// the demo's own bridge network; otherwise on loopback.
+	bindHost, dockerSocket := "127.0.0.1", cfg.DockerSocket
+	if cfg.Containerizer == agent.ContainerizerDocker {
+		dd, err := setupDockerDemo(ctx, cfg.DockerSocket, cfg.Image, dir, log.With("component", "docker"))
+		if err != nil {
+			return err
+		}
+		defer dd.close() // after g.Wait: the agent has removed its containers by then
+		bindHost, dockerSocket = dd.Gateway, dd.Socket
+		say("docker    network %s (gateway %s), image %s", dd.Network, dd.Gateway, cfg.Image)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 
 	// 1. The node. The RPC password is random and reaches the server task
 	// only through its environment.
 	rpcUser, rpcPass := "hashfleet", randomHex(16)
 	nd, err := node.New(node.Config{
-		Ephemeral: true, RPCListen: "127.0.0.1:0", RPCUser: rpcUser, RPCPassword: rpcPass,
+		Ephemeral: true, RPCListen: net.JoinHostPort(bindHost, "0"), RPCUser: rpcUser, RPCPassword: rpcPass,
 		Logger: log.With("component", "node"),
 	})
 	if err != nil {
@@ -160,8 +182,8 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	g.Go(func() error {
 		return serveMaster(gctx, mln, masterOptions{
 			Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
-			WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: "127.0.0.1",
-			DockerSocket: "/var/run/docker.sock", Logger: log.With("component", "master"), Registerer: prometheus.NewRegistry(),
+			WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: bindHost,
+			DockerSocket: dockerSocket, Logger: log.With("component", "master"), Registerer: prometheus.NewRegistry(),
 		}, func(*master.Master, int) { close(masterReady) })
 	})
 	select {
