@@ -1,16 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -28,6 +33,7 @@ type serverFlags struct {
 	stratumListen, httpListen, dataDir, upstream string
 	logFormat, logLevel, tag                     string
 	poolPasswordFile                             string
+	upstreamUser, upstreamPasswordFile           string
 	initialDiff, minDiff                         float64
 	shareInterval                                time.Duration
 	maxConns                                     int
@@ -38,6 +44,7 @@ type serverFlags struct {
 const (
 	envRPCPassword  = "HASHFLEET_RPC_PASSWORD"
 	envPoolPassword = "HASHFLEET_POOL_PASSWORD"
+	envUpPassword   = "HASHFLEET_UPSTREAM_PASSWORD"
 )
 
 func newServerCmd() *cobra.Command {
@@ -52,7 +59,11 @@ submitted to the node. HTTP: /api/stats (JSON), /metrics, /healthz, /readyz.
 The RPC password comes from the environment (` + envRPCPassword + `) or a file
 (--rpc-password-file), or use the node's cookie file (--rpc-cookie); it never
 appears in arguments, logs or the API. An optional Stratum password for
-miners comes from ` + envPoolPassword + ` or --pool-password-file.`,
+miners comes from ` + envPoolPassword + ` or --pool-password-file.
+
+Proxy mode (--upstream stratum+tcp://host:port): jobs come from an upstream
+Stratum pool instead of a node; the upstream's extranonce2 space is split
+among our workers and shares meeting the upstream difficulty are forwarded.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServer(cmd.Context(), f, cmd.ErrOrStderr())
@@ -68,7 +79,9 @@ miners comes from ` + envPoolPassword + ` or --pool-password-file.`,
 	fl.StringVar(&f.stratumListen, "stratum-listen", "0.0.0.0:3333", "Stratum TCP listen address")
 	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "HTTP listen address (/api/stats, /metrics, /healthz, /readyz)")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for pool.db (found blocks, worker totals); empty keeps nothing across restarts")
-	fl.StringVar(&f.upstream, "upstream", "", "proxy mode: upstream pool stratum+tcp://host:port (not available in this build)")
+	fl.StringVar(&f.upstream, "upstream", "", "proxy mode: mine for an upstream pool stratum+tcp://host:port instead of a node")
+	fl.StringVar(&f.upstreamUser, "upstream-user", "", "proxy mode: user for the upstream pool (default: --payout)")
+	fl.StringVar(&f.upstreamPasswordFile, "upstream-password-file", "", "proxy mode: file holding the upstream password (default: $"+envUpPassword+")")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.StringVar(&f.tag, "tag", "/hashfleet/", "coinbase tag")
@@ -99,26 +112,9 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if f.upstream != "" {
-		return errors.New("server: --upstream (proxy mode) is not available in this build; point --node-rpc at a node")
-	}
-	if f.payout == "" {
-		return errors.New("server: --payout is required")
-	}
 	params, err := btc.NetworkParams(f.network)
 	if err != nil {
 		return fmt.Errorf("server: --network: %w", err)
-	}
-	script, err := btc.PayoutScript(f.payout, params)
-	if err != nil {
-		return fmt.Errorf("server: --payout: %w", err)
-	}
-	rpcPassword, err := readSecret(f.rpcPasswordFile, envRPCPassword)
-	if err != nil {
-		return fmt.Errorf("server: rpc password: %w", err)
-	}
-	if f.rpcCookie == "" && f.rpcUser == "" {
-		return errors.New("server: give --rpc-cookie or --rpc-user (password from $" + envRPCPassword + " or --rpc-password-file)")
 	}
 	poolPassword, err := readSecret(f.poolPasswordFile, envPoolPassword)
 	if err != nil {
@@ -139,27 +135,14 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	}
 
 	reg := obs.NewRegistry()
-	node, err := chain.New(chain.Config{
-		URL:        f.nodeRPC,
-		User:       f.rpcUser,
-		Password:   rpcPassword,
-		CookieFile: f.rpcCookie,
-		Logger:     log.With("component", "chain"),
-		Registerer: reg,
-	})
-	if err != nil {
-		return fmt.Errorf("server: %w", err)
+	var jobs *job.Manager
+	if f.upstream != "" {
+		jobs, err = newProxyJobs(f, log, reg)
+	} else {
+		jobs, err = newNodeJobs(f, params, log, reg)
 	}
-	jobs, err := job.New(job.Config{
-		Source:       node,
-		Submitter:    node,
-		PayoutScript: script,
-		Tag:          []byte(f.tag),
-		Logger:       log.With("component", "job"),
-		Registerer:   reg,
-	})
 	if err != nil {
-		return fmt.Errorf("server: %w", err)
+		return err
 	}
 	srv, err := pool.New(pool.Config{
 		Addr:          f.stratumListen,
@@ -185,7 +168,7 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 		_ = json.NewEncoder(w).Encode(jobs.Status())
 	})
 
-	log.Info("server starting", "node_rpc", f.nodeRPC, "network", params.Name, "payout", f.payout,
+	log.Info("server starting", "node_rpc", f.nodeRPC, "upstream", redactUserinfo(f.upstream), "network", params.Name, "payout", f.payout,
 		"stratum", f.stratumListen, "http", f.httpListen, "data_dir", f.dataDir, "auth", authKind(f))
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return jobs.Run(gctx) })
@@ -199,8 +182,108 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	return err
 }
 
+// newNodeJobs builds the job manager in front of a node's JSON-RPC.
+func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
+	if f.payout == "" {
+		return nil, errors.New("server: --payout is required")
+	}
+	script, err := btc.PayoutScript(f.payout, params)
+	if err != nil {
+		return nil, fmt.Errorf("server: --payout: %w", err)
+	}
+	rpcPassword, err := readSecret(f.rpcPasswordFile, envRPCPassword)
+	if err != nil {
+		return nil, fmt.Errorf("server: rpc password: %w", err)
+	}
+	if f.rpcCookie == "" && f.rpcUser == "" {
+		return nil, errors.New("server: give --rpc-cookie or --rpc-user (password from $" + envRPCPassword + " or --rpc-password-file)")
+	}
+	node, err := chain.New(chain.Config{
+		URL:        f.nodeRPC,
+		User:       f.rpcUser,
+		Password:   rpcPassword,
+		CookieFile: f.rpcCookie,
+		Logger:     log.With("component", "chain"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	jobs, err := job.New(job.Config{
+		Source:       node,
+		Submitter:    node,
+		PayoutScript: script,
+		Tag:          []byte(f.tag),
+		Logger:       log.With("component", "job"),
+		Registerer:   reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return jobs, nil
+}
+
+// newProxyJobs builds the job manager in proxy mode, fed by an upstream
+// Stratum pool.
+func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
+	// Credentials in the URL (stratum+tcp://user:pass@host:port, as
+	// cpuminer accepts) are used when no flag or environment gives them.
+	upURL, urlUser, urlPass := f.upstream, "", ""
+	if u, err := url.Parse(f.upstream); err == nil && u.User != nil {
+		urlUser = u.User.Username()
+		urlPass, _ = u.User.Password()
+		u.User = nil
+		upURL = u.String()
+	}
+	user := cmp.Or(f.upstreamUser, urlUser, f.payout)
+	if user == "" {
+		return nil, errors.New("server: proxy mode needs --upstream-user, a user in the --upstream URL, or --payout")
+	}
+	password, err := readSecret(f.upstreamPasswordFile, envUpPassword)
+	if err != nil {
+		return nil, fmt.Errorf("server: upstream password: %w", err)
+	}
+	password = cmp.Or(password, urlPass)
+	up, err := chain.NewUpstream(chain.UpstreamConfig{
+		URL:         upURL,
+		User:        user,
+		Password:    password,
+		VersionMask: 0x1fffe000,
+		Logger:      log.With("component", "upstream"),
+		Registerer:  reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	jobs, err := job.New(job.Config{
+		Upstream:   up,
+		Logger:     log.With("component", "job"),
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return jobs, nil
+}
+
+// redactUserinfo drops user:password@ from a URL for logs.
+func redactUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		if i := strings.LastIndex(raw, "@"); i >= 0 {
+			return "***@" + raw[i+1:]
+		}
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
 // authKind names the RPC authentication in use, for logs (never the secret).
 func authKind(f serverFlags) string {
+	if f.upstream != "" {
+		return "upstream"
+	}
 	if f.rpcCookie != "" {
 		return "cookie"
 	}

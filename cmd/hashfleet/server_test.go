@@ -134,3 +134,16 @@ func TestServerCommand(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactUserinfo(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{in: "stratum+tcp://u:secret@pool.example:3333", want: "stratum+tcp://pool.example:3333"},
+		{in: "stratum+tcp://pool.example:3333", want: "stratum+tcp://pool.example:3333"},
+		{in: "u:secret@pool.example:3333", want: "***@pool.example:3333"},
+	}
+	for _, tc := range tests {
+		if got := redactUserinfo(tc.in); got != tc.want || strings.Contains(got, "secret") {
+			t.Errorf("redactUserinfo(%q): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

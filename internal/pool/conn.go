@@ -29,6 +29,7 @@ const (
 	reasonShutdown     = "shutdown"
 	reasonConnLimit    = "conn_limit"
 	reasonProtocol     = "protocol"
+	reasonExtranonce   = "extranonce_changed"
 )
 
 // closeError is the cause a connection ends with; Reason is a label value.

@@ -34,7 +34,7 @@ func newFixedJobs(tb testing.TB) *fixedJobs {
 }
 
 func (f *fixedJobs) Subscribe() (<-chan *job.Job, func()) { return make(chan *job.Job), func() {} }
-func (f *fixedJobs) Current() *job.Job                    { return f.j }
+func (f *fixedJobs) Current() *job.Job                    { return f.j } // nil j: no job yet
 func (f *fixedJobs) NewExtranonce1() []byte {
 	return binary.BigEndian.AppendUint32(nil, f.en1.Add(1))
 }

@@ -105,7 +105,8 @@ type harnessOpts struct {
 	sub     job.BlockSubmitter
 	cfg     pool.Config // Jobs, Listener, Logger are filled in
 	dataDir string
-	payout  []byte // default payoutScript
+	payout  []byte      // default payoutScript
+	jobCfg  *job.Config // overrides the job.Config built from src, sub and payout
 }
 
 // harness runs a real job.Manager and pool.Server on loopback.
@@ -129,11 +130,15 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	if o.payout == nil {
 		o.payout = payoutScript
 	}
-	jobs, err := job.New(job.Config{
+	jcfg := job.Config{
 		Source: o.src, Submitter: o.sub, PayoutScript: o.payout, Tag: []byte("/test/"),
 		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond, SubmitWait: 5 * time.Second,
 		Logger: testLogger(t).With("component", "job"),
-	})
+	}
+	if o.jobCfg != nil {
+		jcfg = *o.jobCfg
+	}
+	jobs, err := job.New(jcfg)
 	if err != nil {
 		t.Fatalf("job.New: %v", err)
 	}

@@ -35,6 +35,8 @@ type session struct {
 	worker                 string          // first authorized name (stats key)
 	names                  map[string]bool // every authorized name
 	mask                   uint32          // negotiated version-rolling mask; 0: none
+	en2Size                int             // extranonce2 size announced to the client
+	extranonceSub          bool            // client sent mining.extranonce.subscribe
 	vd                     *Vardiff
 	diff                   float64  // difficulty last announced
 	target                 [32]byte // target of diff
@@ -114,6 +116,9 @@ func (c *conn) handle(ctx context.Context, req *stratum.Request, now time.Time) 
 	case stratum.MethodConfigure:
 		c.configure(req, now)
 	case stratum.MethodExtranonceSubscribe:
+		c.mu.Lock()
+		c.sess.extranonceSub = true
+		c.mu.Unlock()
 		c.replyResult(req.ID, true)
 	case stratum.MethodSuggestDifficulty:
 		c.suggestDifficulty(req, now)
@@ -183,18 +188,23 @@ func params(req *stratum.Request) ([]json.RawMessage, error) {
 }
 
 func (c *conn) subscribe(req *stratum.Request) {
+	en2Size := c.s.cfg.Extranonce2Size
+	if bj := c.s.cur.Load(); bj != nil && bj.job.Extranonce2Size > 0 {
+		en2Size = bj.job.Extranonce2Size // proxy mode: set by the upstream pool
+	}
 	c.mu.Lock()
 	if c.sess.en1 == nil {
 		c.sess.en1 = c.s.cfg.Jobs.NewExtranonce1()
 	}
 	c.sess.subscribed = true
+	c.sess.en2Size = en2Size
 	en1 := hex.EncodeToString(c.sess.en1)
 	subID := fmt.Sprintf("%016x", c.id)
 	c.mu.Unlock()
 	c.replyResult(req.ID, []any{
 		[]any{[]any{stratum.MethodSetDifficulty, subID}, []any{stratum.MethodNotify, subID}},
 		en1,
-		c.s.cfg.Extranonce2Size,
+		en2Size,
 	})
 	c.maybeStart()
 }
@@ -265,9 +275,31 @@ func (c *conn) maybeStart() {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
-		sid := c.sess.addJob(bj.job)
-		c.enqueue(notifyLine(sid, bj.params, true))
+		c.notifyLocked(bj, true)
 	}
+}
+
+// notifyLocked queues bj under a new session job id. When the job's
+// extranonce2 size differs from the one the client was told (proxy mode,
+// after the upstream changed it), a client that subscribed to extranonce
+// changes gets mining.set_extranonce first; any other client is asked to
+// reconnect and closed. c.mu must be held.
+func (c *conn) notifyLocked(bj *broadcastJob, clean bool) {
+	if n := bj.job.Extranonce2Size; n > 0 && n != c.sess.en2Size {
+		if !c.sess.extranonceSub {
+			if c.enqueue([]byte("{\"id\":null,\"method\":\"client.reconnect\",\"params\":[]}\n")) {
+				c.closeAfterFlush(&closeError{Reason: reasonExtranonce})
+			}
+			return
+		}
+		line := fmt.Appendf(nil, "{\"id\":null,\"method\":\"mining.set_extranonce\",\"params\":[\"%x\",%d]}\n", c.sess.en1, n)
+		if !c.enqueue(line) {
+			return
+		}
+		c.sess.en2Size = n
+	}
+	sid := c.sess.addJob(bj.job)
+	c.enqueue(notifyLine(sid, bj.params, clean))
 }
 
 // pushJob queues a notify of bj. Called by the broadcaster.
@@ -277,8 +309,7 @@ func (c *conn) pushJob(bj *broadcastJob, clean bool) {
 	if !c.isSession.Load() {
 		return
 	}
-	sid := c.sess.addJob(bj.job)
-	c.enqueue(notifyLine(sid, bj.params, clean))
+	c.notifyLocked(bj, clean)
 }
 
 // changeDiff announces a new difficulty and re-sends the current job under
@@ -297,8 +328,7 @@ func (c *conn) changeDiffLocked(d float64) {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
-		sid := c.sess.addJob(bj.job)
-		c.enqueue(notifyLine(sid, bj.params, false))
+		c.notifyLocked(bj, false)
 	}
 }
 
