@@ -2,7 +2,6 @@ package pool
 
 import (
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/job"
 )
 
@@ -315,8 +315,9 @@ func (s *Server) Stats() Stats {
 		st.Job = &JobInfo{
 			ID:       j.ID,
 			Height:   j.Height,
-			PrevHash: displayHex(j.PrevHash),
+			PrevHash: btc.HashString(j.PrevHash),
 			Bits:     fmt.Sprintf("%08x", j.Bits),
+			NetDiff:  btc.TargetToDifficulty(j.NetworkTarget),
 			Txs:      len(j.Txs),
 			Since:    bj.since,
 		}
@@ -342,13 +343,4 @@ func (s *Server) StatsHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Stats())
 	})
-}
-
-// displayHex returns an internal-order hash in display (reversed) hex.
-func displayHex(h [32]byte) string {
-	var r [32]byte
-	for i := range h {
-		r[i] = h[31-i]
-	}
-	return hex.EncodeToString(r[:])
 }

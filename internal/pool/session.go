@@ -497,7 +497,7 @@ func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
 	b := res.Block
 	rec := BlockRecord{
 		Height:     b.Height,
-		Hash:       displayHex(b.Hash),
+		Hash:       btc.HashString(b.Hash),
 		Worker:     worker,
 		Time:       now,
 		Accepted:   b.Accepted,

@@ -36,6 +36,7 @@ type JobInfo struct {
 	Height   int64     `json:"height"`
 	PrevHash string    `json:"prev_hash"` // display order
 	Bits     string    `json:"bits"`
+	NetDiff  float64   `json:"network_difficulty"`
 	Txs      int       `json:"txs"` // non-coinbase transactions
 	Since    time.Time `json:"since"`
 }

@@ -3,7 +3,6 @@ package pool
 import (
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,5 +157,3 @@ func (s *store) workers() (map[string]WorkerTotals, error) {
 	}
 	return out, nil
 }
-
-var errNoStore = errors.New("pool: no data dir configured")
