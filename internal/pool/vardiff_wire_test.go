@@ -61,3 +61,18 @@ func TestVardiffOverTheWire(t *testing.T) {
 		t.Errorf("worker stats: got %+v, want difficulty %g and 17 accepted", ws, 4*lowDiff)
 	}
 }
+
+// TestVardiffLowersIdleSession: a session that finds no shares gets a lower
+// difficulty from the pool's ticker, with the job re-sent.
+func TestVardiffLowersIdleSession(t *testing.T) {
+	node := newFakeNodeBits(0x1e00ffff)
+	cfg := pool.Config{InitialDiff: 64, MinDiff: 1, ShareInterval: 20 * time.Millisecond, RetargetInterval: 400 * time.Millisecond}
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	c := dial(t, h.addr)
+	c.handshake("idle")
+	first := c.lastJob
+	j := c.nextJob(10 * time.Second)
+	if c.diff != 16 || j.clean || j.id == first.id {
+		t.Fatalf("after an idle window: got diff %g, job %s clean %v, want 16, a new id, not clean", c.diff, j.id, j.clean)
+	}
+}
