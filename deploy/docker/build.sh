@@ -10,6 +10,7 @@ trap 'rm -rf "$ctx"' EXIT
 rev=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${rev}" -o "$ctx/hashfleet" ./cmd/hashfleet
 cp /etc/ssl/certs/ca-certificates.crt "$ctx/"
+mkdir "$ctx/empty"
 printf 'root:x:0:0:root:/:/sbin/nologin\nhashfleet:x:65532:65532:hashfleet:/:/sbin/nologin\n' >"$ctx/passwd"
 printf 'root:x:0:\nhashfleet:x:65532:\n' >"$ctx/group"
 docker build -q -t "$tag" --build-arg VERSION="$rev" --build-arg REVISION="$rev" -f deploy/docker/Dockerfile "$ctx"
