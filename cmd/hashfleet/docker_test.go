@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -98,6 +99,81 @@ func TestDocker(t *testing.T) {
 	image := buildTestImage(t)
 	t.Run("image", func(t *testing.T) { testDockerImage(t, image) })
 	t.Run("demo", func(t *testing.T) { testDockerDemo(t, bin, image) })
+	t.Run("compose", func(t *testing.T) { testDockerCompose(t, image) })
+}
+
+// testDockerCompose runs deploy/compose.yaml (node, master, scheduler)
+// with the test image until the node accepts a block mined by the tasks
+// the scheduler launched, then takes it down.
+func testDockerCompose(t *testing.T, image string) {
+	if _, err := exec.LookPath("docker-compose"); err != nil {
+		if os.Getenv("HASHFLEET_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("docker-compose required (HASHFLEET_REQUIRE_DOCKER=1): %v", err)
+		}
+		t.Skipf("no docker-compose: %v", err)
+	}
+	file, err := filepath.Abs("../../deploy/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(t.TempDir(), "rpc_password")
+	if err := os.WriteFile(secret, []byte(randomHex(16)), 0o644); err != nil { // read by uid 65532
+		t.Fatal(err)
+	}
+	project := fmt.Sprintf("hftest%d%s", os.Getpid(), randomHex(2))
+	env := append(os.Environ(), "HASHFLEET_IMAGE="+image, "HASHFLEET_RPC_PASSWORD_FILE="+secret,
+		"HASHFLEET_MASTER_PORT="+freePort(t), "HASHFLEET_STATUS_PORT="+freePort(t))
+	compose := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", project, "-f", file}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return string(out), fmt.Errorf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	if _, err := compose("config", "-q"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if out, err := compose("down", "-v", "--timeout", "5"); err != nil {
+			t.Errorf("%v\n%s", err, out)
+		}
+	})
+	if out, err := compose("up", "-d"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	node, err := compose("ps", "-q", "node")
+	if err != nil || node == "" {
+		t.Fatalf("compose ps node: %q %v", node, err)
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		logs, _ := exec.Command("docker", "logs", node).CombinedOutput()
+		if n := strings.Count(string(logs), `"msg":"block accepted"`); n >= 1 {
+			t.Logf("compose: %d blocks accepted by the node container", n)
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := compose("logs", "--tail", "30")
+			t.Fatalf("no block accepted within 90s; compose logs:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
 }
 
 func testDockerImage(t *testing.T, image string) {
