@@ -57,13 +57,13 @@ func scanHybrid1(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32)
 	return scanKernel(kHybrid1, ms, tail, target, base, n)
 }
 
-// archImpls lists the assembly implementations, fastest first (as measured
-// on AMD Zen 5; see BENCHMARKS.md).
+// archImpls lists the assembly implementations, fastest first as measured
+// on AMD Zen 5 (see BENCHMARKS.md); "auto" picks the first available one.
 func archImpls() []Impl {
 	hybrid := useSHANI && useAVX512
 	return []Impl{
-		{Name: "hybrid", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
 		{Name: "avx512", Available: useAVX512, Scan: scanAVX512, Lanes: 16},
+		{Name: "hybrid", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
 		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
 		{Name: "avx2", Available: useAVX2, Scan: scanAVX2, Lanes: 8},
 	}

@@ -843,13 +843,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPADDD       vc_avx2<>+0(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -861,12 +862,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -878,13 +879,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPADDD       vc_avx2<>+32(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -896,12 +898,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -913,13 +915,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+64(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -931,12 +934,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -948,13 +951,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPADDD       vc_avx2<>+96(SB), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -966,12 +970,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -983,13 +987,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+128(SB), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1001,12 +1006,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1018,13 +1023,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+160(SB), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1036,12 +1042,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1053,13 +1059,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VPADDD       vc_avx2<>+192(SB), Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1071,12 +1078,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1088,13 +1095,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VPADDD       vc_avx2<>+224(SB), Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1106,12 +1114,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1123,13 +1131,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPADDD       vc_avx2<>+256(SB), Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1141,12 +1150,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1158,13 +1167,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPADDD       vc_avx2<>+288(SB), Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1176,12 +1186,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1193,13 +1203,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+320(SB), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1211,12 +1222,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1228,13 +1239,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPADDD       vc_avx2<>+352(SB), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1246,12 +1258,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1263,14 +1275,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+384(SB), Y7, Y7
 	VPADDD       288(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1282,12 +1295,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1299,14 +1312,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+416(SB), Y6, Y6
 	VPADDD       320(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1318,12 +1332,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1335,11 +1349,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x07, Y4, Y13
 	VPSLLD       $0x19, Y4, Y1
@@ -1353,6 +1367,7 @@ loop:
 	VPADDD       352(SP), Y13, Y13
 	VPADDD       vc_avx2<>+448(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1364,12 +1379,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1381,15 +1396,16 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VPADDD       384(SP), Y4, Y4
 	VPADDD       vc_avx2<>+480(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1401,12 +1417,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1418,11 +1434,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y14
 	VPSLLD       $0x0f, Y13, Y1
@@ -1436,6 +1452,7 @@ loop:
 	VPADDD       vc_avx2<>+512(SB), Y14, Y14
 	VPADDD       vc_avx2<>+544(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1447,12 +1464,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1464,11 +1481,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPSRLD       $0x11, Y4, Y15
 	VPSLLD       $0x0f, Y4, Y1
@@ -1481,6 +1498,7 @@ loop:
 	VPXOR        Y1, Y15, Y15
 	VPADDD       vc_avx2<>+576(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1492,12 +1510,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1509,11 +1527,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
@@ -1528,6 +1546,7 @@ loop:
 	VMOVDQU      Y3, 416(SP)
 	VPADDD       vc_avx2<>+640(SB), Y9, Y9
 	VPADDD       416(SP), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1539,12 +1558,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1556,11 +1575,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
@@ -1575,6 +1594,7 @@ loop:
 	VMOVDQU      Y3, 480(SP)
 	VPADDD       vc_avx2<>+672(SB), Y8, Y8
 	VPADDD       480(SP), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1586,12 +1606,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1603,11 +1623,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VMOVDQU      416(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1623,6 +1643,7 @@ loop:
 	VMOVDQU      Y3, 544(SP)
 	VPADDD       vc_avx2<>+704(SB), Y7, Y7
 	VPADDD       544(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1634,12 +1655,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1651,11 +1672,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      480(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1671,6 +1692,7 @@ loop:
 	VMOVDQU      Y3, 576(SP)
 	VPADDD       vc_avx2<>+736(SB), Y6, Y6
 	VPADDD       576(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1682,12 +1704,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1699,11 +1721,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      544(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1719,6 +1741,7 @@ loop:
 	VMOVDQU      Y3, 608(SP)
 	VPADDD       vc_avx2<>+768(SB), Y5, Y5
 	VPADDD       608(SP), Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1730,12 +1753,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1747,11 +1770,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      576(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1767,6 +1790,7 @@ loop:
 	VMOVDQU      Y3, 640(SP)
 	VPADDD       vc_avx2<>+800(SB), Y12, Y12
 	VPADDD       640(SP), Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1778,12 +1802,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1795,11 +1819,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      608(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1815,6 +1839,7 @@ loop:
 	VMOVDQU      Y3, 672(SP)
 	VPADDD       vc_avx2<>+832(SB), Y11, Y11
 	VPADDD       672(SP), Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1826,12 +1851,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1843,11 +1868,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VMOVDQU      640(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1863,6 +1888,7 @@ loop:
 	VMOVDQU      Y3, 704(SP)
 	VPADDD       vc_avx2<>+864(SB), Y10, Y10
 	VPADDD       704(SP), Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1874,12 +1900,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1891,11 +1917,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VMOVDQU      672(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1912,6 +1938,7 @@ loop:
 	VMOVDQU      Y3, 736(SP)
 	VPADDD       vc_avx2<>+928(SB), Y9, Y9
 	VPADDD       736(SP), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1923,12 +1950,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1940,11 +1967,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VMOVDQU      704(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1961,6 +1988,7 @@ loop:
 	VMOVDQU      Y3, 800(SP)
 	VPADDD       vc_avx2<>+960(SB), Y8, Y8
 	VPADDD       800(SP), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1972,12 +2000,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1989,11 +2017,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VMOVDQU      736(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2010,6 +2038,7 @@ loop:
 	VMOVDQU      Y3, 864(SP)
 	VPADDD       vc_avx2<>+992(SB), Y7, Y7
 	VPADDD       864(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2021,12 +2050,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2038,11 +2067,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      800(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2069,6 +2098,7 @@ loop:
 	VMOVDQU      Y3, 928(SP)
 	VPADDD       vc_avx2<>+1024(SB), Y6, Y6
 	VPADDD       928(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2080,12 +2110,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2097,11 +2127,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      864(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -2127,6 +2157,7 @@ loop:
 	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+1056(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2138,12 +2169,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2155,11 +2186,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      928(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -2185,6 +2216,7 @@ loop:
 	VPADDD       Y0, Y4, Y4
 	VPADDD       vc_avx2<>+1088(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2196,12 +2228,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2213,11 +2245,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y0
 	VPSLLD       $0x0f, Y13, Y1
@@ -2242,6 +2274,7 @@ loop:
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+1120(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2253,12 +2286,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2270,11 +2303,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPSRLD       $0x11, Y4, Y0
 	VPSLLD       $0x0f, Y4, Y1
@@ -2300,6 +2333,7 @@ loop:
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+1152(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2311,12 +2345,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2328,11 +2362,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
@@ -2359,6 +2393,7 @@ loop:
 	VMOVDQU      Y3, 960(SP)
 	VPADDD       vc_avx2<>+1184(SB), Y9, Y9
 	VPADDD       960(SP), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2370,12 +2405,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2387,11 +2422,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
@@ -2418,6 +2453,7 @@ loop:
 	VMOVDQU      Y3, 992(SP)
 	VPADDD       vc_avx2<>+1216(SB), Y8, Y8
 	VPADDD       992(SP), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2429,12 +2465,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2446,11 +2482,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VMOVDQU      960(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2478,6 +2514,7 @@ loop:
 	VMOVDQU      Y3, 1024(SP)
 	VPADDD       vc_avx2<>+1248(SB), Y7, Y7
 	VPADDD       1024(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2489,12 +2526,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2506,11 +2543,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      992(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2538,6 +2575,7 @@ loop:
 	VMOVDQU      Y3, 1056(SP)
 	VPADDD       vc_avx2<>+1280(SB), Y6, Y6
 	VPADDD       1056(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2549,12 +2587,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2566,11 +2604,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1024(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2598,6 +2636,7 @@ loop:
 	VMOVDQU      Y3, 1088(SP)
 	VPADDD       vc_avx2<>+1312(SB), Y5, Y5
 	VPADDD       1088(SP), Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2609,12 +2648,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2626,11 +2665,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1056(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2658,6 +2697,7 @@ loop:
 	VMOVDQU      Y3, 1120(SP)
 	VPADDD       vc_avx2<>+1344(SB), Y12, Y12
 	VPADDD       1120(SP), Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2669,12 +2709,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2686,11 +2726,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1088(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2718,6 +2758,7 @@ loop:
 	VMOVDQU      Y3, 1152(SP)
 	VPADDD       vc_avx2<>+1376(SB), Y11, Y11
 	VPADDD       1152(SP), Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2729,12 +2770,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2746,11 +2787,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VMOVDQU      1120(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2778,6 +2819,7 @@ loop:
 	VMOVDQU      Y3, 1184(SP)
 	VPADDD       vc_avx2<>+1408(SB), Y10, Y10
 	VPADDD       1184(SP), Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2789,12 +2831,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2806,11 +2848,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1152(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2838,6 +2880,7 @@ loop:
 	VMOVDQU      Y3, 1216(SP)
 	VPADDD       vc_avx2<>+1440(SB), Y9, Y9
 	VPADDD       1216(SP), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2849,12 +2892,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2866,11 +2909,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VMOVDQU      1184(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2898,6 +2941,7 @@ loop:
 	VMOVDQU      Y3, 1248(SP)
 	VPADDD       vc_avx2<>+1472(SB), Y8, Y8
 	VPADDD       1248(SP), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2909,12 +2953,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2926,11 +2970,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VMOVDQU      1216(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2958,6 +3002,7 @@ loop:
 	VMOVDQU      Y3, 1280(SP)
 	VPADDD       vc_avx2<>+1504(SB), Y7, Y7
 	VPADDD       1280(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2969,12 +3014,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2986,11 +3031,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1248(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -3017,6 +3062,7 @@ loop:
 	VMOVDQU      Y3, 1312(SP)
 	VPADDD       vc_avx2<>+1536(SB), Y6, Y6
 	VPADDD       1312(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3028,12 +3074,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3045,11 +3091,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1280(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -3075,6 +3121,7 @@ loop:
 	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+1568(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3086,12 +3133,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3103,11 +3150,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1312(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -3133,6 +3180,7 @@ loop:
 	VPADDD       Y0, Y4, Y4
 	VPADDD       vc_avx2<>+1600(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3144,12 +3192,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3161,11 +3209,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y0
 	VPSLLD       $0x0f, Y13, Y1
@@ -3190,6 +3238,7 @@ loop:
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+1632(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3201,12 +3250,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3218,11 +3267,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPSRLD       $0x11, Y4, Y0
 	VPSLLD       $0x0f, Y4, Y1
@@ -3248,6 +3297,7 @@ loop:
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+1664(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3259,12 +3309,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3276,11 +3326,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
@@ -3307,6 +3357,7 @@ loop:
 	VMOVDQU      Y3, 1344(SP)
 	VPADDD       vc_avx2<>+1696(SB), Y9, Y9
 	VPADDD       1344(SP), Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3318,12 +3369,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3335,11 +3386,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
@@ -3366,6 +3417,7 @@ loop:
 	VMOVDQU      Y3, 1376(SP)
 	VPADDD       vc_avx2<>+1728(SB), Y8, Y8
 	VPADDD       1376(SP), Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3377,12 +3429,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3394,11 +3446,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VMOVDQU      1344(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -3426,6 +3478,7 @@ loop:
 	VMOVDQU      Y3, 1408(SP)
 	VPADDD       vc_avx2<>+1760(SB), Y7, Y7
 	VPADDD       1408(SP), Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3437,12 +3490,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y11, Y11
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x02, Y8, Y0
 	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3454,11 +3507,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y9, Y8, Y0
-	VPAND        Y10, Y0, Y0
-	VPAND        Y9, Y8, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1376(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -3486,6 +3539,7 @@ loop:
 	VMOVDQU      Y3, 1440(SP)
 	VPADDD       vc_avx2<>+1792(SB), Y6, Y6
 	VPADDD       1440(SP), Y6, Y6
+	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3497,12 +3551,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y10, Y10
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y11, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3514,11 +3568,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y8, Y7, Y0
-	VPAND        Y9, Y0, Y0
-	VPAND        Y8, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y8, Y7, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1408(SP), Y2
 	VPSRLD       $0x11, Y2, Y13
@@ -3545,6 +3599,7 @@ loop:
 	VPADDD       1088(SP), Y13, Y13
 	VPADDD       vc_avx2<>+1824(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
+	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3556,12 +3611,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y9, Y9
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y11, Y0
-	VPAND        Y10, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3573,11 +3628,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y8, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1440(SP), Y2
 	VPSRLD       $0x11, Y2, Y4
@@ -3604,6 +3659,7 @@ loop:
 	VPADDD       1120(SP), Y4, Y4
 	VPADDD       vc_avx2<>+1856(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
+	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3615,12 +3671,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y8, Y8
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y11, Y10, Y0
-	VPAND        Y9, Y0, Y0
-	VPXOR        Y11, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3632,11 +3688,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y14
 	VPSLLD       $0x0f, Y13, Y1
@@ -3662,6 +3718,7 @@ loop:
 	VPADDD       1152(SP), Y14, Y14
 	VPADDD       vc_avx2<>+1888(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
+	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3673,12 +3730,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y11, Y11
-	VPXOR        Y10, Y9, Y0
-	VPAND        Y8, Y0, Y0
-	VPXOR        Y10, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3690,11 +3747,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
 	VPSRLD       $0x11, Y4, Y15
 	VPSLLD       $0x0f, Y4, Y1
@@ -3720,6 +3777,7 @@ loop:
 	VPADDD       1184(SP), Y15, Y15
 	VPADDD       vc_avx2<>+1920(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
+	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3731,12 +3789,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y10, Y10
-	VPXOR        Y9, Y8, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y9, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x02, Y11, Y0
 	VPSLLD       $0x1e, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3748,11 +3806,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPOR         Y12, Y11, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y11, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y11, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y11, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
 	VPSRLD       $0x11, Y14, Y4
 	VPSLLD       $0x0f, Y14, Y1
@@ -3778,6 +3836,7 @@ loop:
 	VPADDD       1216(SP), Y4, Y4
 	VPADDD       vc_avx2<>+1952(SB), Y9, Y9
 	VPADDD       Y4, Y9, Y9
+	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3789,12 +3848,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y9, Y9
-	VPXOR        Y8, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y8, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x02, Y10, Y0
 	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3806,11 +3865,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPOR         Y11, Y10, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y11, Y10, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y11, Y10, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y11, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
 	VPSRLD       $0x11, Y15, Y4
 	VPSLLD       $0x0f, Y15, Y1
@@ -3836,6 +3895,7 @@ loop:
 	VPADDD       1248(SP), Y4, Y4
 	VPADDD       vc_avx2<>+1984(SB), Y8, Y8
 	VPADDD       Y4, Y8, Y8
+	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3847,12 +3907,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y8, Y8
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3864,11 +3924,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPOR         Y10, Y9, Y0
-	VPAND        Y11, Y0, Y0
-	VPAND        Y10, Y9, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y11, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VPADDD       1472(SP), Y8, Y8
 	VPADDD       1504(SP), Y9, Y9
@@ -3893,6 +3953,7 @@ loop:
 	VMOVDQU      vc_avx2<>+2272(SB), Y14
 	VPADDD       vc_avx2<>+2304(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3904,12 +3965,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3921,14 +3982,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+2336(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3940,12 +4002,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3957,14 +4019,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+2368(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3976,12 +4039,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3993,14 +4056,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPADDD       vc_avx2<>+2400(SB), Y7, Y7
 	VPADDD       1824(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4012,12 +4076,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4029,14 +4093,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+32(SB), Y6, Y6
 	VPADDD       1792(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4048,12 +4113,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4065,14 +4130,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VPADDD       vc_avx2<>+64(SB), Y5, Y5
 	VPADDD       1760(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4084,12 +4150,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4101,14 +4167,15 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VPADDD       vc_avx2<>+96(SB), Y12, Y12
 	VPADDD       1728(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4120,12 +4187,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4137,13 +4204,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPADDD       vc_avx2<>+2432(SB), Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4155,12 +4223,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4172,13 +4240,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+160(SB), Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4190,12 +4259,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4207,13 +4276,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+192(SB), Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4225,12 +4295,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4242,13 +4312,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+224(SB), Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4260,12 +4331,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4277,13 +4348,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPADDD       vc_avx2<>+256(SB), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4295,12 +4367,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4312,13 +4384,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+288(SB), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4330,12 +4403,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4347,13 +4420,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VPADDD       vc_avx2<>+320(SB), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4365,12 +4439,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4382,13 +4456,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VPADDD       vc_avx2<>+2464(SB), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4400,12 +4475,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4417,11 +4492,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x07, Y9, Y0
 	VPSLLD       $0x19, Y9, Y1
@@ -4435,6 +4510,7 @@ loop:
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+384(SB), Y13, Y13
 	VPADDD       Y8, Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4446,12 +4522,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4463,11 +4539,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VPSRLD       $0x07, Y10, Y0
 	VPSLLD       $0x19, Y10, Y1
@@ -4482,6 +4558,7 @@ loop:
 	VPADDD       vc_avx2<>+2496(SB), Y9, Y9
 	VPADDD       vc_avx2<>+416(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4493,12 +4570,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4510,11 +4587,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VPSRLD       $0x11, Y8, Y0
 	VPSLLD       $0x0f, Y8, Y1
@@ -4538,6 +4615,7 @@ loop:
 	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+448(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4549,12 +4627,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4566,11 +4644,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VPSRLD       $0x11, Y9, Y0
 	VPSLLD       $0x0f, Y9, Y1
@@ -4595,6 +4673,7 @@ loop:
 	VPADDD       Y0, Y11, Y11
 	VPADDD       vc_avx2<>+480(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4606,12 +4685,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4623,11 +4702,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPSRLD       $0x11, Y10, Y3
 	VPSLLD       $0x0f, Y10, Y1
@@ -4653,6 +4732,7 @@ loop:
 	VMOVDQU      Y3, 1856(SP)
 	VPADDD       vc_avx2<>+544(SB), Y7, Y7
 	VPADDD       1856(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4664,12 +4744,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4681,11 +4761,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y11, Y3
 	VPSLLD       $0x0f, Y11, Y1
@@ -4711,6 +4791,7 @@ loop:
 	VMOVDQU      Y3, 1888(SP)
 	VPADDD       vc_avx2<>+576(SB), Y6, Y6
 	VPADDD       1888(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4722,12 +4803,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4739,11 +4820,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1856(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -4771,6 +4852,7 @@ loop:
 	VMOVDQU      Y3, 416(SP)
 	VPADDD       vc_avx2<>+640(SB), Y5, Y5
 	VPADDD       416(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4782,12 +4864,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4799,11 +4881,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1888(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -4821,6 +4903,7 @@ loop:
 	VMOVDQU      Y3, 480(SP)
 	VPADDD       vc_avx2<>+672(SB), Y12, Y12
 	VPADDD       480(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4832,12 +4915,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4849,11 +4932,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      416(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -4870,6 +4953,7 @@ loop:
 	VMOVDQU      Y3, 544(SP)
 	VPADDD       vc_avx2<>+704(SB), Y13, Y13
 	VPADDD       544(SP), Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4881,12 +4965,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4898,11 +4982,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      480(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -4918,6 +5002,7 @@ loop:
 	VMOVDQU      Y3, 576(SP)
 	VPADDD       vc_avx2<>+736(SB), Y14, Y14
 	VPADDD       576(SP), Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4929,12 +5014,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4946,11 +5031,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VMOVDQU      544(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -4966,6 +5051,7 @@ loop:
 	VMOVDQU      Y3, 608(SP)
 	VPADDD       vc_avx2<>+768(SB), Y15, Y15
 	VPADDD       608(SP), Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4977,12 +5063,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4994,11 +5080,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VMOVDQU      576(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5014,6 +5100,7 @@ loop:
 	VMOVDQU      Y3, 640(SP)
 	VPADDD       vc_avx2<>+800(SB), Y4, Y4
 	VPADDD       640(SP), Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5025,12 +5112,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5042,11 +5129,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VMOVDQU      608(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5062,6 +5149,7 @@ loop:
 	VMOVDQU      Y3, 672(SP)
 	VPADDD       vc_avx2<>+832(SB), Y7, Y7
 	VPADDD       672(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5073,12 +5161,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5090,11 +5178,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      640(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5110,6 +5198,7 @@ loop:
 	VMOVDQU      Y3, 704(SP)
 	VPADDD       vc_avx2<>+864(SB), Y6, Y6
 	VPADDD       704(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5121,12 +5210,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5138,11 +5227,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      672(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5159,6 +5248,7 @@ loop:
 	VMOVDQU      Y3, 736(SP)
 	VPADDD       vc_avx2<>+928(SB), Y5, Y5
 	VPADDD       736(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5170,12 +5260,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5187,11 +5277,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      704(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5218,6 +5308,7 @@ loop:
 	VMOVDQU      Y3, 800(SP)
 	VPADDD       vc_avx2<>+960(SB), Y12, Y12
 	VPADDD       800(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5229,12 +5320,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5246,11 +5337,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      736(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -5276,6 +5367,7 @@ loop:
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+992(SB), Y13, Y13
 	VPADDD       Y8, Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5287,12 +5379,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5304,11 +5396,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      800(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -5334,6 +5426,7 @@ loop:
 	VPADDD       Y0, Y9, Y9
 	VPADDD       vc_avx2<>+1024(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5345,12 +5438,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5362,11 +5455,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VPSRLD       $0x11, Y8, Y0
 	VPSLLD       $0x0f, Y8, Y1
@@ -5391,6 +5484,7 @@ loop:
 	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+1056(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5402,12 +5496,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5419,11 +5513,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VPSRLD       $0x11, Y9, Y0
 	VPSLLD       $0x0f, Y9, Y1
@@ -5449,6 +5543,7 @@ loop:
 	VPADDD       Y0, Y11, Y11
 	VPADDD       vc_avx2<>+1088(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5460,12 +5555,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5477,11 +5572,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPSRLD       $0x11, Y10, Y3
 	VPSLLD       $0x0f, Y10, Y1
@@ -5508,6 +5603,7 @@ loop:
 	VMOVDQU      Y3, 1920(SP)
 	VPADDD       vc_avx2<>+1120(SB), Y7, Y7
 	VPADDD       1920(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5519,12 +5615,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5536,11 +5632,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y11, Y3
 	VPSLLD       $0x0f, Y11, Y1
@@ -5567,6 +5663,7 @@ loop:
 	VMOVDQU      Y3, 1952(SP)
 	VPADDD       vc_avx2<>+1152(SB), Y6, Y6
 	VPADDD       1952(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5578,12 +5675,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5595,11 +5692,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1920(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5627,6 +5724,7 @@ loop:
 	VMOVDQU      Y3, 960(SP)
 	VPADDD       vc_avx2<>+1184(SB), Y5, Y5
 	VPADDD       960(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5638,12 +5736,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5655,11 +5753,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1952(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5687,6 +5785,7 @@ loop:
 	VMOVDQU      Y3, 992(SP)
 	VPADDD       vc_avx2<>+1216(SB), Y12, Y12
 	VPADDD       992(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5698,12 +5797,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5715,11 +5814,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      960(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5747,6 +5846,7 @@ loop:
 	VMOVDQU      Y3, 1024(SP)
 	VPADDD       vc_avx2<>+1248(SB), Y13, Y13
 	VPADDD       1024(SP), Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5758,12 +5858,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5775,11 +5875,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      992(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5807,6 +5907,7 @@ loop:
 	VMOVDQU      Y3, 1056(SP)
 	VPADDD       vc_avx2<>+1280(SB), Y14, Y14
 	VPADDD       1056(SP), Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5818,12 +5919,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5835,11 +5936,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VMOVDQU      1024(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5867,6 +5968,7 @@ loop:
 	VMOVDQU      Y3, 1088(SP)
 	VPADDD       vc_avx2<>+1312(SB), Y15, Y15
 	VPADDD       1088(SP), Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5878,12 +5980,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5895,11 +5997,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VMOVDQU      1056(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5927,6 +6029,7 @@ loop:
 	VMOVDQU      Y3, 1120(SP)
 	VPADDD       vc_avx2<>+1344(SB), Y4, Y4
 	VPADDD       1120(SP), Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5938,12 +6041,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5955,11 +6058,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VMOVDQU      1088(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5987,6 +6090,7 @@ loop:
 	VMOVDQU      Y3, 1152(SP)
 	VPADDD       vc_avx2<>+1376(SB), Y7, Y7
 	VPADDD       1152(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5998,12 +6102,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6015,11 +6119,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1120(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -6047,6 +6151,7 @@ loop:
 	VMOVDQU      Y3, 1184(SP)
 	VPADDD       vc_avx2<>+1408(SB), Y6, Y6
 	VPADDD       1184(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6058,12 +6163,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6075,11 +6180,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1152(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -6107,6 +6212,7 @@ loop:
 	VMOVDQU      Y3, 1216(SP)
 	VPADDD       vc_avx2<>+1440(SB), Y5, Y5
 	VPADDD       1216(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6118,12 +6224,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6135,11 +6241,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1184(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -6166,6 +6272,7 @@ loop:
 	VMOVDQU      Y3, 1248(SP)
 	VPADDD       vc_avx2<>+1472(SB), Y12, Y12
 	VPADDD       1248(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6177,12 +6284,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6194,11 +6301,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1216(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -6224,6 +6331,7 @@ loop:
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+1504(SB), Y13, Y13
 	VPADDD       Y8, Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6235,12 +6343,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6252,11 +6360,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      1248(SP), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -6282,6 +6390,7 @@ loop:
 	VPADDD       Y0, Y9, Y9
 	VPADDD       vc_avx2<>+1536(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6293,12 +6402,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6310,11 +6419,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPOR         Y12, Y13, Y0
-	VPAND        Y5, Y0, Y0
-	VPAND        Y12, Y13, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y12, Y13, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
 	VPSRLD       $0x11, Y8, Y0
 	VPSLLD       $0x0f, Y8, Y1
@@ -6339,6 +6448,7 @@ loop:
 	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+1568(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6350,12 +6460,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x02, Y14, Y0
 	VPSLLD       $0x1e, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6367,11 +6477,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPOR         Y13, Y14, Y0
-	VPAND        Y12, Y0, Y0
-	VPAND        Y13, Y14, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y13, Y14, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y13, Y14, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
 	VPSRLD       $0x11, Y9, Y0
 	VPSLLD       $0x0f, Y9, Y1
@@ -6397,6 +6507,7 @@ loop:
 	VPADDD       Y0, Y11, Y11
 	VPADDD       vc_avx2<>+1600(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6408,12 +6519,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x02, Y15, Y0
 	VPSLLD       $0x1e, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6425,11 +6536,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPOR         Y14, Y15, Y0
-	VPAND        Y13, Y0, Y0
-	VPAND        Y14, Y15, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y14, Y15, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y14, Y15, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPSRLD       $0x11, Y10, Y3
 	VPSLLD       $0x0f, Y10, Y1
@@ -6456,6 +6567,7 @@ loop:
 	VMOVDQU      Y3, 1984(SP)
 	VPADDD       vc_avx2<>+1632(SB), Y7, Y7
 	VPADDD       1984(SP), Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6467,12 +6579,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x02, Y4, Y0
 	VPSLLD       $0x1e, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6484,11 +6596,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPOR         Y15, Y4, Y0
-	VPAND        Y14, Y0, Y0
-	VPAND        Y15, Y4, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y15, Y4, Y1
+	VPAND        Y14, Y1, Y1
+	VPAND        Y15, Y4, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y11, Y3
 	VPSLLD       $0x0f, Y11, Y1
@@ -6515,6 +6627,7 @@ loop:
 	VMOVDQU      Y3, 2016(SP)
 	VPADDD       vc_avx2<>+1664(SB), Y6, Y6
 	VPADDD       2016(SP), Y6, Y6
+	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6526,12 +6639,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y13, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y5, Y12, Y1
+	VPAND        Y13, Y1, Y1
+	VPXOR        Y5, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y14, Y14
 	VPADDD       Y0, Y6, Y6
-	VPXOR        Y5, Y12, Y0
-	VPAND        Y13, Y0, Y0
-	VPXOR        Y5, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6543,11 +6656,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPOR         Y4, Y7, Y0
-	VPAND        Y15, Y0, Y0
-	VPAND        Y4, Y7, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y4, Y7, Y1
+	VPAND        Y15, Y1, Y1
+	VPAND        Y4, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1984(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -6575,6 +6688,7 @@ loop:
 	VMOVDQU      Y3, 1344(SP)
 	VPADDD       vc_avx2<>+1696(SB), Y5, Y5
 	VPADDD       1344(SP), Y5, Y5
+	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6586,12 +6700,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y12, Y13, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y12, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y15, Y15
 	VPADDD       Y0, Y5, Y5
-	VPXOR        Y12, Y13, Y0
-	VPAND        Y14, Y0, Y0
-	VPXOR        Y12, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6603,11 +6717,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPOR         Y7, Y6, Y0
-	VPAND        Y4, Y0, Y0
-	VPAND        Y7, Y6, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y4, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      2016(SP), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -6635,6 +6749,7 @@ loop:
 	VMOVDQU      Y3, 1376(SP)
 	VPADDD       vc_avx2<>+1728(SB), Y12, Y12
 	VPADDD       1376(SP), Y12, Y12
+	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6646,12 +6761,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y13, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y13, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y4, Y4
 	VPADDD       Y0, Y12, Y12
-	VPXOR        Y13, Y14, Y0
-	VPAND        Y15, Y0, Y0
-	VPXOR        Y13, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6663,11 +6778,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPOR         Y6, Y5, Y0
-	VPAND        Y7, Y0, Y0
-	VPAND        Y6, Y5, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1344(SP), Y2
 	VPSRLD       $0x11, Y2, Y8
@@ -6694,6 +6809,7 @@ loop:
 	VPADDD       1024(SP), Y8, Y8
 	VPADDD       vc_avx2<>+1760(SB), Y13, Y13
 	VPADDD       Y8, Y13, Y13
+	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6705,12 +6821,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VPADDD       Y0, Y13, Y13
-	VPXOR        Y14, Y15, Y0
-	VPAND        Y4, Y0, Y0
-	VPXOR        Y14, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6722,11 +6838,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPOR         Y5, Y12, Y0
-	VPAND        Y6, Y0, Y0
-	VPAND        Y5, Y12, Y1
-	VPOR         Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      1376(SP), Y2
 	VPSRLD       $0x11, Y2, Y9
@@ -6753,6 +6869,7 @@ loop:
 	VPADDD       1056(SP), Y9, Y9
 	VPADDD       vc_avx2<>+1792(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
+	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6764,12 +6881,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPXOR        Y15, Y4, Y0
-	VPAND        Y7, Y0, Y0
-	VPXOR        Y15, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y14, Y6, Y6
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y7, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x11, Y8, Y10
 	VPSLLD       $0x0f, Y8, Y1
 	VPXOR        Y1, Y10, Y10
@@ -6794,6 +6910,7 @@ loop:
 	VPADDD       1088(SP), Y10, Y10
 	VPADDD       vc_avx2<>+1824(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
+	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6805,12 +6922,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPXOR        Y4, Y7, Y0
-	VPAND        Y6, Y0, Y0
-	VPXOR        Y4, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y15, Y5, Y5
+	VPXOR        Y4, Y7, Y1
+	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
 	VPSRLD       $0x11, Y9, Y11
 	VPSLLD       $0x0f, Y9, Y1
 	VPXOR        Y1, Y11, Y11
@@ -6835,6 +6951,7 @@ loop:
 	VPADDD       1120(SP), Y11, Y11
 	VPADDD       vc_avx2<>+1856(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
+	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6846,12 +6963,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPXOR        Y7, Y6, Y0
-	VPAND        Y5, Y0, Y0
-	VPXOR        Y7, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y4, Y12, Y12
+	VPXOR        Y7, Y6, Y1
+	VPAND        Y5, Y1, Y1
+	VPXOR        Y7, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y10, Y11
 	VPSLLD       $0x0f, Y10, Y1
 	VPXOR        Y1, Y11, Y11
@@ -6876,6 +6992,7 @@ loop:
 	VPADDD       1152(SP), Y11, Y11
 	VPADDD       vc_avx2<>+1888(SB), Y7, Y7
 	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6887,12 +7004,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPXOR        Y6, Y5, Y0
-	VPAND        Y12, Y0, Y0
-	VPXOR        Y6, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y7, Y13, Y13
+	VPXOR        Y6, Y5, Y1
+	VPAND        Y12, Y1, Y1
+	VPXOR        Y6, Y1, Y1
+	VPADDD       Y1, Y0, Y0
+	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+2624(SB), Y13, Y0
 	VPSHUFB      vx_avx2<>+32(SB), Y0, Y0
 	VPMINUD      2048(SP), Y0, Y1
@@ -7693,263 +7809,277 @@ loop:
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPADDD       vc_avx512<>+0(SB), Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPADDD       vc_avx512<>+64(SB), Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPADDD       vc_avx512<>+128(SB), Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPADDD       vc_avx512<>+192(SB), Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPADDD       vc_avx512<>+256(SB), Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPADDD       vc_avx512<>+320(SB), Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPADDD       vc_avx512<>+384(SB), Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPADDD       vc_avx512<>+448(SB), Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPADDD       vc_avx512<>+512(SB), Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPADDD       vc_avx512<>+576(SB), Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPADDD       vc_avx512<>+640(SB), Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPADDD       vc_avx512<>+704(SB), Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPADDD       vc_avx512<>+768(SB), Z7, Z7
 	VPADDD       576(SP), Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPADDD       vc_avx512<>+832(SB), Z6, Z6
 	VPADDD       640(SP), Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x07, Z4, Z13
 	VPRORD       $0x12, Z4, Z1
@@ -7958,42 +8088,44 @@ loop:
 	VPADDD       704(SP), Z13, Z13
 	VPADDD       vc_avx512<>+896(SB), Z5, Z5
 	VPADDD       Z13, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPADDD       768(SP), Z4, Z4
 	VPADDD       vc_avx512<>+960(SB), Z12, Z12
 	VPADDD       Z4, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z14
 	VPRORD       $0x13, Z13, Z1
@@ -8002,22 +8134,23 @@ loop:
 	VPADDD       vc_avx512<>+1024(SB), Z14, Z14
 	VPADDD       vc_avx512<>+1088(SB), Z11, Z11
 	VPADDD       Z14, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z4, Z15
 	VPRORD       $0x13, Z4, Z1
@@ -8025,22 +8158,23 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z15
 	VPADDD       vc_avx512<>+1152(SB), Z10, Z10
 	VPADDD       Z15, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z14, Z16
 	VPRORD       $0x13, Z14, Z1
@@ -8049,22 +8183,23 @@ loop:
 	VPADDD       vc_avx512<>+1216(SB), Z16, Z16
 	VPADDD       vc_avx512<>+1280(SB), Z9, Z9
 	VPADDD       Z16, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z15, Z17
 	VPRORD       $0x13, Z15, Z1
@@ -8073,22 +8208,23 @@ loop:
 	VPADDD       832(SP), Z17, Z17
 	VPADDD       vc_avx512<>+1344(SB), Z8, Z8
 	VPADDD       Z17, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPRORD       $0x11, Z16, Z18
 	VPRORD       $0x13, Z16, Z1
@@ -8097,22 +8233,23 @@ loop:
 	VPADDD       896(SP), Z18, Z18
 	VPADDD       vc_avx512<>+1408(SB), Z7, Z7
 	VPADDD       Z18, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z17, Z19
 	VPRORD       $0x13, Z17, Z1
@@ -8121,22 +8258,23 @@ loop:
 	VPADDD       Z13, Z19, Z19
 	VPADDD       vc_avx512<>+1472(SB), Z6, Z6
 	VPADDD       Z19, Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z18, Z20
 	VPRORD       $0x13, Z18, Z1
@@ -8145,22 +8283,23 @@ loop:
 	VPADDD       Z4, Z20, Z20
 	VPADDD       vc_avx512<>+1536(SB), Z5, Z5
 	VPADDD       Z20, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z19, Z21
 	VPRORD       $0x13, Z19, Z1
@@ -8169,22 +8308,23 @@ loop:
 	VPADDD       Z14, Z21, Z21
 	VPADDD       vc_avx512<>+1600(SB), Z12, Z12
 	VPADDD       Z21, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z22
 	VPRORD       $0x13, Z20, Z1
@@ -8193,22 +8333,23 @@ loop:
 	VPADDD       Z15, Z22, Z22
 	VPADDD       vc_avx512<>+1664(SB), Z11, Z11
 	VPADDD       Z22, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z21, Z23
 	VPRORD       $0x13, Z21, Z1
@@ -8217,22 +8358,23 @@ loop:
 	VPADDD       Z16, Z23, Z23
 	VPADDD       vc_avx512<>+1728(SB), Z10, Z10
 	VPADDD       Z23, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z22, Z24
 	VPRORD       $0x13, Z22, Z1
@@ -8242,22 +8384,23 @@ loop:
 	VPADDD       vc_avx512<>+1792(SB), Z24, Z24
 	VPADDD       vc_avx512<>+1856(SB), Z9, Z9
 	VPADDD       Z24, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z23, Z25
 	VPRORD       $0x13, Z23, Z1
@@ -8267,22 +8410,23 @@ loop:
 	VPADDD       960(SP), Z25, Z25
 	VPADDD       vc_avx512<>+1920(SB), Z8, Z8
 	VPADDD       Z25, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPRORD       $0x11, Z24, Z26
 	VPRORD       $0x13, Z24, Z1
@@ -8292,22 +8436,23 @@ loop:
 	VPADDD       1024(SP), Z26, Z26
 	VPADDD       vc_avx512<>+1984(SB), Z7, Z7
 	VPADDD       Z26, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z25, Z27
 	VPRORD       $0x13, Z25, Z1
@@ -8322,22 +8467,23 @@ loop:
 	VPADDD       1088(SP), Z27, Z27
 	VPADDD       vc_avx512<>+2048(SB), Z6, Z6
 	VPADDD       Z27, Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z26, Z0
 	VPRORD       $0x13, Z26, Z1
@@ -8352,22 +8498,23 @@ loop:
 	VPADDD       Z0, Z13, Z13
 	VPADDD       vc_avx512<>+2112(SB), Z5, Z5
 	VPADDD       Z13, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -8382,22 +8529,23 @@ loop:
 	VPADDD       Z0, Z4, Z4
 	VPADDD       vc_avx512<>+2176(SB), Z12, Z12
 	VPADDD       Z4, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -8412,22 +8560,23 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       vc_avx512<>+2240(SB), Z11, Z11
 	VPADDD       Z14, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
@@ -8442,22 +8591,23 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       vc_avx512<>+2304(SB), Z10, Z10
 	VPADDD       Z15, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
@@ -8472,22 +8622,23 @@ loop:
 	VPADDD       Z0, Z16, Z16
 	VPADDD       vc_avx512<>+2368(SB), Z9, Z9
 	VPADDD       Z16, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
@@ -8502,22 +8653,23 @@ loop:
 	VPADDD       Z0, Z17, Z17
 	VPADDD       vc_avx512<>+2432(SB), Z8, Z8
 	VPADDD       Z17, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPRORD       $0x11, Z16, Z0
 	VPRORD       $0x13, Z16, Z1
@@ -8532,22 +8684,23 @@ loop:
 	VPADDD       Z0, Z18, Z18
 	VPADDD       vc_avx512<>+2496(SB), Z7, Z7
 	VPADDD       Z18, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z17, Z0
 	VPRORD       $0x13, Z17, Z1
@@ -8562,22 +8715,23 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       vc_avx512<>+2560(SB), Z6, Z6
 	VPADDD       Z19, Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z18, Z0
 	VPRORD       $0x13, Z18, Z1
@@ -8592,22 +8746,23 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       vc_avx512<>+2624(SB), Z5, Z5
 	VPADDD       Z20, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
@@ -8622,22 +8777,23 @@ loop:
 	VPADDD       Z0, Z21, Z21
 	VPADDD       vc_avx512<>+2688(SB), Z12, Z12
 	VPADDD       Z21, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
@@ -8652,22 +8808,23 @@ loop:
 	VPADDD       Z0, Z22, Z22
 	VPADDD       vc_avx512<>+2752(SB), Z11, Z11
 	VPADDD       Z22, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
@@ -8682,22 +8839,23 @@ loop:
 	VPADDD       Z0, Z23, Z23
 	VPADDD       vc_avx512<>+2816(SB), Z10, Z10
 	VPADDD       Z23, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z22, Z0
 	VPRORD       $0x13, Z22, Z1
@@ -8712,22 +8870,23 @@ loop:
 	VPADDD       Z0, Z24, Z24
 	VPADDD       vc_avx512<>+2880(SB), Z9, Z9
 	VPADDD       Z24, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z23, Z0
 	VPRORD       $0x13, Z23, Z1
@@ -8742,22 +8901,23 @@ loop:
 	VPADDD       Z0, Z25, Z25
 	VPADDD       vc_avx512<>+2944(SB), Z8, Z8
 	VPADDD       Z25, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPRORD       $0x11, Z24, Z0
 	VPRORD       $0x13, Z24, Z1
@@ -8772,22 +8932,23 @@ loop:
 	VPADDD       Z0, Z26, Z26
 	VPADDD       vc_avx512<>+3008(SB), Z7, Z7
 	VPADDD       Z26, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z25, Z0
 	VPRORD       $0x13, Z25, Z1
@@ -8802,22 +8963,23 @@ loop:
 	VPADDD       Z0, Z27, Z27
 	VPADDD       vc_avx512<>+3072(SB), Z6, Z6
 	VPADDD       Z27, Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z26, Z0
 	VPRORD       $0x13, Z26, Z1
@@ -8832,22 +8994,23 @@ loop:
 	VPADDD       Z0, Z13, Z13
 	VPADDD       vc_avx512<>+3136(SB), Z5, Z5
 	VPADDD       Z13, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -8862,22 +9025,23 @@ loop:
 	VPADDD       Z0, Z4, Z4
 	VPADDD       vc_avx512<>+3200(SB), Z12, Z12
 	VPADDD       Z4, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -8892,22 +9056,23 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       vc_avx512<>+3264(SB), Z11, Z11
 	VPADDD       Z14, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
@@ -8922,22 +9087,23 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       vc_avx512<>+3328(SB), Z10, Z10
 	VPADDD       Z15, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
@@ -8952,22 +9118,23 @@ loop:
 	VPADDD       Z0, Z16, Z16
 	VPADDD       vc_avx512<>+3392(SB), Z9, Z9
 	VPADDD       Z16, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
@@ -8982,22 +9149,23 @@ loop:
 	VPADDD       Z0, Z17, Z17
 	VPADDD       vc_avx512<>+3456(SB), Z8, Z8
 	VPADDD       Z17, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPRORD       $0x11, Z16, Z0
 	VPRORD       $0x13, Z16, Z1
@@ -9012,22 +9180,23 @@ loop:
 	VPADDD       Z0, Z18, Z18
 	VPADDD       vc_avx512<>+3520(SB), Z7, Z7
 	VPADDD       Z18, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
 	VPRORD       $0x19, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xca, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z11, Z11
 	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xca, Z6, Z5, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x02, Z8, Z0
 	VPRORD       $0x0d, Z8, Z1
 	VPRORD       $0x16, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z7, Z7
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xe8, Z10, Z9, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xe8, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z17, Z0
 	VPRORD       $0x13, Z17, Z1
@@ -9042,22 +9211,23 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       vc_avx512<>+3584(SB), Z6, Z6
 	VPADDD       Z19, Z6, Z6
+	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z10, Z10
 	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xca, Z5, Z12, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z6, Z6
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xe8, Z9, Z8, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z18, Z0
 	VPRORD       $0x13, Z18, Z1
@@ -9072,22 +9242,23 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       vc_avx512<>+3648(SB), Z5, Z5
 	VPADDD       Z20, Z5, Z5
+	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z9, Z9
 	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xca, Z12, Z11, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xe8, Z8, Z7, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
@@ -9102,22 +9273,23 @@ loop:
 	VPADDD       Z0, Z21, Z21
 	VPADDD       vc_avx512<>+3712(SB), Z12, Z12
 	VPADDD       Z21, Z12, Z12
+	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
 	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z8, Z8
 	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xca, Z11, Z10, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xe8, Z7, Z6, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
@@ -9132,22 +9304,23 @@ loop:
 	VPADDD       Z0, Z22, Z22
 	VPADDD       vc_avx512<>+3776(SB), Z11, Z11
 	VPADDD       Z22, Z11, Z11
+	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z7, Z7
 	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z8, Z0
-	VPTERNLOGD   $0xca, Z10, Z9, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VMOVDQA64    Z12, Z0
-	VPTERNLOGD   $0xe8, Z6, Z5, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
@@ -9162,22 +9335,23 @@ loop:
 	VPADDD       Z0, Z23, Z23
 	VPADDD       vc_avx512<>+3840(SB), Z10, Z10
 	VPADDD       Z23, Z10, Z10
+	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
 	VPRORD       $0x19, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z6, Z6
 	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z7, Z0
-	VPTERNLOGD   $0xca, Z9, Z8, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x02, Z11, Z0
 	VPRORD       $0x0d, Z11, Z1
 	VPRORD       $0x16, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VMOVDQA64    Z11, Z0
-	VPTERNLOGD   $0xe8, Z5, Z12, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
 	VPRORD       $0x11, Z22, Z0
 	VPRORD       $0x13, Z22, Z1
@@ -9192,22 +9366,23 @@ loop:
 	VPADDD       Z0, Z24, Z24
 	VPADDD       vc_avx512<>+3904(SB), Z9, Z9
 	VPADDD       Z24, Z9, Z9
+	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
 	VPRORD       $0x19, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xca, Z8, Z7, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z5, Z5
 	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z6, Z0
-	VPTERNLOGD   $0xca, Z8, Z7, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x02, Z10, Z0
 	VPRORD       $0x0d, Z10, Z1
 	VPRORD       $0x16, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VMOVDQA64    Z10, Z0
-	VPTERNLOGD   $0xe8, Z12, Z11, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xe8, Z12, Z11, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
 	VPRORD       $0x11, Z23, Z0
 	VPRORD       $0x13, Z23, Z1
@@ -9222,22 +9397,23 @@ loop:
 	VPADDD       Z0, Z25, Z25
 	VPADDD       vc_avx512<>+3968(SB), Z8, Z8
 	VPADDD       Z25, Z8, Z8
+	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
 	VPRORD       $0x19, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xca, Z7, Z6, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z12, Z12
 	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z5, Z0
-	VPTERNLOGD   $0xca, Z7, Z6, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x02, Z9, Z0
 	VPRORD       $0x0d, Z9, Z1
 	VPRORD       $0x16, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VMOVDQA64    Z9, Z0
-	VPTERNLOGD   $0xe8, Z11, Z10, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xe8, Z11, Z10, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
 	VPADDD       1152(SP), Z8, Z8
 	VPADDD       1216(SP), Z9, Z9
@@ -9258,280 +9434,295 @@ loop:
 	VMOVDQU32    vc_avx512<>+4544(SB), Z22
 	VPADDD       vc_avx512<>+4608(SB), Z22, Z22
 	VPADDD       Z9, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPADDD       vc_avx512<>+4672(SB), Z17, Z17
 	VPADDD       Z10, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPADDD       vc_avx512<>+4736(SB), Z24, Z24
 	VPADDD       Z11, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPADDD       vc_avx512<>+4800(SB), Z23, Z23
 	VPADDD       Z12, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPADDD       vc_avx512<>+64(SB), Z18, Z18
 	VPADDD       Z5, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPADDD       vc_avx512<>+128(SB), Z26, Z26
 	VPADDD       Z6, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPADDD       vc_avx512<>+192(SB), Z25, Z25
 	VPADDD       Z7, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPADDD       vc_avx512<>+4864(SB), Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPADDD       vc_avx512<>+320(SB), Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPADDD       vc_avx512<>+384(SB), Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPADDD       vc_avx512<>+448(SB), Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPADDD       vc_avx512<>+512(SB), Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPADDD       vc_avx512<>+576(SB), Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPADDD       vc_avx512<>+640(SB), Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPADDD       vc_avx512<>+4928(SB), Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x07, Z9, Z0
 	VPRORD       $0x12, Z9, Z1
@@ -9540,22 +9731,23 @@ loop:
 	VPADDD       Z0, Z8, Z8
 	VPADDD       vc_avx512<>+768(SB), Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x07, Z10, Z0
 	VPRORD       $0x12, Z10, Z1
@@ -9565,22 +9757,23 @@ loop:
 	VPADDD       vc_avx512<>+4992(SB), Z9, Z9
 	VPADDD       vc_avx512<>+832(SB), Z22, Z22
 	VPADDD       Z9, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z8, Z0
 	VPRORD       $0x13, Z8, Z1
@@ -9594,22 +9787,23 @@ loop:
 	VPADDD       Z0, Z10, Z10
 	VPADDD       vc_avx512<>+896(SB), Z17, Z17
 	VPADDD       Z10, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z9, Z0
 	VPRORD       $0x13, Z9, Z1
@@ -9623,22 +9817,23 @@ loop:
 	VPADDD       Z0, Z11, Z11
 	VPADDD       vc_avx512<>+960(SB), Z24, Z24
 	VPADDD       Z11, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z10, Z0
 	VPRORD       $0x13, Z10, Z1
@@ -9652,22 +9847,23 @@ loop:
 	VPADDD       Z0, Z12, Z12
 	VPADDD       vc_avx512<>+1088(SB), Z23, Z23
 	VPADDD       Z12, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPRORD       $0x11, Z11, Z0
 	VPRORD       $0x13, Z11, Z1
@@ -9681,22 +9877,23 @@ loop:
 	VPADDD       Z0, Z5, Z5
 	VPADDD       vc_avx512<>+1152(SB), Z18, Z18
 	VPADDD       Z5, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
@@ -9711,22 +9908,23 @@ loop:
 	VPADDD       vc_avx512<>+5056(SB), Z6, Z6
 	VPADDD       vc_avx512<>+1280(SB), Z26, Z26
 	VPADDD       Z6, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
@@ -9737,22 +9935,23 @@ loop:
 	VPADDD       vc_avx512<>+5120(SB), Z7, Z7
 	VPADDD       vc_avx512<>+1344(SB), Z25, Z25
 	VPADDD       Z7, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z6, Z21
 	VPRORD       $0x13, Z6, Z1
@@ -9762,22 +9961,23 @@ loop:
 	VPADDD       vc_avx512<>+1024(SB), Z21, Z21
 	VPADDD       vc_avx512<>+1408(SB), Z16, Z16
 	VPADDD       Z21, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z7, Z15
 	VPRORD       $0x13, Z7, Z1
@@ -9786,22 +9986,23 @@ loop:
 	VPADDD       Z10, Z15, Z15
 	VPADDD       vc_avx512<>+1472(SB), Z22, Z22
 	VPADDD       Z15, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z21, Z20
 	VPRORD       $0x13, Z21, Z1
@@ -9810,22 +10011,23 @@ loop:
 	VPADDD       Z11, Z20, Z20
 	VPADDD       vc_avx512<>+1536(SB), Z17, Z17
 	VPADDD       Z20, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z15, Z14
 	VPRORD       $0x13, Z15, Z1
@@ -9834,22 +10036,23 @@ loop:
 	VPADDD       Z12, Z14, Z14
 	VPADDD       vc_avx512<>+1600(SB), Z24, Z24
 	VPADDD       Z14, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z20, Z19
 	VPRORD       $0x13, Z20, Z1
@@ -9858,22 +10061,23 @@ loop:
 	VPADDD       Z5, Z19, Z19
 	VPADDD       vc_avx512<>+1664(SB), Z23, Z23
 	VPADDD       Z19, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPRORD       $0x11, Z14, Z4
 	VPRORD       $0x13, Z14, Z1
@@ -9882,22 +10086,23 @@ loop:
 	VPADDD       Z6, Z4, Z4
 	VPADDD       vc_avx512<>+1728(SB), Z18, Z18
 	VPADDD       Z4, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z19, Z13
 	VPRORD       $0x13, Z19, Z1
@@ -9907,22 +10112,23 @@ loop:
 	VPADDD       vc_avx512<>+5184(SB), Z13, Z13
 	VPADDD       vc_avx512<>+1856(SB), Z26, Z26
 	VPADDD       Z13, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z4, Z27
 	VPRORD       $0x13, Z4, Z1
@@ -9937,22 +10143,23 @@ loop:
 	VPADDD       vc_avx512<>+5056(SB), Z27, Z27
 	VPADDD       vc_avx512<>+1920(SB), Z25, Z25
 	VPADDD       Z27, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -9967,22 +10174,23 @@ loop:
 	VPADDD       Z0, Z8, Z8
 	VPADDD       vc_avx512<>+1984(SB), Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -9997,22 +10205,23 @@ loop:
 	VPADDD       Z0, Z9, Z9
 	VPADDD       vc_avx512<>+2048(SB), Z22, Z22
 	VPADDD       Z9, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z8, Z0
 	VPRORD       $0x13, Z8, Z1
@@ -10027,22 +10236,23 @@ loop:
 	VPADDD       Z0, Z10, Z10
 	VPADDD       vc_avx512<>+2112(SB), Z17, Z17
 	VPADDD       Z10, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z9, Z0
 	VPRORD       $0x13, Z9, Z1
@@ -10057,22 +10267,23 @@ loop:
 	VPADDD       Z0, Z11, Z11
 	VPADDD       vc_avx512<>+2176(SB), Z24, Z24
 	VPADDD       Z11, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z10, Z0
 	VPRORD       $0x13, Z10, Z1
@@ -10087,22 +10298,23 @@ loop:
 	VPADDD       Z0, Z12, Z12
 	VPADDD       vc_avx512<>+2240(SB), Z23, Z23
 	VPADDD       Z12, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPRORD       $0x11, Z11, Z0
 	VPRORD       $0x13, Z11, Z1
@@ -10117,22 +10329,23 @@ loop:
 	VPADDD       Z0, Z5, Z5
 	VPADDD       vc_avx512<>+2304(SB), Z18, Z18
 	VPADDD       Z5, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
@@ -10147,22 +10360,23 @@ loop:
 	VPADDD       Z0, Z6, Z6
 	VPADDD       vc_avx512<>+2368(SB), Z26, Z26
 	VPADDD       Z6, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
@@ -10177,22 +10391,23 @@ loop:
 	VPADDD       Z0, Z7, Z7
 	VPADDD       vc_avx512<>+2432(SB), Z25, Z25
 	VPADDD       Z7, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z6, Z0
 	VPRORD       $0x13, Z6, Z1
@@ -10207,22 +10422,23 @@ loop:
 	VPADDD       Z0, Z21, Z21
 	VPADDD       vc_avx512<>+2496(SB), Z16, Z16
 	VPADDD       Z21, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z7, Z0
 	VPRORD       $0x13, Z7, Z1
@@ -10237,22 +10453,23 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       vc_avx512<>+2560(SB), Z22, Z22
 	VPADDD       Z15, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
@@ -10267,22 +10484,23 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       vc_avx512<>+2624(SB), Z17, Z17
 	VPADDD       Z20, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
@@ -10297,22 +10515,23 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       vc_avx512<>+2688(SB), Z24, Z24
 	VPADDD       Z14, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
@@ -10327,22 +10546,23 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       vc_avx512<>+2752(SB), Z23, Z23
 	VPADDD       Z19, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
@@ -10357,22 +10577,23 @@ loop:
 	VPADDD       Z0, Z4, Z4
 	VPADDD       vc_avx512<>+2816(SB), Z18, Z18
 	VPADDD       Z4, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
@@ -10387,22 +10608,23 @@ loop:
 	VPADDD       Z0, Z13, Z13
 	VPADDD       vc_avx512<>+2880(SB), Z26, Z26
 	VPADDD       Z13, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
@@ -10417,22 +10639,23 @@ loop:
 	VPADDD       Z0, Z27, Z27
 	VPADDD       vc_avx512<>+2944(SB), Z25, Z25
 	VPADDD       Z27, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -10447,22 +10670,23 @@ loop:
 	VPADDD       Z0, Z8, Z8
 	VPADDD       vc_avx512<>+3008(SB), Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -10477,22 +10701,23 @@ loop:
 	VPADDD       Z0, Z9, Z9
 	VPADDD       vc_avx512<>+3072(SB), Z22, Z22
 	VPADDD       Z9, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xe8, Z26, Z25, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z8, Z0
 	VPRORD       $0x13, Z8, Z1
@@ -10507,22 +10732,23 @@ loop:
 	VPADDD       Z0, Z10, Z10
 	VPADDD       vc_avx512<>+3136(SB), Z17, Z17
 	VPADDD       Z10, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x02, Z22, Z0
 	VPRORD       $0x0d, Z22, Z1
 	VPRORD       $0x16, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xe8, Z25, Z16, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z9, Z0
 	VPRORD       $0x13, Z9, Z1
@@ -10537,22 +10763,23 @@ loop:
 	VPADDD       Z0, Z11, Z11
 	VPADDD       vc_avx512<>+3200(SB), Z24, Z24
 	VPADDD       Z11, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x02, Z17, Z0
 	VPRORD       $0x0d, Z17, Z1
 	VPRORD       $0x16, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xe8, Z16, Z22, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xe8, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z10, Z0
 	VPRORD       $0x13, Z10, Z1
@@ -10567,22 +10794,23 @@ loop:
 	VPADDD       Z0, Z12, Z12
 	VPADDD       vc_avx512<>+3264(SB), Z23, Z23
 	VPADDD       Z12, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x02, Z24, Z0
 	VPRORD       $0x0d, Z24, Z1
 	VPRORD       $0x16, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xe8, Z22, Z17, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xe8, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
 	VPRORD       $0x11, Z11, Z0
 	VPRORD       $0x13, Z11, Z1
@@ -10597,22 +10825,23 @@ loop:
 	VPADDD       Z0, Z5, Z5
 	VPADDD       vc_avx512<>+3328(SB), Z18, Z18
 	VPADDD       Z5, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
 	VPRORD       $0x19, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xca, Z26, Z25, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z22, Z22
 	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z16, Z0
-	VPTERNLOGD   $0xca, Z26, Z25, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x02, Z23, Z0
 	VPRORD       $0x0d, Z23, Z1
 	VPRORD       $0x16, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z18, Z18
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xe8, Z17, Z24, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xe8, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
@@ -10627,22 +10856,23 @@ loop:
 	VPADDD       Z0, Z6, Z6
 	VPADDD       vc_avx512<>+3392(SB), Z26, Z26
 	VPADDD       Z6, Z26, Z26
+	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z25, Z16, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z17, Z17
 	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z22, Z0
-	VPTERNLOGD   $0xca, Z25, Z16, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z26, Z26
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xe8, Z24, Z23, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
@@ -10657,22 +10887,23 @@ loop:
 	VPADDD       Z0, Z7, Z7
 	VPADDD       vc_avx512<>+3456(SB), Z25, Z25
 	VPADDD       Z7, Z25, Z25
+	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z16, Z22, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z24, Z24
 	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z17, Z0
-	VPTERNLOGD   $0xca, Z16, Z22, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z25, Z25
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xe8, Z23, Z18, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z6, Z0
 	VPRORD       $0x13, Z6, Z1
@@ -10687,22 +10918,23 @@ loop:
 	VPADDD       Z0, Z21, Z21
 	VPADDD       vc_avx512<>+3520(SB), Z16, Z16
 	VPADDD       Z21, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
 	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z23, Z23
 	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z24, Z0
-	VPTERNLOGD   $0xca, Z22, Z17, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z16, Z16
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xe8, Z18, Z26, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z7, Z0
 	VPRORD       $0x13, Z7, Z1
@@ -10717,15 +10949,15 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       vc_avx512<>+3584(SB), Z22, Z22
 	VPADDD       Z15, Z22, Z22
+	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z22, Z22
-	VMOVDQA64    Z23, Z0
-	VPTERNLOGD   $0xca, Z17, Z24, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
@@ -10739,15 +10971,15 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       vc_avx512<>+3648(SB), Z17, Z17
 	VPADDD       Z20, Z17, Z17
+	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
 	VPRORD       $0x19, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z17, Z17
-	VMOVDQA64    Z18, Z0
-	VPTERNLOGD   $0xca, Z24, Z23, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       Z17, Z26, Z26
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
@@ -10761,15 +10993,15 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       vc_avx512<>+3712(SB), Z24, Z24
 	VPADDD       Z14, Z24, Z24
+	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
 	VPRORD       $0x19, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z24, Z24
-	VMOVDQA64    Z26, Z0
-	VPTERNLOGD   $0xca, Z23, Z18, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       Z24, Z25, Z25
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xca, Z23, Z18, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
 	VPSRLD       $0x0a, Z20, Z2
@@ -10783,15 +11015,15 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       vc_avx512<>+3776(SB), Z23, Z23
 	VPADDD       Z19, Z23, Z23
+	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
 	VPRORD       $0x19, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z23, Z23
-	VMOVDQA64    Z25, Z0
-	VPTERNLOGD   $0xca, Z18, Z26, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       Z23, Z16, Z16
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xca, Z18, Z26, Z1
+	VPADDD       Z1, Z0, Z0
+	VPADDD       Z0, Z16, Z16
 	VPADDD       vc_avx512<>+5248(SB), Z16, Z0
 	VPSHUFB      vx_avx512<>+64(SB), Z0, Z0
 	VPCMPUD      $0x02, 1664(SP), Z0, K1
@@ -12271,34 +12503,36 @@ loop:
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPADDD       vc_hyb1<>+0(SB), Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPADDD       vc_hyb1<>+64(SB), Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
+	VMOVDQA64    Z23, Z17
 	MOVOU        128(SI), X1
 	MOVOU        144(SI), X2
 	MOVOU        64(SI), X3
@@ -12306,51 +12540,53 @@ loop:
 	ADDL         $0x00000010, AX
 	BSWAPL       AX
 	PINSRD       $0x03, AX, X3
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPADDD       vc_hyb1<>+128(SB), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPADDD       vc_hyb1<>+192(SB), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
+	VMOVDQA64    Z25, Z17
 	MOVOU        128(SI), X8
 	MOVOU        144(SI), X9
 	MOVOU        64(SI), X10
@@ -12358,210 +12594,220 @@ loop:
 	ADDL         $0x00000011, AX
 	BSWAPL       AX
 	PINSRD       $0x03, AX, X10
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPADDD       vc_hyb1<>+256(SB), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPADDD       vc_hyb1<>+320(SB), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
 	VPRORD       $0x0b, Z27, Z17
 	VPRORD       $0x19, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPADDD       vc_hyb1<>+384(SB), Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
 	MOVOU        X3, X0
 	PADDD        shaK<>+0(SB), X0
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPADDD       vc_hyb1<>+448(SB), Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPADDD       vc_hyb1<>+512(SB), Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
 	MOVOU        X10, X0
 	PADDD        shaK<>+0(SB), X0
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPADDD       vc_hyb1<>+576(SB), Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPADDD       vc_hyb1<>+640(SB), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPADDD       vc_hyb1<>+704(SB), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
 	MOVOU        shaConst<>+0(SB), X0
 	SHA256RNDS2  X0, X2, X1
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	MOVOU        shaConst<>+16(SB), X4
 	SHA256MSG1   X4, X3
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPADDD       vc_hyb1<>+768(SB), Z23, Z23
 	VPADDD       576(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPADDD       vc_hyb1<>+832(SB), Z22, Z22
 	VPADDD       640(SP), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
 	VPRORD       $0x0b, Z27, Z17
 	VPRORD       $0x19, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
-	VPRORD       $0x0d, Z23, Z17
-	VPRORD       $0x16, Z23, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
 	MOVOU        shaConst<>+0(SB), X0
 	SHA256RNDS2  X0, X9, X8
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	MOVOU        shaConst<>+16(SB), X11
 	SHA256MSG1   X11, X10
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VPRORD       $0x0d, Z23, Z17
+	VPRORD       $0x16, Z23, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x07, Z20, Z29
 	VPRORD       $0x12, Z20, Z17
@@ -12570,47 +12816,49 @@ loop:
 	VPADDD       704(SP), Z29, Z29
 	VPADDD       vc_hyb1<>+896(SB), Z21, Z21
 	VPADDD       Z29, Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPADDD       768(SP), Z20, Z20
 	VPADDD       vc_hyb1<>+960(SB), Z28, Z28
 	VPADDD       Z20, Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
-	VPRORD       $0x16, Z21, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
 	MOVOU        shaK<>+32(SB), X0
 	SHA256RNDS2  X0, X2, X1
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	MOVOU        shaConst<>+32(SB), X4
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VPRORD       $0x16, Z21, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, Z29, Z30
 	VPRORD       $0x13, Z29, Z17
@@ -12619,22 +12867,23 @@ loop:
 	VPADDD       vc_hyb1<>+1024(SB), Z30, Z30
 	VPADDD       vc_hyb1<>+1088(SB), Z27, Z27
 	VPADDD       Z30, Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x11, Z20, Z31
 	VPRORD       $0x13, Z20, Z17
@@ -12642,27 +12891,28 @@ loop:
 	VPTERNLOGD   $0x96, Z18, Z17, Z31
 	VPADDD       vc_hyb1<>+1152(SB), Z26, Z26
 	VPADDD       Z31, Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
-	VPRORD       $0x02, Z27, Z16
-	VPRORD       $0x0d, Z27, Z17
-	VPRORD       $0x16, Z27, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
 	MOVOU        shaK<>+32(SB), X0
 	SHA256RNDS2  X0, X9, X8
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	MOVOU        shaConst<>+32(SB), X11
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VPRORD       $0x02, Z27, Z16
+	VPRORD       $0x0d, Z27, Z17
+	VPRORD       $0x16, Z27, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPRORD       $0x11, Z30, Z19
 	VPRORD       $0x13, Z30, Z17
@@ -12672,22 +12922,23 @@ loop:
 	VMOVDQU32    Z19, 832(SP)
 	VPADDD       vc_hyb1<>+1280(SB), Z25, Z25
 	VPADDD       832(SP), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, Z31, Z19
 	VPRORD       $0x13, Z31, Z17
@@ -12697,15 +12948,11 @@ loop:
 	VMOVDQU32    Z19, 960(SP)
 	VPADDD       vc_hyb1<>+1344(SB), Z24, Z24
 	VPADDD       960(SP), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	MOVOU        shaConst<>+64(SB), X0
 	MOVOU        shaConst<>+48(SB), X6
 	SHA256RNDS2  X0, X2, X1
@@ -12713,13 +12960,18 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	PXOR         X5, X5
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
+	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x11, 832(SP), Z19
 	VPRORD       $0x13, 832(SP), Z17
@@ -12729,22 +12981,23 @@ loop:
 	VMOVDQU32    Z19, 1088(SP)
 	VPADDD       vc_hyb1<>+1408(SB), Z23, Z23
 	VPADDD       1088(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 960(SP), Z19
 	VPRORD       $0x13, 960(SP), Z17
@@ -12754,11 +13007,6 @@ loop:
 	VMOVDQU32    Z19, 1152(SP)
 	VPADDD       vc_hyb1<>+1472(SB), Z22, Z22
 	VPADDD       1152(SP), Z22, Z22
-	VPRORD       $0x06, Z27, Z16
-	VPRORD       $0x0b, Z27, Z17
-	VPRORD       $0x19, Z27, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
 	MOVOU        shaConst<>+64(SB), X0
 	MOVOU        shaConst<>+48(SB), X13
 	SHA256RNDS2  X0, X9, X8
@@ -12766,17 +13014,23 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	PXOR         X12, X12
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
 	VPADDD       Z22, Z26, Z26
+	VPRORD       $0x06, Z27, Z16
+	VPRORD       $0x0b, Z27, Z17
+	VPRORD       $0x19, Z27, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
+	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 1088(SP), Z19
 	VPRORD       $0x13, 1088(SP), Z17
@@ -12786,31 +13040,27 @@ loop:
 	VMOVDQU32    Z19, 1216(SP)
 	VPADDD       vc_hyb1<>+1536(SB), Z21, Z21
 	VPADDD       1216(SP), Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 1152(SP), Z19
 	VPRORD       $0x13, 1152(SP), Z17
 	VPSRLD       $0x0a, 1152(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       Z30, Z19, Z19
-	VMOVDQU32    Z19, 1280(SP)
-	VPADDD       vc_hyb1<>+1600(SB), Z28, Z28
-	VPADDD       1280(SP), Z28, Z28
 	MOVOU        X3, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12821,22 +13071,28 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
+	VPTERNLOGD   $0x96, Z18, Z17, Z19
+	VPADDD       Z30, Z19, Z19
+	VMOVDQU32    Z19, 1280(SP)
+	VPADDD       vc_hyb1<>+1600(SB), Z28, Z28
+	VPADDD       1280(SP), Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 1216(SP), Z19
 	VPRORD       $0x13, 1216(SP), Z17
@@ -12846,26 +13102,22 @@ loop:
 	VMOVDQU32    Z19, 1344(SP)
 	VPADDD       vc_hyb1<>+1664(SB), Z27, Z27
 	VPADDD       1344(SP), Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
-	VPADDD       Z16, Z27, Z27
-	VPRORD       $0x11, 1280(SP), Z19
-	VPRORD       $0x13, 1280(SP), Z17
-	VPSRLD       $0x0a, 1280(SP), Z18
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
 	MOVOU        X10, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -12876,27 +13128,33 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X10, X13
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
+	VPRORD       $0x11, 1280(SP), Z19
+	VPRORD       $0x13, 1280(SP), Z17
+	VPSRLD       $0x0a, 1280(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
 	VPADDD       832(SP), Z19, Z19
 	VMOVDQU32    Z19, 1408(SP)
 	VPADDD       vc_hyb1<>+1728(SB), Z26, Z26
 	VPADDD       1408(SP), Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPRORD       $0x11, 1344(SP), Z19
 	VPRORD       $0x13, 1344(SP), Z17
@@ -12907,21 +13165,16 @@ loop:
 	VMOVDQU32    Z19, 1472(SP)
 	VPADDD       vc_hyb1<>+1856(SB), Z25, Z25
 	VPADDD       1472(SP), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
-	VPRORD       $0x02, Z26, Z16
-	VPRORD       $0x0d, Z26, Z17
-	VPRORD       $0x16, Z26, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
 	MOVOU        X4, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12932,7 +13185,13 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X4, X3
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VPRORD       $0x02, Z26, Z16
+	VPRORD       $0x0d, Z26, Z17
+	VPRORD       $0x16, Z26, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, 1408(SP), Z19
 	VPRORD       $0x13, 1408(SP), Z17
@@ -12943,22 +13202,23 @@ loop:
 	VMOVDQU32    Z19, 1600(SP)
 	VPADDD       vc_hyb1<>+1920(SB), Z24, Z24
 	VPADDD       1600(SP), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x11, 1472(SP), Z19
 	VPRORD       $0x13, 1472(SP), Z17
@@ -12969,14 +13229,10 @@ loop:
 	VMOVDQU32    Z19, 1728(SP)
 	VPADDD       vc_hyb1<>+1984(SB), Z23, Z23
 	VPADDD       1728(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
 	MOVOU        X11, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -12987,14 +13243,19 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X11, X10
-	VPADDD       Z23, Z27, Z27
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 1600(SP), Z19
 	VPRORD       $0x13, 1600(SP), Z17
@@ -13010,29 +13271,25 @@ loop:
 	VMOVDQU32    Z19, 1856(SP)
 	VPADDD       vc_hyb1<>+2048(SB), Z22, Z22
 	VPADDD       1856(SP), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
 	VPRORD       $0x0b, Z27, Z17
 	VPRORD       $0x19, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 1728(SP), Z16
-	VPRORD       $0x13, 1728(SP), Z17
-	VPSRLD       $0x0a, 1728(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       1280(SP), Z29, Z29
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13043,6 +13300,11 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X5, X4
+	VPRORD       $0x13, 1728(SP), Z17
+	VPSRLD       $0x0a, 1728(SP), Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VPADDD       Z16, Z29, Z29
+	VPADDD       1280(SP), Z29, Z29
 	VPRORD       $0x07, Z20, Z16
 	VPRORD       $0x12, Z20, Z17
 	VPSRLD       $0x03, Z20, Z18
@@ -13050,22 +13312,23 @@ loop:
 	VPADDD       Z16, Z29, Z29
 	VPADDD       vc_hyb1<>+2112(SB), Z21, Z21
 	VPADDD       Z29, Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 1856(SP), Z16
 	VPRORD       $0x13, 1856(SP), Z17
@@ -13080,14 +13343,10 @@ loop:
 	VPADDD       Z16, Z20, Z20
 	VPADDD       vc_hyb1<>+2176(SB), Z28, Z28
 	VPADDD       Z20, Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
 	MOVOU        X12, X0
 	PADDD        shaK<>+96(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13098,14 +13357,19 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X12, X11
-	VPADDD       Z28, Z24, Z24
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
+	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, Z29, Z16
 	VPRORD       $0x13, Z29, Z17
@@ -13120,30 +13384,26 @@ loop:
 	VPADDD       Z16, Z30, Z30
 	VPADDD       vc_hyb1<>+2240(SB), Z27, Z27
 	VPADDD       Z30, Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x11, Z20, Z16
 	VPRORD       $0x13, Z20, Z17
-	VPSRLD       $0x0a, Z20, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       1472(SP), Z31, Z31
-	VPRORD       $0x07, 832(SP), Z16
 	MOVOU        X6, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13154,28 +13414,34 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
+	VPSRLD       $0x0a, Z20, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VPADDD       Z16, Z31, Z31
+	VPADDD       1472(SP), Z31, Z31
+	VPRORD       $0x07, 832(SP), Z16
 	VPRORD       $0x12, 832(SP), Z17
 	VPSRLD       $0x03, 832(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z31, Z31
 	VPADDD       vc_hyb1<>+2304(SB), Z26, Z26
 	VPADDD       Z31, Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPRORD       $0x11, Z30, Z19
 	VPRORD       $0x13, Z30, Z17
@@ -13191,14 +13457,10 @@ loop:
 	VMOVDQU32    Z19, 1920(SP)
 	VPADDD       vc_hyb1<>+2368(SB), Z25, Z25
 	VPADDD       1920(SP), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
 	MOVOU        X13, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13209,14 +13471,19 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X13, X12
-	VPADDD       Z25, Z21, Z21
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
+	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, Z31, Z19
 	VPRORD       $0x13, Z31, Z17
@@ -13232,28 +13499,25 @@ loop:
 	VMOVDQU32    Z19, 1984(SP)
 	VPADDD       vc_hyb1<>+2432(SB), Z24, Z24
 	VPADDD       1984(SP), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x11, 1920(SP), Z19
-	VPRORD       $0x13, 1920(SP), Z17
-	VPSRLD       $0x0a, 1920(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       1856(SP), Z19, Z19
 	MOVOU        X3, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13264,6 +13528,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
+	VPRORD       $0x13, 1920(SP), Z17
+	VPSRLD       $0x0a, 1920(SP), Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z19
+	VPADDD       1856(SP), Z19, Z19
 	VPRORD       $0x07, 1152(SP), Z16
 	VPRORD       $0x12, 1152(SP), Z17
 	VPSRLD       $0x03, 1152(SP), Z18
@@ -13273,22 +13541,23 @@ loop:
 	VMOVDQU32    Z19, 2048(SP)
 	VPADDD       vc_hyb1<>+2496(SB), Z23, Z23
 	VPADDD       2048(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 1984(SP), Z19
 	VPRORD       $0x13, 1984(SP), Z17
@@ -13304,12 +13573,8 @@ loop:
 	VMOVDQU32    Z19, 2112(SP)
 	VPADDD       vc_hyb1<>+2560(SB), Z22, Z22
 	VPADDD       2112(SP), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
-	VPRORD       $0x0b, Z27, Z17
-	VPRORD       $0x19, Z27, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
 	MOVOU        X10, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13320,16 +13585,21 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X10, X13
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
+	VPRORD       $0x0b, Z27, Z17
+	VPRORD       $0x19, Z27, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 2048(SP), Z19
 	VPRORD       $0x13, 2048(SP), Z17
@@ -13345,26 +13615,23 @@ loop:
 	VMOVDQU32    Z19, 2176(SP)
 	VPADDD       vc_hyb1<>+2624(SB), Z21, Z21
 	VPADDD       2176(SP), Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
-	VPADDD       Z16, Z21, Z21
-	VPRORD       $0x11, 2112(SP), Z19
-	VPRORD       $0x13, 2112(SP), Z17
-	VPSRLD       $0x0a, 2112(SP), Z18
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	MOVOU        X4, X0
 	PADDD        shaK<>+144(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13375,6 +13642,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X4, X3
+	VPADDD       Z16, Z21, Z21
+	VPRORD       $0x11, 2112(SP), Z19
+	VPRORD       $0x13, 2112(SP), Z17
+	VPSRLD       $0x0a, 2112(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
 	VPADDD       Z30, Z19, Z19
 	VPRORD       $0x07, 1344(SP), Z16
@@ -13386,22 +13657,23 @@ loop:
 	VMOVDQU32    Z19, 2240(SP)
 	VPADDD       vc_hyb1<>+2688(SB), Z28, Z28
 	VPADDD       2240(SP), Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 2176(SP), Z19
 	VPRORD       $0x13, 2176(SP), Z17
@@ -13417,10 +13689,6 @@ loop:
 	VMOVDQU32    Z19, 2304(SP)
 	VPADDD       vc_hyb1<>+2752(SB), Z27, Z27
 	VPADDD       2304(SP), Z27, Z27
-	VPRORD       $0x06, Z24, Z16
-	VPRORD       $0x0b, Z24, Z17
-	VPRORD       $0x19, Z24, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	MOVOU        X11, X0
 	PADDD        shaK<>+144(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13431,18 +13699,23 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X11, X10
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
 	VPADDD       Z27, Z23, Z23
+	VPRORD       $0x06, Z24, Z16
+	VPRORD       $0x0b, Z24, Z17
+	VPRORD       $0x19, Z24, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
+	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x11, 2240(SP), Z19
 	VPRORD       $0x13, 2240(SP), Z17
@@ -13458,24 +13731,21 @@ loop:
 	VMOVDQU32    Z19, 2368(SP)
 	VPADDD       vc_hyb1<>+2816(SB), Z26, Z26
 	VPADDD       2368(SP), Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
-	VPADDD       Z16, Z26, Z26
-	VPRORD       $0x11, 2304(SP), Z19
+	VMOVDQA64    Z27, Z17
 	MOVOU        X5, X0
 	PADDD        shaK<>+160(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13486,6 +13756,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X5, X4
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
+	VPRORD       $0x11, 2304(SP), Z19
 	VPRORD       $0x13, 2304(SP), Z17
 	VPSRLD       $0x0a, 2304(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
@@ -13499,22 +13773,23 @@ loop:
 	VMOVDQU32    Z19, 2432(SP)
 	VPADDD       vc_hyb1<>+2880(SB), Z25, Z25
 	VPADDD       2432(SP), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, 2368(SP), Z19
 	VPRORD       $0x13, 2368(SP), Z17
@@ -13528,9 +13803,6 @@ loop:
 	VPADDD       Z16, Z19, Z19
 	VPADDD       1600(SP), Z19, Z19
 	VMOVDQU32    Z19, 2496(SP)
-	VPADDD       vc_hyb1<>+2944(SB), Z24, Z24
-	VPADDD       2496(SP), Z24, Z24
-	VPRORD       $0x06, Z21, Z16
 	MOVOU        X12, X0
 	PADDD        shaK<>+160(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13541,21 +13813,25 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X12, X11
+	VPADDD       vc_hyb1<>+2944(SB), Z24, Z24
+	VPADDD       2496(SP), Z24, Z24
+	VPADDD       Z24, Z28, Z28
+	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x11, 2432(SP), Z19
 	VPRORD       $0x13, 2432(SP), Z17
@@ -13571,22 +13847,19 @@ loop:
 	VMOVDQU32    Z19, 2560(SP)
 	VPADDD       vc_hyb1<>+3008(SB), Z23, Z23
 	VPADDD       2560(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13597,6 +13870,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 2496(SP), Z19
 	VPRORD       $0x13, 2496(SP), Z17
@@ -13612,22 +13889,23 @@ loop:
 	VMOVDQU32    Z19, 2624(SP)
 	VPADDD       vc_hyb1<>+3072(SB), Z22, Z22
 	VPADDD       2624(SP), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
 	VPRORD       $0x0b, Z27, Z17
 	VPRORD       $0x19, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 2560(SP), Z16
 	VPRORD       $0x13, 2560(SP), Z17
@@ -13639,9 +13917,6 @@ loop:
 	VPRORD       $0x12, Z20, Z17
 	VPSRLD       $0x03, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       vc_hyb1<>+3136(SB), Z21, Z21
-	VPADDD       Z29, Z21, Z21
 	MOVOU        X13, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13652,22 +13927,26 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X13, X12
+	VPADDD       Z16, Z29, Z29
+	VPADDD       vc_hyb1<>+3136(SB), Z21, Z21
+	VPADDD       Z29, Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 2624(SP), Z16
 	VPRORD       $0x13, 2624(SP), Z17
@@ -13682,22 +13961,19 @@ loop:
 	VPADDD       Z16, Z20, Z20
 	VPADDD       vc_hyb1<>+3200(SB), Z28, Z28
 	VPADDD       Z20, Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
 	MOVOU        X3, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13708,6 +13984,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, Z29, Z16
 	VPRORD       $0x13, Z29, Z17
@@ -13722,22 +14002,23 @@ loop:
 	VPADDD       Z16, Z30, Z30
 	VPADDD       vc_hyb1<>+3264(SB), Z27, Z27
 	VPADDD       Z30, Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x11, Z20, Z16
 	VPRORD       $0x13, Z20, Z17
@@ -13751,8 +14032,6 @@ loop:
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z31, Z31
 	VPADDD       vc_hyb1<>+3328(SB), Z26, Z26
-	VPADDD       Z31, Z26, Z26
-	VPRORD       $0x06, Z23, Z16
 	MOVOU        X10, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13763,21 +14042,24 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
 	SHA256MSG1   X10, X13
+	VPADDD       Z31, Z26, Z26
+	VPADDD       Z26, Z22, Z22
+	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPRORD       $0x11, Z30, Z19
 	VPRORD       $0x13, Z30, Z17
@@ -13793,22 +14075,20 @@ loop:
 	VMOVDQU32    Z19, 2688(SP)
 	VPADDD       vc_hyb1<>+3392(SB), Z25, Z25
 	VPADDD       2688(SP), Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
 	MOVOU        X4, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13818,6 +14098,9 @@ loop:
 	SHA256MSG2   X4, X5
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, Z31, Z19
 	VPRORD       $0x13, Z31, Z17
@@ -13833,22 +14116,23 @@ loop:
 	VMOVDQU32    Z19, 2752(SP)
 	VPADDD       vc_hyb1<>+3456(SB), Z24, Z24
 	VPADDD       2752(SP), Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPRORD       $0x11, 2688(SP), Z19
 	VPRORD       $0x13, 2688(SP), Z17
@@ -13861,8 +14145,6 @@ loop:
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z19, Z19
 	VPADDD       2048(SP), Z19, Z19
-	VMOVDQU32    Z19, 2816(SP)
-	VPADDD       vc_hyb1<>+3520(SB), Z23, Z23
 	MOVOU        X11, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13872,23 +14154,26 @@ loop:
 	SHA256MSG2   X11, X12
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
+	VMOVDQU32    Z19, 2816(SP)
+	VPADDD       vc_hyb1<>+3520(SB), Z23, Z23
 	VPADDD       2816(SP), Z23, Z23
+	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z27, Z27
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z27, Z27
 	VPRORD       $0x02, Z24, Z16
 	VPRORD       $0x0d, Z24, Z17
 	VPRORD       $0x16, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xe8, Z26, Z25, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xe8, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 2752(SP), Z19
 	VPRORD       $0x13, 2752(SP), Z17
@@ -13904,19 +14189,18 @@ loop:
 	VMOVDQU32    Z19, 2880(SP)
 	VPADDD       vc_hyb1<>+3584(SB), Z22, Z22
 	VPADDD       2880(SP), Z22, Z22
+	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x06, Z27, Z16
 	VPRORD       $0x0b, Z27, Z17
 	VPRORD       $0x19, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z26, Z26
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z26, Z26
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
-	VPRORD       $0x16, Z23, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	MOVOU        X5, X0
 	PADDD        shaK<>+224(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13926,9 +14210,11 @@ loop:
 	SHA256MSG2   X5, X6
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z25, Z24, Z16
+	VPRORD       $0x16, Z23, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 2816(SP), Z29
 	VPRORD       $0x13, 2816(SP), Z17
@@ -13943,22 +14229,23 @@ loop:
 	VPADDD       2176(SP), Z29, Z29
 	VPADDD       vc_hyb1<>+3648(SB), Z21, Z21
 	VPADDD       Z29, Z21, Z21
+	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x06, Z26, Z16
 	VPRORD       $0x0b, Z26, Z17
 	VPRORD       $0x19, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xca, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xca, Z28, Z27, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z25, Z25
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z24, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 2880(SP), Z20
 	VPRORD       $0x13, 2880(SP), Z17
@@ -13970,8 +14257,6 @@ loop:
 	VPSRLD       $0x03, 2304(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z20, Z20
-	VPADDD       2240(SP), Z20, Z20
-	VPADDD       vc_hyb1<>+3712(SB), Z28, Z28
 	MOVOU        X12, X0
 	PADDD        shaK<>+224(SB), X0
 	SHA256RNDS2  X0, X9, X8
@@ -13981,23 +14266,26 @@ loop:
 	SHA256MSG2   X12, X13
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
+	VPADDD       2240(SP), Z20, Z20
+	VPADDD       vc_hyb1<>+3712(SB), Z28, Z28
 	VPADDD       Z20, Z28, Z28
+	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x06, Z25, Z16
 	VPRORD       $0x0b, Z25, Z17
 	VPRORD       $0x19, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xca, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z24, Z24
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z25, Z16
-	VPTERNLOGD   $0xca, Z27, Z26, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z24, Z24
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, Z29, Z30
 	VPRORD       $0x13, Z29, Z17
@@ -14012,27 +14300,28 @@ loop:
 	VPADDD       2304(SP), Z30, Z30
 	VPADDD       vc_hyb1<>+3776(SB), Z27, Z27
 	VPADDD       Z30, Z27, Z27
+	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x06, Z24, Z16
 	VPRORD       $0x0b, Z24, Z17
 	VPRORD       $0x19, Z24, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z24, Z17
+	VPTERNLOGD   $0xca, Z26, Z25, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z27, Z27
-	VMOVDQA64    Z24, Z16
-	VPTERNLOGD   $0xca, Z26, Z25, Z16
-	VPADDD       Z16, Z27, Z27
-	VPADDD       Z27, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z27, Z27
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X2, X1
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z27, Z27
 	VPRORD       $0x11, Z20, Z31
 	VPRORD       $0x13, Z20, Z17
@@ -14047,22 +14336,23 @@ loop:
 	VPADDD       2368(SP), Z31, Z31
 	VPADDD       vc_hyb1<>+3840(SB), Z26, Z26
 	VPADDD       Z31, Z26, Z26
+	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z25, Z24, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z25, Z24, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       Z26, Z22, Z22
 	VPRORD       $0x02, Z27, Z16
 	VPRORD       $0x0d, Z27, Z17
 	VPRORD       $0x16, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VMOVDQA64    Z27, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z27, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z26, Z26
 	VPRORD       $0x11, Z30, Z20
 	VPRORD       $0x13, Z30, Z17
@@ -14075,29 +14365,30 @@ loop:
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z20, Z20
 	VPADDD       2432(SP), Z20, Z20
-	VPADDD       vc_hyb1<>+3904(SB), Z25, Z25
-	VPADDD       Z20, Z25, Z25
 	MOVOU        X13, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X9, X8
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X8, X9
+	VPADDD       vc_hyb1<>+3904(SB), Z25, Z25
+	VPADDD       Z20, Z25, Z25
+	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z24, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z24, Z23, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       Z25, Z21, Z21
 	VPRORD       $0x02, Z26, Z16
 	VPRORD       $0x0d, Z26, Z17
 	VPRORD       $0x16, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VMOVDQA64    Z26, Z16
-	VPTERNLOGD   $0xe8, Z28, Z27, Z16
+	VMOVDQA64    Z26, Z17
+	VPTERNLOGD   $0xe8, Z28, Z27, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z25, Z25
 	VPRORD       $0x11, Z31, Z20
 	VPRORD       $0x13, Z31, Z17
@@ -14112,21 +14403,20 @@ loop:
 	VPADDD       2496(SP), Z20, Z20
 	VPADDD       vc_hyb1<>+3968(SB), Z24, Z24
 	VPADDD       Z20, Z24, Z24
+	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z24, Z24
-	VPADDD       Z24, Z28, Z28
 	VPRORD       $0x02, Z25, Z16
 	VPRORD       $0x0d, Z25, Z17
 	VPRORD       $0x16, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z24, Z24
-	VMOVDQA64    Z25, Z16
 	MOVOU        96(SI), X7
 	PADDD        X7, X2
 	MOVOU        112(SI), X7
@@ -14138,7 +14428,9 @@ loop:
 	PALIGNR      $0x08, X7, X1
 	MOVOU        shaIV<>+0(SB), X3
 	MOVOU        shaIV<>+16(SB), X4
-	VPTERNLOGD   $0xe8, Z27, Z26, Z16
+	VMOVDQA64    Z25, Z17
+	VPTERNLOGD   $0xe8, Z27, Z26, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z24, Z24
 	VPADDD       2944(SP), Z24, Z24
 	VPADDD       3008(SP), Z25, Z25
@@ -14163,26 +14455,26 @@ loop:
 	VMOVDQU32    vc_hyb1<>+4544(SB), Z30
 	VPADDD       vc_hyb1<>+4608(SB), Z30, Z30
 	VPADDD       Z25, Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPADDD       vc_hyb1<>+4672(SB), Z31, Z31
 	VPADDD       Z26, Z31, Z31
-	VPRORD       $0x06, Z22, Z16
 	MOVOU        96(SI), X14
 	PADDD        X14, X9
 	MOVOU        112(SI), X14
@@ -14194,288 +14486,303 @@ loop:
 	PALIGNR      $0x08, X14, X8
 	MOVOU        shaIV<>+0(SB), X10
 	MOVOU        shaIV<>+16(SB), X11
+	VPADDD       Z31, Z21, Z21
+	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPADDD       vc_hyb1<>+4736(SB), Z20, Z20
 	VPADDD       Z27, Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPADDD       vc_hyb1<>+4800(SB), Z23, Z23
 	VPADDD       3648(SP), Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
 	MOVOU        X2, X0
 	PADDD        shaK<>+0(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPADDD       vc_hyb1<>+64(SB), Z22, Z22
 	VPADDD       3584(SP), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPADDD       vc_hyb1<>+128(SB), Z21, Z21
 	VPADDD       3520(SP), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
 	VPRORD       $0x0b, Z30, Z17
 	VPRORD       $0x19, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
 	MOVOU        X9, X0
 	PADDD        shaK<>+0(SB), X0
 	SHA256RNDS2  X0, X10, X11
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPADDD       vc_hyb1<>+192(SB), Z28, Z28
 	VPADDD       3456(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPADDD       vc_hyb1<>+4864(SB), Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPADDD       vc_hyb1<>+320(SB), Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
-	VPRORD       $0x19, Z23, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
 	MOVOU        X1, X0
 	PADDD        shaK<>+16(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
+	VPRORD       $0x19, Z23, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPADDD       vc_hyb1<>+384(SB), Z31, Z31
+	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPADDD       vc_hyb1<>+448(SB), Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
-	VPRORD       $0x16, Z31, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
 	MOVOU        X8, X0
 	PADDD        shaK<>+16(SB), X0
 	SHA256RNDS2  X0, X10, X11
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X8, X9
+	VPRORD       $0x16, Z31, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPADDD       vc_hyb1<>+512(SB), Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPADDD       vc_hyb1<>+576(SB), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPADDD       vc_hyb1<>+640(SB), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
-	VPRORD       $0x0b, Z30, Z17
-	VPRORD       $0x19, Z30, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
 	MOVOU        shaConst<>+80(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	MOVOU        shaConst<>+96(SB), X5
 	SHA256MSG1   X5, X1
+	VPRORD       $0x0b, Z30, Z17
+	VPRORD       $0x19, Z30, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPADDD       vc_hyb1<>+4928(SB), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x07, Z25, Z16
 	VPRORD       $0x12, Z25, Z17
@@ -14484,28 +14791,29 @@ loop:
 	VPADDD       Z16, Z24, Z24
 	VPADDD       vc_hyb1<>+768(SB), Z29, Z29
 	VPADDD       Z24, Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
-	VPRORD       $0x02, Z28, Z16
-	VPRORD       $0x0d, Z28, Z17
+	VMOVDQA64    Z20, Z17
 	MOVOU        shaConst<>+80(SB), X0
 	SHA256RNDS2  X0, X10, X11
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	MOVOU        shaConst<>+96(SB), X12
 	SHA256MSG1   X12, X8
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
+	VPADDD       Z16, Z29, Z29
+	VPRORD       $0x02, Z28, Z16
+	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x07, Z26, Z16
 	VPRORD       $0x12, Z26, Z17
@@ -14515,22 +14823,23 @@ loop:
 	VPADDD       vc_hyb1<>+4992(SB), Z25, Z25
 	VPADDD       vc_hyb1<>+832(SB), Z30, Z30
 	VPADDD       Z25, Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x11, Z24, Z16
 	VPRORD       $0x13, Z24, Z17
@@ -14541,31 +14850,32 @@ loop:
 	VPRORD       $0x12, Z27, Z17
 	VPSRLD       $0x03, Z27, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z26, Z26
-	VPADDD       vc_hyb1<>+896(SB), Z31, Z31
-	VPADDD       Z26, Z31, Z31
-	VPRORD       $0x06, Z22, Z16
-	VPRORD       $0x0b, Z22, Z17
 	MOVOU        shaConst<>+128(SB), X0
 	MOVOU        shaConst<>+112(SB), X6
 	SHA256RNDS2  X0, X3, X4
 	SHA256MSG2   X6, X2
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
+	VPADDD       Z16, Z26, Z26
+	VPADDD       vc_hyb1<>+896(SB), Z31, Z31
+	VPADDD       Z26, Z31, Z31
+	VPADDD       Z31, Z21, Z21
+	VPRORD       $0x06, Z22, Z16
+	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPRORD       $0x11, Z25, Z16
 	VPRORD       $0x13, Z25, Z17
@@ -14579,31 +14889,32 @@ loop:
 	VPADDD       Z16, Z27, Z27
 	VPADDD       vc_hyb1<>+960(SB), Z20, Z20
 	VPADDD       Z27, Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x11, Z26, Z19
-	VPRORD       $0x13, Z26, Z17
 	MOVOU        shaConst<>+128(SB), X0
 	MOVOU        shaConst<>+112(SB), X13
 	SHA256RNDS2  X0, X10, X11
 	SHA256MSG2   X13, X9
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
+	VPRORD       $0x11, Z26, Z19
+	VPRORD       $0x13, Z26, Z17
 	VPSRLD       $0x0a, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
 	VPRORD       $0x07, 3584(SP), Z16
@@ -14615,22 +14926,23 @@ loop:
 	VMOVDQU32    Z19, 3712(SP)
 	VPADDD       vc_hyb1<>+1088(SB), Z23, Z23
 	VPADDD       3712(SP), Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, Z27, Z19
 	VPRORD       $0x13, Z27, Z17
@@ -14644,11 +14956,6 @@ loop:
 	VPADDD       3584(SP), Z19, Z19
 	VMOVDQU32    Z19, 3776(SP)
 	VPADDD       vc_hyb1<>+1152(SB), Z22, Z22
-	VPADDD       3776(SP), Z22, Z22
-	VPRORD       $0x06, Z29, Z16
-	VPRORD       $0x0b, Z29, Z17
-	VPRORD       $0x19, Z29, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	MOVOU        X2, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -14659,18 +14966,24 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
+	VPADDD       3776(SP), Z22, Z22
 	VPADDD       Z22, Z30, Z30
+	VPRORD       $0x06, Z29, Z16
+	VPRORD       $0x0b, Z29, Z17
+	VPRORD       $0x19, Z29, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
+	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 3712(SP), Z19
 	VPRORD       $0x13, 3712(SP), Z17
@@ -14686,25 +14999,20 @@ loop:
 	VMOVDQU32    Z19, 832(SP)
 	VPADDD       vc_hyb1<>+1280(SB), Z21, Z21
 	VPADDD       832(SP), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
 	VPRORD       $0x0b, Z30, Z17
 	VPRORD       $0x19, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
-	VPADDD       Z16, Z21, Z21
-	VPRORD       $0x11, 3776(SP), Z19
-	VPRORD       $0x13, 3776(SP), Z17
 	MOVOU        X9, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -14715,6 +15023,12 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X9, X13
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
+	VPRORD       $0x11, 3776(SP), Z19
+	VPRORD       $0x13, 3776(SP), Z17
 	VPSRLD       $0x0a, 3776(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
 	VPADDD       Z24, Z19, Z19
@@ -14723,22 +15037,23 @@ loop:
 	VMOVDQU32    Z19, 960(SP)
 	VPADDD       vc_hyb1<>+1344(SB), Z28, Z28
 	VPADDD       960(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 832(SP), Z19
 	VPRORD       $0x13, 832(SP), Z17
@@ -14749,17 +15064,12 @@ loop:
 	VMOVDQU32    Z19, 1088(SP)
 	VPADDD       vc_hyb1<>+1408(SB), Z29, Z29
 	VPADDD       1088(SP), Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
-	VPRORD       $0x02, Z28, Z16
-	VPRORD       $0x0d, Z28, Z17
+	VMOVDQA64    Z20, Z17
 	MOVOU        X1, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -14770,11 +15080,17 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
+	VPADDD       Z16, Z29, Z29
+	VPRORD       $0x02, Z28, Z16
+	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x11, 960(SP), Z19
 	VPRORD       $0x13, 960(SP), Z17
@@ -14784,22 +15100,23 @@ loop:
 	VMOVDQU32    Z19, 1152(SP)
 	VPADDD       vc_hyb1<>+1472(SB), Z30, Z30
 	VPADDD       1152(SP), Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x11, 1088(SP), Z19
 	VPRORD       $0x13, 1088(SP), Z17
@@ -14809,12 +15126,7 @@ loop:
 	VMOVDQU32    Z19, 1216(SP)
 	VPADDD       vc_hyb1<>+1536(SB), Z31, Z31
 	VPADDD       1216(SP), Z31, Z31
-	VPRORD       $0x06, Z22, Z16
-	VPRORD       $0x0b, Z22, Z17
-	VPRORD       $0x19, Z22, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
+	VPADDD       Z31, Z21, Z21
 	MOVOU        X8, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -14825,16 +15137,22 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X8, X9
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
+	VPRORD       $0x06, Z22, Z16
+	VPRORD       $0x0b, Z22, Z17
+	VPRORD       $0x19, Z22, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPRORD       $0x11, 1152(SP), Z19
 	VPRORD       $0x13, 1152(SP), Z17
@@ -14844,33 +15162,28 @@ loop:
 	VMOVDQU32    Z19, 1280(SP)
 	VPADDD       vc_hyb1<>+1600(SB), Z20, Z20
 	VPADDD       1280(SP), Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x11, 1216(SP), Z19
 	VPRORD       $0x13, 1216(SP), Z17
 	VPSRLD       $0x0a, 1216(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       3776(SP), Z19, Z19
-	VMOVDQU32    Z19, 1344(SP)
-	VPADDD       vc_hyb1<>+1664(SB), Z23, Z23
-	VPADDD       1344(SP), Z23, Z23
-	VPRORD       $0x06, Z28, Z16
-	VPRORD       $0x0b, Z28, Z17
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -14881,20 +15194,27 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X5, X1
+	VPADDD       3776(SP), Z19, Z19
+	VMOVDQU32    Z19, 1344(SP)
+	VPADDD       vc_hyb1<>+1664(SB), Z23, Z23
+	VPADDD       1344(SP), Z23, Z23
+	VPADDD       Z23, Z29, Z29
+	VPRORD       $0x06, Z28, Z16
+	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, 1280(SP), Z19
 	VPRORD       $0x13, 1280(SP), Z17
@@ -14904,28 +15224,23 @@ loop:
 	VMOVDQU32    Z19, 1408(SP)
 	VPADDD       vc_hyb1<>+1728(SB), Z22, Z22
 	VPADDD       1408(SP), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
-	VPADDD       Z16, Z22, Z22
-	VPRORD       $0x11, 1344(SP), Z19
-	VPRORD       $0x13, 1344(SP), Z17
-	VPSRLD       $0x0a, 1344(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       960(SP), Z19, Z19
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	MOVOU        X12, X0
 	PADDD        shaK<>+96(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -14936,26 +15251,33 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X12, X8
+	VPADDD       Z16, Z22, Z22
+	VPRORD       $0x11, 1344(SP), Z19
+	VPRORD       $0x13, 1344(SP), Z17
+	VPSRLD       $0x0a, 1344(SP), Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z19
+	VPADDD       960(SP), Z19, Z19
 	VPADDD       vc_hyb1<>+5184(SB), Z19, Z19
 	VMOVDQU32    Z19, 1472(SP)
 	VPADDD       vc_hyb1<>+1856(SB), Z21, Z21
 	VPADDD       1472(SP), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
 	VPRORD       $0x0b, Z30, Z17
 	VPRORD       $0x19, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 1408(SP), Z19
 	VPRORD       $0x13, 1408(SP), Z17
@@ -14971,17 +15293,11 @@ loop:
 	VMOVDQU32    Z19, 1600(SP)
 	VPADDD       vc_hyb1<>+1920(SB), Z28, Z28
 	VPADDD       1600(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
-	VPRORD       $0x02, Z21, Z16
-	VPRORD       $0x0d, Z21, Z17
 	MOVOU        X6, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -14992,11 +15308,18 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
+	VPADDD       Z16, Z28, Z28
+	VPRORD       $0x02, Z21, Z16
+	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 1472(SP), Z16
 	VPRORD       $0x13, 1472(SP), Z17
@@ -15011,32 +15334,27 @@ loop:
 	VPADDD       Z16, Z24, Z24
 	VPADDD       vc_hyb1<>+1984(SB), Z29, Z29
 	VPADDD       Z24, Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x11, 1600(SP), Z16
 	VPRORD       $0x13, 1600(SP), Z17
 	VPSRLD       $0x0a, 1600(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z25, Z25
-	VPADDD       1216(SP), Z25, Z25
-	VPRORD       $0x07, Z26, Z16
-	VPRORD       $0x12, Z26, Z17
-	VPSRLD       $0x03, Z26, Z18
 	MOVOU        X13, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15049,24 +15367,31 @@ loop:
 	SHA256MSG1   X13, X12
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z25, Z25
+	VPADDD       1216(SP), Z25, Z25
+	VPRORD       $0x07, Z26, Z16
+	VPRORD       $0x12, Z26, Z17
+	VPSRLD       $0x03, Z26, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VPADDD       Z16, Z25, Z25
 	VPADDD       vc_hyb1<>+2048(SB), Z30, Z30
 	VPADDD       Z25, Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x11, Z24, Z16
 	VPRORD       $0x13, Z24, Z17
@@ -15081,17 +15406,12 @@ loop:
 	VPADDD       Z16, Z26, Z26
 	VPADDD       vc_hyb1<>+2112(SB), Z31, Z31
 	VPADDD       Z26, Z31, Z31
+	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
-	VPRORD       $0x02, Z30, Z16
-	VPRORD       $0x0d, Z30, Z17
+	VMOVDQA64    Z22, Z17
 	MOVOU        X2, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15102,11 +15422,17 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
+	VPADDD       Z16, Z31, Z31
+	VPRORD       $0x02, Z30, Z16
+	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPRORD       $0x11, Z25, Z16
 	VPRORD       $0x13, Z25, Z17
@@ -15121,33 +15447,28 @@ loop:
 	VPADDD       Z16, Z27, Z27
 	VPADDD       vc_hyb1<>+2176(SB), Z20, Z20
 	VPADDD       Z27, Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x11, Z26, Z19
 	VPRORD       $0x13, Z26, Z17
 	VPSRLD       $0x0a, Z26, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       1408(SP), Z19, Z19
-	VPRORD       $0x07, 3776(SP), Z16
-	VPRORD       $0x12, 3776(SP), Z17
-	VPSRLD       $0x03, 3776(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z19, Z19
 	MOVOU        X9, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15158,26 +15479,33 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X9, X13
+	VPADDD       1408(SP), Z19, Z19
+	VPRORD       $0x07, 3776(SP), Z16
+	VPRORD       $0x12, 3776(SP), Z17
+	VPSRLD       $0x03, 3776(SP), Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VPADDD       Z16, Z19, Z19
 	VPADDD       3712(SP), Z19, Z19
 	VMOVDQU32    Z19, 3840(SP)
 	VPADDD       vc_hyb1<>+2240(SB), Z23, Z23
 	VPADDD       3840(SP), Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, Z27, Z19
 	VPRORD       $0x13, Z27, Z17
@@ -15193,16 +15521,11 @@ loop:
 	VMOVDQU32    Z19, 3904(SP)
 	VPADDD       vc_hyb1<>+2304(SB), Z22, Z22
 	VPADDD       3904(SP), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
-	VPRORD       $0x02, Z23, Z16
 	MOVOU        X1, X0
 	PADDD        shaK<>+144(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15213,12 +15536,18 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
+	VPADDD       Z16, Z22, Z22
+	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 3840(SP), Z19
 	VPRORD       $0x13, 3840(SP), Z17
@@ -15234,31 +15563,27 @@ loop:
 	VMOVDQU32    Z19, 1920(SP)
 	VPADDD       vc_hyb1<>+2368(SB), Z21, Z21
 	VPADDD       1920(SP), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
 	VPRORD       $0x0b, Z30, Z17
 	VPRORD       $0x19, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 3904(SP), Z19
 	VPRORD       $0x13, 3904(SP), Z17
 	VPSRLD       $0x0a, 3904(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       Z24, Z19, Z19
-	VPRORD       $0x07, 1088(SP), Z16
-	VPRORD       $0x12, 1088(SP), Z17
-	VPSRLD       $0x03, 1088(SP), Z18
 	MOVOU        X8, X0
 	PADDD        shaK<>+144(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15269,28 +15594,34 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X8, X9
+	VPTERNLOGD   $0x96, Z18, Z17, Z19
+	VPADDD       Z24, Z19, Z19
+	VPRORD       $0x07, 1088(SP), Z16
+	VPRORD       $0x12, 1088(SP), Z17
+	VPSRLD       $0x03, 1088(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z19, Z19
 	VPADDD       960(SP), Z19, Z19
 	VMOVDQU32    Z19, 1984(SP)
 	VPADDD       vc_hyb1<>+2432(SB), Z28, Z28
 	VPADDD       1984(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 1920(SP), Z19
 	VPRORD       $0x13, 1920(SP), Z17
@@ -15306,14 +15637,10 @@ loop:
 	VMOVDQU32    Z19, 2048(SP)
 	VPADDD       vc_hyb1<>+2496(SB), Z29, Z29
 	VPADDD       2048(SP), Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
 	MOVOU        X5, X0
 	PADDD        shaK<>+160(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15324,14 +15651,19 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X5, X1
-	VPADDD       Z29, Z23, Z23
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
+	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x11, 1984(SP), Z19
 	VPRORD       $0x13, 1984(SP), Z17
@@ -15347,29 +15679,25 @@ loop:
 	VMOVDQU32    Z19, 2112(SP)
 	VPADDD       vc_hyb1<>+2560(SB), Z30, Z30
 	VPADDD       2112(SP), Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x11, 2048(SP), Z19
-	VPRORD       $0x13, 2048(SP), Z17
-	VPSRLD       $0x0a, 2048(SP), Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z19
-	VPADDD       Z27, Z19, Z19
-	VPRORD       $0x07, 1280(SP), Z16
 	MOVOU        X12, X0
 	PADDD        shaK<>+160(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15380,6 +15708,11 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X12, X8
+	VPRORD       $0x13, 2048(SP), Z17
+	VPSRLD       $0x0a, 2048(SP), Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z19
+	VPADDD       Z27, Z19, Z19
+	VPRORD       $0x07, 1280(SP), Z16
 	VPRORD       $0x12, 1280(SP), Z17
 	VPSRLD       $0x03, 1280(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
@@ -15388,22 +15721,23 @@ loop:
 	VMOVDQU32    Z19, 2176(SP)
 	VPADDD       vc_hyb1<>+2624(SB), Z31, Z31
 	VPADDD       2176(SP), Z31, Z31
+	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z31, Z31
 	VPRORD       $0x11, 2112(SP), Z19
 	VPRORD       $0x13, 2112(SP), Z17
@@ -15419,12 +15753,8 @@ loop:
 	VMOVDQU32    Z19, 2240(SP)
 	VPADDD       vc_hyb1<>+2688(SB), Z20, Z20
 	VPADDD       2240(SP), Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
-	VPRORD       $0x0b, Z21, Z17
-	VPRORD       $0x19, Z21, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15435,16 +15765,21 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
+	VPRORD       $0x0b, Z21, Z17
+	VPRORD       $0x19, Z21, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x11, 2176(SP), Z19
 	VPRORD       $0x13, 2176(SP), Z17
@@ -15460,26 +15795,23 @@ loop:
 	VMOVDQU32    Z19, 2304(SP)
 	VPADDD       vc_hyb1<>+2752(SB), Z23, Z23
 	VPADDD       2304(SP), Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
-	VPADDD       Z16, Z23, Z23
-	VPRORD       $0x11, 2240(SP), Z19
-	VPRORD       $0x13, 2240(SP), Z17
-	VPSRLD       $0x0a, 2240(SP), Z18
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	MOVOU        X13, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15490,6 +15822,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X13, X12
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x11, 2240(SP), Z19
+	VPRORD       $0x13, 2240(SP), Z17
+	VPSRLD       $0x0a, 2240(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
 	VPADDD       1920(SP), Z19, Z19
 	VPRORD       $0x07, 1472(SP), Z16
@@ -15501,22 +15837,23 @@ loop:
 	VMOVDQU32    Z19, 2368(SP)
 	VPADDD       vc_hyb1<>+2816(SB), Z22, Z22
 	VPADDD       2368(SP), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, 2304(SP), Z19
 	VPRORD       $0x13, 2304(SP), Z17
@@ -15532,10 +15869,6 @@ loop:
 	VMOVDQU32    Z19, 2432(SP)
 	VPADDD       vc_hyb1<>+2880(SB), Z21, Z21
 	VPADDD       2432(SP), Z21, Z21
-	VPRORD       $0x06, Z30, Z16
-	VPRORD       $0x0b, Z30, Z17
-	VPRORD       $0x19, Z30, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	MOVOU        X2, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15546,18 +15879,23 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
 	VPADDD       Z21, Z31, Z31
+	VPRORD       $0x06, Z30, Z16
+	VPRORD       $0x0b, Z30, Z17
+	VPRORD       $0x19, Z30, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
+	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 2368(SP), Z19
 	VPRORD       $0x13, 2368(SP), Z17
@@ -15573,24 +15911,21 @@ loop:
 	VMOVDQU32    Z19, 2496(SP)
 	VPADDD       vc_hyb1<>+2944(SB), Z28, Z28
 	VPADDD       2496(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
-	VPADDD       Z16, Z28, Z28
-	VPRORD       $0x11, 2432(SP), Z16
+	VMOVDQA64    Z21, Z17
 	MOVOU        X9, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15601,6 +15936,10 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
 	SHA256MSG1   X9, X13
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
+	VPRORD       $0x11, 2432(SP), Z16
 	VPRORD       $0x13, 2432(SP), Z17
 	VPSRLD       $0x0a, 2432(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
@@ -15613,22 +15952,23 @@ loop:
 	VPADDD       Z16, Z24, Z24
 	VPADDD       vc_hyb1<>+3008(SB), Z29, Z29
 	VPADDD       Z24, Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x11, 2496(SP), Z16
 	VPRORD       $0x13, 2496(SP), Z17
@@ -15643,10 +15983,6 @@ loop:
 	VPADDD       Z16, Z25, Z25
 	VPADDD       vc_hyb1<>+3072(SB), Z30, Z30
 	VPADDD       Z25, Z30, Z30
-	VPRORD       $0x06, Z23, Z16
-	VPRORD       $0x0b, Z23, Z17
-	VPRORD       $0x19, Z23, Z18
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	MOVOU        X1, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15656,18 +15992,23 @@ loop:
 	SHA256MSG2   X1, X5
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
 	VPADDD       Z30, Z22, Z22
+	VPRORD       $0x06, Z23, Z16
+	VPRORD       $0x0b, Z23, Z17
+	VPRORD       $0x19, Z23, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
+	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x02, Z29, Z16
 	VPRORD       $0x0d, Z29, Z17
 	VPRORD       $0x16, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xe8, Z21, Z28, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xe8, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z30, Z30
 	VPRORD       $0x11, Z24, Z16
 	VPRORD       $0x13, Z24, Z17
@@ -15682,25 +16023,22 @@ loop:
 	VPADDD       Z16, Z26, Z26
 	VPADDD       vc_hyb1<>+3136(SB), Z31, Z31
 	VPADDD       Z26, Z31, Z31
+	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z21, Z21
 	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x02, Z30, Z16
 	VPRORD       $0x0d, Z30, Z17
 	VPRORD       $0x16, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xe8, Z28, Z29, Z16
-	VPADDD       Z16, Z31, Z31
-	VPRORD       $0x11, Z25, Z16
-	VPRORD       $0x13, Z25, Z17
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xe8, Z28, Z29, Z17
 	MOVOU        X8, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15710,6 +16048,10 @@ loop:
 	SHA256MSG2   X8, X12
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
+	VPRORD       $0x11, Z25, Z16
+	VPRORD       $0x13, Z25, Z17
 	VPSRLD       $0x0a, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
 	VPADDD       Z16, Z27, Z27
@@ -15721,22 +16063,23 @@ loop:
 	VPADDD       Z16, Z27, Z27
 	VPADDD       vc_hyb1<>+3200(SB), Z20, Z20
 	VPADDD       Z27, Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x02, Z31, Z16
 	VPRORD       $0x0d, Z31, Z17
 	VPRORD       $0x16, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xe8, Z29, Z30, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xe8, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x11, Z26, Z19
 	VPRORD       $0x13, Z26, Z17
@@ -15752,9 +16095,6 @@ loop:
 	VMOVDQU32    Z19, 3968(SP)
 	VPADDD       vc_hyb1<>+3264(SB), Z23, Z23
 	VPADDD       3968(SP), Z23, Z23
-	VPRORD       $0x06, Z28, Z16
-	VPRORD       $0x0b, Z28, Z17
-	VPRORD       $0x19, Z28, Z18
 	MOVOU        X5, X0
 	PADDD        shaK<>+224(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15764,19 +16104,23 @@ loop:
 	SHA256MSG2   X5, X6
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
-	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
 	VPADDD       Z23, Z29, Z29
+	VPRORD       $0x06, Z28, Z16
+	VPRORD       $0x0b, Z28, Z17
+	VPRORD       $0x19, Z28, Z18
+	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
+	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x02, Z20, Z16
 	VPRORD       $0x0d, Z20, Z17
 	VPRORD       $0x16, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xe8, Z30, Z31, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xe8, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x11, Z27, Z19
 	VPRORD       $0x13, Z27, Z17
@@ -15792,24 +16136,21 @@ loop:
 	VMOVDQU32    Z19, 4032(SP)
 	VPADDD       vc_hyb1<>+3328(SB), Z22, Z22
 	VPADDD       4032(SP), Z22, Z22
+	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x06, Z29, Z16
 	VPRORD       $0x0b, Z29, Z17
 	VPRORD       $0x19, Z29, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z29, Z17
+	VPTERNLOGD   $0xca, Z21, Z28, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z30, Z30
 	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z29, Z16
-	VPTERNLOGD   $0xca, Z21, Z28, Z16
-	VPADDD       Z16, Z22, Z22
-	VPADDD       Z22, Z30, Z30
 	VPRORD       $0x02, Z23, Z16
 	VPRORD       $0x0d, Z23, Z17
 	VPRORD       $0x16, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z22, Z22
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xe8, Z31, Z20, Z16
-	VPADDD       Z16, Z22, Z22
-	VPRORD       $0x11, 3968(SP), Z19
+	VMOVDQA64    Z23, Z17
 	MOVOU        X12, X0
 	PADDD        shaK<>+224(SB), X0
 	SHA256RNDS2  X0, X10, X11
@@ -15819,6 +16160,10 @@ loop:
 	SHA256MSG2   X12, X13
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X11, X10
+	VPTERNLOGD   $0xe8, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
+	VPRORD       $0x11, 3968(SP), Z19
 	VPRORD       $0x13, 3968(SP), Z17
 	VPSRLD       $0x0a, 3968(SP), Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z19
@@ -15832,22 +16177,23 @@ loop:
 	VMOVDQU32    Z19, 2688(SP)
 	VPADDD       vc_hyb1<>+3392(SB), Z21, Z21
 	VPADDD       2688(SP), Z21, Z21
+	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x06, Z30, Z16
 	VPRORD       $0x0b, Z30, Z17
 	VPRORD       $0x19, Z30, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z30, Z17
+	VPTERNLOGD   $0xca, Z28, Z29, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z31, Z31
 	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z30, Z16
-	VPTERNLOGD   $0xca, Z28, Z29, Z16
-	VPADDD       Z16, Z21, Z21
-	VPADDD       Z21, Z31, Z31
 	VPRORD       $0x02, Z22, Z16
 	VPRORD       $0x0d, Z22, Z17
 	VPRORD       $0x16, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z21, Z21
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xe8, Z20, Z23, Z16
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xe8, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x11, 4032(SP), Z19
 	VPRORD       $0x13, 4032(SP), Z17
@@ -15861,27 +16207,28 @@ loop:
 	VPADDD       Z16, Z19, Z19
 	VPADDD       1984(SP), Z19, Z19
 	VMOVDQU32    Z19, 2752(SP)
-	VPADDD       vc_hyb1<>+3456(SB), Z28, Z28
-	VPADDD       2752(SP), Z28, Z28
-	VPRORD       $0x06, Z31, Z16
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X3, X4
+	VPADDD       vc_hyb1<>+3456(SB), Z28, Z28
+	VPADDD       2752(SP), Z28, Z28
+	VPADDD       Z28, Z20, Z20
+	VPRORD       $0x06, Z31, Z16
 	VPRORD       $0x0b, Z31, Z17
 	VPRORD       $0x19, Z31, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z31, Z17
+	VPTERNLOGD   $0xca, Z29, Z30, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z20, Z20
 	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z31, Z16
-	VPTERNLOGD   $0xca, Z29, Z30, Z16
-	VPADDD       Z16, Z28, Z28
-	VPADDD       Z28, Z20, Z20
 	VPRORD       $0x02, Z21, Z16
 	VPRORD       $0x0d, Z21, Z17
 	VPRORD       $0x16, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z28, Z28
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xe8, Z23, Z22, Z16
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xe8, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
 	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, 2688(SP), Z24
 	VPRORD       $0x13, 2688(SP), Z17
@@ -15896,26 +16243,27 @@ loop:
 	VPADDD       2048(SP), Z24, Z24
 	VPADDD       vc_hyb1<>+3520(SB), Z29, Z29
 	VPADDD       Z24, Z29, Z29
+	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x06, Z20, Z16
 	VPRORD       $0x0b, Z20, Z17
 	VPRORD       $0x19, Z20, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
+	VMOVDQA64    Z20, Z17
+	VPTERNLOGD   $0xca, Z30, Z31, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z23, Z23
 	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z20, Z16
-	VPTERNLOGD   $0xca, Z30, Z31, Z16
-	VPADDD       Z16, Z29, Z29
-	VPADDD       Z29, Z23, Z23
 	VPRORD       $0x02, Z28, Z16
 	VPRORD       $0x0d, Z28, Z17
 	VPRORD       $0x16, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z29, Z29
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xe8, Z22, Z21, Z16
-	VPADDD       Z16, Z29, Z29
 	MOVOU        X13, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X10, X11
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xe8, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPRORD       $0x11, 2752(SP), Z25
 	VPRORD       $0x13, 2752(SP), Z17
 	VPSRLD       $0x0a, 2752(SP), Z18
@@ -15929,15 +16277,15 @@ loop:
 	VPADDD       2112(SP), Z25, Z25
 	VPADDD       vc_hyb1<>+3584(SB), Z30, Z30
 	VPADDD       Z25, Z30, Z30
+	VPADDD       Z30, Z22, Z22
 	VPRORD       $0x06, Z23, Z16
 	VPRORD       $0x0b, Z23, Z17
 	VPRORD       $0x19, Z23, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z30, Z30
-	VMOVDQA64    Z23, Z16
-	VPTERNLOGD   $0xca, Z31, Z20, Z16
-	VPADDD       Z16, Z30, Z30
-	VPADDD       Z30, Z22, Z22
+	VMOVDQA64    Z23, Z17
+	VPTERNLOGD   $0xca, Z31, Z20, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z22, Z22
 	VPRORD       $0x11, Z24, Z26
 	VPRORD       $0x13, Z24, Z17
 	VPSRLD       $0x0a, Z24, Z18
@@ -15951,20 +16299,20 @@ loop:
 	VPADDD       2176(SP), Z26, Z26
 	VPADDD       vc_hyb1<>+3648(SB), Z31, Z31
 	VPADDD       Z26, Z31, Z31
+	VPADDD       Z31, Z21, Z21
 	VPRORD       $0x06, Z22, Z16
 	VPRORD       $0x0b, Z22, Z17
 	VPRORD       $0x19, Z22, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z31, Z31
-	VMOVDQA64    Z22, Z16
-	VPTERNLOGD   $0xca, Z20, Z23, Z16
-	VPADDD       Z16, Z31, Z31
-	VPADDD       Z31, Z21, Z21
-	VPRORD       $0x11, Z25, Z27
+	VMOVDQA64    Z22, Z17
+	VPTERNLOGD   $0xca, Z20, Z23, Z17
+	VPADDD       Z17, Z16, Z16
 	MOVD         X4, AX
 	ADDL         $0x5be0cd19, AX
 	BSWAPL       AX
 	MOVL         AX, 6976(SP)
+	VPADDD       Z16, Z21, Z21
+	VPRORD       $0x11, Z25, Z27
 	VPRORD       $0x13, Z25, Z17
 	VPSRLD       $0x0a, Z25, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z27
@@ -15977,15 +16325,15 @@ loop:
 	VPADDD       2240(SP), Z27, Z27
 	VPADDD       vc_hyb1<>+3712(SB), Z20, Z20
 	VPADDD       Z27, Z20, Z20
+	VPADDD       Z20, Z28, Z28
 	VPRORD       $0x06, Z21, Z16
 	VPRORD       $0x0b, Z21, Z17
 	VPRORD       $0x19, Z21, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z20, Z20
-	VMOVDQA64    Z21, Z16
-	VPTERNLOGD   $0xca, Z23, Z22, Z16
-	VPADDD       Z16, Z20, Z20
-	VPADDD       Z20, Z28, Z28
+	VMOVDQA64    Z21, Z17
+	VPTERNLOGD   $0xca, Z23, Z22, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z28, Z28
 	VPRORD       $0x11, Z26, Z27
 	VPRORD       $0x13, Z26, Z17
 	VPSRLD       $0x0a, Z26, Z18
@@ -15999,15 +16347,15 @@ loop:
 	VPADDD       2304(SP), Z27, Z27
 	VPADDD       vc_hyb1<>+3776(SB), Z23, Z23
 	VPADDD       Z27, Z23, Z23
+	VPADDD       Z23, Z29, Z29
 	VPRORD       $0x06, Z28, Z16
 	VPRORD       $0x0b, Z28, Z17
 	VPRORD       $0x19, Z28, Z18
 	VPTERNLOGD   $0x96, Z18, Z17, Z16
-	VPADDD       Z16, Z23, Z23
-	VMOVDQA64    Z28, Z16
-	VPTERNLOGD   $0xca, Z22, Z21, Z16
-	VPADDD       Z16, Z23, Z23
-	VPADDD       Z23, Z29, Z29
+	VMOVDQA64    Z28, Z17
+	VPTERNLOGD   $0xca, Z22, Z21, Z17
+	VPADDD       Z17, Z16, Z16
+	VPADDD       Z16, Z29, Z29
 	VPADDD       vc_hyb1<>+5248(SB), Z29, Z16
 	VPSHUFB      vx_hyb1<>+64(SB), Z16, Z16
 	VPCMPUD      $0x02, 4096(SP), Z16, K1

@@ -38,7 +38,7 @@ type ScanFunc func(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint3
 
 // Impl describes one compiled implementation of Scan.
 type Impl struct {
-	Name      string   // "hybrid" (SHA-NI + AVX-512), "avx512", "shani", "avx2", "generic"
+	Name      string   // "avx512", "hybrid" (AVX-512 + SHA-NI), "shani", "avx2", "generic"
 	Available bool     // whether this CPU (and OS) can run it
 	Scan      ScanFunc // the implementation; only call it when Available
 	Lanes     int      // nonces hashed side by side per thread

@@ -64,8 +64,8 @@ func (g *vgen) build(laneBase int) {
 		g.use(3, 7)
 		g.addv(h, d)
 		g.sigma(a, 2, 13, 22, false, g.t[0])
-		g.addv(g.t[0], h)
-		g.maj(a, b, c, g.t[0])
+		g.maj(a, b, c, g.t[1])
+		g.addv(g.t[1], g.t[0])
 		g.addv(g.t[0], h)
 		g.st = [8]VecPhysical{h, a, b, c, d, g.st[4], g.st[5], g.st[6]}
 	}
@@ -128,7 +128,11 @@ func (g *vgen) build(laneBase int) {
 	g.add(func() { VPSHUFB(v.vspecial(1), t0, t0) })
 	t7 := g.getSlot("t7")
 	if v.evex {
-		g.add(func() { VPCMPUD(U8(2), t7, t0, K1) })
+		km := g.kmask
+		if km == nil {
+			km = K1
+		}
+		g.add(func() { VPCMPUD(U8(2), t7, t0, km) })
 	} else {
 		g.add(func() { VPMINUD(t7, t0, t1) })
 		g.add(func() { VPCMPEQD(t1, t0, t1) })
@@ -211,13 +215,19 @@ const maxSlots = 110
 
 // vecMaskCheck emits the test of a vector group's candidate mask for lanes
 // starting at nonce offset 0.
-func vecMaskCheck(v *visa, next string) {
+func vecMaskCheck(v *visa, next string) { vecMaskCheckK(v, K1, 0, next) }
+
+// vecMaskCheckK tests the candidate mask in km for lanes starting at off.
+func vecMaskCheckK(v *visa, km Op, off int, next string) {
 	if v.evex {
-		KMOVW(K1, rMask.As32())
+		KMOVW(km, rMask.As32())
 	}
 	TESTL(rMask.As32(), rMask.As32())
 	JZ(LabelRef(next))
 	BSFL(rMask.As32(), rTmp2.As32())
+	if off != 0 {
+		ADDL(U32(off), rTmp2.As32())
+	}
 	CMPL(rTmp2.As32(), rLeft.As32())
 	JAE(LabelRef("notfound"))
 	MOVL(rNonce.As32(), rTmp.As32())
@@ -254,7 +264,11 @@ func genVector(v *visa) {
 
 // hybridPairs lists the hybrid kernels generated: AVX-512 16 lanes plus
 // this many 2-lane SHA-NI pairs, all in one instruction stream. Measured on
-// an AMD EPYC (Zen 5): 1 pair is fastest (2, 3, 4 pairs were 10-25% slower).
+// an AMD EPYC (Zen 5): 1 pair is fastest (2, 3, 4 pairs were 10-25% slower),
+// yet the hybrid is no faster than the plain AVX-512 kernel there: the SHA
+// instructions compete for the same vector pipes (see BENCHMARKS.md).
+// Also measured and dropped: two interleaved 16-lane AVX-512 groups with 16
+// registers each (about 15% slower than one group with 32 registers).
 var hybridPairs = []int{1}
 
 func genHybrid() {

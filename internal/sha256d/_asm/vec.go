@@ -16,7 +16,7 @@ type visa struct {
 	width int // bytes per vector
 	lanes int
 	evex  bool // AVX-512: rotates, ternary logic, memory operands everywhere
-	regs  []VecPhysical
+	regs     []VecPhysical
 
 	consts []uint32 // broadcast constants used, in table order
 	index  map[uint32]int
@@ -103,7 +103,7 @@ type vgen struct {
 	w       [64]wloc
 	lastUse [64]int // op sequence number after which w[i] is dead
 	st      [8]VecPhysical
-	mask    Op // AVX-512: opmask with the candidates; AVX2: GP register
+	kmask   Op // AVX-512: opmask receiving the candidates (default K1)
 }
 
 func (g *vgen) add(f func()) { g.s.add(f) }
@@ -207,14 +207,14 @@ func (g *vgen) ch(e, f, gg, dst VecPhysical) {
 	g.add(func() { VPXOR(gg, dst, dst) })
 }
 
-// maj computes dst = majority(a, b, c); AVX2 also uses t[1].
+// maj computes dst = majority(a, b, c); AVX2 also uses t[2].
 func (g *vgen) maj(a, b, c, dst VecPhysical) {
 	if g.v.evex {
 		g.add(func() { VMOVDQA64(a, dst) })
 		g.add(func() { VPTERNLOGD(U8(0xe8), c, b, dst) })
 		return
 	}
-	t1 := g.t[1]
+	t1 := g.t[2]
 	g.add(func() { VPOR(b, a, dst) })
 	g.add(func() { VPAND(c, dst, dst) })
 	g.add(func() { VPAND(b, a, t1) })
@@ -223,20 +223,24 @@ func (g *vgen) maj(a, b, c, dst VecPhysical) {
 
 // round emits SHA-256 round t. kw adds K[t]+W[t] into the given register.
 // With full unset only the e chain is computed (the last rounds of hash 2).
+// The additions are associated to keep the dependency chains short: h+K+W
+// and d+h+K+W do not depend on the previous round, so e' = (d+h+K+W) +
+// (Σ1(e)+Ch(e,f,g)) and a' = (h+K+W) + (Σ1+Ch) + (Σ0(a)+Maj(a,b,c)).
 func (g *vgen) round(kw func(h VecPhysical), full bool) {
 	a, b, c, d, e, f, gg, h := g.st[0], g.st[1], g.st[2], g.st[3], g.st[4], g.st[5], g.st[6], g.st[7]
-	t0 := g.t[0]
+	t0, t1 := g.t[0], g.t[1]
 	kw(h)
+	g.addv(h, d)
 	g.sigma(e, 6, 11, 25, false, t0)
-	g.addv(t0, h)
-	g.ch(e, f, gg, t0)
-	g.addv(t0, h)
-	g.addv(h, d) // e' = d + T1
+	g.ch(e, f, gg, t1)
+	g.addv(t1, t0)
+	g.addv(t0, d) // e'
 	if full {
+		g.addv(t0, h) // T1
 		g.sigma(a, 2, 13, 22, false, t0)
-		g.addv(t0, h)
-		g.maj(a, b, c, t0)
-		g.addv(t0, h) // a' = T1 + Σ0(a) + Maj(a,b,c)
+		g.maj(a, b, c, t1)
+		g.addv(t1, t0)
+		g.addv(t0, h) // a'
 	}
 	g.st = [8]VecPhysical{h, a, b, c, d, e, f, gg}
 }
