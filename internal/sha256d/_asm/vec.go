@@ -16,7 +16,7 @@ type visa struct {
 	width int // bytes per vector
 	lanes int
 	evex  bool // AVX-512: rotates, ternary logic, memory operands everywhere
-	regs     []VecPhysical
+	regs  []VecPhysical
 
 	consts []uint32 // broadcast constants used, in table order
 	index  map[uint32]int
