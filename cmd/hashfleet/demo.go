@@ -251,7 +251,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	sum.ElapsedSeconds = time.Since(start).Seconds()
 	if errors.Is(err, errDemoDone) {
 		err = nil
-	} else if err == nil || errors.Is(err, context.Canceled) {
+	} else if err == nil || errors.Is(err, context.Canceled) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil) {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause // --timeout
 		} else {

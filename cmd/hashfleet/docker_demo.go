@@ -191,7 +191,8 @@ func (d *dockerDemo) createNetwork(ctx context.Context) error {
 // serveProxy serves the Engine API on path, forwarding every call to the
 // engine. Container creation is the one call it changes: a container that
 // asks for the default bridge (a Mesos BRIDGE task) is put on the demo's
-// network instead, and every container gets the demo label.
+// network instead, with its port mappings bound to the gateway address,
+// and every container gets the demo label.
 func (d *dockerDemo) serveProxy(path string) error {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
@@ -240,6 +241,17 @@ func (d *dockerDemo) rewriteCreate(r *http.Request) error {
 	}
 	if mode, _ := hc["NetworkMode"].(string); mode == "" || mode == dockerBridgeMode || mode == "default" {
 		hc["NetworkMode"] = d.Network
+		// Mapped ports on the gateway address only: the workers reach the
+		// server there, and nothing outside this host does.
+		bindings, _ := hc["PortBindings"].(map[string]any)
+		for _, list := range bindings {
+			bs, _ := list.([]any)
+			for _, b := range bs {
+				if m, ok := b.(map[string]any); ok && (m["HostIp"] == nil || m["HostIp"] == "") {
+					m["HostIp"] = d.Gateway
+				}
+			}
+		}
 	}
 	labels, _ := body["Labels"].(map[string]any)
 	if labels == nil {
