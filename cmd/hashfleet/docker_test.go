@@ -570,3 +570,91 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestDockerProxyRewrite checks what the demo's Engine API proxy changes
+// in a container create request (no Docker needed).
+func TestDockerProxyRewrite(t *testing.T) {
+	d := &dockerDemo{Network: "hashfleet-demo-test", Gateway: "172.30.0.1"}
+	tests := []struct {
+		name        string
+		in          string
+		wantMode    string
+		wantHostIP  string // of the 3333/tcp binding; "" = no binding
+		wantLabels  map[string]string
+		wantErrText string
+	}{
+		{
+			name:       "bridge task moves to the demo network, ports on the gateway",
+			in:         `{"Image":"i","Labels":{"a":"b"},"HostConfig":{"NetworkMode":"bridge","PortBindings":{"3333/tcp":[{"HostPort":"31000"}]}}}`,
+			wantMode:   "hashfleet-demo-test",
+			wantHostIP: "172.30.0.1",
+			wantLabels: map[string]string{"a": "b", labelDemo: "hashfleet-demo-test"},
+		},
+		{
+			name:       "no host config means the default bridge",
+			in:         `{"Image":"i"}`,
+			wantMode:   "hashfleet-demo-test",
+			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
+		},
+		{
+			name:       "host network is left alone",
+			in:         `{"Image":"i","HostConfig":{"NetworkMode":"host"}}`,
+			wantMode:   "host",
+			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
+		},
+		{
+			name:       "an explicit host address is kept",
+			in:         `{"Image":"i","HostConfig":{"NetworkMode":"bridge","PortBindings":{"3333/tcp":[{"HostIp":"127.0.0.1","HostPort":"31000"}]}}}`,
+			wantMode:   "hashfleet-demo-test",
+			wantHostIP: "127.0.0.1",
+			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
+		},
+		{
+			name:        "not JSON",
+			in:          `{`,
+			wantErrText: "container create body",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := http.NewRequest(http.MethodPost, "http://docker/v1.41/containers/create?name=x", strings.NewReader(tc.in))
+			err := d.rewriteCreate(r)
+			if tc.wantErrText != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrText) {
+					t.Fatalf("got error %v, want one containing %q", err, tc.wantErrText)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(r.Body)
+			if r.ContentLength != int64(len(b)) {
+				t.Errorf("ContentLength: got %d, want %d", r.ContentLength, len(b))
+			}
+			var got struct {
+				Labels     map[string]string
+				HostConfig struct {
+					NetworkMode  string
+					PortBindings map[string][]struct{ HostIp, HostPort string }
+				}
+			}
+			if err := json.Unmarshal(b, &got); err != nil {
+				t.Fatalf("rewritten body %s: %v", b, err)
+			}
+			if got.HostConfig.NetworkMode != tc.wantMode {
+				t.Errorf("NetworkMode: got %q, want %q", got.HostConfig.NetworkMode, tc.wantMode)
+			}
+			hostIP := ""
+			if bs := got.HostConfig.PortBindings["3333/tcp"]; len(bs) > 0 {
+				hostIP = bs[0].HostIp
+			}
+			if hostIP != tc.wantHostIP {
+				t.Errorf("3333/tcp HostIp: got %q, want %q", hostIP, tc.wantHostIP)
+			}
+			if fmt.Sprint(got.Labels) != fmt.Sprint(tc.wantLabels) {
+				t.Errorf("Labels: got %v, want %v", got.Labels, tc.wantLabels)
+			}
+		})
+	}
+}
