@@ -221,6 +221,9 @@ func (s *Server) broadcastLoop(ctx context.Context) error {
 			return nil
 		case j, ok := <-ch:
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the job manager stopped with us
+				}
 				return errors.New("pool: job stream closed")
 			}
 			s.publish(j)
