@@ -76,7 +76,8 @@ type Config struct {
 	// MaxLineLen caps an incoming line (requests are small). Default 4096.
 	MaxLineLen int
 	// MaxMsgRate and MsgBurst bound incoming messages per connection
-	// (token bucket); a flooding client is disconnected. Defaults 100/s, 200.
+	// (token bucket); a flooding client is disconnected. Defaults 500/s,
+	// 1000: room for a fast miner's share burst before vardiff catches up.
 	MaxMsgRate float64
 	MsgBurst   int
 	// HandshakeTimeout bounds the time from connect to a subscribed and
@@ -164,8 +165,8 @@ func (c Config) withDefaults() Config {
 	defInt(&c.MaxConns, 10000)
 	defInt(&c.SendQueueLen, 64)
 	defInt(&c.MaxLineLen, 4096)
-	def(&c.MaxMsgRate, 100)
-	defInt(&c.MsgBurst, 200)
+	def(&c.MaxMsgRate, 500)
+	defInt(&c.MsgBurst, 1000)
 	defDur(&c.HandshakeTimeout, 30*time.Second)
 	defDur(&c.IdleTimeout, 10*time.Minute)
 	defDur(&c.WriteTimeout, 10*time.Second)
