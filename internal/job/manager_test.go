@@ -402,6 +402,17 @@ func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
 		if res.Block == nil || !res.Block.Pending {
 			t.Fatalf("block: got %+v, want pending", res.Block)
 		}
+		if _, err := m.WaitBlock(context.Background(), [32]byte{1}); !errors.Is(err, ErrUnknownBlock) {
+			t.Errorf("WaitBlock(unknown hash): got %v, want ErrUnknownBlock", err)
+		}
+		final := make(chan Block, 1)
+		go func() {
+			b, err := m.WaitBlock(context.Background(), res.Block.Hash)
+			if err != nil {
+				t.Errorf("WaitBlock: %v", err)
+			}
+			final <- b
+		}()
 		cancel() // shutdown while the block is still being retried
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
@@ -412,6 +423,10 @@ func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
 		}
 		if st := m.Status(); st.BlocksAccepted != 1 {
 			t.Errorf("accepted: got %d, want 1", st.BlocksAccepted)
+		}
+		// WaitBlock reports the final outcome of the pending block.
+		if b := <-final; !b.Accepted || b.Pending || b.Hash != res.Block.Hash {
+			t.Errorf("WaitBlock: got %+v, want the block accepted and settled", b)
 		}
 	})
 }

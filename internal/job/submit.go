@@ -55,6 +55,29 @@ func (m *Manager) submitBlock(ctx context.Context, j *Job, sh *Share, v Verdict)
 	return Block{Hash: task.hash, Height: task.height, Pending: true, NodeResult: "submission in progress"}
 }
 
+// ErrUnknownBlock is returned by WaitBlock for a hash this manager never
+// submitted (or, in proxy mode, forwarded upstream and cannot follow).
+var ErrUnknownBlock = errors.New("job: unknown block")
+
+// WaitBlock waits until the submission of the block with this hash (internal
+// byte order) has settled and returns its final result: for a Block that
+// Submit reported as Pending, this is the node's eventual answer. It is safe
+// for concurrent use.
+func (m *Manager) WaitBlock(ctx context.Context, hash [32]byte) (Block, error) {
+	m.blockMu.Lock()
+	task := m.blocks[hash]
+	m.blockMu.Unlock()
+	if task == nil {
+		return Block{}, ErrUnknownBlock
+	}
+	select {
+	case <-task.done:
+		return task.result, nil
+	case <-ctx.Done():
+		return Block{}, ctx.Err()
+	}
+}
+
 // waitSettled waits until every block submitted so far has settled.
 func (m *Manager) waitSettled() {
 	m.blockMu.Lock()

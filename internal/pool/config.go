@@ -30,6 +30,13 @@ type JobSource interface {
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
 }
 
+// BlockWaiter is implemented by job sources that can report the final
+// outcome of a block whose submission was still pending when Submit
+// returned (*job.Manager does). The server then updates its record.
+type BlockWaiter interface {
+	WaitBlock(ctx context.Context, hash [32]byte) (job.Block, error)
+}
+
 // Config configures a Server. Zero values mean the documented defaults,
 // applied by New; Validate reports what cannot be defaulted.
 type Config struct {
@@ -92,6 +99,10 @@ type Config struct {
 	// submission is detached from the connection, so a client hanging up
 	// never cancels a block on its way to the node. Default 60 s.
 	SubmitTimeout time.Duration
+	// PendingWait bounds how long the server follows a block whose
+	// submission was still pending when its share was answered; default
+	// 15 min (the job manager retries a submission for 10 min).
+	PendingWait time.Duration
 
 	// DataDir, if set, holds pool.db (bbolt): found blocks and per-worker
 	// share totals, kept across restarts.
@@ -171,6 +182,7 @@ func (c Config) withDefaults() Config {
 	defDur(&c.IdleTimeout, 10*time.Minute)
 	defDur(&c.WriteTimeout, 10*time.Second)
 	defDur(&c.SubmitTimeout, 60*time.Second)
+	defDur(&c.PendingWait, 15*time.Minute)
 	defDur(&c.FlushInterval, 10*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

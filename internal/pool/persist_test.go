@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -77,5 +78,38 @@ func TestNodeErrorsNeverLoseOrDuplicateBlocks(t *testing.T) {
 	st := h.pool.Stats()
 	if len(st.Blocks) != 2 || st.Blocks[0].Hash != hash {
 		t.Errorf("blocks: got %+v, want 2 starting with %s", st.Blocks, hash)
+	}
+}
+
+// TestPendingBlockSettles: the node fails long enough that the share is
+// answered while the block is still being retried; the block is first
+// recorded as pending, then updated to accepted once the node takes it.
+func TestPendingBlockSettles(t *testing.T) {
+	node := newFakeNode()
+	node.mu.Lock()
+	node.failNext = 3 // ~1.75 s of retry backoff
+	node.mu.Unlock()
+	cfg := protocolConfig()
+	cfg.InitialDiff = 1e-12
+	jcfg := job.Config{
+		Source: node, Submitter: node, PayoutScript: payoutScript, Tag: []byte("/test/"),
+		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond,
+		SubmitWait: 10 * time.Millisecond, // answer the share before the node does
+		Logger:     testLogger(t).With("component", "job"),
+	}
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, jobCfg: &jcfg})
+	c := dial(t, h.addr)
+	c.handshake("w")
+	hash := mineBlock(t, c, "w")
+	st := h.pool.Stats()
+	if len(st.Blocks) != 1 || !st.Blocks[0].Pending || st.Blocks[0].Accepted || st.Blocks[0].Hash != hash {
+		t.Fatalf("blocks right after the share: got %+v, want %s pending", st.Blocks, hash)
+	}
+	waitFor(t, 20*time.Second, "pending block recorded as accepted", func() bool {
+		bs := h.pool.Stats().Blocks
+		return len(bs) == 1 && bs[0].Accepted && !bs[0].Pending
+	})
+	if n := len(node.blocks()); n != 1 {
+		t.Errorf("node received %d blocks, want exactly 1", n)
 	}
 }

@@ -37,6 +37,15 @@ type Server struct {
 	// iterates a snapshot of it).
 	mu    sync.Mutex
 	conns map[*conn]struct{}
+
+	// pendingc carries blocks whose submission had not settled when the
+	// share was answered; followLoop updates their records.
+	pendingc chan pendingBlock
+}
+
+type pendingBlock struct {
+	hash [32]byte
+	rec  BlockRecord
 }
 
 // broadcastJob is a job with its notify parameters encoded once for all
@@ -65,6 +74,8 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		started: time.Now(),
 		conns:   make(map[*conn]struct{}),
+
+		pendingc: make(chan pendingBlock, 64),
 	}
 	var (
 		totals map[string]WorkerTotals
@@ -144,6 +155,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
+	g.Go(func() error { return s.followLoop(gctx) })
 	err := g.Wait()
 	conns.Wait()
 	s.flush()
@@ -295,7 +307,10 @@ func (s *Server) flush() {
 func (s *Server) recordBlock(b BlockRecord) {
 	s.ledger.block(b)
 	result := "rejected"
-	if b.Accepted {
+	switch {
+	case b.Pending:
+		result = "pending"
+	case b.Accepted:
 		result = "accepted"
 	}
 	s.m.blocks.WithLabelValues(result).Inc()
@@ -346,4 +361,49 @@ func (s *Server) StatsHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Stats())
 	})
+}
+
+// followPending queues a block whose submission is still pending so that
+// its record is updated once the job source knows the outcome. It never
+// blocks: with the queue full the record stays pending (and says so).
+func (s *Server) followPending(hash [32]byte, rec BlockRecord) {
+	if _, ok := s.cfg.Jobs.(BlockWaiter); !ok {
+		return
+	}
+	select {
+	case s.pendingc <- pendingBlock{hash: hash, rec: rec}:
+	default:
+		s.log.Warn("too many pending block submissions to follow; record stays pending", "hash", rec.Hash)
+	}
+}
+
+// followLoop waits for the outcome of each pending block and records it.
+// On shutdown it gives the job source a short grace to settle them.
+func (s *Server) followLoop(ctx context.Context) error {
+	bw, ok := s.cfg.Jobs.(BlockWaiter)
+	if !ok {
+		return nil
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case p := <-s.pendingc:
+			wg.Go(func() {
+				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PendingWait)
+				defer cancel()
+				b, err := bw.WaitBlock(wctx, p.hash)
+				if err != nil {
+					s.log.Warn("pending block: outcome unknown", "hash", p.rec.Hash, "err", err)
+					return
+				}
+				rec := p.rec
+				rec.Pending, rec.Accepted, rec.NodeResult = b.Pending, b.Accepted, b.NodeResult
+				s.recordBlock(rec)
+				s.log.Info("pending block settled", "hash", rec.Hash, "height", rec.Height, "accepted", rec.Accepted, "node_result", rec.NodeResult)
+			})
+		}
+	}
 }

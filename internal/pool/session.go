@@ -503,10 +503,14 @@ func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
 		Accepted:   b.Accepted,
 		NodeResult: b.NodeResult,
 	}
+	rec.Pending = b.Pending
 	if b.Pending && rec.NodeResult == "" {
 		rec.NodeResult = "pending"
 	}
 	c.s.recordBlock(rec)
+	if b.Pending {
+		c.s.followPending(b.Hash, rec)
+	}
 	switch {
 	case b.Pending:
 		c.log.Warn("block found; submission still pending (the job manager keeps retrying)", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)

@@ -20,6 +20,7 @@ type BlockRecord struct {
 	Worker     string    `json:"worker"`
 	Time       time.Time `json:"time"`
 	Accepted   bool      `json:"accepted"`
+	Pending    bool      `json:"pending,omitempty"` // submission not settled yet; updated when it is
 	NodeResult string    `json:"node_result"`
 }
 
