@@ -16,20 +16,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
 // Labels the demo puts on what it creates in Docker, so that it (and
 // tests) can find and remove it.
 const (
-	labelDemo        = "io.hashfleet.demo" // on the network and every container: the network's name
-	dockerDemoPrefix = "hashfleet-demo-"   // network names
-	dockerAPIPrefix  = "http://docker"     // host part of Engine API URLs (the socket is what matters)
-	dockerCleanupMax = 30 * time.Second    // bound on removing containers and the network
-	dockerSocketName = "docker.sock"       // the demo's Engine API proxy, in the work dir
-	dockerEngineDial = 2 * time.Second     // first answer of the engine
-	dockerBridgeMode = "bridge"            // what a Mesos BRIDGE task asks the engine for
-	dockerNetDriver  = "bridge"            // the demo network's driver
+	labelDemo        = "io.hashfleet.demo"      // on the network and every container: the network's name
+	labelDemoPID     = "io.hashfleet.demo.pid"  // on the network: the demo process that owns it…
+	labelDemoHost    = "io.hashfleet.demo.host" // …on this host (pids of other namespaces mean nothing)
+	dockerDemoPrefix = "hashfleet-demo-"        // network names
+	dockerAPIPrefix  = "http://docker"          // host part of Engine API URLs (the socket is what matters)
+	dockerCleanupMax = 30 * time.Second         // bound on removing containers and the network
+	dockerSocketName = "docker.sock"            // the demo's Engine API proxy, in the work dir
+	dockerEngineDial = 2 * time.Second          // first answer of the engine
+	dockerBridgeMode = "bridge"                 // what a Mesos BRIDGE task asks the engine for
+	dockerNetDriver  = "bridge"                 // the demo network's driver
 	dockerNetOptName = "com.docker.network.bridge.name"
 )
 
@@ -122,6 +125,7 @@ func setupDockerDemo(ctx context.Context, socket, image, dir string, log *slog.L
 		}
 		return nil, fmt.Errorf("demo: image %s: %w", image, err)
 	}
+	removeOrphans(ctx, eng, log)
 	d := &dockerDemo{eng: eng, Network: dockerDemoPrefix + randomHex(4), log: log}
 	if err := d.createNetwork(ctx); err != nil {
 		return nil, err
@@ -148,7 +152,7 @@ func (d *dockerDemo) createNetwork(ctx context.Context) error {
 	create := func(ipam any) (networkInspect, error) {
 		body := map[string]any{
 			"Name": d.Network, "Driver": dockerNetDriver, "CheckDuplicate": true,
-			"Labels":  map[string]string{labelDemo: d.Network},
+			"Labels":  map[string]string{labelDemo: d.Network, labelDemoPID: strconv.Itoa(os.Getpid()), labelDemoHost: hostname()},
 			"Options": map[string]string{dockerNetOptName: "hf-" + d.Network[len(dockerDemoPrefix):]},
 		}
 		if ipam != nil {
@@ -288,6 +292,40 @@ func (d *dockerDemo) close() {
 		}
 	}
 	d.removeNetworkCtx(ctx)
+}
+
+// removeOrphans removes the networks and containers of earlier demos on
+// this host whose process is gone (killed with SIGKILL, say: it could not
+// clean up). Networks of running demos are left alone.
+func removeOrphans(ctx context.Context, eng *engine, log *slog.Logger) {
+	f, _ := json.Marshal(map[string][]string{"label": {labelDemoPID}})
+	var nets []struct {
+		Name   string
+		Labels map[string]string
+	}
+	if err := eng.do(ctx, http.MethodGet, "/networks?filters="+url.QueryEscape(string(f)), nil, &nets); err != nil {
+		log.Debug("docker: cannot list demo networks", "err", err)
+		return
+	}
+	for _, n := range nets {
+		pid, err := strconv.Atoi(n.Labels[labelDemoPID])
+		if err != nil || pid <= 0 || !strings.HasPrefix(n.Name, dockerDemoPrefix) || n.Labels[labelDemoHost] != hostname() || processAlive(pid) {
+			continue
+		}
+		log.Warn("removing the network and containers of a demo that is gone", "network", n.Name, "pid", pid)
+		(&dockerDemo{eng: eng, Network: n.Name, log: log}).close()
+	}
+}
+
+func hostname() string {
+	h, _ := os.Hostname()
+	return h
+}
+
+// processAlive reports whether a process with this pid exists (signal 0).
+func processAlive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
 func (d *dockerDemo) removeNetwork() {
