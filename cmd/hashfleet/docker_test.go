@@ -462,6 +462,23 @@ func testDockerDemo(t *testing.T, bin, image string) {
 	if got := mustDocker(t, "inspect", "--format", "{{.HostConfig.NetworkMode}}", server.ID); got != network {
 		t.Errorf("server container network: got %q, want the demo network %q", got, network)
 	}
+	// Stratum and HTTP are mapped to ports of the agent's offered range
+	// (31000-31999), on the network's gateway address only.
+	gateway := mustDocker(t, "network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", network)
+	var bindings map[string][]struct{ HostIp, HostPort string }
+	if err := json.Unmarshal([]byte(mustDocker(t, "inspect", "--format", "{{json .HostConfig.PortBindings}}", server.ID)), &bindings); err != nil {
+		t.Fatal(err)
+	}
+	for _, cport := range []string{"3333/tcp", "8080/tcp"} {
+		bs := bindings[cport]
+		var port int
+		if len(bs) == 1 {
+			fmt.Sscan(bs[0].HostPort, &port)
+		}
+		if len(bs) != 1 || port < 31000 || port > 31999 || bs[0].HostIp != gateway {
+			t.Errorf("server %s mapping: got %+v, want one port in 31000-31999 on %s", cport, bs, gateway)
+		}
+	}
 
 	// 2. docker kill the server: the scheduler stops every worker and
 	// starts a new server, and shares and blocks are accepted again.
