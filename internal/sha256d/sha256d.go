@@ -12,8 +12,9 @@ import (
 type Midstate [8]uint32
 
 // MaxBatch is the largest n a caller should pass to [Scan] in one call. A
-// call of MaxBatch nonces takes tens of milliseconds on one core, so a miner
-// that checks for cancellation or a new job between calls stays responsive.
+// call of MaxBatch nonces takes about 25 ms on one core with the AVX-512
+// kernel (0.5 s with the generic one), so a miner that checks for
+// cancellation or a new job between calls stays responsive.
 // Larger n still works: Scan splits it internally into bounded assembly runs.
 const MaxBatch = 1 << 20
 
