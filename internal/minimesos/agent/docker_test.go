@@ -94,9 +94,11 @@ func TestDockerContainerizer(t *testing.T) {
 		hp := freePort(t)
 		ti := dockerTask("web", mesos.NetworkBridge, []uint64{uint64(hp)},
 			[]mesos.PortMapping{{HostPort: hp, ContainerPort: 8080}}, "-listen", ":8080")
-		zero, short := 0.0, 0.2
+		// Failures within the grace period do not count, as in Mesos: a
+		// loaded machine may start the container's listener late.
+		zero, short, grace := 0.0, 0.2, 30.0
 		ti.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: 8080},
-			DelaySeconds: &zero, IntervalSeconds: &short, GracePeriodSeconds: &short}
+			DelaySeconds: &zero, IntervalSeconds: &short, GracePeriodSeconds: &grace}
 		a.LaunchTask(testFW, ti)
 		run := a.m.expect(t, "web", mesos.TaskRunning)
 		cs := run.st.ContainerStatus
