@@ -76,7 +76,7 @@ func (p *processContainer) start(context.Context) (*mesos.ContainerStatus, error
 	p.files = []*os.File{stdout, stderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
+	if err := startRetryBusy(&cmd); err != nil {
 		return nil, err
 	}
 	p.cmd = cmd
@@ -213,4 +213,23 @@ func (a *Agent) taskEnv(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid 
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// startRetryBusy starts *cmd, retrying while exec fails with ETXTBSY: an
+// executable fetched into the sandbox a moment ago can still be open for
+// writing in a child that another goroutine forked before the fetcher
+// closed it (the descriptor lives until that child execs). The condition
+// clears within milliseconds; an exec.Cmd cannot be started twice, so each
+// retry uses a fresh copy.
+func startRetryBusy(cmd **exec.Cmd) error {
+	for attempt := 1; ; attempt++ {
+		err := (*cmd).Start()
+		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
+			return err
+		}
+		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+		c := *cmd
+		*cmd = &exec.Cmd{Path: c.Path, Args: c.Args, Dir: c.Dir, Env: c.Env, Stdin: c.Stdin,
+			Stdout: c.Stdout, Stderr: c.Stderr, SysProcAttr: c.SysProcAttr}
+	}
 }
