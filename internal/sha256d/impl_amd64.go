@@ -20,7 +20,7 @@ func kernelAVX2(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 func kernelAVX512(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 
 //go:noescape
-func kernelHybrid1(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+func kernelHybrid(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
@@ -53,8 +53,8 @@ func scanAVX512(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) 
 	return scanKernel(kAVX512, ms, tail, target, base, n)
 }
 
-func scanHybrid1(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
-	return scanKernel(kHybrid1, ms, tail, target, base, n)
+func scanHybrid(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kHybrid, ms, tail, target, base, n)
 }
 
 // archImpls lists the assembly implementations, fastest first as measured
@@ -62,8 +62,8 @@ func scanHybrid1(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32)
 func archImpls() []Impl {
 	hybrid := useSHANI && useAVX512
 	return []Impl{
+		{Name: "hybrid", Available: hybrid, Scan: scanHybrid, Lanes: 18},
 		{Name: "avx512", Available: useAVX512, Scan: scanAVX512, Lanes: 16},
-		{Name: "hybrid", Available: hybrid, Scan: scanHybrid1, Lanes: 18},
 		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
 		{Name: "avx2", Available: useAVX2, Scan: scanAVX2, Lanes: 8},
 	}
@@ -77,8 +77,8 @@ func archKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
 		return kernelAVX2(p, t7, base, n)
 	case kAVX512:
 		return kernelAVX512(p, t7, base, n)
-	case kHybrid1:
-		return kernelHybrid1(p, t7, base, n)
+	case kHybrid:
+		return kernelHybrid(p, t7, base, n)
 	}
 	panic("sha256d: unknown kernel")
 }

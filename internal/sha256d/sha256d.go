@@ -39,7 +39,7 @@ type ScanFunc func(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint3
 
 // Impl describes one compiled implementation of Scan.
 type Impl struct {
-	Name      string   // "avx512", "hybrid" (AVX-512 + SHA-NI), "shani", "avx2", "generic"
+	Name      string   // "hybrid" (AVX-512 + SHA-NI), "avx512", "shani", "avx2", "generic"
 	Available bool     // whether this CPU (and OS) can run it
 	Scan      ScanFunc // the implementation; only call it when Available
 	Lanes     int      // nonces hashed side by side per thread
@@ -169,7 +169,7 @@ const (
 	kSHANI
 	kAVX2
 	kAVX512
-	kHybrid1
+	kHybrid
 )
 
 func runKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {

@@ -22,6 +22,6 @@ func main() {
 	genSHANI()
 	genVector(avx2)
 	genVector(avx512)
-	genHybrid()
+	genHybrid(2)
 	Generate()
 }
