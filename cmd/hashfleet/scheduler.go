@@ -23,7 +23,7 @@ import (
 
 type schedulerFlags struct {
 	master, nodeRPC, payout, network, rpcUser, rpcPasswordFile string
-	taskMode, image, dockerNetwork                             string
+	taskMode, image, dockerNetwork, dockerNetworkName          string
 	forcePull                                                  bool
 	maxWorkers                                                 int
 	maxCPUs, workerCPUs, workerMem, serverCPUs, serverMem      float64
@@ -64,7 +64,8 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env HASHFLEET_RPC_PASSWORD)")
 	fl.StringVar(&f.taskMode, "task-mode", "command", "how tasks run: command (fetch this binary) or docker")
 	fl.StringVar(&f.image, "image", "hashfleet:latest", "Docker image for --task-mode docker")
-	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings) or HOST")
+	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings), HOST, or USER (port mappings, with --docker-network-name)")
+	fl.StringVar(&f.dockerNetworkName, "docker-network-name", "", "user-defined Docker network the tasks join with --docker-network USER")
 	fl.BoolVar(&f.forcePull, "force-pull", false, "always pull the Docker image")
 	fl.IntVar(&f.maxWorkers, "max-workers", 8, "maximum number of worker tasks (0 = no limit)")
 	fl.Float64Var(&f.maxCPUs, "max-cpus", 0, "maximum cpus used by all workers (0 = no limit)")
@@ -140,7 +141,7 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 		Master: f.master, Principal: f.principal, FrameworkName: f.name, User: f.user, Role: f.role,
 		FailoverTimeout: f.failoverTimeout, NodeRPC: f.nodeRPC, RPCUser: f.rpcUser, Payout: f.payout, Network: f.network,
 		TaskMode: scheduler.TaskMode(f.taskMode), Image: f.image, DockerNetwork: mesos.DockerNetwork(strings.ToUpper(f.dockerNetwork)),
-		ForcePullImage: f.forcePull, NoHealthCheck: f.noHealthCheck, KillGrace: f.killGrace,
+		DockerNetworkName: f.dockerNetworkName, ForcePullImage: f.forcePull, NoHealthCheck: f.noHealthCheck, KillGrace: f.killGrace,
 		StateDir: f.stateDir, StateURL: f.stateURL, ReconcileInterval: f.reconcile, Logger: log,
 		Policy: scheduler.PolicyConfig{
 			ServerCPUs: f.serverCPUs, ServerMem: f.serverMem, WorkerCPUs: f.workerCPUs, WorkerMem: f.workerMem,

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -45,11 +46,17 @@ type Config struct {
 	Network     string // default "regtest"
 	WorkerUser  string // Stratum user of the workers; default "hashfleet"
 
-	TaskMode       TaskMode            // default ModeCommand
-	BinaryURL      string              // ModeCommand: URI of the hashfleet binary (required there)
-	Image          string              // ModeDocker: image; default "hashfleet:latest"
-	DockerNetwork  mesos.DockerNetwork // ModeDocker: BRIDGE (default) or HOST
-	ForcePullImage bool
+	TaskMode      TaskMode            // default ModeCommand
+	BinaryURL     string              // ModeCommand: URI of the hashfleet binary (required there)
+	Image         string              // ModeDocker: image; default "hashfleet:latest"
+	DockerNetwork mesos.DockerNetwork // ModeDocker: BRIDGE (default), HOST or USER
+	// DockerNetworkName is the user-defined Docker network of DockerNetwork
+	// USER (required there, an error with any other network). It becomes
+	// ContainerInfo.network_infos[0].name, which the agent runs the
+	// container on (docker run --net=NAME); the server's ports are mapped
+	// as with BRIDGE.
+	DockerNetworkName string
+	ForcePullImage    bool
 
 	// NoHealthCheck disables the server's TCP health check on its Stratum
 	// port; with the check on (default), workers wait for healthy=true.
@@ -109,11 +116,22 @@ func (c *Config) Validate() error {
 		if c.BinaryURL == "" {
 			errs = append(errs, errors.New("scheduler: command tasks need BinaryURL (the scheduler serves it with --http-listen)"))
 		}
+		if c.DockerNetworkName != "" {
+			errs = append(errs, errors.New("scheduler: a docker network name needs task mode docker with network USER"))
+		}
 	case ModeDocker:
 		switch c.DockerNetwork {
 		case "", mesos.NetworkBridge, mesos.NetworkHost:
+			if c.DockerNetworkName != "" {
+				errs = append(errs, fmt.Errorf("scheduler: docker network name %q: only network USER takes a name, not %s",
+					c.DockerNetworkName, cmp.Or(c.DockerNetwork, mesos.NetworkBridge)))
+			}
+		case mesos.NetworkUser:
+			if c.DockerNetworkName == "" {
+				errs = append(errs, errors.New("scheduler: docker network USER needs a network name (--docker-network-name)"))
+			}
 		default:
-			errs = append(errs, fmt.Errorf("scheduler: docker network %q: want BRIDGE or HOST", c.DockerNetwork))
+			errs = append(errs, fmt.Errorf("scheduler: docker network %q: want BRIDGE, HOST or USER", c.DockerNetwork))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("scheduler: task mode %q: want command or docker", c.TaskMode))

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 
@@ -22,7 +23,8 @@ const (
 	ModeDocker TaskMode = "docker"
 )
 
-// Container ports of the server inside a BRIDGE-networked container.
+// Container ports of the server inside a BRIDGE- or USER-networked
+// container (its own network namespace, ports mapped from the host).
 const (
 	ContainerStratumPort = 3333
 	ContainerHTTPPort    = 8080
@@ -36,6 +38,13 @@ const (
 
 // EnvRPCPassword is how the node RPC password reaches the server task.
 const EnvRPCPassword = "HASHFLEET_RPC_PASSWORD"
+
+// EnvHealthTCP is read by `hashfleet probe`, the image's HEALTHCHECK: the
+// address, inside the container, that must accept a TCP connection. Docker
+// server tasks get their Stratum port. (Its sibling HASHFLEET_HEALTH_URL
+// would suit a worker's --api-listen, but worker tasks run without one, so
+// they get neither and the probe reports them healthy.)
+const EnvHealthTCP = "HASHFLEET_HEALTH_TCP"
 
 // newTaskID returns a fresh, unique task id for role.
 func newTaskID(role Role) string {
@@ -72,12 +81,15 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	}
 	var args []string
 	var env []mesos.EnvVariable
-	bridge := c.TaskMode == ModeDocker && c.DockerNetwork == mesos.NetworkBridge
+	docker := c.TaskMode == ModeDocker
+	// mapped: the container has its own network namespace and the server's
+	// offered ports are mapped to its fixed container ports.
+	mapped := docker && (c.DockerNetwork == mesos.NetworkBridge || c.DockerNetwork == mesos.NetworkUser)
 	switch t.Role {
 	case RoleServer:
 		ti.Resources = append(ti.Resources, mesos.PortsResource(t.Ports...))
 		stratumPort, httpPort := t.Ports[0], t.Ports[1]
-		if bridge {
+		if mapped {
 			stratumPort, httpPort = ContainerStratumPort, ContainerHTTPPort
 		}
 		args = []string{"server",
@@ -94,6 +106,12 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 		if c.RPCPassword != "" {
 			// Never in argv: only the task environment carries it.
 			env = append(env, mesos.EnvVariable{Name: EnvRPCPassword, Type: mesos.EnvValue, Value: ptr(c.RPCPassword)})
+		}
+		if docker {
+			// The image's HEALTHCHECK (hashfleet probe) dials the Stratum
+			// port from inside the container's network namespace.
+			env = append(env, mesos.EnvVariable{Name: EnvHealthTCP, Type: mesos.EnvValue,
+				Value: ptr(net.JoinHostPort("127.0.0.1", strconv.FormatUint(stratumPort, 10)))})
 		}
 		if !c.NoHealthCheck {
 			ti.HealthCheck = &mesos.HealthCheck{
@@ -125,13 +143,19 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 		// docker run … image args…: the image's ENTRYPOINT is hashfleet.
 		cmd.Arguments = args
 		dk := &mesos.DockerInfo{Image: c.Image, Network: c.DockerNetwork, ForcePullImage: c.ForcePullImage}
-		if bridge && t.Role == RoleServer {
+		if mapped && t.Role == RoleServer {
+			// With USER too, the Docker containerizer takes the mappings
+			// from DockerInfo (NetworkInfo.port_mappings is for CNI).
 			dk.PortMappings = []mesos.PortMapping{
 				{HostPort: uint32(t.Ports[0]), ContainerPort: ContainerStratumPort, Protocol: "tcp"},
 				{HostPort: uint32(t.Ports[1]), ContainerPort: ContainerHTTPPort, Protocol: "tcp"},
 			}
 		}
 		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: dk}
+		if c.DockerNetwork == mesos.NetworkUser {
+			// Exactly one network_infos entry, whose name is the network.
+			ti.Container.NetworkInfos = []mesos.NetworkInfo{{Name: c.DockerNetworkName}}
+		}
 	default:
 		cmd.URIs = []mesos.CommandURI{{Value: c.BinaryURL, Executable: ptr(true), Extract: ptr(false), OutputFile: "hashfleet"}}
 		cmd.Value = ptr("./hashfleet")

@@ -20,40 +20,75 @@ func TestTaskInfo(t *testing.T) {
 		name        string
 		mode        TaskMode
 		network     mesos.DockerNetwork
+		networkName string // DockerNetworkName (USER)
+		noRPCPass   bool
 		noHealth    bool
 		task        *Task
 		wantArgs    []string // must appear in order (as a sub-sequence) in the arguments
 		wantValue   string
 		wantHealth  uint32 // TCP health check port; 0 = none
 		wantMapping []mesos.PortMapping
+		wantNetInfo []mesos.NetworkInfo // ContainerInfo.network_infos
+		wantEnv     []string            // NAME=value, in order; nil = no environment
+		wantJSON    []string            // substrings of the TaskInfo's JSON
 		wantURI     bool
 	}{
 		{name: "command server", mode: ModeCommand, task: server, wantValue: "./hashfleet", wantURI: true,
 			wantArgs:   []string{"hashfleet", "server", "--node-rpc", "http://10.0.0.2:18443", "--payout", "bcrt1qpay", "--stratum-listen", "0.0.0.0:31000", "--http-listen", "0.0.0.0:31005"},
-			wantHealth: 31000},
+			wantHealth: 31000, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
 		{name: "command server without health check", mode: ModeCommand, noHealth: true, task: server, wantValue: "./hashfleet", wantURI: true,
-			wantArgs: []string{"server"}},
+			wantArgs: []string{"server"}, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
+		{name: "command server without RPC password", mode: ModeCommand, noRPCPass: true, task: server, wantValue: "./hashfleet", wantURI: true,
+			wantArgs: []string{"server"}, wantHealth: 31000},
 		{name: "command worker", mode: ModeCommand, task: worker, wantValue: "./hashfleet", wantURI: true,
 			wantArgs: []string{"hashfleet", "worker", "-o", "stratum+tcp://h1:31000", "-u", "hashfleet.1", "-t", "2"}},
 		{name: "docker bridge server", mode: ModeDocker, network: mesos.NetworkBridge, task: server,
 			wantArgs:    []string{"server", "--stratum-listen", "0.0.0.0:3333", "--http-listen", "0.0.0.0:8080"},
 			wantHealth:  3333,
-			wantMapping: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 3333, Protocol: "tcp"}, {HostPort: 31005, ContainerPort: 8080, Protocol: "tcp"}}},
+			wantMapping: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 3333, Protocol: "tcp"}, {HostPort: 31005, ContainerPort: 8080, Protocol: "tcp"}},
+			wantEnv:     []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET", "HASHFLEET_HEALTH_TCP=127.0.0.1:3333"}},
 		{name: "docker host server", mode: ModeDocker, network: mesos.NetworkHost, task: server,
-			wantArgs: []string{"server", "--stratum-listen", "0.0.0.0:31000"}, wantHealth: 31000},
+			wantArgs: []string{"server", "--stratum-listen", "0.0.0.0:31000"}, wantHealth: 31000,
+			wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET", "HASHFLEET_HEALTH_TCP=127.0.0.1:31000"}},
+		{name: "docker user network server", mode: ModeDocker, network: mesos.NetworkUser, networkName: "hashfleet-net", task: server,
+			wantArgs:    []string{"server", "--stratum-listen", "0.0.0.0:3333", "--http-listen", "0.0.0.0:8080"},
+			wantHealth:  3333,
+			wantMapping: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 3333, Protocol: "tcp"}, {HostPort: 31005, ContainerPort: 8080, Protocol: "tcp"}},
+			wantNetInfo: []mesos.NetworkInfo{{Name: "hashfleet-net"}},
+			wantEnv:     []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET", "HASHFLEET_HEALTH_TCP=127.0.0.1:3333"},
+			wantJSON: []string{`"network":"USER","port_mappings":[{"host_port":31000,"container_port":3333,"protocol":"tcp"},{"host_port":31005,"container_port":8080,"protocol":"tcp"}]`,
+				`"network_infos":[{"name":"hashfleet-net"}]`}},
+		{name: "docker server without RPC password or health check", mode: ModeDocker, network: mesos.NetworkBridge, noRPCPass: true, noHealth: true, task: server,
+			wantArgs:    []string{"server", "--stratum-listen", "0.0.0.0:3333"},
+			wantMapping: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 3333, Protocol: "tcp"}, {HostPort: 31005, ContainerPort: 8080, Protocol: "tcp"}},
+			wantEnv:     []string{"HASHFLEET_HEALTH_TCP=127.0.0.1:3333"}},
 		{name: "docker worker", mode: ModeDocker, network: mesos.NetworkBridge, task: worker,
 			wantArgs: []string{"worker", "-o", "stratum+tcp://h1:31000", "-t", "2"}},
+		{name: "docker user network worker", mode: ModeDocker, network: mesos.NetworkUser, networkName: "hashfleet-net", task: worker,
+			wantArgs:    []string{"worker", "-o", "stratum+tcp://h1:31000", "-t", "2"},
+			wantNetInfo: []mesos.NetworkInfo{{Name: "hashfleet-net"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
-			cfg.TaskMode, cfg.DockerNetwork, cfg.NoHealthCheck = tc.mode, tc.network, tc.noHealth
+			cfg.TaskMode, cfg.DockerNetwork, cfg.DockerNetworkName, cfg.NoHealthCheck = tc.mode, tc.network, tc.networkName, tc.noHealth
+			if tc.noRPCPass {
+				cfg.RPCPassword = ""
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("config: %v", err)
+			}
 			cfg = cfg.withDefaults()
 			ti := cfg.taskInfo(tc.task)
 			b, _ := json.Marshal(ti)
 			js := string(b)
 			if strings.Count(js, "pw-SECRET") > 1 || (tc.task.Role == RoleWorker && strings.Contains(js, "pw-SECRET")) {
 				t.Fatalf("secret appears where it must not: %s", js)
+			}
+			for _, want := range tc.wantJSON {
+				if !strings.Contains(js, want) {
+					t.Fatalf("JSON: got %s, want it to contain %s", js, want)
+				}
 			}
 			for _, a := range ti.Command.Arguments {
 				if strings.Contains(a, "pw-SECRET") {
@@ -90,6 +125,12 @@ func TestTaskInfo(t *testing.T) {
 				if !slices.Equal(ti.Container.Docker.PortMappings, tc.wantMapping) {
 					t.Fatalf("port mappings: got %+v, want %+v", ti.Container.Docker.PortMappings, tc.wantMapping)
 				}
+				if got := ti.Container.Docker.NetworkOrDefault(); got != cfg.DockerNetwork {
+					t.Fatalf("docker network: got %q, want %q", got, cfg.DockerNetwork)
+				}
+				if !slices.EqualFunc(ti.Container.NetworkInfos, tc.wantNetInfo, func(a, b mesos.NetworkInfo) bool { return a.Name == b.Name }) {
+					t.Fatalf("network infos: got %+v, want %+v", ti.Container.NetworkInfos, tc.wantNetInfo)
+				}
 			} else if ti.Container != nil {
 				t.Fatalf("command task with a container: %+v", ti.Container)
 			}
@@ -98,10 +139,18 @@ func TestTaskInfo(t *testing.T) {
 				if len(ports) != 2 || ports[0] != (mesos.ValueRange{Begin: 31000, End: 31000}) || ports[1] != (mesos.ValueRange{Begin: 31005, End: 31005}) {
 					t.Fatalf("ports resource: got %+v", ports)
 				}
-				env := ti.Command.Environment.Variables
-				if len(env) != 1 || env[0].Name != EnvRPCPassword || *env[0].Value != "pw-SECRET" {
-					t.Fatalf("environment: got %+v", env)
+			}
+			var gotEnv []string
+			if ti.Command.Environment != nil {
+				for _, v := range ti.Command.Environment.Variables {
+					if v.Type != mesos.EnvValue || v.Value == nil {
+						t.Fatalf("environment variable %s: got type %q value %v, want a VALUE", v.Name, v.Type, v.Value)
+					}
+					gotEnv = append(gotEnv, v.Name+"="+*v.Value)
 				}
+			}
+			if !slices.Equal(gotEnv, tc.wantEnv) {
+				t.Fatalf("environment: got %q, want %q", gotEnv, tc.wantEnv)
 			}
 			if got := mesos.SumScalar(ti.Resources, mesos.ResCPUs); got != tc.task.CPUs {
 				t.Fatalf("cpus: got %v, want %v", got, tc.task.CPUs)
@@ -141,7 +190,19 @@ func TestConfigValidate(t *testing.T) {
 		{name: "command without binary", mutate: func(c *Config) { c.BinaryURL = "" }, want: "BinaryURL"},
 		{name: "docker needs no binary", mutate: func(c *Config) { c.BinaryURL = ""; c.TaskMode = ModeDocker }},
 		{name: "bad mode", mutate: func(c *Config) { c.TaskMode = "vm" }, want: "task mode"},
-		{name: "bad network", mutate: func(c *Config) { c.TaskMode = ModeDocker; c.DockerNetwork = "NONE" }, want: "BRIDGE or HOST"},
+		{name: "bad network", mutate: func(c *Config) { c.TaskMode = ModeDocker; c.DockerNetwork = "NONE" }, want: "BRIDGE, HOST or USER"},
+		{name: "user network with a name", mutate: func(c *Config) {
+			c.TaskMode, c.DockerNetwork, c.DockerNetworkName = ModeDocker, mesos.NetworkUser, "hashfleet-net"
+		}},
+		{name: "user network without a name", mutate: func(c *Config) { c.TaskMode, c.DockerNetwork = ModeDocker, mesos.NetworkUser }, want: "needs a network name"},
+		{name: "name with bridge", mutate: func(c *Config) {
+			c.TaskMode, c.DockerNetwork, c.DockerNetworkName = ModeDocker, mesos.NetworkBridge, "hashfleet-net"
+		}, want: "not BRIDGE"},
+		{name: "name with the default network", mutate: func(c *Config) { c.TaskMode, c.DockerNetworkName = ModeDocker, "hashfleet-net" }, want: "not BRIDGE"},
+		{name: "name with host", mutate: func(c *Config) {
+			c.TaskMode, c.DockerNetwork, c.DockerNetworkName = ModeDocker, mesos.NetworkHost, "hashfleet-net"
+		}, want: "not HOST"},
+		{name: "name with command tasks", mutate: func(c *Config) { c.DockerNetworkName = "hashfleet-net" }, want: "needs task mode docker"},
 		{name: "secret without principal", mutate: func(c *Config) { c.Secret = "s" }, want: "principal"},
 		{name: "colon in principal", mutate: func(c *Config) { c.Principal = "a:b" }, want: "':'"},
 		{name: "negative", mutate: func(c *Config) { c.Policy.MaxWorkers = -1 }, want: "negative"},
