@@ -22,6 +22,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/dashboard"
+	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
 	"github.com/hashfleet/hashfleet/internal/node"
@@ -58,10 +59,11 @@ mined by the workers. Ctrl-C stops everything; no process is left behind.
 
 With --containerizer docker the server and the workers run as containers of
 --image (deploy/docker/build.sh builds it) on a user-defined bridge network
-the demo creates; the node RPC listens on that network's gateway address so
-the server container can reach it, and the workers reach the server through
-its port mapping (a port from the agent's offered range). The network and
-every container are removed on exit.`,
+the demo creates, which the scheduler names in its tasks (Mesos USER
+networking); the node RPC listens on that network's gateway address so the
+server container can reach it, and the workers reach the server through its
+port mapping (a port from the agent's offered range, bound to the gateway
+address only). The network and every container are removed on exit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg)
@@ -139,14 +141,14 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	// With Docker, what containers must reach (the node RPC, the agent's
 	// advertised host for port mappings) is bound on the gateway address of
 	// the demo's own bridge network; otherwise on loopback.
-	bindHost, dockerSocket := "127.0.0.1", cfg.DockerSocket
+	bindHost, agentsDir, dockerNet := "127.0.0.1", filepath.Join(dir, "agents"), ""
 	if cfg.Containerizer == agent.ContainerizerDocker {
-		dd, err := setupDockerDemo(ctx, cfg.DockerSocket, cfg.Image, dir, log.With("component", "docker"))
+		dd, err := setupDockerDemo(ctx, cfg.DockerSocket, cfg.Image, agentsDir, log.With("component", "docker"))
 		if err != nil {
 			return err
 		}
 		defer dd.close() // after g.Wait: the agent has removed its containers by then
-		bindHost, dockerSocket = dd.Gateway, dd.Socket
+		bindHost, dockerNet = dd.Gateway, dd.Network
 		say("docker    network %s (gateway %s), image %s", dd.Network, dd.Gateway, cfg.Image)
 	}
 	g, gctx := errgroup.WithContext(ctx)
@@ -182,8 +184,8 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	g.Go(func() error {
 		return serveMaster(gctx, mln, masterOptions{
 			Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
-			WorkDir: filepath.Join(dir, "agents"), Containerizer: cfg.Containerizer, Hostname: bindHost,
-			DockerSocket: dockerSocket, Logger: log.With("component", "master"), Registerer: prometheus.NewRegistry(),
+			WorkDir: agentsDir, Containerizer: cfg.Containerizer, Hostname: bindHost,
+			DockerSocket: cfg.DockerSocket, Logger: log.With("component", "master"), Registerer: prometheus.NewRegistry(),
 		}, func(*master.Master, int) { close(masterReady) })
 	})
 	select {
@@ -217,6 +219,7 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	}
 	if cfg.Containerizer == agent.ContainerizerDocker {
 		scfg.TaskMode, scfg.Image = scheduler.ModeDocker, cfg.Image
+		scfg.DockerNetwork, scfg.DockerNetworkName = mesos.NetworkUser, dockerNet
 	}
 	sched, err := scheduler.New(scfg)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,20 +19,25 @@ import (
 	"time"
 )
 
-// Labels the demo puts on what it creates in Docker, so that it (and
-// tests) can find and remove it.
+// Labels the demo puts on the network it creates in Docker, so that it
+// (and a later demo, after a SIGKILL) can find it and what runs on it.
 const (
-	labelDemo        = "io.hashfleet.demo"      // on the network and every container: the network's name
-	labelDemoPID     = "io.hashfleet.demo.pid"  // on the network: the demo process that owns it…
-	labelDemoHost    = "io.hashfleet.demo.host" // …on this host (pids of other namespaces mean nothing)
-	dockerDemoPrefix = "hashfleet-demo-"        // network names
-	dockerAPIPrefix  = "http://docker"          // host part of Engine API URLs (the socket is what matters)
-	dockerCleanupMax = 30 * time.Second         // bound on removing containers and the network
-	dockerSocketName = "docker.sock"            // the demo's Engine API proxy, in the work dir
-	dockerEngineDial = 2 * time.Second          // first answer of the engine
-	dockerBridgeMode = "bridge"                 // what a Mesos BRIDGE task asks the engine for
-	dockerNetDriver  = "bridge"                 // the demo network's driver
+	labelDemo        = "io.hashfleet.demo"        // the network's name
+	labelDemoPID     = "io.hashfleet.demo.pid"    // the demo process that owns it…
+	labelDemoHost    = "io.hashfleet.demo.host"   // …on this host (pids of other namespaces mean nothing)
+	labelDemoAgents  = "io.hashfleet.demo.agents" // the agents' work directory
+	dockerDemoPrefix = "hashfleet-demo-"          // network names
+	dockerAPIPrefix  = "http://docker"            // host part of Engine API URLs (the socket is what matters)
+	dockerCleanupMax = 30 * time.Second           // bound on removing containers and the network
+	dockerEngineDial = 2 * time.Second            // first answer of the engine
+	dockerNetDriver  = "bridge"                   // the demo network's driver
 	dockerNetOptName = "com.docker.network.bridge.name"
+	// dockerNetOptBind is the address the bridge driver binds a published
+	// port to when the mapping names none (Mesos port mappings never do).
+	dockerNetOptBind = "com.docker.network.bridge.host_binding_ipv4"
+	// agentWorkDirLabel is the label the minimesos agent puts on its
+	// containers: the agent's work directory.
+	agentWorkDirLabel = "io.hashfleet.minimesos.workdir"
 )
 
 // engine is a minimal Docker Engine API client over its unix socket: the
@@ -97,21 +101,20 @@ func (e *engine) do(ctx context.Context, method, path string, body, out any) err
 }
 
 // dockerDemo is what the demo set up in Docker: a user-defined bridge
-// network and an Engine API proxy that puts the agent's BRIDGE containers
-// on it.
+// network, which the scheduler puts every task on (Mesos USER networking).
 type dockerDemo struct {
 	eng     *engine
 	Network string // network name (and the value of labelDemo)
 	Gateway string // the host's address on the network: what containers reach
-	Socket  string // Engine API socket for the agent (the proxy)
-	srv     *http.Server
+	Agents  string // the agents' work directory (their containers carry it)
 	log     *slog.Logger
 }
 
-// setupDockerDemo checks the engine and the image, creates the demo
-// network and starts the Engine API proxy on dir/docker.sock. The caller
-// must call close once the agent has stopped (it removes what is left).
-func setupDockerDemo(ctx context.Context, socket, image, dir string, log *slog.Logger) (*dockerDemo, error) {
+// setupDockerDemo checks the engine and the image and creates the demo
+// network; agents is the work directory of the agents that will run the
+// containers. The caller must call close once the agents have stopped (it
+// removes what is left).
+func setupDockerDemo(ctx context.Context, socket, image, agents string, log *slog.Logger) (*dockerDemo, error) {
 	eng := newEngine(socket)
 	pctx, cancel := context.WithTimeout(ctx, dockerEngineDial)
 	err := eng.do(pctx, http.MethodGet, "/_ping", nil, nil)
@@ -126,12 +129,8 @@ func setupDockerDemo(ctx context.Context, socket, image, dir string, log *slog.L
 		return nil, fmt.Errorf("demo: image %s: %w", image, err)
 	}
 	removeOrphans(ctx, eng, log)
-	d := &dockerDemo{eng: eng, Network: dockerDemoPrefix + randomHex(4), log: log}
+	d := &dockerDemo{eng: eng, Network: dockerDemoPrefix + randomHex(4), Agents: agents, log: log}
 	if err := d.createNetwork(ctx); err != nil {
-		return nil, err
-	}
-	if err := d.serveProxy(filepath.Join(dir, dockerSocketName)); err != nil {
-		d.close()
 		return nil, err
 	}
 	return d, nil
@@ -148,12 +147,21 @@ type networkInspect struct {
 // subnet; the network is then re-created with that subnet stated, because
 // only networks with a configured subnet let a container keep its address
 // when it is disconnected and reconnected (docker network connect --ip).
+//
+// The re-created network also binds published ports to its gateway
+// address only: the workers reach the server there, and nothing outside
+// this host does.
 func (d *dockerDemo) createNetwork(ctx context.Context) error {
-	create := func(ipam any) (networkInspect, error) {
+	create := func(ipam any, gateway string) (networkInspect, error) {
+		opts := map[string]string{dockerNetOptName: "hf-" + d.Network[len(dockerDemoPrefix):]}
+		if gateway != "" {
+			opts[dockerNetOptBind] = gateway
+		}
 		body := map[string]any{
 			"Name": d.Network, "Driver": dockerNetDriver, "CheckDuplicate": true,
-			"Labels":  map[string]string{labelDemo: d.Network, labelDemoPID: strconv.Itoa(os.Getpid()), labelDemoHost: hostname()},
-			"Options": map[string]string{dockerNetOptName: "hf-" + d.Network[len(dockerDemoPrefix):]},
+			"Labels": map[string]string{labelDemo: d.Network, labelDemoPID: strconv.Itoa(os.Getpid()),
+				labelDemoHost: hostname(), labelDemoAgents: d.Agents},
+			"Options": opts,
 		}
 		if ipam != nil {
 			body["IPAM"] = ipam
@@ -171,7 +179,7 @@ func (d *dockerDemo) createNetwork(ctx context.Context) error {
 		}
 		return ni, nil
 	}
-	ni, err := create(nil)
+	ni, err := create(nil, "")
 	if err != nil {
 		d.removeNetwork()
 		return err
@@ -180,118 +188,68 @@ func (d *dockerDemo) createNetwork(ctx context.Context) error {
 	if err := d.eng.do(ctx, http.MethodDelete, "/networks/"+ni.ID, nil, nil); err != nil {
 		return fmt.Errorf("demo: re-create network %s: %w", d.Network, err)
 	}
-	ni, err = create(map[string]any{"Driver": "default", "Config": []map[string]string{{"Subnet": cfg.Subnet, "Gateway": cfg.Gateway}}})
+	gateway, _, _ := strings.Cut(cfg.Gateway, "/")
+	ni, err = create(map[string]any{"Driver": "default", "Config": []map[string]string{{"Subnet": cfg.Subnet, "Gateway": cfg.Gateway}}}, gateway)
 	if err != nil {
 		d.removeNetwork()
 		return err
 	}
-	d.Gateway = ni.IPAM.Config[0].Gateway
-	if i := strings.IndexByte(d.Gateway, '/'); i >= 0 {
-		d.Gateway = d.Gateway[:i]
-	}
+	d.Gateway, _, _ = strings.Cut(ni.IPAM.Config[0].Gateway, "/")
 	return nil
 }
 
-// serveProxy serves the Engine API on path, forwarding every call to the
-// engine. Container creation is the one call it changes: a container that
-// asks for the default bridge (a Mesos BRIDGE task) is put on the demo's
-// network instead, with its port mappings bound to the gateway address,
-// and every container gets the demo label.
-func (d *dockerDemo) serveProxy(path string) error {
-	os.Remove(path)
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return fmt.Errorf("demo: docker proxy: %w", err)
-	}
-	d.Socket = path
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme, pr.Out.URL.Host = "http", "docker"
-		},
-		Transport:     d.eng.hc.Transport,
-		FlushInterval: -1, // logs and wait stream
-		ErrorLog:      slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
-	}
-	d.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/containers/create") {
-			if err := d.rewriteCreate(r); err != nil {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusBadRequest)
-				_ = json.NewEncoder(w).Encode(map[string]string{"message": err.Error()})
-				return
-			}
-		}
-		rp.ServeHTTP(w, r)
-	}), ReadHeaderTimeout: 10 * time.Second}
-	go d.srv.Serve(ln)
-	return nil
-}
-
-// rewriteCreate puts a create request's container on the demo network.
-func (d *dockerDemo) rewriteCreate(r *http.Request) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	r.Body.Close()
-	if err != nil {
-		return err
-	}
-	var body map[string]any
-	if err := json.Unmarshal(b, &body); err != nil {
-		return fmt.Errorf("demo proxy: container create body: %w", err)
-	}
-	hc, _ := body["HostConfig"].(map[string]any)
-	if hc == nil {
-		hc = map[string]any{}
-		body["HostConfig"] = hc
-	}
-	if mode, _ := hc["NetworkMode"].(string); mode == "" || mode == dockerBridgeMode || mode == "default" {
-		hc["NetworkMode"] = d.Network
-		// Mapped ports on the gateway address only: the workers reach the
-		// server there, and nothing outside this host does.
-		bindings, _ := hc["PortBindings"].(map[string]any)
-		for _, list := range bindings {
-			bs, _ := list.([]any)
-			for _, b := range bs {
-				if m, ok := b.(map[string]any); ok && (m["HostIp"] == nil || m["HostIp"] == "") {
-					m["HostIp"] = d.Gateway
-				}
-			}
-		}
-	}
-	labels, _ := body["Labels"].(map[string]any)
-	if labels == nil {
-		labels = map[string]any{}
-		body["Labels"] = labels
-	}
-	labels[labelDemo] = d.Network
-	if b, err = json.Marshal(body); err != nil {
-		return err
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	r.ContentLength = int64(len(b))
-	r.Header.Set("Content-Length", strconv.Itoa(len(b)))
-	return nil
-}
-
-// close stops the proxy and removes every container still labelled with
-// the demo network, then the network. It is safe to call more than once.
+// close removes every container still on the demo network or left by
+// its agents, then the network. It is safe to call more than once.
 func (d *dockerDemo) close() {
-	if d.srv != nil {
-		d.srv.Close()
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), dockerCleanupMax)
 	defer cancel()
-	f, _ := json.Marshal(map[string][]string{"label": {labelDemo + "=" + d.Network}})
-	var list []struct{ ID string }
-	if err := d.eng.do(ctx, http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(f)), nil, &list); err != nil {
-		d.log.Warn("docker: cannot list demo containers", "err", err)
-	}
-	for _, c := range list {
-		d.log.Info("removing demo container", "id", c.ID)
-		if err := d.eng.do(ctx, http.MethodDelete, "/containers/"+c.ID+"?force=1&v=1", nil, nil); err != nil {
-			d.log.Warn("docker: cannot remove container", "id", c.ID, "err", err)
+	for _, id := range d.containers(ctx) {
+		d.log.Info("removing demo container", "id", id)
+		if err := d.eng.do(ctx, http.MethodDelete, "/containers/"+id+"?force=1&v=1", nil, nil); err != nil {
+			d.log.Warn("docker: cannot remove container", "id", id, "err", err)
 		}
 	}
 	d.removeNetworkCtx(ctx)
+}
+
+// containers lists the demo's containers, running or not: those on its
+// network and those of its agents (a container disconnected from the
+// network is still one of theirs).
+func (d *dockerDemo) containers(ctx context.Context) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, c := range d.list(ctx, "network", d.Network) {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			ids = append(ids, c.ID)
+		}
+	}
+	if d.Agents == "" {
+		return ids
+	}
+	for _, c := range d.list(ctx, "label", agentWorkDirLabel) {
+		dir := c.Labels[agentWorkDirLabel]
+		if !seen[c.ID] && (dir == d.Agents || strings.HasPrefix(dir, d.Agents+string(filepath.Separator))) {
+			seen[c.ID] = true
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
+}
+
+type containerSummary struct {
+	ID     string
+	Labels map[string]string
+}
+
+// list lists the containers, running or not, that match one filter.
+func (d *dockerDemo) list(ctx context.Context, filter, value string) []containerSummary {
+	f, _ := json.Marshal(map[string][]string{filter: {value}})
+	var cs []containerSummary
+	if err := d.eng.do(ctx, http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(f)), nil, &cs); err != nil {
+		d.log.Warn("docker: cannot list demo containers", "filter", filter+"="+value, "err", err)
+	}
+	return cs
 }
 
 // removeOrphans removes the networks and containers of earlier demos on
@@ -313,7 +271,7 @@ func removeOrphans(ctx context.Context, eng *engine, log *slog.Logger) {
 			continue
 		}
 		log.Warn("removing the network and containers of a demo that is gone", "network", n.Name, "pid", pid)
-		(&dockerDemo{eng: eng, Network: n.Name, log: log}).close()
+		(&dockerDemo{eng: eng, Network: n.Name, Agents: n.Labels[labelDemoAgents], log: log}).close()
 	}
 }
 

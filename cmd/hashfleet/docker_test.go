@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,10 +283,10 @@ func (c demoContainer) role() string {
 	return ""
 }
 
-// running lists the running containers labelled with the demo network.
+// running lists the running containers on the demo network.
 func running(t *testing.T, network string) []demoContainer {
 	t.Helper()
-	out, err := docker(t, "ps", "--no-trunc", "--filter", "label="+labelDemo+"="+network,
+	out, err := docker(t, "ps", "--no-trunc", "--filter", "network="+network,
 		"--format", `{{.ID}} {{.Label "io.hashfleet.minimesos.task"}}`)
 	if err != nil {
 		t.Log(err)
@@ -298,6 +299,24 @@ func running(t *testing.T, network string) []demoContainer {
 		}
 	}
 	return cs
+}
+
+// leftContainers lists the containers, running or not, on the demo
+// network or of an agent whose work directory is under tmp.
+func leftContainers(t *testing.T, network, tmp string) []string {
+	t.Helper()
+	var ids []string
+	if out, err := docker(t, "ps", "-aq", "--no-trunc", "--filter", "network="+network); err == nil {
+		ids = strings.Fields(out)
+	}
+	out, _ := docker(t, "ps", "-a", "--no-trunc", "--filter", "label="+agentWorkDirLabel,
+		"--format", `{{.ID}} {{.Label "`+agentWorkDirLabel+`"}}`)
+	for l := range strings.Lines(out) {
+		if id, dir, ok := strings.Cut(strings.TrimSpace(l), " "); ok && strings.HasPrefix(dir, tmp+string(filepath.Separator)) && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 func byRole(cs []demoContainer, role string) []demoContainer {
@@ -428,8 +447,7 @@ func testDockerDemo(t *testing.T, bin, image string) {
 			}
 		}
 		if network != "" {
-			ids, _ := docker(t, "ps", "-aq", "--filter", "label="+labelDemo+"="+network)
-			for _, id := range strings.Fields(ids) {
+			for _, id := range leftContainers(t, network, tmp) {
 				docker(t, "rm", "-f", id)
 			}
 			docker(t, "network", "rm", network)
@@ -463,10 +481,11 @@ func testDockerDemo(t *testing.T, bin, image string) {
 		t.Errorf("server container network: got %q, want the demo network %q", got, network)
 	}
 	// Stratum and HTTP are mapped to ports of the agent's offered range
-	// (31000-31999), on the network's gateway address only.
+	// (31000-31999), bound on the network's gateway address only (the
+	// mapping names no address; the network's host_binding_ipv4 does).
 	gateway := mustDocker(t, "network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", network)
 	var bindings map[string][]struct{ HostIp, HostPort string }
-	if err := json.Unmarshal([]byte(mustDocker(t, "inspect", "--format", "{{json .HostConfig.PortBindings}}", server.ID)), &bindings); err != nil {
+	if err := json.Unmarshal([]byte(mustDocker(t, "inspect", "--format", "{{json .NetworkSettings.Ports}}", server.ID)), &bindings); err != nil {
 		t.Fatal(err)
 	}
 	for _, cport := range []string{"3333/tcp", "8080/tcp"} {
@@ -479,6 +498,15 @@ func testDockerDemo(t *testing.T, bin, image string) {
 			t.Errorf("server %s mapping: got %+v, want one port in 31000-31999 on %s", cport, bs, gateway)
 		}
 	}
+	// The image's HEALTHCHECK (hashfleet probe) dials the server's Stratum
+	// port, named by the task environment; a worker's probe has no target.
+	if env := mustDocker(t, "inspect", "--format", "{{json .Config.Env}}", server.ID); !strings.Contains(env, `"HASHFLEET_HEALTH_TCP=127.0.0.1:3333"`) {
+		t.Errorf("server container environment: got %s, want HASHFLEET_HEALTH_TCP=127.0.0.1:3333", env)
+	}
+	waitUntil(t, 40*time.Second, "docker health status healthy for the server", dr, func() bool {
+		out, _ := docker(t, "inspect", "--format", "{{.State.Health.Status}}", server.ID)
+		return out == "healthy"
+	})
 
 	// 2. docker kill the server: the scheduler stops every worker and
 	// starts a new server, and shares and blocks are accepted again.
@@ -525,8 +553,8 @@ func testDockerDemo(t *testing.T, bin, image string) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("demo did not exit within 60s of SIGINT")
 	}
-	if left := mustDocker(t, "ps", "-aq", "--filter", "label="+labelDemo+"="+network); left != "" {
-		t.Errorf("containers left after exit: %s", left)
+	if left := leftContainers(t, network, tmp); len(left) > 0 {
+		t.Errorf("containers left after exit: %v", left)
 	}
 	if out, err := docker(t, "network", "inspect", network); err == nil {
 		t.Errorf("network %s left after exit: %.200s", network, out)
@@ -586,92 +614,4 @@ func tail(s string, n int) string {
 		return s[len(s)-n:]
 	}
 	return s
-}
-
-// TestDockerProxyRewrite checks what the demo's Engine API proxy changes
-// in a container create request (no Docker needed).
-func TestDockerProxyRewrite(t *testing.T) {
-	d := &dockerDemo{Network: "hashfleet-demo-test", Gateway: "172.30.0.1"}
-	tests := []struct {
-		name        string
-		in          string
-		wantMode    string
-		wantHostIP  string // of the 3333/tcp binding; "" = no binding
-		wantLabels  map[string]string
-		wantErrText string
-	}{
-		{
-			name:       "bridge task moves to the demo network, ports on the gateway",
-			in:         `{"Image":"i","Labels":{"a":"b"},"HostConfig":{"NetworkMode":"bridge","PortBindings":{"3333/tcp":[{"HostPort":"31000"}]}}}`,
-			wantMode:   "hashfleet-demo-test",
-			wantHostIP: "172.30.0.1",
-			wantLabels: map[string]string{"a": "b", labelDemo: "hashfleet-demo-test"},
-		},
-		{
-			name:       "no host config means the default bridge",
-			in:         `{"Image":"i"}`,
-			wantMode:   "hashfleet-demo-test",
-			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
-		},
-		{
-			name:       "host network is left alone",
-			in:         `{"Image":"i","HostConfig":{"NetworkMode":"host"}}`,
-			wantMode:   "host",
-			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
-		},
-		{
-			name:       "an explicit host address is kept",
-			in:         `{"Image":"i","HostConfig":{"NetworkMode":"bridge","PortBindings":{"3333/tcp":[{"HostIp":"127.0.0.1","HostPort":"31000"}]}}}`,
-			wantMode:   "hashfleet-demo-test",
-			wantHostIP: "127.0.0.1",
-			wantLabels: map[string]string{labelDemo: "hashfleet-demo-test"},
-		},
-		{
-			name:        "not JSON",
-			in:          `{`,
-			wantErrText: "container create body",
-		},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r, _ := http.NewRequest(http.MethodPost, "http://docker/v1.41/containers/create?name=x", strings.NewReader(tc.in))
-			err := d.rewriteCreate(r)
-			if tc.wantErrText != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErrText) {
-					t.Fatalf("got error %v, want one containing %q", err, tc.wantErrText)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := io.ReadAll(r.Body)
-			if r.ContentLength != int64(len(b)) {
-				t.Errorf("ContentLength: got %d, want %d", r.ContentLength, len(b))
-			}
-			var got struct {
-				Labels     map[string]string
-				HostConfig struct {
-					NetworkMode  string
-					PortBindings map[string][]struct{ HostIp, HostPort string }
-				}
-			}
-			if err := json.Unmarshal(b, &got); err != nil {
-				t.Fatalf("rewritten body %s: %v", b, err)
-			}
-			if got.HostConfig.NetworkMode != tc.wantMode {
-				t.Errorf("NetworkMode: got %q, want %q", got.HostConfig.NetworkMode, tc.wantMode)
-			}
-			hostIP := ""
-			if bs := got.HostConfig.PortBindings["3333/tcp"]; len(bs) > 0 {
-				hostIP = bs[0].HostIp
-			}
-			if hostIP != tc.wantHostIP {
-				t.Errorf("3333/tcp HostIp: got %q, want %q", hostIP, tc.wantHostIP)
-			}
-			if fmt.Sprint(got.Labels) != fmt.Sprint(tc.wantLabels) {
-				t.Errorf("Labels: got %v, want %v", got.Labels, tc.wantLabels)
-			}
-		})
-	}
 }
