@@ -140,6 +140,15 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 	}
 	cancel()
 	<-minerDone
+	// A share sent just before the miner stopped may still become a block:
+	// wait until the tip is stable and the pool mines on it, so that the
+	// external block below extends the main chain instead of forking it.
+	waitFor(t, 30*time.Second, "the tip to settle after the miner stopped", func() bool {
+		best := n.BestBlockHash(t)
+		time.Sleep(300 * time.Millisecond)
+		st := h.pool.Stats()
+		return best == n.BestBlockHash(t) && st.Job != nil && st.Job.PrevHash == best
+	})
 
 	// A block found elsewhere reaches every connected session as clean_jobs.
 	clients := []*stratumClient{dial(t, h.addr), dial(t, h.addr), dial(t, h.addr)}
