@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,25 +67,7 @@ func needDocker(t *testing.T) string {
 func TestClusterDockerBridge(t *testing.T) {
 	gw := needDocker(t)
 	c := newCluster(t, 0, "", nil)
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	rs, err := agent.ParseResources(fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", 33000+os.Getpid()%1000*10, 33000+os.Getpid()%1000*10+9))
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(agent.Config{Hostname: gw, Resources: rs, WorkDir: t.TempDir(),
-		Containerizers: []string{agent.ContainerizerProcess, agent.ContainerizerDocker},
-		StatusRetry:    time.Second, DockerStopGrace: time.Second, ShutdownGrace: 2 * time.Second, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	id, err := c.m.RegisterAgent(ctx, a.Hostname(), a.Resources(), a)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { a.Run(ctx, id, c.m); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	dockerAgent(t, c, gw, 0)
 
 	cfg := c.config(t, t.TempDir())
 	cfg.TaskMode, cfg.Image, cfg.DockerNetwork = scheduler.ModeDocker, fakeImage, mesos.NetworkBridge
@@ -101,5 +84,80 @@ func TestClusterDockerBridge(t *testing.T) {
 	})
 	if n := r.maxServers(); n != 1 {
 		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+}
+
+// dockerAgent adds an agent with the Docker containerizer, advertising
+// host, with 10 ports of its own (slot keeps concurrent tests apart).
+func dockerAgent(t *testing.T, c *cluster, host string, slot int) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	base := 25000 + (os.Getpid()%290*2+slot)*10 // below the ephemeral range (32768-) and the demo's 31000-31999
+	rs, err := agent.ParseResources(fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", base, base+9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(agent.Config{Hostname: host, Resources: rs, WorkDir: t.TempDir(),
+		Containerizers: []string{agent.ContainerizerProcess, agent.ContainerizerDocker},
+		StatusRetry:    time.Second, DockerStopGrace: time.Second, ShutdownGrace: 2 * time.Second, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	id, err := c.m.RegisterAgent(ctx, a.Hostname(), a.Resources(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { a.Run(ctx, id, c.m); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestClusterDockerUser runs the server and workers on a user-defined
+// Docker network (Mesos USER networking: network_infos[0].name), with the
+// server's ports mapped as with BRIDGE and reached on the network's
+// gateway, and HASHFLEET_HEALTH_TCP in the server's environment.
+func TestClusterDockerUser(t *testing.T) {
+	needDocker(t)
+	network := fmt.Sprintf("hashfleet-sched-test-%d", os.Getpid())
+	docker := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("docker", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %v: %v: %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	docker("network", "create", "--label", "io.hashfleet.scheduler.test=1", network)
+	t.Cleanup(func() { exec.Command("docker", "network", "rm", network).Run() }) // after the agent removed its containers
+	gw, _, _ := strings.Cut(docker("network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", network), "/")
+
+	c := newCluster(t, 0, "", nil)
+	dockerAgent(t, c, gw, 1)
+	cfg := c.config(t, t.TempDir())
+	cfg.TaskMode, cfg.Image = scheduler.ModeDocker, fakeImage
+	cfg.DockerNetwork, cfg.DockerNetworkName = mesos.NetworkUser, network
+	cfg.Policy.MaxWorkers = 2
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 60*time.Second, "server and 2 workers on the user network", steady(2))
+
+	base := fmt.Sprintf("http://%s:%d", gw, st.Server.Ports[1])
+	checks := []struct{ path, want string }{
+		{path: "/rpcpw", want: testRPCPassword},
+		{path: "/healthtcp", want: fmt.Sprintf("127.0.0.1:%d", scheduler.ContainerStratumPort)},
+	}
+	for _, ck := range checks {
+		if got, err := httpGet(base + ck.path); err != nil || got != ck.want {
+			t.Errorf("server %s via the mapped HTTP port on the gateway: got %q %v, want %q", ck.path, got, err, ck.want)
+		}
+	}
+	ids := strings.Fields(docker("ps", "-q", "--filter", "network="+network))
+	if len(ids) != 3 {
+		t.Fatalf("containers on %s: got %d, want 3 (server and 2 workers)", network, len(ids))
+	}
+	for _, id := range ids {
+		if got := docker("inspect", "--format", "{{.HostConfig.NetworkMode}}", id); got != network {
+			t.Errorf("container %s network mode: got %q, want %q", id, got, network)
+		}
 	}
 }

@@ -5,7 +5,8 @@
 // the server address it was told. Both exit 0 on SIGTERM.
 //
 // Server HTTP endpoints: /exit (crash with status 1), /rpcpw (the RPC
-// password from the environment). A server started with --network crash
+// password from the environment), /healthtcp (HASHFLEET_HEALTH_TCP from
+// the environment). A server started with --network crash
 // exits with status 3 at once; one that finds the password in its argv
 // exits with status 4.
 package main
@@ -87,6 +88,9 @@ func server(args []string) int {
 	mux.HandleFunc("/exit", func(w http.ResponseWriter, r *http.Request) { os.Exit(1) })
 	mux.HandleFunc("/rpcpw", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, os.Getenv("HASHFLEET_RPC_PASSWORD"))
+	})
+	mux.HandleFunc("/healthtcp", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, os.Getenv("HASHFLEET_HEALTH_TCP"))
 	})
 	hl, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
