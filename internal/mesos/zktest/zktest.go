@@ -4,6 +4,7 @@ package zktest
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -53,6 +54,7 @@ func Start(t testing.TB) string {
 	cmd := exec.CommandContext(ctx, java,
 		"-Xmx256m",
 		"-Dzookeeper.admin.enableServer=false",
+		"-Dzookeeper.4lw.commands.whitelist=ruok",
 		"-Dzookeeper.clientPortAddress=127.0.0.1",
 		"-cp", jar,
 		"org.apache.zookeeper.server.ZooKeeperServerMain",
@@ -76,9 +78,10 @@ func Start(t testing.TB) string {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
+		// Listening is not serving: ZooKeeper binds its port before its
+		// database is loaded, and sessions asked for then are refused.
+		// "ruok" answers "imok" only once the server runs.
+		if ruok(addr) {
 			return addr
 		}
 		select {
@@ -92,4 +95,18 @@ func Start(t testing.TB) string {
 			t.Fatalf("zookeeper did not listen on %s within 60s: %s", addr, b)
 		}
 	}
+}
+
+func ruok(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("ruok")); err != nil {
+		return false
+	}
+	b, _ := io.ReadAll(c)
+	return string(b) == "imok"
 }
