@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 )
 
 // Labels the demo puts on the network it creates in Docker, so that it
@@ -34,10 +36,8 @@ const (
 	dockerNetOptName = "com.docker.network.bridge.name"
 	// dockerNetOptBind is the address the bridge driver binds a published
 	// port to when the mapping names none (Mesos port mappings never do).
-	dockerNetOptBind = "com.docker.network.bridge.host_binding_ipv4"
-	// agentWorkDirLabel is the label the minimesos agent puts on its
-	// containers: the agent's work directory.
-	agentWorkDirLabel = "io.hashfleet.minimesos.workdir"
+	dockerNetOptBind  = "com.docker.network.bridge.host_binding_ipv4"
+	agentWorkDirLabel = agent.LabelWorkDir // the minimesos agent's containers
 )
 
 // engine is a minimal Docker Engine API client over its unix socket: the

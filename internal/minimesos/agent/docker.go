@@ -22,9 +22,14 @@ import (
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
+// LabelWorkDir is the label every container this agent creates carries,
+// valued with the agent's WorkDir, so that its owner can find the agent's
+// containers (for cleanup after a crash).
+const LabelWorkDir = "io.hashfleet.minimesos.workdir"
+
 // Labels put on every container this agent creates.
 const (
-	labelWorkDir = "io.hashfleet.minimesos.workdir"
+	labelWorkDir = LabelWorkDir
 	labelTask    = "io.hashfleet.minimesos.task"
 	sandboxMount = "/mnt/mesos/sandbox"
 )
