@@ -340,9 +340,19 @@ func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched 
 				say("block     #%d accepted at height %d  %s", sum.BlocksAccepted, h, hash)
 			}
 			if cfg.Blocks > 0 && sum.BlocksAccepted >= cfg.Blocks {
-				// Fresh figures, not the dashboard's last sample.
-				if snap, err := src.Snapshot(ctx); err == nil && snap.Server.Accepted > 0 {
-					sum.HashesPerSecond, sum.SharesAccepted = snap.Server.HashRate, snap.Server.Accepted
+				// Fresh figures, not the dashboard's last sample. The node
+				// accepts a block before the server has answered (and
+				// counted) the share that found it, so give the server's
+				// stats a moment to catch up with the chain.
+				for deadline := time.Now().Add(3 * time.Second); ; {
+					snap, err := src.Snapshot(ctx)
+					if err == nil && snap.Server.Accepted > 0 {
+						sum.HashesPerSecond, sum.SharesAccepted = snap.Server.HashRate, snap.Server.Accepted
+					}
+					if sum.SharesAccepted >= uint64(sum.BlocksAccepted) || time.Now().After(deadline) || ctx.Err() != nil {
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
 				return errDemoDone
 			}
