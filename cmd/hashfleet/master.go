@@ -39,7 +39,16 @@ Agent resources use the Mesos --resources syntax, e.g.
   "cpus:2;mem:4096;disk:10240;ports:[31000-32000]"
 Task sandboxes live under --work-dir (default: a temporary directory removed
 on exit). Stopping the master (SIGINT/SIGTERM) kills every task and removes
-every container it started.`,
+every container it started.
+
+With --credentials FILE the scheduler API requires HTTP basic
+authentication, like a Mesos master started with
+--authenticate_http_frameworks --http_framework_authenticators=basic:
+requests without valid credentials get 401 (realm "mesos-master-scheduler"),
+and a framework's principal must be the authenticated one. FILE holds
+Mesos credentials, either one "principal secret" pair per line or JSON
+{"credentials":[{"principal":"p","secret":"s"}]}; keep it mode 0600.
+/state, /health and /metrics stay unauthenticated.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := obs.NewLogger(os.Stderr, logFormat, logLevel)
@@ -58,6 +67,7 @@ every container it started.`,
 	f.StringVar(&o.WorkDir, "work-dir", "", "directory for task sandboxes (default: a temporary directory, removed on exit)")
 	f.StringVar(&o.Hostname, "hostname", "", "hostname the master and agents advertise (default: the listen host, or localhost)")
 	f.StringVar(&o.ZK, "zk", "", "zk://host:port[,host:port]/path: register in ZooKeeper like a Mesos master (lowest sequence leads; others redirect)")
+	f.StringVar(&o.CredentialsFile, "credentials", "", "file of framework credentials (\"principal secret\" lines, or Mesos JSON); enables HTTP basic authentication of the scheduler API")
 	f.StringVar(&o.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -74,11 +84,27 @@ type masterOptions struct {
 	Hostname      string
 	DockerSocket  string
 	ZK            string
-	Logger        *slog.Logger
-	Registerer    prometheus.Registerer // nil: a fresh registry served on /metrics
+	// CredentialsFile is read by runMasterCmd into Credentials.
+	CredentialsFile string
+	// Credentials (principal -> secret), when non-nil, turn on basic
+	// authentication of the scheduler API.
+	Credentials map[string]string
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer // nil: a fresh registry served on /metrics
 }
 
 func runMasterCmd(ctx context.Context, o masterOptions) error {
+	if o.CredentialsFile != "" {
+		creds, tooOpen, err := master.ReadCredentialsFile(o.CredentialsFile)
+		if err != nil {
+			return fmt.Errorf("master: --credentials: %w", err)
+		}
+		if tooOpen {
+			o.Logger.Warn("permissions on the credentials file are too open (readable by group or others); chmod 0600 it",
+				"file", o.CredentialsFile)
+		}
+		o.Credentials = creds
+	}
 	if o.WorkDir == "" {
 		dir, err := os.MkdirTemp("", "hashfleet-master-")
 		if err != nil {
@@ -94,7 +120,8 @@ func runMasterCmd(ctx context.Context, o masterOptions) error {
 	return serveMaster(ctx, ln, o, func(m *master.Master, agents int) {
 		o.Logger.Info("master ready", "url", "http://"+ln.Addr().String()+"/api/v1/scheduler",
 			"state", "http://"+ln.Addr().String()+"/state", "agents", agents, "resources", o.Resources,
-			"containerizer", o.Containerizer, "work_dir", o.WorkDir)
+			"containerizer", o.Containerizer, "work_dir", o.WorkDir,
+			"authentication", o.Credentials != nil, "principals", len(o.Credentials))
 	})
 }
 
@@ -137,7 +164,7 @@ func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready fu
 		}
 	}
 	m, err := master.New(master.Config{Addr: ln.Addr().String(), Hostname: host,
-		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK})
+		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK, Credentials: o.Credentials})
 	if err != nil {
 		ln.Close()
 		return err

@@ -72,12 +72,20 @@ type cluster struct {
 
 func newCluster(t *testing.T, nAgents int, res string, wrap func(http.Handler) http.Handler) *cluster {
 	t.Helper()
+	return newClusterWith(t, nAgents, res, wrap, master.Config{})
+}
+
+// newClusterWith is newCluster with further master settings in mc (e.g.
+// Credentials); its address, allocation interval and logger are set here.
+func newClusterWith(t *testing.T, nAgents int, res string, wrap func(http.Handler) http.Handler, mc master.Config) *cluster {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := master.New(master.Config{Addr: ln.Addr().String(), AllocationInterval: 100 * time.Millisecond, Logger: log})
+	mc.Addr, mc.AllocationInterval, mc.Logger = ln.Addr().String(), 100*time.Millisecond, log
+	m, err := master.New(mc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,34 +471,45 @@ func TestClusterCrashLoopBacksOff(t *testing.T) {
 	}
 }
 
+// TestClusterWrongSecret runs against the master's own HTTP framework
+// authentication (Mesos --authenticate_http_frameworks with the basic
+// authenticator): a wrong secret is refused with 401, which the scheduler
+// reports clearly without the secret and without launching anything; the
+// right secret works.
 func TestClusterWrongSecret(t *testing.T) {
-	auth := func(h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if u, p, ok := r.BasicAuth(); !ok || u != "hashfleet" || p != "right" {
-				w.Header().Set("WWW-Authenticate", `Basic realm="mesos-master-scheduler"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			h.ServeHTTP(w, r)
-		})
-	}
-	c := newCluster(t, 1, "cpus:4;mem:2048", auth)
+	c := newClusterWith(t, 1, "cpus:4;mem:2048", nil, master.Config{Credentials: map[string]string{"hashfleet": "right-s3cret"}})
 	cfg := c.config(t, t.TempDir())
-	cfg.Principal, cfg.Secret = "hashfleet", "wrong"
+	cfg.Principal, cfg.Secret = "hashfleet", "wrong-pw"
 	r := start(t, cfg)
 	st := waitFor(t, r.s, 10*time.Second, "a clear auth error", func(st scheduler.Status) bool {
-		return strings.Contains(st.LastError, "401")
+		return strings.Contains(st.LastError, "401") && strings.Contains(st.LastError, "credentials")
 	})
-	if st.Connected || len(st.Tasks) != 0 {
-		t.Fatalf("connected=%v tasks=%d with a wrong secret", st.Connected, len(st.Tasks))
+	if st.Connected || st.FrameworkID != "" || len(st.Tasks) != 0 {
+		t.Fatalf("connected=%v framework=%q tasks=%d with a wrong secret", st.Connected, st.FrameworkID, len(st.Tasks))
 	}
-	if strings.Contains(st.LastError, "wrong") {
-		t.Fatalf("status leaks the secret: %q", st.LastError)
+	for _, secret := range []string{"wrong-pw", "right-s3cret"} {
+		if strings.Contains(st.LastError, secret) {
+			t.Fatalf("status leaks a secret: %q", st.LastError)
+		}
+	}
+	// The master never admitted the framework, so nothing was launched.
+	var state struct {
+		Frameworks []json.RawMessage `json:"frameworks"`
+	}
+	body, err := httpGet(c.url + "/state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(body), &state); err != nil {
+		t.Fatalf("/state: %v", err)
+	}
+	if len(state.Frameworks) != 0 {
+		t.Fatalf("master frameworks after a wrong secret: got %d, want 0", len(state.Frameworks))
 	}
 
 	// The right secret works.
 	r.stop()
-	cfg.Secret = "right"
+	cfg.Secret = "right-s3cret"
 	r2 := start(t, cfg)
 	waitFor(t, r2.s, 30*time.Second, "server and 3 workers", steady(3))
 }

@@ -9,6 +9,11 @@
 // Agents live in-process and implement the small Agent interface; they
 // report status updates with Master.StatusUpdate.
 //
+// With Config.Credentials the scheduler API requires HTTP basic
+// authentication as a Mesos master does with --authenticate_http_frameworks
+// and the basic authenticator: 401 (realm AuthRealm) before any other
+// check, and 400 when a framework's principal is not the authenticated one.
+//
 // Invariants kept by core:
 //   - an offer's resources, the resources of non-terminal tasks and an
 //     agent's available resources never overlap and sum to the agent's total;

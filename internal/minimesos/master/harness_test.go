@@ -26,6 +26,9 @@ type testCluster struct {
 	t   *testing.T
 	m   *Master
 	url string
+	// user and pass, when user is set, go as basic auth on every
+	// scheduler API request (copy the cluster to act as another principal).
+	user, pass string
 }
 
 func startCluster(t *testing.T, cfg Config) *testCluster {
@@ -175,6 +178,9 @@ func (c *testCluster) subscribeRaw(fi mesos.FrameworkInfo) *sub {
 	req, _ := http.NewRequest(http.MethodPost, c.url+"/api/v1/scheduler", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatalf("subscribe: %v", err)
@@ -282,6 +288,9 @@ func (s *sub) offers() []mesos.Offer {
 func (c *testCluster) post(body string, headers map[string]string) (int, string) {
 	c.t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, c.url+"/api/v1/scheduler", strings.NewReader(body))
+	if c.user != "" {
+		req.SetBasicAuth(c.user, c.pass)
+	}
 	for k, v := range headers {
 		req.Header[k] = []string{v}
 	}

@@ -51,6 +51,19 @@ func (m *Master) reply(w http.ResponseWriter, call mesos.CallType, code int, msg
 }
 
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
+	// Authentication comes first: in Mesos libprocess runs the
+	// authenticator before the endpoint handler (even on a non-leader).
+	principal := ""
+	if m.auth != nil {
+		p, ok := m.auth.authenticate(r)
+		if !ok {
+			m.log.Debug("unauthenticated scheduler API request", "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+AuthRealm+`"`)
+			m.reply(w, "", http.StatusUnauthorized, "")
+			return
+		}
+		principal = p
+	}
 	if st := m.lead.Load(); st == nil || !st.self {
 		if st != nil && st.leader != "" {
 			p := r.URL.Path
@@ -103,6 +116,16 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
+	if call.Type == mesos.CallSubscribe && principal != "" {
+		// Part of Mesos's call validation; an unset principal is filled in.
+		fi := &call.Subscribe.FrameworkInfo
+		if fi.Principal == "" {
+			fi.Principal = principal
+		} else if fi.Principal != principal {
+			m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+principalMismatchMessage(principal, fi.Principal))
+			return
+		}
+	}
 	sid, hasSID := r.Header["Mesos-Stream-Id"]
 	if call.Type == mesos.CallSubscribe {
 		if hasSID {
@@ -120,7 +143,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 	if hasSID && len(sid) > 0 {
 		streamID = sid[0]
 	}
-	req := callReq{call: call, streamID: streamID, hasStream: hasSID, reply: make(chan callResult, 1)}
+	req := callReq{call: call, principal: principal, streamID: streamID, hasStream: hasSID, reply: make(chan callResult, 1)}
 	if err := sendReq(r.Context(), m, m.callc, req); err != nil {
 		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
 		return

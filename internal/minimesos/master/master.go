@@ -62,6 +62,17 @@ type Config struct {
 	// serves the scheduler API only while it leads; otherwise it answers
 	// 307 to the leader (503 when none is known). Empty: always leader.
 	ZK string
+	// Credentials (principal -> secret), when non-nil, turns on HTTP
+	// framework authentication like a Mesos master started with
+	// --authenticate_http_frameworks --http_framework_authenticators=basic
+	// --credentials=FILE: every /api/v1/scheduler request must carry
+	// valid basic credentials (else 401 with a WWW-Authenticate challenge
+	// for realm AuthRealm), a SUBSCRIBE's FrameworkInfo.principal must be
+	// the authenticated principal (it is filled in when unset), and every
+	// other call must come from the framework's principal (else 400).
+	// /state and /health stay unauthenticated, as on a Mesos master
+	// without --authenticate_http_readonly. Secrets are never logged.
+	Credentials map[string]string
 }
 
 // Validate reports configuration errors; it does not apply defaults.
@@ -79,6 +90,9 @@ func (c *Config) Validate() error {
 	if c.AllocationInterval < 0 || c.StreamQueue < 0 || c.MaxBodyBytes < 0 {
 		return errors.New("master: config: negative interval or limit")
 	}
+	if err := validateCredentials(c.Credentials); err != nil {
+		return fmt.Errorf("master: config: %w", err)
+	}
 	return nil
 }
 
@@ -91,6 +105,7 @@ type Master struct {
 	log     *slog.Logger
 	info    mesos.MasterInfo
 	metrics *metrics
+	auth    *authenticator // nil: no authentication
 
 	subc    chan subscribeReq
 	callc   chan callReq
@@ -117,6 +132,7 @@ type subscribeReq struct {
 
 type callReq struct {
 	call      *mesos.Call
+	principal string // authenticated principal; "" without authentication
 	streamID  string
 	hasStream bool
 	reply     chan callResult // buffered(1)
@@ -197,6 +213,7 @@ func New(cfg Config) (*Master, error) {
 		log:     cfg.Logger.With("component", "minimesos-master", "master_id", id),
 		info:    info,
 		metrics: newMetrics(cfg.Registerer),
+		auth:    newAuthenticator(cfg.Credentials),
 		subc:    make(chan subscribeReq),
 		callc:   make(chan callReq),
 		closec:  make(chan connID),
@@ -205,6 +222,7 @@ func New(cfg Config) (*Master, error) {
 		statec:  make(chan chan []byte),
 		stopped: make(chan struct{}),
 	}
+	m.cfg.Credentials = nil // only the digests in m.auth are kept
 	if cfg.ZK == "" {
 		m.lead.Store(&leadership{self: true})
 	}
@@ -265,6 +283,10 @@ func (m *Master) Run(ctx context.Context) error {
 			m.streams[r.s.id] = r.s
 			r.reply <- m.core.subscribe(time.Now(), r.s.id, r.call)
 		case r := <-m.callc:
+			if res, bad := m.core.principalMismatch(r.call, r.principal); bad {
+				r.reply <- res
+				break
+			}
 			r.reply <- m.core.call(time.Now(), r.call, r.streamID, r.hasStream)
 		case id := <-m.closec:
 			if s := m.streams[id]; s != nil {
