@@ -43,6 +43,9 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("mesos: %s: %s", e.Call, e.Status)
+	}
 	return fmt.Sprintf("mesos: %s: %s: %s", e.Call, e.Status, e.Body)
 }
 

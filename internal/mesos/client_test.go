@@ -451,3 +451,19 @@ func TestSubscribeErrorEventAndBadAnswers(t *testing.T) {
 		})
 	}
 }
+
+func TestAPIErrorText(t *testing.T) {
+	tests := []struct {
+		err  mesos.APIError
+		want string
+	}{
+		{err: mesos.APIError{Call: "SUBSCRIBE", Code: 401, Status: "401 Unauthorized"}, want: "mesos: SUBSCRIBE: 401 Unauthorized"},
+		{err: mesos.APIError{Call: "ACCEPT", Code: 400, Status: "400 Bad Request", Body: "Failed to validate"},
+			want: "mesos: ACCEPT: 400 Bad Request: Failed to validate"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
