@@ -58,6 +58,9 @@ func needDocker(t *testing.T) string {
 	if out, err := exec.Command("docker", "build", "-q", "-t", fakeImage, dir).CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
 	}
+	// Remove the image when the test ends (after the containers, whose
+	// cleanups run first), so repeated runs leave no dangling images.
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", fakeImage).Run() })
 	return gw
 }
 

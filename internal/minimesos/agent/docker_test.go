@@ -43,6 +43,9 @@ func needDocker(t *testing.T) {
 	if out, err := exec.Command("docker", "build", "-q", "-t", testImage, dir).CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
 	}
+	// Remove the image when the test ends (after the containers, whose
+	// cleanups run first), so repeated runs leave no dangling images.
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", testImage).Run() })
 }
 
 func freePort(t *testing.T) uint32 {
