@@ -80,15 +80,7 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runManager(t, m)
 
 	waitFor(t, "a job with the mempool's transactions", func() bool {
 		j := m.Current()
@@ -268,15 +260,7 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runManager(t, m)
 	waitFor(t, "the first job", func() bool { return m.Current() != nil })
 	j := m.Current()
 	time.Sleep(100 * time.Millisecond) // let the longpoll get under way
@@ -324,15 +308,7 @@ func TestIntegrationEmbeddedNodeRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runManager(t, m)
 	mineOne := func() *Block {
 		t.Helper()
 		j := m.Current()

@@ -85,15 +85,7 @@ func TestProxyModeForwardsShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runManager(t, m)
 	waitFor(t, "the first proxy job", func() bool { return m.Current() != nil })
 	j := m.Current()
 	if j.Upstream == nil || j.Upstream.JobID != "u1" || j.Extranonce2Size != 6 || j.Height != 840_000 {
@@ -171,4 +163,20 @@ func TestProxyModeForwardsShares(t *testing.T) {
 		s := pool.Submits()
 		return len(s) == 2 && s[1].Accepted
 	})
+}
+
+// runManager runs m until the test ends (its cleanup cancels Run and checks
+// that it returned nil) and returns Run's context.
+func runManager(t *testing.T, m *Manager) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ctx
 }
