@@ -42,6 +42,11 @@ func dial(t testing.TB, addr string) *stratumClient {
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
+	return wrapClient(t, nc)
+}
+
+// wrapClient starts the client's reader on an open connection.
+func wrapClient(t testing.TB, nc net.Conn) *stratumClient {
 	c := &stratumClient{t: t, nc: nc, resps: make(chan *stratum.Message, 64), notes: make(chan *stratum.Message, 4096), closed: make(chan struct{})}
 	t.Cleanup(func() { nc.Close() })
 	go func() {

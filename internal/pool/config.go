@@ -75,8 +75,36 @@ type Config struct {
 	VersionMask uint32
 
 	// MaxConns caps open connections; more are accepted and closed at once.
-	// Default 10000.
+	// Default 10000. New lowers it to what the file-descriptor limit
+	// (RLIMIT_NOFILE) allows after FDReserve, and logs a warning.
 	MaxConns int
+	// FDReserve is how many file descriptors New keeps free for
+	// everything but Stratum connections (the HTTP API, the node RPC, the
+	// data dir, logs). Default 256.
+	FDReserve int
+	// MaxConnsPerIP caps open connections from one address (an IPv6
+	// address counts by its /64). Default 256.
+	MaxConnsPerIP int
+	// ConnRatePerIP and ConnBurstPerIP bound new connections per address
+	// (token bucket): beyond them a connection is accepted and closed at
+	// once. Defaults 20/s and 100 (a farm behind one NAT reconnecting
+	// after a pool restart gets in within seconds).
+	ConnRatePerIP  float64
+	ConnBurstPerIP int
+	// ShareTimeout is the idle rule that mining.ping does not satisfy:
+	// once the pool holds at least 90% of MaxConns, a session whose last
+	// accepted share (or whose connect, when it has none) is older than
+	// ShareTimeout is closed to make room for new miners. Vardiff lowers
+	// the difficulty of a session without shares, so any live miner
+	// submits well within it. Default 5 min.
+	ShareTimeout time.Duration
+	// MaxWorkerNames caps the worker names without an accepted share that
+	// the stats table tracks; beyond it the least recently used such name
+	// is dropped. Names are written to the data dir only once they have an
+	// accepted share (or block), and a name without one is forgotten when
+	// its last connection closes, so names cost a flooding client nothing
+	// lasting and never crowd out a miner's credit. Default 10000.
+	MaxWorkerNames int
 	// SendQueueLen is the per-connection queue of outgoing lines; a client
 	// that lets it fill is disconnected and counted. Default 64.
 	SendQueueLen int
@@ -138,7 +166,8 @@ func (c *Config) Validate() error {
 	if c.MaxLineLen != 0 && c.MaxLineLen < 256 {
 		errs = append(errs, fmt.Errorf("MaxLineLen %d: want at least 256", c.MaxLineLen))
 	}
-	if c.MaxConns < 0 || c.SendQueueLen < 0 || c.MsgBurst < 0 || c.MaxMsgRate < 0 {
+	if c.MaxConns < 0 || c.SendQueueLen < 0 || c.MsgBurst < 0 || c.MaxMsgRate < 0 ||
+		c.MaxConnsPerIP < 0 || c.ConnRatePerIP < 0 || c.ConnBurstPerIP < 0 || c.MaxWorkerNames < 0 || c.FDReserve < 0 || c.ShareTimeout < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -174,6 +203,12 @@ func (c Config) withDefaults() Config {
 		c.VersionMask = 0x1fffe000
 	}
 	defInt(&c.MaxConns, 10000)
+	defInt(&c.FDReserve, 256)
+	defInt(&c.MaxConnsPerIP, 256)
+	def(&c.ConnRatePerIP, 20)
+	defInt(&c.ConnBurstPerIP, 100)
+	defDur(&c.ShareTimeout, 5*time.Minute)
+	defInt(&c.MaxWorkerNames, 10000)
 	defInt(&c.SendQueueLen, 64)
 	defInt(&c.MaxLineLen, 4096)
 	def(&c.MaxMsgRate, 500)

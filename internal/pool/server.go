@@ -96,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 		s.store = st
 		s.log.Info("pool state loaded", "data_dir", cfg.DataDir, "workers", len(totals), "blocks", len(blocks))
 	}
-	s.ledger = newLedger(s.started, totals, blocks)
+	s.ledger = newLedger(s.started, totals, blocks, cfg.MaxWorkerNames)
 	s.m = newMetrics(cfg.Registerer, func() float64 {
 		s.ledger.mu.Lock()
 		defer s.ledger.mu.Unlock()

@@ -1,6 +1,7 @@
 package pool
 
 import (
+	"container/list"
 	"maps"
 	"slices"
 	"sync"
@@ -55,17 +56,29 @@ type WorkerStats struct {
 	LastShare   time.Time `json:"last_share,omitzero"`
 }
 
-// maxTrackedWorkers caps the per-worker table so that a client cycling
-// through names cannot grow memory without bound; beyond it, shares are
-// counted in the pool totals only.
-const maxTrackedWorkers = 10000
+// maxCreditedWorkers is a memory safety net on names with credit (an
+// accepted share or block). Each costs an accepted share at the minimum
+// difficulty, so the table reaching it means years of shares; beyond it, a
+// new name's shares count in the pool totals only.
+const maxCreditedWorkers = 1_000_000
 
 // ledger holds the pool's share accounting. All methods are safe for
 // concurrent use; critical sections are short and never block.
+//
+// Worker names come in two kinds. A name with credit (an accepted share or
+// block) is kept, persisted and never dropped. A name without is only
+// tracked while it has a connection, in a list capped at maxFresh whose
+// least recently used entry is dropped for a new name; it is never
+// persisted. So a client that authorizes names by the thousand can neither
+// fill the table nor the data dir, and cannot make an honest miner's
+// shares go uncredited: an honest name pushed out before its first share
+// comes back with that share.
 type ledger struct {
 	mu       sync.Mutex
 	workers  map[string]*workerState
-	dirty    map[string]bool // workers whose totals changed since the last flush
+	fresh    *list.List // names without credit, least recently used first
+	maxFresh int
+	dirty    map[string]bool // credited workers whose totals changed since the last flush
 	total    rateMeter
 	accepted uint64
 	rejected uint64
@@ -79,35 +92,65 @@ type workerState struct {
 	rate   rateMeter
 	conns  int
 	diff   float64
+	fresh  *list.Element // in ledger.fresh while the name has no credit, else nil
 }
 
-func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockRecord) *ledger {
+// hasCredit reports whether t holds anything worth keeping.
+func (t WorkerTotals) hasCredit() bool { return t.Accepted > 0 || t.Blocks > 0 }
+
+// newLedger loads the persisted totals; names without credit (written by
+// versions that persisted every name) are left out.
+func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockRecord, maxFresh int) *ledger {
 	l := &ledger{
-		workers: make(map[string]*workerState, len(totals)),
-		dirty:   make(map[string]bool),
-		reasons: make(map[string]uint64),
-		discon:  make(map[string]uint64),
-		blocks:  blocks,
+		workers:  make(map[string]*workerState, len(totals)),
+		fresh:    list.New(),
+		maxFresh: maxFresh,
+		dirty:    make(map[string]bool),
+		reasons:  make(map[string]uint64),
+		discon:   make(map[string]uint64),
+		blocks:   blocks,
 	}
 	l.total.begin(now)
 	for name, t := range totals {
-		l.workers[name] = &workerState{totals: t}
+		if t.hasCredit() {
+			l.workers[name] = &workerState{totals: t}
+		}
 	}
 	return l
 }
 
-// worker returns the state for name, creating it under the cap; nil when
-// the table is full. l.mu must be held.
+// worker returns the state for name, creating it (as a name without
+// credit, dropping the least recently used such name when there are
+// maxFresh) when it is new; nil only past maxCreditedWorkers. l.mu must be
+// held.
 func (l *ledger) worker(name string) *workerState {
-	w, ok := l.workers[name]
-	if !ok {
-		if len(l.workers) >= maxTrackedWorkers {
-			return nil
+	if w, ok := l.workers[name]; ok {
+		if w.fresh != nil {
+			l.fresh.MoveToBack(w.fresh)
 		}
-		w = &workerState{}
-		l.workers[name] = w
+		return w
 	}
+	if len(l.workers)-l.fresh.Len() >= maxCreditedWorkers {
+		return nil
+	}
+	if l.fresh.Len() >= l.maxFresh {
+		old := l.fresh.Remove(l.fresh.Front()).(string)
+		delete(l.workers, old)
+	}
+	w := &workerState{}
+	w.fresh = l.fresh.PushBack(name)
+	l.workers[name] = w
 	return w
+}
+
+// credit marks w as holding credit: kept and persisted from now on.
+// l.mu must be held.
+func (l *ledger) credit(name string, w *workerState) {
+	if w.fresh != nil {
+		l.fresh.Remove(w.fresh)
+		w.fresh = nil
+	}
+	l.dirty[name] = true
 }
 
 func (l *ledger) connect(name string, now time.Time, diff float64) {
@@ -123,8 +166,14 @@ func (l *ledger) connect(name string, now time.Time, diff float64) {
 func (l *ledger) disconnect(name string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := l.workers[name]; w != nil && w.conns > 0 {
-		w.conns--
+	w := l.workers[name]
+	if w == nil || w.conns == 0 {
+		return
+	}
+	w.conns--
+	if w.conns == 0 && w.fresh != nil {
+		l.fresh.Remove(w.fresh) // a name without credit is forgotten with its last connection
+		delete(l.workers, name)
 	}
 }
 
@@ -146,7 +195,7 @@ func (l *ledger) accept(name string, now time.Time, diff float64) {
 		w.totals.DiffSum += diff
 		w.totals.LastShare = now
 		w.rate.add(now, diff)
-		l.dirty[name] = true
+		l.credit(name, w)
 	}
 }
 
@@ -162,7 +211,9 @@ func (l *ledger) reject(name, reason string) {
 	}
 	if w := l.workers[name]; w != nil {
 		w.totals.Rejected++
-		l.dirty[name] = true
+		if w.fresh == nil {
+			l.dirty[name] = true
+		}
 	}
 }
 
@@ -182,7 +233,7 @@ func (l *ledger) block(b BlockRecord) {
 			if b.Accepted && !l.blocks[i].Accepted {
 				if w := l.worker(b.Worker); w != nil {
 					w.totals.Blocks++
-					l.dirty[b.Worker] = true
+					l.credit(b.Worker, w)
 				}
 			}
 			l.blocks[i] = b
@@ -195,7 +246,7 @@ func (l *ledger) block(b BlockRecord) {
 	}
 	if w := l.worker(b.Worker); w != nil {
 		w.totals.Blocks++
-		l.dirty[b.Worker] = true
+		l.credit(b.Worker, w)
 	}
 }
 
@@ -205,7 +256,7 @@ func (l *ledger) takeDirty() map[string]WorkerTotals {
 	defer l.mu.Unlock()
 	out := make(map[string]WorkerTotals, len(l.dirty))
 	for name := range l.dirty {
-		if w := l.workers[name]; w != nil {
+		if w := l.workers[name]; w != nil && w.fresh == nil {
 			out[name] = w.totals
 		}
 	}

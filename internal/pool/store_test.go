@@ -1,6 +1,8 @@
 package pool
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -68,7 +70,7 @@ func TestStoreLockedFailsFast(t *testing.T) {
 }
 
 func TestLedgerFlushAndBlocks(t *testing.T) {
-	l := newLedger(t0, map[string]WorkerTotals{"old": {Accepted: 5}}, nil)
+	l := newLedger(t0, map[string]WorkerTotals{"old": {Accepted: 5}, "junk": {Rejected: 3}}, nil, 10)
 	l.accept("old", t0.Add(time.Second), 2)
 	l.reject("new", rejectLowDiff) // never authorized name: pool total only
 	l.connect("new", t0, 1)
@@ -80,8 +82,8 @@ func TestLedgerFlushAndBlocks(t *testing.T) {
 	if got := dirty["old"]; got.Accepted != 6 || got.Blocks != 1 || got.DiffSum != 2 {
 		t.Errorf("old totals: got %+v, want Accepted 6, Blocks 1, DiffSum 2", got)
 	}
-	if got := dirty["new"]; got.Rejected != 1 {
-		t.Errorf("new totals: got %+v, want Rejected 1", got)
+	if got, ok := dirty["new"]; ok {
+		t.Errorf("new totals: got %+v written, want a name without an accepted share never written", got)
 	}
 	if again := l.takeDirty(); len(again) != 0 {
 		t.Errorf("second takeDirty: got %d entries, want 0", len(again))
@@ -94,7 +96,49 @@ func TestLedgerFlushAndBlocks(t *testing.T) {
 	if len(st.Blocks) != 1 || !st.Blocks[0].Accepted {
 		t.Errorf("blocks: got %+v, want one accepted block", st.Blocks)
 	}
-	if len(st.Workers) != 2 || st.Workers[0].Name != "new" || st.Workers[1].Connections != 0 {
-		t.Errorf("workers: got %+v", st.Workers)
+	if len(st.Workers) != 2 || st.Workers[0].Name != "new" || st.Workers[0].Rejected != 1 || st.Workers[1].Connections != 0 {
+		t.Errorf("workers: got %+v, want new (live, 1 rejected) and old, and no junk loaded", st.Workers)
 	}
+}
+
+// TestLedgerNamesWithoutCredit: names without an accepted share are
+// capped (least recently used dropped), forgotten with their last
+// connection, and a credited name is never dropped.
+func TestLedgerNamesWithoutCredit(t *testing.T) {
+	l := newLedger(t0, nil, nil, 3)
+	l.connect("honest", t0, 1)
+	for i := range 5 {
+		l.connect(fmt.Sprint("junk", i), t0, 1)
+	}
+	names := func() []string {
+		var st Stats
+		l.fill(&st, t0)
+		return workerNames(st)
+	}
+	if got := names(); !slices.Equal(got, []string{"junk2", "junk3", "junk4"}) {
+		t.Fatalf("after 6 names in a table of 3: got %v, want the 3 newest", got)
+	}
+	l.accept("honest", t0, 1) // its entry was dropped: the share brings it back
+	for i := range 5 {
+		l.connect(fmt.Sprint("more", i), t0, 1)
+	}
+	if got := names(); !slices.Contains(got, "honest") || len(got) != 4 {
+		t.Fatalf("after the share and 5 more names: got %v, want honest and 3 others", got)
+	}
+	l.disconnect("more4")
+	l.disconnect("honest") // not counted as connected any more, but credited
+	if got := names(); !slices.Equal(got, []string{"honest", "more2", "more3"}) {
+		t.Fatalf("after disconnects: got %v, want honest, more2, more3", got)
+	}
+	if d := l.takeDirty(); len(d) != 1 || d["honest"].Accepted != 1 {
+		t.Fatalf("dirty: got %v, want only honest", d)
+	}
+}
+
+func workerNames(st Stats) []string {
+	var out []string
+	for _, w := range st.Workers {
+		out = append(out, w.Name)
+	}
+	return out
 }
