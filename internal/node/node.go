@@ -108,15 +108,16 @@ type Node struct {
 	user      string
 	password  string
 
-	db     database.DB
-	chain  *blockchain.BlockChain
-	mp     *mempool.TxPool
-	gen    *mining.BlkTmplGenerator
-	tsrc   blockchain.MedianTimeSource
-	ln     net.Listener
-	http   *http.Server
-	start  time.Time
-	closed atomic.Bool
+	db      database.DB
+	flusher *dbFlusher // writes ffldb's cache to disk before a block is answered
+	chain   *blockchain.BlockChain
+	mp      *mempool.TxPool
+	gen     *mining.BlkTmplGenerator
+	tsrc    blockchain.MedianTimeSource
+	ln      net.Listener
+	http    *http.Server
+	start   time.Time
+	closed  atomic.Bool
 
 	// stateMu serializes all work on btcd's chain, mempool and template
 	// generator objects: changes (submitblock, generatetoaddress,
@@ -201,6 +202,9 @@ func (n *Node) open() error {
 		}
 	}
 	n.db = db
+	if n.flusher, err = newDBFlusher(db); err != nil {
+		return err
+	}
 	n.tsrc = blockchain.NewMedianTime()
 	sigCache := txscript.NewSigCache(10000)
 	hashCache := txscript.NewHashCache(10000)

@@ -29,7 +29,16 @@ const (
 // "bad-cb-amount". A returned error is an internal failure, not a verdict.
 // Like Core, a coinbase without the witness reserved value gets the 32 zero
 // bytes added when the block has a witness commitment.
+//
+// A block it stores (main or side chain) is written to disk before
+// SubmitBlock returns, so a crash after the answer cannot lose it.
 func (n *Node) SubmitBlock(msg *wire.MsgBlock) (string, error) {
+	return n.submitBlock(msg, true)
+}
+
+// submitBlock is SubmitBlock; durable=false leaves the flush to the caller
+// (generatetoaddress flushes once before answering for all its blocks).
+func (n *Node) submitBlock(msg *wire.MsgBlock, durable bool) (string, error) {
 	if len(msg.Transactions) == 0 || !blockchain.IsCoinBaseTx(msg.Transactions[0]) {
 		return "", errNoCoinbase
 	}
@@ -60,6 +69,11 @@ func (n *Node) SubmitBlock(msg *wire.MsgBlock) (string, error) {
 		return "bad-txns-inputs-missingorspent", nil
 	}
 	isMain, isOrphan, err := n.chain.ProcessBlock(block, blockchain.BFNone)
+	if durable && err == nil && !isOrphan {
+		if ferr := n.flusher.flush(); ferr != nil {
+			return "", ferr
+		}
+	}
 	switch {
 	case err != nil:
 		return rejectReason(err)
@@ -213,7 +227,9 @@ var reasons = map[blockchain.ErrorCode]string{
 // each with the mempool's transactions, as Core's generatetoaddress does.
 // maxTries bounds the nonces tried per block (0: 1,000,000); when it runs
 // out the blocks mined so far are returned.
-func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, maxTries uint64) ([]chainhash.Hash, error) {
+//
+// Its blocks are on disk before it returns (one flush for all of them).
+func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, maxTries uint64) (_ []chainhash.Hash, retErr error) {
 	a, err := address.DecodeAddress(addr, n.params)
 	if err != nil || !a.IsForNet(n.params) {
 		return nil, fmt.Errorf("%w: %s", errInvalidAddress, addr)
@@ -225,6 +241,11 @@ func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, ma
 	if maxTries == 0 {
 		maxTries = 1_000_000
 	}
+	defer func() {
+		if err := n.flushDB(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
 	hashes := make([]chainhash.Hash, 0, count)
 	for len(hashes) < count {
 		if err := ctx.Err(); err != nil {
@@ -242,7 +263,7 @@ func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, ma
 		if !solve(&msg.Header, &maxTries) {
 			break
 		}
-		res, err := n.SubmitBlock(msg)
+		res, err := n.submitBlock(msg, false)
 		if err != nil {
 			return hashes, err
 		}
@@ -255,6 +276,15 @@ func (n *Node) GenerateToAddress(ctx context.Context, count int, addr string, ma
 		hashes = append(hashes, msg.BlockHash())
 	}
 	return hashes, nil
+}
+
+// flushDB writes the database's cached changes to disk.
+func (n *Node) flushDB() error {
+	if err := n.lock(); err != nil {
+		return err
+	}
+	defer n.stateMu.Unlock()
+	return n.flusher.flush()
 }
 
 var errInvalidAddress = errors.New("Error: Invalid address")

@@ -3,12 +3,15 @@ package pool
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // BlockRecord is one block the pool found: a share that met the network
@@ -43,19 +46,29 @@ var (
 // written in batches by the owner. Methods are safe for concurrent use
 // (bbolt serialises writers).
 type store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	path string
 }
 
 // openStore opens (creating if needed) dir/pool.db. It fails fast, instead
-// of waiting, when another process holds the file.
+// of waiting, when another process holds the file. A damaged file (see
+// checkFile) is an error naming the file and what to do, never a panic
+// and never a store that opens empty or with records missing.
 func openStore(dir string) (*store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("pool: data dir: %w", err)
 	}
 	path := filepath.Join(dir, "pool.db")
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err := checkMetaPages(path); err != nil {
+		return nil, damaged(path, err)
+	}
+	db, err := openBolt(path)
 	if err != nil {
-		return nil, fmt.Errorf("pool: open %s: %w", path, err)
+		return nil, err
+	}
+	if err := checkDB(db); err != nil {
+		db.Close()
+		return nil, damaged(path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketBlocks, bucketWorkers} {
@@ -69,8 +82,48 @@ func openStore(dir string) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("pool: init %s: %w", path, err)
 	}
-	return &store{db: db}, nil
+	return &store{db: db, path: path}, nil
 }
+
+// openBolt is bolt.Open with its panics (bbolt asserts on some damage)
+// turned into a damage error.
+func openBolt(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, damaged(path, fmt.Errorf("%v", p))
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	if err == nil {
+		return db, nil
+	}
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("pool: open %s: %w (is another hashfleet server using this data dir?)", path, err)
+	}
+	if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrChecksum) || errors.Is(err, berrors.ErrVersionMismatch) ||
+		strings.Contains(err.Error(), "file size too small") {
+		return nil, damaged(path, err)
+	}
+	return nil, fmt.Errorf("pool: open %s: %w", path, err)
+}
+
+// damaged is the error for a pool.db that cannot be trusted.
+func damaged(path string, why error) error {
+	return &DamagedError{Path: path, Err: why}
+}
+
+// DamagedError reports a damaged pool.db. The server refuses to start on
+// it rather than start empty or with records missing.
+type DamagedError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("pool: %s is damaged (%v): move it aside to start with an empty pool state, or restore it from a backup", e.Path, e.Err)
+}
+
+func (e *DamagedError) Unwrap() error { return e.Err }
 
 func (s *store) close() error { return s.db.Close() }
 
@@ -84,27 +137,29 @@ func blockKey(b BlockRecord) []byte {
 // putBlock records a found block (overwriting an earlier record of the same
 // block, e.g. when the node's result arrives later).
 func (s *store) putBlock(b BlockRecord) error {
-	v, err := json.Marshal(b)
-	if err != nil {
-		return err
-	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBlocks).Put(blockKey(b), v)
-	})
+	err := s.db.Update(func(tx *bolt.Tx) error { return putBlockTx(tx, b) })
 	if err != nil {
 		return fmt.Errorf("pool: store block %s: %w", b.Hash, err)
 	}
 	return nil
 }
 
+func putBlockTx(tx *bolt.Tx, b BlockRecord) error {
+	v, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketBlocks).Put(blockKey(b), v)
+}
+
 // blocks returns every recorded block in height order.
 func (s *store) blocks() ([]BlockRecord, error) {
 	var out []BlockRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketBlocks).ForEach(func(_, v []byte) error {
 			var b BlockRecord
 			if err := json.Unmarshal(v, &b); err != nil {
-				return err
+				return damaged(s.path, fmt.Errorf("block record: %w", err))
 			}
 			out = append(out, b)
 			return nil
@@ -143,11 +198,11 @@ func (s *store) putWorkers(totals map[string]WorkerTotals) error {
 // workers loads every worker's totals.
 func (s *store) workers() (map[string]WorkerTotals, error) {
 	out := make(map[string]WorkerTotals)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketWorkers).ForEach(func(k, v []byte) error {
 			var t WorkerTotals
 			if err := json.Unmarshal(v, &t); err != nil {
-				return fmt.Errorf("worker %q: %w", k, err)
+				return damaged(s.path, fmt.Errorf("worker %q: %w", k, err))
 			}
 			out[string(k)] = t
 			return nil
