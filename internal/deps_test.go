@@ -15,13 +15,15 @@ const module = "github.com/hashfleet/hashfleet"
 // import directly (ARCHITECTURE.md, "Packages"). A package missing from this
 // table fails the test: add it here, with its place in the data flow, when
 // you add it. Test-helper packages (name ending in "test") may additionally
-// import the package they support and anything that package may import.
+// import the package they support, anything that package may import, and
+// porttest.
 var allowed = map[string][]string{
 	"btc":              {},
 	"sha256d":          {},
 	"stratum":          {},
 	"mesos":            {},
 	"obs":              {},
+	"porttest":         {}, // test helper: ports for tests (no internal imports)
 	"chain":            {"btc", "stratum"},
 	"node":             {"btc"},
 	"job":              {"btc", "sha256d", "chain"},
@@ -71,7 +73,8 @@ func rel(p string) string {
 }
 
 // rule returns the allowed internal imports for an internal package; for a
-// test-helper package "x/xtest" or "xtest" it is x's rule plus x itself.
+// test-helper package "x/xtest" or "xtest" it is x's rule plus x itself
+// and porttest.
 func rule(name string) ([]string, bool) {
 	if r, ok := allowed[name]; ok {
 		return r, true
@@ -83,7 +86,7 @@ func rule(name string) ([]string, bool) {
 	if parent, ok := strings.CutSuffix(base, "test"); ok {
 		for _, cand := range []string{dir, strings.TrimPrefix(dir+"/"+parent, "/")} {
 			if r, ok := allowed[cand]; ok && cand != "" {
-				return append(slices.Clone(r), cand), true
+				return append(slices.Clone(r), cand, "porttest"), true
 			}
 		}
 	}

@@ -7,17 +7,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 // Docker tests: they run when a Docker Engine answers and are required
@@ -123,7 +125,7 @@ func testDockerCompose(t *testing.T, image string) {
 	}
 	project := fmt.Sprintf("hftest%d%s", os.Getpid(), randomHex(2))
 	env := append(os.Environ(), "HASHFLEET_IMAGE="+image, "HASHFLEET_RPC_PASSWORD_FILE="+secret,
-		"HASHFLEET_MASTER_PORT="+freePort(t), "HASHFLEET_STATUS_PORT="+freePort(t))
+		"HASHFLEET_MASTER_PORT="+strconv.Itoa(porttest.Port(t)), "HASHFLEET_STATUS_PORT="+strconv.Itoa(porttest.Port(t)))
 	compose := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -163,18 +165,6 @@ func testDockerCompose(t *testing.T, image string) {
 		}
 		time.Sleep(time.Second)
 	}
-}
-
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
 }
 
 func testDockerImage(t *testing.T, image string) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
@@ -89,12 +89,7 @@ func TestMasterCommandAuthentication(t *testing.T) {
 			if err := os.WriteFile(file, []byte(format.content), 0o644); err != nil { // too open: warned about
 				t.Fatal(err)
 			}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			addr := ln.Addr().String()
-			ln.Close()
+			addr := porttest.Addr(t)
 			var logs syncBuffer
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)

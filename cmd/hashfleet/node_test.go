@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 func TestNodeCmdFlagErrors(t *testing.T) {
@@ -54,12 +54,7 @@ func TestNodeCmdServes(t *testing.T) {
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := porttest.Addr(t) // the node restarts on the same address
 	run := func(wantHeight int64, mine int) {
 		t.Helper()
 		ctx, cancel := context.WithCancel(context.Background())

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/miner"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 // lockedBuffer is a goroutine-safe log sink.
@@ -32,16 +32,6 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
@@ -67,7 +57,7 @@ func TestServerCommand(t *testing.T) {
 	t.Setenv(envRPCPassword, n.Password)
 	f := serverFlags{
 		nodeRPC: n.URL, rpcUser: n.User, payout: nodetest.DefaultAddress(), network: "regtest",
-		stratumListen: freeAddr(t), httpListen: freeAddr(t), dataDir: t.TempDir(),
+		stratumListen: porttest.Addr(t), httpListen: porttest.Addr(t), dataDir: t.TempDir(),
 		logFormat: "json", logLevel: "debug", tag: "/hashfleet-test/",
 		initialDiff: 0.0005, minDiff: 1e-6, shareInterval: 10 * time.Second, maxConns: 100,
 	}

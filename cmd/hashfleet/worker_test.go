@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/miner"
 	"github.com/hashfleet/hashfleet/internal/miner/minertest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 func TestWorkerPassword(t *testing.T) {
@@ -116,12 +116,7 @@ func TestWorkerNeedsPool(t *testing.T) {
 func TestWorkerMinesAgainstPool(t *testing.T) {
 	pool := minertest.NewServer(t, minertest.Config{Password: "env-secret", VersionMask: 0x1fffe000})
 	t.Setenv(workerPasswordEnv, "env-secret")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := ln.Addr().String()
-	ln.Close()
+	api := porttest.Addr(t)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

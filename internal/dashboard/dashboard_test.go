@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -214,5 +215,77 @@ func TestSlowSubscriberDropped(t *testing.T) {
 	<-c // the one buffered message
 	if _, ok := <-c; ok {
 		t.Error("dropped subscriber channel not closed")
+	}
+}
+
+// TestFoundBlocksPaged: with many found blocks, a pushed update carries
+// only the latest RecentBlocks and the total; /api/found pages through all
+// of them, newest first.
+func TestFoundBlocksPaged(t *testing.T) {
+	var all []Block
+	for h := range 250 {
+		all = append(all, Block{Height: int64(h + 1), Hash: fmt.Sprintf("%064x", h+1)})
+	}
+	src := SourceFunc(func(context.Context) (Snapshot, error) {
+		return Snapshot{Server: Pool{Blocks: all}}, nil
+	})
+	d, err := New(Config{Source: src, Logger: slog.New(slog.DiscardHandler), RecentBlocks: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := make(chan []byte, 1)
+	d.subs[c] = struct{}{}
+	d.sample(context.Background())
+	var ev struct {
+		Snapshot Snapshot `json:"snapshot"`
+	}
+	msg := <-c
+	if err := json.Unmarshal(msg, &ev); err != nil {
+		t.Fatal(err)
+	}
+	b := ev.Snapshot.Server.Blocks
+	if ev.Snapshot.Server.BlocksTotal != 250 || len(b) != 10 || b[0].Height != 241 || b[9].Height != 250 {
+		t.Fatalf("pushed update: total %d, %d blocks (%v…), want total 250 and heights 241..250", ev.Snapshot.Server.BlocksTotal, len(b), b)
+	}
+	if len(msg) > 5000 {
+		t.Errorf("pushed update is %d bytes with 250 blocks found, want it bounded", len(msg))
+	}
+
+	ts := httptest.NewServer(d.Handler())
+	defer ts.Close()
+	get := func(q string) (int, FoundPage) {
+		resp, err := http.Get(ts.URL + "/api/found" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var p FoundPage
+		_ = json.NewDecoder(resp.Body).Decode(&p)
+		return resp.StatusCode, p
+	}
+	var heights []int64
+	for off := 0; ; {
+		code, p := get(fmt.Sprintf("?offset=%d&limit=100", off))
+		if code != 200 || p.Total != 250 || p.Offset != off {
+			t.Fatalf("page at %d: code %d, %+v", off, code, p)
+		}
+		if len(p.Blocks) == 0 {
+			break
+		}
+		for _, b := range p.Blocks {
+			heights = append(heights, b.Height)
+		}
+		off += len(p.Blocks)
+	}
+	if len(heights) != 250 || heights[0] != 250 || heights[249] != 1 {
+		t.Fatalf("paged %d blocks (first %v, last %v), want all 250 newest first", len(heights), heights[0], heights[len(heights)-1])
+	}
+	if _, p := get(""); len(p.Blocks) != 10 || p.Blocks[0].Height != 250 {
+		t.Errorf("default page: got %d blocks from %v, want the 10 newest", len(p.Blocks), p.Blocks)
+	}
+	for _, q := range []string{"?limit=0", "?limit=100000", "?offset=-1", "?offset=x"} {
+		if code, _ := get(q); code != http.StatusBadRequest {
+			t.Errorf("%s: got %d, want 400", q, code)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -29,6 +30,10 @@ type Config struct {
 	MaxWorkers int
 	// Title is shown in the page header; default "hashfleet".
 	Title string
+	// RecentBlocks is how many of the latest found blocks a snapshot (and
+	// each server-sent update) carries; older ones are paged through
+	// /api/found. Default 20.
+	RecentBlocks int
 }
 
 // Point is one sample of the hash-rate history.
@@ -46,6 +51,7 @@ type Server struct {
 
 	mu      sync.Mutex // guards the fields below; held only for copies
 	last    Snapshot
+	found   []Block // every found block the source reported, oldest first
 	history []Point // ring: oldest first after trim
 	subs    map[chan []byte]struct{}
 }
@@ -66,6 +72,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxWorkers <= 0 {
 		cfg.MaxWorkers = 32
+	}
+	if cfg.RecentBlocks <= 0 {
+		cfg.RecentBlocks = 20
 	}
 	if cfg.Title == "" {
 		cfg.Title = "hashfleet"
@@ -113,6 +122,11 @@ func (s *Server) sample(ctx context.Context) {
 	if snap.Time.IsZero() {
 		snap.Time = time.Now()
 	}
+	found := snap.Server.Blocks
+	snap.Server.BlocksTotal = len(found)
+	if n := len(found) - s.cfg.RecentBlocks; n > 0 {
+		snap.Server.Blocks = found[n:]
+	}
 	p := Point{Time: snap.Time, Total: snap.Server.HashRate}
 	if len(snap.Workers) > 0 {
 		p.Workers = make(map[string]float64, min(len(snap.Workers), s.cfg.MaxWorkers))
@@ -138,6 +152,7 @@ func (s *Server) sample(ctx context.Context) {
 
 	s.mu.Lock()
 	s.last = snap
+	s.found = found
 	s.history = append(s.history, p)
 	if n := len(s.history) - s.cfg.History; n > 0 {
 		s.history = append(s.history[:0:0], s.history[n:]...)
@@ -170,8 +185,8 @@ func (s *Server) Last() (Snapshot, []Point) {
 }
 
 // Handler returns the dashboard's routes: / (the page), /static/…,
-// /api/snapshot, /api/history, /api/events (server-sent events) and
-// /api/blocks/{hash}. Mount it at the root of a mux.
+// /api/snapshot, /api/history, /api/events (server-sent events),
+// /api/blocks/{hash} and /api/found (found blocks, a page at a time). Mount it at the root of a mux.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.index)
@@ -180,6 +195,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/history", s.historyJSON)
 	mux.HandleFunc("GET /api/events", s.events)
 	mux.HandleFunc("GET /api/blocks/{hash}", s.block)
+	mux.HandleFunc("GET /api/found", s.foundPage)
 	return mux
 }
 
@@ -210,6 +226,43 @@ func (s *Server) snapshot(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) historyJSON(w http.ResponseWriter, _ *http.Request) {
 	_, h := s.Last()
 	writeJSON(w, http.StatusOK, h)
+}
+
+// FoundPage is one page of /api/found: blocks found, newest first,
+// starting Offset blocks back from the newest, of Total in all.
+type FoundPage struct {
+	Total  int     `json:"total"`
+	Offset int     `json:"offset"`
+	Blocks []Block `json:"blocks"`
+}
+
+// maxFoundPage bounds ?limit= of /api/found.
+const maxFoundPage = 500
+
+// foundPage serves /api/found?offset=N&limit=M (defaults 0 and
+// RecentBlocks; limit at most maxFoundPage).
+func (s *Server) foundPage(w http.ResponseWriter, r *http.Request) {
+	offset, limit := 0, s.cfg.RecentBlocks
+	for name, dst := range map[string]*int{"offset": &offset, "limit": &limit} {
+		v := r.URL.Query().Get(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || (name == "limit" && (n == 0 || n > maxFoundPage)) {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("dashboard: %s=%q: want a whole number (limit 1..%d)", name, v, maxFoundPage)})
+			return
+		}
+		*dst = n
+	}
+	s.mu.Lock()
+	found := s.found
+	s.mu.Unlock()
+	page := FoundPage{Total: len(found), Offset: offset, Blocks: []Block{}}
+	for i := len(found) - 1 - offset; i >= 0 && len(page.Blocks) < limit; i-- {
+		page.Blocks = append(page.Blocks, found[i])
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 var hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)

@@ -54,8 +54,13 @@ type Pool struct {
 	HashRate    float64           `json:"hashrate"`
 	Accepted    uint64            `json:"accepted"`
 	Rejected    map[string]uint64 `json:"rejected"`
-	Blocks      []Block           `json:"blocks"`
-	JobHeight   int64             `json:"job_height"`
+	// Blocks are the latest blocks found (oldest first): all the Source
+	// knows, but at most Config.RecentBlocks in what the dashboard serves
+	// and pushes; BlocksTotal counts them all, and /api/found pages
+	// through the rest.
+	Blocks      []Block `json:"blocks"`
+	BlocksTotal int     `json:"blocks_total"`
+	JobHeight   int64   `json:"job_height"`
 }
 
 // Worker is one connected worker as the server sees it.

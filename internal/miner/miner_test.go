@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashfleet/hashfleet/internal/miner/minertest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/sha256d"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
@@ -289,8 +290,8 @@ func TestFailoverWhenServerDies(t *testing.T) {
 }
 
 func TestReconnectAfterRestart(t *testing.T) {
-	a := minertest.NewServer(t, minertest.Config{})
-	addr := a.Addr()
+	addr := porttest.Addr(t) // the pool restarts on the same address
+	a := minertest.NewServer(t, minertest.Config{Addr: addr})
 	m := startMiner(t, []string{a.URL()}, nil)
 	minertest.WaitFor(t, "shares before the crash", 30*time.Second, func() bool { return a.ValidShares(nil) >= 3 })
 	a.Close()

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +29,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/mesos/zktest"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
@@ -38,6 +38,7 @@ const testRPCPassword = "rpc-s3cret-value"
 // fakeTask builds testdata/faketask (static, CGO_ENABLED=0) once per
 // test process and returns the directory holding it as "hashfleet".
 var fakeTask = sync.OnceValues(func() (string, error) {
+	fakeTaskBuilt = true
 	dir, err := os.MkdirTemp("", "hashfleet-faketask-")
 	if err != nil {
 		return "", err
@@ -50,10 +51,16 @@ var fakeTask = sync.OnceValues(func() (string, error) {
 	return dir, nil
 })
 
+// fakeTaskBuilt is set once a test asked for the fake task (so TestMain
+// removes it without building it first).
+var fakeTaskBuilt bool
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := fakeTask(); err == nil {
-		os.RemoveAll(dir)
+	if fakeTaskBuilt {
+		if dir, err := fakeTask(); err == nil {
+			os.RemoveAll(dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -110,9 +117,9 @@ func newClusterWith(t *testing.T, nAgents int, res string, wrap func(http.Handle
 	}))
 	c.binURL = bin.URL + "/bin/hashfleet"
 
-	base := 20000 + rand.IntN(20000)
-	for i := range nAgents {
-		c.addAgent(ctx, fmt.Sprintf("%s;ports:[%d-%d]", res, base+i*100, base+i*100+20), log)
+	for range nAgents {
+		base := porttest.Block(t, 21)
+		c.addAgent(ctx, fmt.Sprintf("%s;ports:[%d-%d]", res, base, base+20), log)
 	}
 	t.Cleanup(func() {
 		for _, stop := range c.agents {
@@ -515,12 +522,7 @@ func TestClusterWrongSecret(t *testing.T) {
 }
 
 func TestUnreachableMaster(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens here
+	addr := porttest.Addr(t) // reserved, and nothing listens on it
 	det, _ := mesos.NewStaticDetector(addr)
 	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "x",
 		BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: t.TempDir(),

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/user"
@@ -57,6 +58,14 @@ type Config struct {
 	// as with BRIDGE.
 	DockerNetworkName string
 	ForcePullImage    bool
+
+	// ServerListenHost is the address the server task binds its Stratum
+	// and HTTP ports on, where it shares the agent's network (command
+	// tasks, Docker HOST): default "0.0.0.0", since workers on other agents
+	// dial it; "127.0.0.1" keeps a one-machine setup (the demo) off the
+	// network. A container with its own network namespace (BRIDGE, USER)
+	// always binds 0.0.0.0 inside it; its port mappings decide the rest.
+	ServerListenHost string
 
 	// NoHealthCheck disables the server's TCP health check on its Stratum
 	// port; with the check on (default), workers wait for healthy=true.
@@ -136,6 +145,9 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("scheduler: task mode %q: want command or docker", c.TaskMode))
 	}
+	if c.ServerListenHost != "" && net.ParseIP(c.ServerListenHost) == nil {
+		errs = append(errs, fmt.Errorf("scheduler: server listen host %q: want an IP address (0.0.0.0, 127.0.0.1, …)", c.ServerListenHost))
+	}
 	p := c.Policy
 	if p.WorkerCPUs < 0 || p.WorkerMem < 0 || p.MaxWorkers < 0 || p.MaxCPUs < 0 {
 		errs = append(errs, errors.New("scheduler: worker sizes and caps must not be negative"))
@@ -181,6 +193,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DockerNetwork == "" {
 		c.DockerNetwork = mesos.NetworkBridge
+	}
+	if c.ServerListenHost == "" {
+		c.ServerListenHost = "0.0.0.0"
 	}
 	if c.HealthDelay <= 0 {
 		c.HealthDelay = 2 * time.Second

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
@@ -70,7 +71,7 @@ func needDocker(t *testing.T) string {
 func TestClusterDockerBridge(t *testing.T) {
 	gw := needDocker(t)
 	c := newCluster(t, 0, "", nil)
-	dockerAgent(t, c, gw, 0)
+	dockerAgent(t, c, gw)
 
 	cfg := c.config(t, t.TempDir())
 	cfg.TaskMode, cfg.Image, cfg.DockerNetwork = scheduler.ModeDocker, fakeImage, mesos.NetworkBridge
@@ -91,11 +92,11 @@ func TestClusterDockerBridge(t *testing.T) {
 }
 
 // dockerAgent adds an agent with the Docker containerizer, advertising
-// host, with 10 ports of its own (slot keeps concurrent tests apart).
-func dockerAgent(t *testing.T, c *cluster, host string, slot int) {
+// host, with a block of 10 ports of its own.
+func dockerAgent(t *testing.T, c *cluster, host string) {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	base := 25000 + (os.Getpid()%290*2+slot)*10 // below the ephemeral range (32768-) and the demo's 31000-31999
+	base := porttest.Block(t, 10)
 	rs, err := agent.ParseResources(fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", base, base+9))
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func TestClusterDockerUser(t *testing.T) {
 	gw, _, _ := strings.Cut(docker("network", "inspect", "--format", "{{(index .IPAM.Config 0).Gateway}}", network), "/")
 
 	c := newCluster(t, 0, "", nil)
-	dockerAgent(t, c, gw, 1)
+	dockerAgent(t, c, gw)
 	cfg := c.config(t, t.TempDir())
 	cfg.TaskMode, cfg.Image = scheduler.ModeDocker, fakeImage
 	cfg.DockerNetwork, cfg.DockerNetworkName = mesos.NetworkUser, network

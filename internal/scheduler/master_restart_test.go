@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,15 +15,16 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
 // bootMaster starts an embedded master on ln with nAgents fresh process
-// agents (ports from base) and points c at it. The returned stop ends the
+// agents (each with its own block of ports) and points c at it. The returned stop ends the
 // master first (its subscription streams end, its listener and
 // connections close), then its agents, which kill their tasks: an
 // in-process cluster going down as a whole. stop waits for all of it.
-func bootMaster(t *testing.T, c *cluster, ln net.Listener, nAgents, base int, log *slog.Logger) (stop func()) {
+func bootMaster(t *testing.T, c *cluster, ln net.Listener, nAgents int, log *slog.Logger) (stop func()) {
 	t.Helper()
 	m, err := master.New(master.Config{Addr: c.addr, AllocationInterval: 100 * time.Millisecond, Logger: log})
 	if err != nil {
@@ -37,8 +37,9 @@ func bootMaster(t *testing.T, c *cluster, ln net.Listener, nAgents, base int, lo
 	srv := &http.Server{Handler: m.Handler()}
 	go srv.Serve(ln)
 	c.m, c.agents = m, map[string]context.CancelFunc{}
-	for i := range nAgents {
-		c.addAgent(actx, fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", base+i*100, base+i*100+20), log)
+	for range nAgents {
+		base := porttest.Block(t, 21)
+		c.addAgent(actx, fmt.Sprintf("cpus:4;mem:2048;ports:[%d-%d]", base, base+20), log)
 	}
 	stopped := false
 	stop = func() {
@@ -161,13 +162,12 @@ func TestClusterMasterRestart(t *testing.T) {
 	}))
 	defer bin.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", porttest.Addr(t)) // reserved: the new master binds it again
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &cluster{t: t, addr: ln.Addr().String(), url: "http://" + ln.Addr().String(), binURL: bin.URL + "/bin/hashfleet"}
-	base := 20000 + rand.IntN(19000)
-	stopOld := bootMaster(t, c, ln, 2, base, log)
+	stopOld := bootMaster(t, c, ln, 2, log)
 	oldMasterID := c.m.Info().ID
 
 	cfg := c.config(t, t.TempDir())
@@ -206,7 +206,7 @@ func TestClusterMasterRestart(t *testing.T) {
 	}
 
 	// A new master on the same address, with fresh agents.
-	bootMaster(t, c, listenAgain(t, c.addr), 2, base+1000, log)
+	bootMaster(t, c, listenAgain(t, c.addr), 2, log)
 	if c.m.Info().ID == oldMasterID {
 		t.Fatalf("new master has the old master's id %s", oldMasterID)
 	}

@@ -45,6 +45,38 @@ type Plan struct {
 	Wanted int
 }
 
+// serverPorts picks the server's ports from offer o, preferring ports no
+// ended server task on the same agent used: a server that failed because
+// something else holds its port (a crash loop on a busy port) gets fresh
+// ports on its relaunch. With too few other ports it takes any free ones.
+func (s *State) serverPorts(o mesos.Offer) []uint64 {
+	used := map[uint64]bool{}
+	for _, t := range s.Tasks {
+		if t.Role == RoleServer && !t.Active() && t.AgentID == o.AgentID.Value {
+			for _, p := range t.Ports {
+				used[p] = true
+			}
+		}
+	}
+	var fresh []uint64
+	for _, r := range mesos.AllRanges(o.Resources, mesos.ResPorts) {
+		for p := r.Begin; len(fresh) < ServerPorts; p++ {
+			if !used[p] {
+				used[p] = true // an offer may list a port twice
+				fresh = append(fresh, p)
+			}
+			if p == r.End {
+				break
+			}
+		}
+	}
+	if len(fresh) == ServerPorts {
+		return fresh
+	}
+	ports, _ := mesos.PickPorts(o.Resources, ServerPorts)
+	return ports
+}
+
 // Decide runs the policy over offers at time now. It does not modify s;
 // the controller applies the launches (NoteLaunch) after recording them.
 // Rules: with no current server, the first offer with ServerCPUs, ServerMem
@@ -91,7 +123,7 @@ func (s *State) Decide(offers []mesos.Offer, now time.Time) Plan {
 				d.Reason = "no server fits: " + why
 				break
 			}
-			ports, _ := mesos.PickPorts(o.Resources, ServerPorts)
+			ports := s.serverPorts(o)
 			d.Launches = append(d.Launches, LaunchSpec{Role: RoleServer, CPUs: cfg.ServerCPUs, Mem: cfg.ServerMem, Ports: ports})
 			d.Reason = fmt.Sprintf("launch server (%.3g cpus, %.0f MB, ports %v)", cfg.ServerCPUs, cfg.ServerMem, ports)
 			serverLaunched = true

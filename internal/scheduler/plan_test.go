@@ -407,3 +407,37 @@ func TestForgetKeepsRecentHistory(t *testing.T) {
 		t.Fatal("newest finished task forgotten")
 	}
 }
+
+// TestRelaunchedServerGetsFreshPorts: a server that failed (say its port
+// was busy) is relaunched on ports no ended server on that agent used, and
+// only when the offer has no others does it reuse them.
+func TestRelaunchedServerGetsFreshPorts(t *testing.T) {
+	s := NewState(PolicyConfig{BackoffMin: time.Second})
+	now := t0
+	var got [][]uint64
+	for i := range 3 {
+		id := fmt.Sprintf("srv-%d", i)
+		p := s.Decide([]mesos.Offer{offer("o", 2, 512, rg(100, 104), rg(200, 200))}, now)
+		if len(p.Offers[0].Launches) != 1 {
+			t.Fatalf("attempt %d: no launch: %v", i, reasons(p))
+		}
+		got = append(got, p.Offers[0].Launches[0].Ports)
+		s.NoteLaunch(id, p.Offers[0].Launches[0], p.Offers[0].Offer, now)
+		s.Apply(status(id, mesos.TaskFailed), now)
+		now = s.ServerBackoffUntil
+	}
+	want := fmt.Sprint([][]uint64{{100, 101}, {102, 103}, {104, 200}})
+	if fmt.Sprint(got) != want {
+		t.Fatalf("server ports over relaunches: got %v, want %v", got, want)
+	}
+	// All offered ports were used by failed servers: take any.
+	p := s.Decide([]mesos.Offer{offer("o", 2, 512, rg(100, 101))}, now)
+	if l := p.Offers[0].Launches; len(l) != 1 || fmt.Sprint(l[0].Ports) != "[100 101]" {
+		t.Fatalf("with only used ports offered: got %v (%v), want [100 101]", l, reasons(p))
+	}
+	// Another agent's failures do not count.
+	p = s.Decide([]mesos.Offer{offer("other", 2, 512, rg(100, 104))}, now)
+	if l := p.Offers[0].Launches; len(l) != 1 || fmt.Sprint(l[0].Ports) != "[100 101]" {
+		t.Fatalf("on another agent: got %v, want [100 101]", l)
+	}
+}

@@ -467,10 +467,16 @@ func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 		if st.Healthy != nil {
 			attrs = append(attrs, "healthy", *st.Healthy)
 		}
-		s.log.Info("scheduler: task update", attrs...)
+		if st.State == mesos.TaskFailed || st.State == mesos.TaskError {
+			// The message carries the cause (the agent puts the task's
+			// last stderr lines there): a failure is worth a warning.
+			s.log.Warn("scheduler: task failed", attrs...)
+		} else {
+			s.log.Info("scheduler: task update", attrs...)
+		}
 		if t.Role == RoleServer && u.Terminal && s.state.CurrentServer == "" && !s.state.ServerBackoffUntil.IsZero() {
 			s.log.Warn("scheduler: server lost: killing its workers, relaunching after backoff", "task", t.ID, "state", t.State,
-				"failures", s.state.ServerFailures, "relaunch_in", time.Until(s.state.ServerBackoffUntil).Round(time.Millisecond))
+				"message", t.Message, "failures", s.state.ServerFailures, "relaunch_in", time.Until(s.state.ServerBackoffUntil).Round(time.Millisecond))
 		}
 		s.dirty = true
 	}

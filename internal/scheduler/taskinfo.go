@@ -89,15 +89,16 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	case RoleServer:
 		ti.Resources = append(ti.Resources, mesos.PortsResource(t.Ports...))
 		stratumPort, httpPort := t.Ports[0], t.Ports[1]
+		host := c.ServerListenHost
 		if mapped {
-			stratumPort, httpPort = ContainerStratumPort, ContainerHTTPPort
+			stratumPort, httpPort, host = ContainerStratumPort, ContainerHTTPPort, "0.0.0.0"
 		}
 		args = []string{"server",
 			"--node-rpc", c.NodeRPC,
 			"--payout", c.Payout,
 			"--network", c.Network,
-			"--stratum-listen", "0.0.0.0:" + strconv.FormatUint(stratumPort, 10),
-			"--http-listen", "0.0.0.0:" + strconv.FormatUint(httpPort, 10),
+			"--stratum-listen", joinHostPort(host, stratumPort),
+			"--http-listen", joinHostPort(host, httpPort),
 			"--log-format", "json",
 		}
 		if c.RPCUser != "" {

@@ -23,6 +23,7 @@ func TestTaskInfo(t *testing.T) {
 		networkName string // DockerNetworkName (USER)
 		noRPCPass   bool
 		noHealth    bool
+		listenHost  string // ServerListenHost
 		task        *Task
 		wantArgs    []string // must appear in order (as a sub-sequence) in the arguments
 		wantValue   string
@@ -36,6 +37,17 @@ func TestTaskInfo(t *testing.T) {
 		{name: "command server", mode: ModeCommand, task: server, wantValue: "./hashfleet", wantURI: true,
 			wantArgs:   []string{"hashfleet", "server", "--node-rpc", "http://10.0.0.2:18443", "--payout", "bcrt1qpay", "--stratum-listen", "0.0.0.0:31000", "--http-listen", "0.0.0.0:31005"},
 			wantHealth: 31000, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
+		{name: "command server on loopback", mode: ModeCommand, listenHost: "127.0.0.1", task: server, wantValue: "./hashfleet", wantURI: true,
+			wantArgs:   []string{"server", "--stratum-listen", "127.0.0.1:31000", "--http-listen", "127.0.0.1:31005"},
+			wantHealth: 31000, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
+		{name: "docker bridge server ignores the listen host", mode: ModeDocker, network: mesos.NetworkBridge, listenHost: "127.0.0.1", task: server,
+			wantArgs:    []string{"server", "--stratum-listen", "0.0.0.0:3333", "--http-listen", "0.0.0.0:8080"},
+			wantHealth:  3333,
+			wantMapping: []mesos.PortMapping{{HostPort: 31000, ContainerPort: 3333, Protocol: "tcp"}, {HostPort: 31005, ContainerPort: 8080, Protocol: "tcp"}},
+			wantEnv:     []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET", "HASHFLEET_HEALTH_TCP=127.0.0.1:3333"}},
+		{name: "docker host server on loopback", mode: ModeDocker, network: mesos.NetworkHost, listenHost: "127.0.0.1", task: server,
+			wantArgs: []string{"server", "--stratum-listen", "127.0.0.1:31000", "--http-listen", "127.0.0.1:31005"}, wantHealth: 31000,
+			wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET", "HASHFLEET_HEALTH_TCP=127.0.0.1:31000"}},
 		{name: "command server without health check", mode: ModeCommand, noHealth: true, task: server, wantValue: "./hashfleet", wantURI: true,
 			wantArgs: []string{"server"}, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
 		{name: "command server without RPC password", mode: ModeCommand, noRPCPass: true, task: server, wantValue: "./hashfleet", wantURI: true,
@@ -72,6 +84,7 @@ func TestTaskInfo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
 			cfg.TaskMode, cfg.DockerNetwork, cfg.DockerNetworkName, cfg.NoHealthCheck = tc.mode, tc.network, tc.networkName, tc.noHealth
+			cfg.ServerListenHost = tc.listenHost
 			if tc.noRPCPass {
 				cfg.RPCPassword = ""
 			}

@@ -47,6 +47,26 @@
     return a;
   }
 
+  function foundRow(b) {
+    const tr = el("tr", {}, [el("td", { textContent: num(b.height) }), el("td", { className: "hash" }, [blockLink(b.hash)]),
+      el("td", { textContent: b.result ? b.result : "accepted" })]);
+    tr.dataset.hash = b.hash;
+    return tr;
+  }
+  // Older found blocks, a page at a time from /api/found (the live
+  // updates carry only the latest few).
+  let olderShown = 0;
+  async function loadOlder() {
+    const live = $("blocks-found").querySelectorAll("tr[data-hash]").length;
+    try {
+      const r = await fetch("/api/found?limit=50&offset=" + (live + olderShown));
+      const p = await r.json();
+      (p.blocks || []).forEach((b) => $("found-old").append(foundRow(b)));
+      olderShown += (p.blocks || []).length;
+      $("found-old-table").hidden = olderShown === 0;
+    } catch (e) { text("found-shown", String(e)); }
+  }
+
   function render(s) {
     const srv = s.server || {}, ch = s.chain || {}, cl = s.cluster || {};
     const workers = s.workers || [];
@@ -56,7 +76,10 @@
     text("height", ch.height ? num(ch.height) : "–");
     text("nworkers", String(workers.length));
     const found = srv.blocks || [];
-    text("found", String(found.length));
+    const foundTotal = srv.blocks_total || found.length;
+    text("found", String(foundTotal));
+    $("found-more").hidden = foundTotal <= found.length;
+    text("found-shown", "latest " + found.length + " of " + foundTotal);
 
     text("srv-addr", srv.address || "–");
     text("srv-conns", num(srv.connections));
@@ -68,9 +91,7 @@
     text("srv-rej", rk.length ? rk.map((k) => k + ": " + rej[k]).join(", ") : "0");
 
     fill("blocks-found", found.slice().reverse().map((b) => {
-      const tr = el("tr", {}, [el("td", { textContent: num(b.height) }), el("td", { className: "hash" }, [blockLink(b.hash)]),
-        el("td", { textContent: b.result ? b.result : "accepted" })]);
-      tr.dataset.hash = b.hash;
+      const tr = foundRow(b);
       if (!seenBlocks.has(b.hash)) { seenBlocks.add(b.hash); tr.className = "new"; }
       return tr;
     }), "none yet", 3);
@@ -84,7 +105,8 @@
     fill("agents", (cl.agents || []).map((a) => el("tr", {}, [el("td", { textContent: a.hostname || a.id, title: a.id }),
       el("td", { textContent: a.resources }), el("td", { textContent: a.used })])), "no agents", 3);
     fill("tasks", (cl.tasks || []).map((t) => el("tr", {}, [el("td", { textContent: t.id, className: "mono" }), el("td", { textContent: t.role }),
-      el("td", {}, [el("span", { className: "state " + t.state, textContent: (t.state || "").replace("TASK_", "") })]),
+      el("td", {}, [el("span", { className: "state " + t.state, textContent: (t.state || "").replace("TASK_", "") })].concat(
+        t.message && t.state !== "TASK_RUNNING" ? [el("div", { className: "task-msg", textContent: t.message })] : [])),
       el("td", { textContent: t.healthy === undefined || t.healthy === null ? "–" : t.healthy ? "healthy" : "unhealthy" })])), "no tasks", 4);
 
     text("ch-net", ch.network || "–");
@@ -159,6 +181,7 @@
     es.addEventListener("error", () => { $("conn").className = "dot off"; });
     es.addEventListener("snapshot", (ev) => onSnapshot(JSON.parse(ev.data)));
     window.addEventListener("resize", draw);
+    $("found-older").addEventListener("click", loadOlder);
   }
   start();
 })();

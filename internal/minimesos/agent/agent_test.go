@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 const waitTimeout = 20 * time.Second
@@ -146,7 +147,7 @@ func TestCommandTasks(t *testing.T) {
 		{name: "exit 0", task: func(id string) mesos.TaskInfo { return shTask(id, "echo hello") },
 			state: mesos.TaskFinished, message: "Command exited with status 0", stdout: "hello\n"},
 		{name: "exit 3", task: func(id string) mesos.TaskInfo { return shTask(id, "echo oops >&2; exit 3") },
-			state: mesos.TaskFailed, message: "Command exited with status 3"},
+			state: mesos.TaskFailed, message: "Command exited with status 3; stderr: oops"},
 		{name: "killed by signal", task: func(id string) mesos.TaskInfo { return shTask(id, "kill -9 $$") },
 			state: mesos.TaskFailed, message: "Command terminated with signal Killed"},
 		{name: "argv form", task: func(id string) mesos.TaskInfo {
@@ -430,7 +431,7 @@ func TestFetch(t *testing.T) {
 // TestTCPHealthCheck: healthy once the port accepts, unhealthy when it
 // stops, and killed after consecutive_failures.
 func TestTCPHealthCheck(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", porttest.Addr(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +444,7 @@ func TestTCPHealthCheck(t *testing.T) {
 			c.Close()
 		}
 	}()
-	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	port := uint32(ln.Addr().(*net.TCPAddr).Port) // reserved: nothing else takes it once closed below
 	f0, f1 := 0.0, 0.05
 	n := uint32(2)
 	a := startAgent(t, true, nil)
@@ -516,4 +517,65 @@ func TestMaxCompletionTime(t *testing.T) {
 	if u.st.Reason != mesos.ReasonMaxCompletionTimeReached {
 		t.Errorf("reason: got %q, want %q", u.st.Reason, mesos.ReasonMaxCompletionTimeReached)
 	}
+}
+
+// TestFailedTaskCarriesStderrTail: a failed task's status message carries
+// the last lines of its stderr (bounded, secrets redacted), so the cause is
+// visible without reading the sandbox.
+func TestFailedTaskCarriesStderrTail(t *testing.T) {
+	a := startAgent(t, true, nil)
+
+	t.Run("last lines, bounded", func(t *testing.T) {
+		a.LaunchTask(testFW, shTask("noisy", `i=0; while [ $i -lt 500 ]; do echo "line $i $(printf '%0100d' 0)" >&2; i=$((i+1)); done; echo "fatal: the cause" >&2; exit 1`))
+		u := a.m.expect(t, "noisy", mesos.TaskFailed)
+		if !strings.HasPrefix(u.st.Message, "Command exited with status 1; stderr: ") || !strings.HasSuffix(u.st.Message, "fatal: the cause") {
+			t.Errorf("message: got %q, want the exit status then stderr ending with the last line", u.st.Message)
+		}
+		if strings.Contains(u.st.Message, "line 0 ") || len(u.st.Message) > stderrTailBytes+100 {
+			t.Errorf("message of %d bytes holds early output or is unbounded: %q", len(u.st.Message), u.st.Message)
+		}
+	})
+
+	t.Run("secrets redacted", func(t *testing.T) {
+		ti := shTask("leaky", `echo "connecting with $HASHFLEET_RPC_PASSWORD and $TOKEN_X" >&2; exit 2`)
+		pw := "hunter2-very-secret"
+		ti.Command.Environment = &mesos.Environment{Variables: []mesos.EnvVariable{{Name: "HASHFLEET_RPC_PASSWORD", Value: &pw},
+			{Name: "TOKEN_X", Type: mesos.EnvSecret, Secret: &mesos.Secret{Type: "VALUE", Value: &mesos.SecretValue{Data: []byte("tok-123456")}}}}}
+		a.LaunchTask(testFW, ti)
+		u := a.m.expect(t, "leaky", mesos.TaskFailed)
+		if strings.Contains(u.st.Message, pw) || strings.Contains(u.st.Message, "tok-123456") || !strings.Contains(u.st.Message, "connecting with [redacted] and [redacted]") {
+			t.Errorf("message: got %q, want the stderr line with both secrets redacted", u.st.Message)
+		}
+	})
+
+	t.Run("busy port", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		// A real process binding the busy port: this test binary (TestMain).
+		ti := shTask("bind", fmt.Sprintf("AGENTTEST_LISTEN=%s exec %q", ln.Addr(), os.Args[0]))
+		a.LaunchTask(testFW, ti)
+		u := a.m.expect(t, "bind", mesos.TaskFailed)
+		if !strings.Contains(u.st.Message, "address already in use") {
+			t.Errorf("message: got %q, want the bind error from stderr", u.st.Message)
+		}
+	})
+}
+
+// TestMain doubles as a task that binds a port, as a server task does:
+// with AGENTTEST_LISTEN set it listens there and exits 1 with the error on
+// stderr if it cannot.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("AGENTTEST_LISTEN"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "listen:", err)
+			os.Exit(1)
+		}
+		ln.Close()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 const testImage = "hashfleet-minimesos-dockertask:test"
@@ -46,16 +47,6 @@ func needDocker(t *testing.T) {
 	// Remove the image when the test ends (after the containers, whose
 	// cleanups run first), so repeated runs leave no dangling images.
 	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", testImage).Run() })
-}
-
-func freePort(t *testing.T) uint32 {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return uint32(ln.Addr().(*net.TCPAddr).Port)
 }
 
 func dockerTask(id string, network mesos.DockerNetwork, ports []uint64, maps []mesos.PortMapping, args ...string) mesos.TaskInfo {
@@ -94,7 +85,7 @@ func TestDockerContainerizer(t *testing.T) {
 	a := startAgent(t, true, func(c *Config) { c.Containerizers = []string{ContainerizerProcess, ContainerizerDocker} })
 
 	t.Run("bridge with port mapping and health check", func(t *testing.T) {
-		hp := freePort(t)
+		hp := uint32(porttest.Port(t))
 		ti := dockerTask("web", mesos.NetworkBridge, []uint64{uint64(hp)},
 			[]mesos.PortMapping{{HostPort: hp, ContainerPort: 8080}}, "-listen", ":8080")
 		// Failures within the grace period do not count, as in Mesos: a

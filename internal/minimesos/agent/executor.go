@@ -260,12 +260,19 @@ wait:
 	default:
 		finalState = mesos.TaskFailed
 	}
-	final := status(finalState, mesos.SourceExecutor, reason, ex.message())
+	msg := ex.message()
+	if finalState == mesos.TaskFailed {
+		// The cause is usually on the task's stderr: carry its last lines.
+		if tail := stderrTail(sandbox, ti); tail != "" {
+			msg += "; stderr: " + tail
+		}
+	}
+	final := status(finalState, mesos.SourceExecutor, reason, msg)
 	if ti.HealthCheck != nil && healthy != nil {
 		final.Healthy = healthy
 	}
 	final.ContainerStatus = cs
 	emit(final)
 	a.metrics.finished.WithLabelValues(string(finalState)).Inc()
-	log.Info("task ended", "state", finalState, "detail", ex.message())
+	log.Info("task ended", "state", finalState, "detail", msg)
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 // EnvRequire makes a missing external part (the btcd build) a test failure
@@ -136,7 +139,7 @@ func StartBtcd(t testing.TB) *RPCNode {
 	t.Helper()
 	bin := BuildBtcd(t)
 	var lastErr error
-	for range 3 { // the free port can be taken between probe and bind
+	for range 3 { // a failed start is retried on a fresh port and data directory
 		n, err := startBtcd(t, bin)
 		if err == nil {
 			return n
@@ -149,10 +152,7 @@ func StartBtcd(t testing.TB) *RPCNode {
 
 func startBtcd(t testing.TB, bin string) (*RPCNode, error) {
 	dir := t.TempDir()
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	port := strconv.Itoa(porttest.Port(t))
 	pass := randomHex(16)
 	conf := filepath.Join(dir, "btcd.conf")
 	if err := os.WriteFile(conf, []byte("[Application Options]\nrpcuser=nodetest\nrpcpass="+pass+"\n"), 0o600); err != nil {
@@ -233,16 +233,6 @@ func startBtcd(t testing.TB, bin string) (*RPCNode, error) {
 		}
 	})
 	return n, nil
-}
-
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	_, port, err := net.SplitHostPort(ln.Addr().String())
-	return port, err
 }
 
 // tailFiles returns the last lines of btcd's stderr and log files.
