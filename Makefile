@@ -1,9 +1,11 @@
-.PHONY: build test image ci
+.PHONY: build test image ci doctor
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o bin/hashfleet ./cmd/hashfleet
 test:
 	go test -race ./...
 image:
 	deploy/docker/build.sh hashfleet:latest
+doctor:
+	go run ./cmd/hashfleet doctor
 ci:
 	bash .ci/run

@@ -16,7 +16,7 @@ const module = "github.com/hashfleet/hashfleet"
 // table fails the test: add it here, with its place in the data flow, when
 // you add it. Test-helper packages (name ending in "test") may additionally
 // import the package they support, anything that package may import, and
-// porttest.
+// helperExtra (test ports and the integration-part gates).
 var allowed = map[string][]string{
 	"btc":              {},
 	"sha256d":          {},
@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"mesos":            {},
 	"obs":              {},
 	"porttest":         {}, // test helper: ports for tests (no internal imports)
+	"parts":            {}, // integration parts: detection and install hints (tests, doctor)
 	"chain":            {"btc", "stratum"},
 	"node":             {"btc"},
 	"job":              {"btc", "sha256d", "chain"},
@@ -72,9 +73,13 @@ func rel(p string) string {
 	return r
 }
 
+// helperExtra lists what every test-helper package may import besides its
+// parent's rule: test ports and the integration-part gates.
+var helperExtra = []string{"porttest", "parts", "parts/partstest"}
+
 // rule returns the allowed internal imports for an internal package; for a
-// test-helper package "x/xtest" or "xtest" it is x's rule plus x itself
-// and porttest.
+// test-helper package "x/xtest" or "xtest" it is x's rule plus x itself and
+// helperExtra.
 func rule(name string) ([]string, bool) {
 	if r, ok := allowed[name]; ok {
 		return r, true
@@ -86,7 +91,7 @@ func rule(name string) ([]string, bool) {
 	if parent, ok := strings.CutSuffix(base, "test"); ok {
 		for _, cand := range []string{dir, strings.TrimPrefix(dir+"/"+parent, "/")} {
 			if r, ok := allowed[cand]; ok && cand != "" {
-				return append(slices.Clone(r), cand, "porttest"), true
+				return append(append(slices.Clone(r), cand), helperExtra...), true
 			}
 		}
 	}

@@ -19,34 +19,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
-// Docker tests: they run when a Docker Engine answers and are required
-// (t.Fatal instead of t.Skip) with HASHFLEET_REQUIRE_DOCKER=1. Everything
-// they create carries a label or a unique name and is removed at the end.
+// Docker tests: they run when a Docker Engine answers, skip locally
+// without one and fail under HASHFLEET_REQUIRE_INTEGRATION=1 (partstest).
+// Everything they create carries a label or a unique name and is removed at
+// the end.
 
 // needDocker skips or fails the test when the docker CLI or engine is
-// missing.
+// missing, and fails it when the engine is there but does not answer.
 func needDocker(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("docker tests skipped with -short")
 	}
-	missing := func(why string) {
-		if os.Getenv("HASHFLEET_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("docker required (HASHFLEET_REQUIRE_DOCKER=1): %s", why)
-		}
-		t.Skipf("docker not usable: %s", why)
-	}
-	if _, err := exec.LookPath("docker"); err != nil {
-		missing("no docker CLI: " + err.Error())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput(); err != nil {
-		missing(fmt.Sprintf("docker version: %v: %s", err, bytes.TrimSpace(out)))
-	}
+	partstest.Require(t, parts.Docker)
 }
 
 // docker runs the docker CLI and returns its trimmed stdout.
@@ -109,12 +99,7 @@ func TestDocker(t *testing.T) {
 // with the test image until the node accepts a block mined by the tasks
 // the scheduler launched, then takes it down.
 func testDockerCompose(t *testing.T, image string) {
-	if _, err := exec.LookPath("docker-compose"); err != nil {
-		if os.Getenv("HASHFLEET_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("docker-compose required (HASHFLEET_REQUIRE_DOCKER=1): %v", err)
-		}
-		t.Skipf("no docker-compose: %v", err)
-	}
+	composeCmd := partstest.Require(t, parts.Compose).Command
 	file, err := filepath.Abs("../../deploy/compose.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -129,11 +114,12 @@ func testDockerCompose(t *testing.T, image string) {
 	compose := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "docker-compose", append([]string{"-p", project, "-f", file}, args...)...)
+		argv := append(append(slices.Clone(composeCmd[1:]), "-p", project, "-f", file), args...)
+		cmd := exec.CommandContext(ctx, composeCmd[0], argv...)
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			return string(out), fmt.Errorf("docker-compose %s: %v\n%s", strings.Join(args, " "), err, out)
+			return string(out), fmt.Errorf("%s %s: %v\n%s", strings.Join(composeCmd, " "), strings.Join(args, " "), err, out)
 		}
 		return strings.TrimSpace(string(out)), nil
 	}

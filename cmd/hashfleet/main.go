@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newNodeCmd(),
 		newMasterCmd(),
 		newProbeCmd(),
+		newDoctorCmd(),
 	)
 	return root
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/node"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 )
 
 // envCrashChild makes this test binary run a node on the given data dir
@@ -28,7 +29,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(envCrashChild); dir != "" {
 		os.Exit(crashChild(dir))
 	}
-	os.Exit(m.Run())
+	partstest.Main(m) // prints which integration parts were missing (docs/testing.md)
 }
 
 // crashChild serves a node on dir and prints "READY <url>" once it

@@ -29,6 +29,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/mesos/zktest"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
@@ -62,6 +63,7 @@ func TestMain(m *testing.M) {
 			os.RemoveAll(dir)
 		}
 	}
+	partstest.Report() // which integration parts were missing (docs/testing.md)
 	os.Exit(code)
 }
 

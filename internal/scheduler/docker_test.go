@@ -14,26 +14,25 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
 
 const fakeImage = "hashfleet-scheduler-faketask:test"
 
-// needDocker skips (or fails under HASHFLEET_REQUIRE_DOCKER=1) without a
-// Docker Engine, builds the FROM scratch faketask image, and returns the
+// needDocker skips (fails under HASHFLEET_REQUIRE_INTEGRATION=1) without a
+// Docker Engine, fails with one that does not answer, builds the FROM
+// scratch faketask image, and returns the
 // docker0 bridge address, which both the host and bridged containers reach.
 func needDocker(t *testing.T) string {
 	t.Helper()
-	missing := func(why string) {
-		if os.Getenv("HASHFLEET_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("docker required (HASHFLEET_REQUIRE_DOCKER=1): %s", why)
-		}
-		t.Skipf("docker not usable: %s", why)
-	}
+	partstest.Require(t, parts.Docker)
 	if err := agent.DockerAvailable(t.Context(), ""); err != nil {
-		missing(err.Error())
+		t.Fatalf("docker engine answers the CLI but not the agent's API client: %v", err)
 	}
+	missing := func(why string) { partstest.Missing(t, parts.Docker, "%s", why) }
 	ifc, err := net.InterfaceByName("docker0")
 	if err != nil {
 		missing("no docker0 bridge: " + err.Error())

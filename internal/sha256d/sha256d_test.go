@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 )
 
 // header is an 80-byte block header under test.
@@ -171,18 +173,35 @@ func TestSumAndHash(t *testing.T) {
 	}
 }
 
-// available returns the implementations this CPU can run; those it cannot
-// are reported as skipped subtests.
+// implFlags names, in /proc/cpuinfo's words, the CPU features each
+// assembly kernel needs (impl_amd64.go's use* variables).
+var implFlags = map[string][]string{
+	"hybrid": {"sha_ni", "sse4_1", "ssse3", "avx512f", "avx512bw"},
+	"avx512": {"avx512f", "avx512bw"},
+	"shani":  {"sha_ni", "sse4_1", "ssse3"},
+	"avx2":   {"avx2"},
+}
+
+// forEachImpl runs f for every implementation as a subtest. One this CPU
+// cannot run is skipped only when /proc/cpuinfo agrees that the CPU lacks
+// it; if the kernel advertises the features but detection does not see
+// them, the subtest fails (partstest.RequireCPU).
 func forEachImpl(t *testing.T, f func(t *testing.T, im Impl)) {
 	for _, im := range Impls() {
 		t.Run(im.Name, func(t *testing.T) {
 			if !im.Available {
-				t.Skipf("%s: not supported by this CPU (%s)", im.Name, cpuFeatures())
+				flags, ok := implFlags[im.Name]
+				if !ok {
+					t.Fatalf("%s: unavailable and no CPU features listed for it in implFlags (detected: %s)", im.Name, cpuFeatures())
+				}
+				partstest.RequireCPU(t, im.Name+" kernel", false, flags...)
 			}
 			f(t, im)
 		})
 	}
 }
+
+func TestMain(m *testing.M) { partstest.Main(m) }
 
 // easyHeader is a fixed header (block 125552 with a different merkle tail
 // and time) whose first nonce from 0 meeting easyTarget is easyNonce.

@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 )
 
 // Browser drives a real headless chromium over the DevTools protocol on a
@@ -229,17 +232,7 @@ func (b *Browser) Screenshot(ctx context.Context, path string) error {
 // HASHFLEET_REQUIRE_INTEGRATION=1, as in CI).
 func ChromiumPath(t testing.TB) string {
 	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	msg := "chromium not found: install Debian's chromium (apt-get install chromium) to run the browser test"
-	if os.Getenv("HASHFLEET_REQUIRE_INTEGRATION") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
-	return ""
+	return partstest.Require(t, parts.Chromium).Path
 }
 
 // JSString quotes s as a JavaScript string literal.

@@ -12,19 +12,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 )
 
 // Jar is where the Debian package installs ZooKeeper (its manifest
 // carries the dependency class path).
-const Jar = "/usr/share/java/zookeeper.jar"
-
-func missing(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("HASHFLEET_REQUIRE_INTEGRATION") == "1" {
-		t.Fatalf("zookeeper required (HASHFLEET_REQUIRE_INTEGRATION=1): %s", why)
-	}
-	t.Skipf("zookeeper not available: %s (apt-get install -y zookeeper)", why)
-}
+const Jar = parts.ZooKeeperJar
 
 // Start runs a standalone ZooKeeper server with a temporary data dir on a
 // free loopback port, stops it at test cleanup, and returns "127.0.0.1:port".
@@ -32,16 +27,10 @@ func missing(t testing.TB, why string) {
 // when java or the jar is missing.
 func Start(t testing.TB) string {
 	t.Helper()
+	jar := partstest.Require(t, parts.ZooKeeper).Path
 	java, err := exec.LookPath("java")
 	if err != nil {
-		missing(t, "no java in PATH")
-	}
-	jar := Jar
-	if j := os.Getenv("HASHFLEET_ZOOKEEPER_JAR"); j != "" {
-		jar = j
-	}
-	if _, err := os.Stat(jar); err != nil {
-		missing(t, err.Error())
+		partstest.Missing(t, parts.ZooKeeper, "no java in PATH")
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +55,7 @@ func Start(t testing.TB) string {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		cancel()
-		missing(t, "start java: "+err.Error())
+		partstest.Missing(t, parts.ZooKeeper, "start java: %v", err)
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
@@ -577,5 +578,5 @@ func TestMain(m *testing.M) {
 		ln.Close()
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	partstest.Main(m) // prints which integration parts were missing (docs/testing.md)
 }

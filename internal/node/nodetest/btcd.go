@@ -23,27 +23,14 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
-// EnvRequire makes a missing external part (the btcd build) a test failure
-// instead of a skip.
-const EnvRequire = "HASHFLEET_REQUIRE_INTEGRATION"
-
 // EnvBtcd, when set, names a prebuilt btcd binary to use instead of building
 // one.
-const EnvBtcd = "HASHFLEET_BTCD"
-
-// Missing skips the test because an external part is unavailable, or fails
-// it when HASHFLEET_REQUIRE_INTEGRATION=1.
-func Missing(t testing.TB, format string, args ...any) {
-	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if os.Getenv(EnvRequire) == "1" {
-		t.Fatalf("%s (required: %s=1)", msg, EnvRequire)
-	}
-	t.Skip(msg)
-}
+const EnvBtcd = parts.EnvBtcd
 
 var (
 	buildOnce sync.Once
@@ -60,7 +47,7 @@ func BuildBtcd(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() { buildPath, buildErr = buildBtcd() })
 	if buildErr != nil {
-		Missing(t, "nodetest: btcd binary unavailable: %v", buildErr)
+		partstest.Missing(t, parts.Btcd, "btcd binary unavailable: %v", buildErr)
 	}
 	return buildPath
 }
