@@ -233,8 +233,10 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 func blockView(b pool.BlockRecord) dashboard.Block {
-	v := dashboard.Block{Height: b.Height, Hash: b.Hash, Time: b.Time, Ours: true}
-	if !b.Accepted {
+	v := dashboard.Block{Height: b.Height, Hash: b.Hash, Time: b.Time, Ours: true, State: b.State}
+	if b.State == pool.BlockOrphaned {
+		v.Result = b.Reason
+	} else if !b.Accepted {
 		v.Result = b.NodeResult
 		if v.Result == "" {
 			v.Result = "not accepted"

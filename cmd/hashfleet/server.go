@@ -37,6 +37,8 @@ type serverFlags struct {
 	initialDiff, minDiff                         float64
 	shareInterval                                time.Duration
 	maxConns                                     int
+	blockMaturity                                int
+	blockCheck                                   time.Duration
 }
 
 // envRPCPassword and envPoolPassword carry secrets; they never go on the
@@ -90,6 +92,8 @@ among our workers and shares meeting the upstream difficulty are forwarded.`,
 	fl.Float64Var(&f.minDiff, "min-diff", 0, "lowest share difficulty (0: 1e-6 on regtest, else 0.001)")
 	fl.DurationVar(&f.shareInterval, "share-interval", 10*time.Second, "vardiff target time between a worker's shares")
 	fl.IntVar(&f.maxConns, "max-conns", 10000, "maximum concurrent Stratum connections")
+	fl.IntVar(&f.blockMaturity, "block-maturity", 100, "confirmations after which a found block is confirmed (buried); until then one that leaves the node's main chain is marked orphaned")
+	fl.DurationVar(&f.blockCheck, "block-check-interval", 30*time.Second, "how often found blocks are re-checked with the node, besides at each new tip")
 	return cmd
 }
 
@@ -154,8 +158,11 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 		ShareInterval: f.shareInterval,
 		MaxConns:      f.maxConns,
 		DataDir:       f.dataDir,
-		Logger:        log.With("component", "pool"),
-		Registerer:    reg,
+
+		BlockMaturity:      f.blockMaturity,
+		BlockCheckInterval: f.blockCheck,
+		Logger:             log.With("component", "pool"),
+		Registerer:         reg,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

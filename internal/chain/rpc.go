@@ -134,6 +134,32 @@ func (s BlockStatus) String() string {
 	return "unknown"
 }
 
+// Confirmations reports how deep the block hash (internal order) is in the
+// node's main chain: ≥ 1 in it, -1 when the node has it off its main
+// chain, 0 when the node does not have it. It copes with Core's and btcd's
+// dialects as BlockStatus does.
+func (c *Client) Confirmations(ctx context.Context, hash [32]byte) (int64, error) {
+	h, err := c.GetBlockHeader(ctx, hash)
+	if err != nil {
+		if rpcErr, ok := errors.AsType[*RPCError](err); ok {
+			switch {
+			case rpcErr.Code == CodeBlockNotFound:
+				return 0, nil
+			case strings.Contains(rpcErr.Message, "not in the main chain"):
+				return -1, nil
+			}
+		}
+		return 0, err
+	}
+	if h.Hash != "" && h.Hash != HashString(hash) {
+		return 0, &DecodeError{Method: "getblockheader", Err: fmt.Errorf("asked for %s, got %s", HashString(hash), h.Hash)}
+	}
+	if h.Confirmations < 0 {
+		return -1, nil
+	}
+	return h.Confirmations, nil
+}
+
 // BlockStatus reports where the node has the block hash (internal order).
 // It copes with both dialects: Core returns confirmations -1 for a
 // side-chain header, btcd returns error -32603 "not in the main chain";

@@ -85,7 +85,8 @@ type Block struct {
 	Height int64     `json:"height"`
 	Hash   string    `json:"hash"`
 	Time   time.Time `json:"time"`
-	Result string    `json:"result,omitempty"` // node's answer to submitblock; "" = accepted
+	Result string    `json:"result,omitempty"` // node's answer to submitblock when not accepted, or why a found block was orphaned
+	State  string    `json:"state,omitempty"`  // found blocks: pending, accepted, rejected, confirmed or orphaned
 	Ours   bool      `json:"ours,omitempty"`
 }
 

@@ -78,6 +78,28 @@ func (m *Manager) WaitBlock(ctx context.Context, hash [32]byte) (Block, error) {
 	}
 }
 
+// ConfirmationCounter is implemented by node clients that report a
+// block's depth in the main chain (*chain.Client does): ≥ 1 in it, -1 off
+// it, 0 unknown to the node.
+type ConfirmationCounter interface {
+	Confirmations(ctx context.Context, hash [32]byte) (int64, error)
+}
+
+// ErrCannotFollow is returned by BlockConfirmations when the manager's node
+// client cannot report confirmations (e.g. in proxy mode).
+var ErrCannotFollow = errors.New("job: node client cannot report block confirmations")
+
+// BlockConfirmations reports how deep the block hash (internal order) is in
+// the node's main chain, as ConfirmationCounter; the pool follows its found
+// blocks with it until they are buried or orphaned. Safe for concurrent use.
+func (m *Manager) BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error) {
+	cc, ok := m.cfg.Checker.(ConfirmationCounter)
+	if !ok {
+		return 0, ErrCannotFollow
+	}
+	return cc.Confirmations(ctx, hash)
+}
+
 // waitSettled waits until every block submitted so far has settled.
 func (m *Manager) waitSettled() {
 	m.blockMu.Lock()

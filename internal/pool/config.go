@@ -132,6 +132,15 @@ type Config struct {
 	// 15 min (the job manager retries a submission for 10 min).
 	PendingWait time.Duration
 
+	// BlockMaturity is the depth at which a found block counts as buried
+	// (confirmed) and is no longer followed; until then a block that
+	// leaves the node's main chain is marked orphaned. Default 100 (the
+	// coinbase maturity of every network).
+	BlockMaturity int
+	// BlockCheckInterval is how often found blocks are re-checked besides
+	// at each new tip. Default 30 s.
+	BlockCheckInterval time.Duration
+
 	// DataDir, if set, holds pool.db (bbolt): found blocks and per-worker
 	// share totals, kept across restarts.
 	DataDir string
@@ -167,7 +176,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("MaxLineLen %d: want at least 256", c.MaxLineLen))
 	}
 	if c.MaxConns < 0 || c.SendQueueLen < 0 || c.MsgBurst < 0 || c.MaxMsgRate < 0 ||
-		c.MaxConnsPerIP < 0 || c.ConnRatePerIP < 0 || c.ConnBurstPerIP < 0 || c.MaxWorkerNames < 0 || c.FDReserve < 0 || c.ShareTimeout < 0 {
+		c.MaxConnsPerIP < 0 || c.ConnRatePerIP < 0 || c.ConnBurstPerIP < 0 || c.MaxWorkerNames < 0 || c.FDReserve < 0 || c.ShareTimeout < 0 ||
+		c.BlockMaturity < 0 || c.BlockCheckInterval < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -219,6 +229,8 @@ func (c Config) withDefaults() Config {
 	defDur(&c.SubmitTimeout, 60*time.Second)
 	defDur(&c.PendingWait, 15*time.Minute)
 	defDur(&c.FlushInterval, 10*time.Second)
+	defInt(&c.BlockMaturity, 100)
+	defDur(&c.BlockCheckInterval, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -15,7 +15,8 @@ type metrics struct {
 	shares       prometheus.Counter
 	shareDiff    prometheus.Counter
 	rejects      *prometheus.CounterVec // reason
-	blocks       *prometheus.CounterVec // result: accepted, rejected
+	blocks       *prometheus.CounterVec // result: accepted, rejected, pending; once per block
+	blockStates  *prometheus.CounterVec // state: confirmed, orphaned, accepted (back after a reorg)
 	jobs         *prometheus.CounterVec // clean: true, false
 	broadcast    prometheus.Histogram
 	diffChanges  prometheus.Counter
@@ -49,6 +50,9 @@ func newMetrics(reg prometheus.Registerer, hashrate func() float64) *metrics {
 		blocks: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashfleet_pool_blocks_found_total", Help: "Blocks found, by the node's verdict.",
 		}, []string{"result"}),
+		blockStates: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "hashfleet_pool_block_state_changes_total", Help: "Found blocks that became confirmed (buried) or orphaned, or came back to the main chain (accepted).",
+		}, []string{"state"}),
 		jobs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashfleet_pool_jobs_total", Help: "Jobs broadcast, by clean_jobs.",
 		}, []string{"clean"}),

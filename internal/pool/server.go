@@ -41,6 +41,8 @@ type Server struct {
 	// pendingc carries blocks whose submission had not settled when the
 	// share was answered; followLoop updates their records.
 	pendingc chan pendingBlock
+	// tipc wakes confirmLoop when a new tip is published.
+	tipc chan struct{}
 }
 
 type pendingBlock struct {
@@ -76,6 +78,7 @@ func New(cfg Config) (*Server, error) {
 		conns:   make(map[*conn]struct{}),
 
 		pendingc: make(chan pendingBlock, 64),
+		tipc:     make(chan struct{}, 1),
 	}
 	var (
 		totals map[string]WorkerTotals
@@ -156,6 +159,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
 	g.Go(func() error { return s.followLoop(gctx) })
+	g.Go(func() error { return s.confirmLoop(gctx) })
 	err := g.Wait()
 	conns.Wait()
 	s.flush()
@@ -261,6 +265,12 @@ func (s *Server) publish(j *job.Job) {
 		c.pushJob(bj, j.Clean)
 	}
 	s.m.broadcast.Observe(time.Since(start).Seconds())
+	if j.Clean {
+		select {
+		case s.tipc <- struct{}{}:
+		default:
+		}
+	}
 	s.m.jobs.WithLabelValues(fmt.Sprint(j.Clean)).Inc()
 	s.log.Debug("job broadcast", "job", j.ID, "height", j.Height, "clean", j.Clean, "sessions", len(conns), "took", time.Since(start))
 }
@@ -300,24 +310,6 @@ func (s *Server) flush() {
 	if err := s.store.putWorkers(dirty); err != nil {
 		s.ledger.markDirty(dirty)
 		s.log.Error("persist worker totals", "err", err)
-	}
-}
-
-// recordBlock persists and counts a found block. Called by sessions.
-func (s *Server) recordBlock(b BlockRecord) {
-	s.ledger.block(b)
-	result := "rejected"
-	switch {
-	case b.Pending:
-		result = "pending"
-	case b.Accepted:
-		result = "accepted"
-	}
-	s.m.blocks.WithLabelValues(result).Inc()
-	if s.store != nil {
-		if err := s.store.putBlock(b); err != nil {
-			s.log.Error("persist block", "hash", b.Hash, "err", err)
-		}
 	}
 }
 
@@ -400,9 +392,10 @@ func (s *Server) followLoop(ctx context.Context) error {
 					return
 				}
 				rec := p.rec
-				rec.Pending, rec.Accepted, rec.NodeResult = b.Pending, b.Accepted, b.NodeResult
-				s.recordBlock(rec)
-				s.log.Info("pending block settled", "hash", rec.Hash, "height", rec.Height, "accepted", rec.Accepted, "node_result", rec.NodeResult)
+				rec.Pending, rec.Accepted, rec.NodeResult, rec.State = b.Pending, b.Accepted, b.NodeResult, ""
+				if rec, changed := s.recordBlock(rec); changed {
+					s.log.Info("pending block settled", "hash", rec.Hash, "height", rec.Height, "state", rec.State, "node_result", rec.NodeResult)
+				}
 			})
 		}
 	}

@@ -507,7 +507,10 @@ func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
 	if b.Pending && rec.NodeResult == "" {
 		rec.NodeResult = "pending"
 	}
-	c.s.recordBlock(rec)
+	rec, changed := c.s.recordBlock(rec)
+	if !changed {
+		return // a solving share replayed: the block is recorded and counted once
+	}
 	if b.Pending {
 		c.s.followPending(b.Hash, rec)
 	}

@@ -85,6 +85,10 @@ type ledger struct {
 	reasons  map[string]uint64
 	discon   map[string]uint64
 	blocks   []BlockRecord
+	byHash   map[string]int // index in blocks
+	// stalePending are blocks loaded as pending: their submission died
+	// with an earlier run, so only the node can say what became of them.
+	stalePending map[string]bool
 }
 
 type workerState struct {
@@ -108,13 +112,39 @@ func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockReco
 		dirty:    make(map[string]bool),
 		reasons:  make(map[string]uint64),
 		discon:   make(map[string]uint64),
-		blocks:   blocks,
+		byHash:   make(map[string]int, len(blocks)),
+
+		stalePending: make(map[string]bool),
 	}
 	l.total.begin(now)
+	// A worker's block credit is its credited block records (written
+	// with them), whatever its last flushed totals say.
+	credits := blockCredits(blocks)
+	totals = maps.Clone(totals)
+	if totals == nil {
+		totals = make(map[string]WorkerTotals)
+	}
+	for name := range credits {
+		if _, ok := totals[name]; !ok {
+			totals[name] = WorkerTotals{} // its totals were not flushed before a crash
+		}
+	}
 	for name, t := range totals {
+		t.Blocks = credits[name]
 		if t.hasCredit() {
 			l.workers[name] = &workerState{totals: t}
 		}
+	}
+	for _, b := range blocks {
+		if _, dup := l.byHash[b.Hash]; dup {
+			continue
+		}
+		b.State = stateOf(b)
+		if b.State == BlockPending {
+			l.stalePending[b.Hash] = true
+		}
+		l.byHash[b.Hash] = len(l.blocks)
+		l.blocks = append(l.blocks, b)
 	}
 	return l
 }
@@ -221,33 +251,6 @@ func (l *ledger) disconnected(reason string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.discon[reason]++
-}
-
-// block records a found block; a second report of the same hash replaces
-// the first one's node result. Worker totals count accepted blocks.
-func (l *ledger) block(b BlockRecord) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i := range l.blocks {
-		if l.blocks[i].Hash == b.Hash {
-			if b.Accepted && !l.blocks[i].Accepted {
-				if w := l.worker(b.Worker); w != nil {
-					w.totals.Blocks++
-					l.credit(b.Worker, w)
-				}
-			}
-			l.blocks[i] = b
-			return
-		}
-	}
-	l.blocks = append(l.blocks, b)
-	if !b.Accepted {
-		return
-	}
-	if w := l.worker(b.Worker); w != nil {
-		w.totals.Blocks++
-		l.credit(b.Worker, w)
-	}
 }
 
 // takeDirty returns the totals changed since the last call.

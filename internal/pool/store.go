@@ -22,9 +22,15 @@ type BlockRecord struct {
 	Hash       string    `json:"hash"`
 	Worker     string    `json:"worker"`
 	Time       time.Time `json:"time"`
-	Accepted   bool      `json:"accepted"`
+	Accepted   bool      `json:"accepted"`          // the node accepted it (kept when later orphaned)
 	Pending    bool      `json:"pending,omitempty"` // submission not settled yet; updated when it is
 	NodeResult string    `json:"node_result"`
+	// State is pending, accepted, rejected, confirmed (buried
+	// BlockMaturity deep) or orphaned (no longer in the node's main
+	// chain; Reason says why). Confirmations is the depth last seen.
+	State         string `json:"state"`
+	Reason        string `json:"reason,omitempty"`
+	Confirmations int64  `json:"confirmations,omitempty"`
 }
 
 // WorkerTotals are the persistent per-worker share counters.
@@ -32,7 +38,7 @@ type WorkerTotals struct {
 	Accepted  uint64    `json:"accepted"`
 	Rejected  uint64    `json:"rejected"`
 	DiffSum   float64   `json:"diff_sum"` // sum of the difficulty of accepted shares
-	Blocks    uint64    `json:"blocks"`   // blocks found and accepted by the node
+	Blocks    uint64    `json:"blocks"`   // accepted or confirmed blocks; derived from the block records at load
 	LastShare time.Time `json:"last_share,omitzero"`
 }
 

@@ -75,8 +75,9 @@ func TestLedgerFlushAndBlocks(t *testing.T) {
 	l.reject("new", rejectLowDiff) // never authorized name: pool total only
 	l.connect("new", t0, 1)
 	l.reject("new", rejectDuplicate)
-	l.block(BlockRecord{Height: 1, Hash: "h1", Worker: "old"})
-	l.block(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Accepted: true}) // result update, not a second block
+	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Pending: true})
+	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Accepted: true}) // result update, not a second block
+	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Accepted: true}) // replay: nothing
 
 	dirty := l.takeDirty()
 	if got := dirty["old"]; got.Accepted != 6 || got.Blocks != 1 || got.DiffSum != 2 {

@@ -49,7 +49,7 @@
 
   function foundRow(b) {
     const tr = el("tr", {}, [el("td", { textContent: num(b.height) }), el("td", { className: "hash" }, [blockLink(b.hash)]),
-      el("td", { textContent: b.result ? b.result : "accepted" })]);
+      el("td", { textContent: b.state || "accepted" }), el("td", { textContent: b.result || "" })]);
     tr.dataset.hash = b.hash;
     return tr;
   }
@@ -94,7 +94,7 @@
       const tr = foundRow(b);
       if (!seenBlocks.has(b.hash)) { seenBlocks.add(b.hash); tr.className = "new"; }
       return tr;
-    }), "none yet", 3);
+    }), "none yet", 4);
 
     fill("workers", workers.map((w) => el("tr", {}, [el("td", { textContent: w.name }), el("td", { textContent: rate(w.hashrate) }),
       el("td", { textContent: num(w.accepted) }), el("td", { textContent: num(w.rejected) }), el("td", { textContent: num(w.difficulty) })])),
