@@ -35,8 +35,9 @@ type serverFlags struct {
 	poolPasswordFile                             string
 	upstreamUser, upstreamPasswordFile           string
 	initialDiff, minDiff                         float64
-	shareInterval                                time.Duration
-	maxConns                                     int
+	shareInterval, shareTimeout                  time.Duration
+	maxConns, maxConnsPerIP, connBurstPerIP      int
+	connRatePerIP                                float64
 	blockMaturity                                int
 	blockCheck                                   time.Duration
 }
@@ -79,7 +80,7 @@ among our workers and shares meeting the upstream difficulty are forwarded.`,
 	fl.StringVar(&f.payout, "payout", "", "address the coinbase pays (required)")
 	fl.StringVar(&f.network, "network", "regtest", "network: regtest, testnet, testnet4, signet or mainnet")
 	fl.StringVar(&f.stratumListen, "stratum-listen", "0.0.0.0:3333", "Stratum TCP listen address")
-	fl.StringVar(&f.httpListen, "http-listen", "0.0.0.0:8080", "HTTP listen address (/api/stats, /metrics, /healthz, /readyz)")
+	fl.StringVar(&f.httpListen, "http-listen", "127.0.0.1:8080", "HTTP listen address (/api/stats, /metrics, /healthz, /readyz; /debug/pprof to loopback connections only); 0.0.0.0:8080 to serve the network")
 	fl.StringVar(&f.dataDir, "data-dir", "", "directory for pool.db (found blocks, worker totals); empty keeps nothing across restarts")
 	fl.StringVar(&f.upstream, "upstream", "", "proxy mode: mine for an upstream pool stratum+tcp://host:port instead of a node")
 	fl.StringVar(&f.upstreamUser, "upstream-user", "", "proxy mode: user for the upstream pool (default: --payout)")
@@ -91,7 +92,11 @@ among our workers and shares meeting the upstream difficulty are forwarded.`,
 	fl.Float64Var(&f.initialDiff, "initial-diff", 0, "starting share difficulty (0: 0.01 on regtest, else 1)")
 	fl.Float64Var(&f.minDiff, "min-diff", 0, "lowest share difficulty (0: 1e-6 on regtest, else 0.001)")
 	fl.DurationVar(&f.shareInterval, "share-interval", 10*time.Second, "vardiff target time between a worker's shares")
-	fl.IntVar(&f.maxConns, "max-conns", 10000, "maximum concurrent Stratum connections")
+	fl.IntVar(&f.maxConns, "max-conns", 10000, "maximum concurrent Stratum connections (lowered, with a warning, to the file descriptor limit less 256)")
+	fl.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", 256, "maximum concurrent Stratum connections from one address (IPv6: one /64)")
+	fl.Float64Var(&f.connRatePerIP, "conn-rate-per-ip", 20, "new Stratum connections per second one address may open (token bucket)")
+	fl.IntVar(&f.connBurstPerIP, "conn-burst-per-ip", 100, "burst of new Stratum connections one address may open at once")
+	fl.DurationVar(&f.shareTimeout, "share-timeout", 5*time.Minute, "when the server holds 90% of --max-conns, sessions with no accepted share for this long are closed (mining.ping does not count)")
 	fl.IntVar(&f.blockMaturity, "block-maturity", 100, "confirmations after which a found block is confirmed (buried); until then one that leaves the node's main chain is marked orphaned")
 	fl.DurationVar(&f.blockCheck, "block-check-interval", 30*time.Second, "how often found blocks are re-checked with the node, besides at each new tip")
 	return cmd
@@ -149,15 +154,19 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 		return err
 	}
 	srv, err := pool.New(pool.Config{
-		Addr:          f.stratumListen,
-		Jobs:          jobs,
-		Password:      poolPassword,
-		Network:       params,
-		InitialDiff:   f.initialDiff,
-		MinDiff:       f.minDiff,
-		ShareInterval: f.shareInterval,
-		MaxConns:      f.maxConns,
-		DataDir:       f.dataDir,
+		Addr:           f.stratumListen,
+		Jobs:           jobs,
+		Password:       poolPassword,
+		Network:        params,
+		InitialDiff:    f.initialDiff,
+		MinDiff:        f.minDiff,
+		ShareInterval:  f.shareInterval,
+		MaxConns:       f.maxConns,
+		MaxConnsPerIP:  f.maxConnsPerIP,
+		ConnRatePerIP:  f.connRatePerIP,
+		ConnBurstPerIP: f.connBurstPerIP,
+		ShareTimeout:   f.shareTimeout,
+		DataDir:        f.dataDir,
 
 		BlockMaturity:      f.blockMaturity,
 		BlockCheckInterval: f.blockCheck,

@@ -163,14 +163,14 @@ func rpcGetBestBlockHash(_ context.Context, n *Node, _ params) (any, error) {
 }
 
 func rpcGetBlockHash(_ context.Context, n *Node, p params) (any, error) {
-	h, err := p.int(0, "height")
+	h, err := p.int32(0, "height")
 	if err != nil {
 		return nil, err
 	}
-	if h < 0 || h > n.Height() {
+	if h < 0 || int64(h) > n.Height() {
 		return nil, rpcErr(CodeInvalidParameter, "Block height out of range")
 	}
-	hash, err := n.chain.BlockHashByHeight(int32(h))
+	hash, err := n.chain.BlockHashByHeight(h)
 	if err != nil {
 		return nil, rpcErr(CodeInvalidParameter, "Block height out of range")
 	}
@@ -558,7 +558,7 @@ func rpcGetRawMempool(_ context.Context, n *Node, p params) (any, error) {
 }
 
 func rpcGenerateToAddress(ctx context.Context, n *Node, p params) (any, error) {
-	count, err := p.int(0, "nblocks")
+	count, err := p.int32(0, "nblocks") // Core's int: the bound, checked before anything is sized
 	if err != nil {
 		return nil, err
 	}
@@ -566,16 +566,16 @@ func rpcGenerateToAddress(ctx context.Context, n *Node, p params) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tries int64
+	var tries uint64
 	if p.has(2) {
-		if tries, err = p.int(2, "maxtries"); err != nil {
+		if tries, err = p.uint64(2, "maxtries"); err != nil {
 			return nil, err
 		}
 	}
-	if count < 0 || tries < 0 {
-		return nil, rpcErr(CodeInvalidParameter, "nblocks and maxtries must be non-negative")
+	if count < 0 {
+		return nil, rpcErr(CodeInvalidParameter, "nblocks must be non-negative")
 	}
-	hashes, err := n.GenerateToAddress(ctx, int(count), addr, uint64(tries))
+	hashes, err := n.GenerateToAddress(ctx, int(count), addr, tries)
 	if errors.Is(err, errInvalidAddress) {
 		return nil, rpcErr(CodeInvalidAddress, "Error: Invalid address")
 	}

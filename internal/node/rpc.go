@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 )
@@ -160,7 +162,7 @@ func (n *Node) call(ctx context.Context, raw json.RawMessage) (resp json.RawMess
 		rerr = rpcErr(CodeInvalidRequest, "Missing method")
 	} else {
 		start := time.Now()
-		result, rerr = n.dispatch(ctx, *req.Method, req.Params)
+		result, rerr = n.safeDispatch(ctx, *req.Method, req.Params)
 		n.log.Debug("rpc", "method", *req.Method, "dur", time.Since(start), "err", errString(rerr))
 	}
 	id := req.ID
@@ -227,6 +229,20 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	w.WriteHeader(status)
 	w.Write(b)
 	w.Write([]byte("\n"))
+}
+
+// safeDispatch is dispatch with a panic in a handler turned into a
+// JSON-RPC internal error for this request alone (and logged with its
+// stack), so that one bad call never drops the client's connection or
+// takes the node down.
+func (n *Node) safeDispatch(ctx context.Context, name string, rawParams json.RawMessage) (res any, rerr *RPCError) {
+	defer func() {
+		if v := recover(); v != nil {
+			n.log.Error("rpc: handler panicked", "method", name, "panic", v, "stack", string(debug.Stack()))
+			res, rerr = nil, rpcErr(CodeInternalError, "Internal error in %.64s; see the node's log", name)
+		}
+	}()
+	return n.dispatch(ctx, name, rawParams)
 }
 
 // dispatch finds the method, maps named params to positions and runs it.
@@ -329,9 +345,55 @@ func (p params) str(i int, name string) (string, error) {
 func (p params) int(i int, name string) (int64, error) {
 	var v int64
 	if err := json.Unmarshal(p[i], &v); err != nil {
+		if isJSONInteger(p[i]) {
+			return 0, rpcErr(CodeMiscError, "JSON integer out of range")
+		}
 		return 0, rpcErr(CodeTypeError, "JSON value of type %s for field %s is not of expected type number", jsonType(p[i]), name)
 	}
 	return v, nil
+}
+
+// int32 reads a count or height the way Core reads an `int`: a value that
+// does not fit is refused with Core's error, before anything is sized by it.
+func (p params) int32(i int, name string) (int32, error) {
+	v, err := p.int(i, name)
+	if err != nil {
+		return 0, err
+	}
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		return 0, rpcErr(CodeMiscError, "JSON integer out of range")
+	}
+	return int32(v), nil
+}
+
+// uint64 reads an unsigned 64-bit argument (Core's uint64_t), e.g.
+// maxtries.
+func (p params) uint64(i int, name string) (uint64, error) {
+	var v uint64
+	if err := json.Unmarshal(p[i], &v); err != nil {
+		if isJSONInteger(p[i]) {
+			return 0, rpcErr(CodeMiscError, "JSON integer out of range")
+		}
+		return 0, rpcErr(CodeTypeError, "JSON value of type %s for field %s is not of expected type number", jsonType(p[i]), name)
+	}
+	return v, nil
+}
+
+// isJSONInteger reports whether raw is an integer literal (of any size).
+func isJSONInteger(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '-' {
+		raw = raw[1:]
+	}
+	if len(raw) == 0 {
+		return false
+	}
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p params) boolean(i int, name string) (bool, error) {
@@ -352,7 +414,8 @@ func (p params) intOrBool(i int, name string) (int64, error) {
 		}
 		return 0, nil
 	}
-	return p.int(i, name)
+	v, err := p.int32(i, name) // Core's int
+	return int64(v), err
 }
 
 func jsonType(raw json.RawMessage) string {

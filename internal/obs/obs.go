@@ -1,6 +1,7 @@
 // Package obs sets up the observability every hashfleet component shares:
 // structured logging (log/slog), a per-process Prometheus registry, and an
-// HTTP mux with /metrics, /healthz, /readyz and /debug/pprof.
+// HTTP mux with /metrics, /healthz, /readyz and /debug/pprof (the last
+// for loopback connections only).
 //
 // There is no global registry and no global logger: callers build them here
 // and pass them down.
@@ -54,7 +55,7 @@ type Checker func() error
 
 // NewMux returns a mux serving /metrics from g, /healthz (always 200 while
 // the process serves), /readyz (200 when ready returns nil, else 503 with the
-// reason), and /debug/pprof/. ready may be nil (always ready). Callers add
+// reason), and /debug/pprof/ to loopback connections only. ready may be nil (always ready). Callers add
 // their own routes to the returned mux.
 func NewMux(g prometheus.Gatherer, ready Checker) *http.ServeMux {
 	mux := http.NewServeMux()
@@ -74,12 +75,41 @@ func NewMux(g prometheus.Gatherer, ready Checker) *http.ServeMux {
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/", loopbackOnly(pprof.Index))
+	mux.HandleFunc("/debug/pprof/cmdline", loopbackOnly(pprof.Cmdline))
+	mux.HandleFunc("/debug/pprof/profile", loopbackOnly(pprof.Profile))
+	mux.HandleFunc("/debug/pprof/symbol", loopbackOnly(pprof.Symbol))
+	mux.HandleFunc("/debug/pprof/trace", loopbackOnly(pprof.Trace))
 	return mux
+}
+
+// loopbackOnly serves h only on a connection between two loopback
+// addresses, and answers 404 to anyone else: profiles show the command
+// line, memory and timings, so they are for someone on the machine
+// (curl http://127.0.0.1:PORT/debug/pprof/, or ssh -L), never for the
+// network, whatever address the HTTP API listens on.
+func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !isLoopback(r) {
+			http.NotFound(w, r)
+			return
+		}
+		h(w, r)
+	}
+}
+
+func isLoopback(r *http.Request) bool {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	la, ok := local.(*net.TCPAddr)
+	if !ok || !la.IP.IsLoopback() {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 // Serve serves h on ln until ctx is cancelled, then shuts down gracefully

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -90,5 +91,49 @@ func TestMuxEndpoints(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Serve returned %v, want nil", err)
+	}
+}
+
+// TestPprofOnlyOnLoopback: the profiling endpoints answer a connection to
+// a loopback address and nothing else, whatever address the mux listens on.
+func TestPprofOnlyOnLoopback(t *testing.T) {
+	mux := NewMux(NewRegistry(), nil)
+	for _, tt := range []struct {
+		local, remote string
+		want          int
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:50000", http.StatusOK},
+		{"[::1]:8080", "[::1]:50000", http.StatusOK},
+		{"10.1.2.3:8080", "10.1.2.4:50000", http.StatusNotFound},
+		{"172.17.0.2:8080", "127.0.0.1:50000", http.StatusNotFound}, // a container port reached through a proxy
+		{"127.0.0.1:8080", "10.1.2.4:50000", http.StatusNotFound},
+	} {
+		for _, path := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/heap"} {
+			local, _ := net.ResolveTCPAddr("tcp", tt.local)
+			r := httptest.NewRequest(http.MethodGet, path, nil)
+			r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, net.Addr(local)))
+			r.RemoteAddr = tt.remote
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("GET %s on %s from %s: got %d, want %d", path, tt.local, tt.remote, w.Code, tt.want)
+			}
+		}
+	}
+	// And over a real socket on loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	resp, err := http.Get("http://" + ln.Addr().String() + "/debug/pprof/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("pprof over loopback: got %d, want 200", resp.StatusCode)
 	}
 }

@@ -105,8 +105,13 @@ type Config struct {
 	// its last connection closes, so names cost a flooding client nothing
 	// lasting and never crowd out a miner's credit. Default 10000.
 	MaxWorkerNames int
-	// SendQueueLen is the per-connection queue of outgoing lines; a client
-	// that lets it fill is disconnected and counted. Default 64.
+	// SendQueueLen is the per-connection queue of outgoing lines. While
+	// more than half of it is taken the pool reads no more requests from
+	// that client (backpressure: a client may pipeline any number of
+	// requests, up to MsgBurst, as long as it reads the answers); the other
+	// half is for broadcasts. A client that lets it fill, or does not take
+	// a write within WriteTimeout, has stopped reading: it is disconnected
+	// and counted as slow_client. Default 64.
 	SendQueueLen int
 	// MaxLineLen caps an incoming line (requests are small). Default 4096.
 	MaxLineLen int
@@ -121,7 +126,8 @@ type Config struct {
 	// IdleTimeout closes a session that sends nothing for this long.
 	// Default 10 min.
 	IdleTimeout time.Duration
-	// WriteTimeout bounds one write to a client. Default 10 s.
+	// WriteTimeout bounds one write to a client; a client that takes
+	// longer is disconnected as slow_client. Default 10 s.
 	WriteTimeout time.Duration
 	// SubmitTimeout bounds one share's validation and block submission. The
 	// submission is detached from the connection, so a client hanging up

@@ -47,10 +47,7 @@ func (e *closeError) Error() string {
 
 func (e *closeError) Unwrap() error { return e.Err }
 
-var (
-	errSlowClient   = &closeError{Reason: reasonSlowClient}
-	errTooManyFiles = syscall.EMFILE
-)
+var errSlowClient = &closeError{Reason: reasonSlowClient}
 
 // maxMalformed is how many undecodable lines a connection may send before
 // it is closed.
@@ -67,10 +64,13 @@ type conn struct {
 	start time.Time
 
 	sendq  chan []byte
-	closec chan error // reader asks the writer to flush and close, once
+	room   chan struct{} // the writer took lines off sendq (buffer 1)
+	closec chan error    // reader asks the writer to flush and close, once
 	cancel context.CancelCauseFunc
 
-	isSession atomic.Bool // subscribed and authorized (for Stats)
+	host      string       // hostKey of the remote address
+	isSession atomic.Bool  // subscribed and authorized (for Stats)
+	lastShare atomic.Int64 // unix ns of the last accepted share, or of the connect
 
 	// mu guards the session state below. Held only for short, non-blocking
 	// sections (enqueue is non-blocking); never across I/O or Submit.
@@ -88,10 +88,12 @@ func newConn(s *Server, nc net.Conn, cancel context.CancelCauseFunc) *conn {
 		log:    s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
 		start:  now,
 		sendq:  make(chan []byte, s.cfg.SendQueueLen),
+		room:   make(chan struct{}, 1),
 		closec: make(chan error, 1),
 		cancel: cancel,
 	}
 	c.sess.init(s.cfg, now)
+	c.lastShare.Store(now.UnixNano())
 	return c
 }
 
@@ -141,7 +143,9 @@ func (c *conn) serve(ctx context.Context) {
 }
 
 // enqueue queues line without blocking. A full queue means the client does
-// not read fast enough: it is disconnected and counted (STYLE R7).
+// not read fast enough: it is disconnected and counted (STYLE R7). The
+// reader keeps half the queue free for the broadcaster (waitRoom), so a
+// client that pipelines requests but reads its answers never fills it.
 func (c *conn) enqueue(line []byte) bool {
 	select {
 	case c.sendq <- line:
@@ -188,6 +192,10 @@ func (c *conn) writeLoop(ctx context.Context) error {
 				break drain
 			}
 		}
+		select { // after the drain, so that the reader sees the room it is told of
+		case c.room <- struct{}{}:
+		default:
+		}
 		var err error
 		if len(buf) > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
@@ -196,6 +204,9 @@ func (c *conn) writeLoop(ctx context.Context) error {
 		if cap(buf) <= 256<<10 {
 			*bp = buf[:0]
 			writeBufs.Put(bp)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return &closeError{Reason: reasonSlowClient, Err: err} // the client stopped reading
 		}
 		if err != nil {
 			return &closeError{Reason: reasonWriteError, Err: err}
@@ -211,6 +222,9 @@ func (c *conn) readLoop(ctx context.Context) error {
 	bucket := tokenBucket{rate: c.s.cfg.MaxMsgRate, burst: float64(c.s.cfg.MsgBurst)}
 	malformed := 0
 	for {
+		if !c.waitRoom(ctx) {
+			return nil
+		}
 		c.mu.Lock()
 		ready := c.sess.subscribed && c.sess.authorized
 		c.mu.Unlock()
@@ -263,6 +277,23 @@ func (c *conn) readLoop(ctx context.Context) error {
 			return err
 		}
 	}
+}
+
+// waitRoom is the reader's backpressure: while more than half the send
+// queue is taken it reads nothing more (the client's requests wait in the
+// socket), so answers to pipelined requests never overflow the queue and the
+// other half stays free for broadcasts. A client that stops reading is
+// dropped by the writer's timeout, not here. It returns false once ctx is
+// done.
+func (c *conn) waitRoom(ctx context.Context) bool {
+	for len(c.sendq) > cap(c.sendq)/2 {
+		select {
+		case <-c.room:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // fail sends a final error reply (id may be nil) and closes the connection

@@ -105,8 +105,9 @@ type harnessOpts struct {
 	sub     job.BlockSubmitter
 	cfg     pool.Config // Jobs, Listener, Logger are filled in
 	dataDir string
-	payout  []byte      // default payoutScript
-	jobCfg  *job.Config // overrides the job.Config built from src, sub and payout
+	payout  []byte       // default payoutScript
+	jobCfg  *job.Config  // overrides the job.Config built from src, sub and payout
+	log     *slog.Logger // the pool's logger; default testLogger
 }
 
 // harness runs a real job.Manager and pool.Server on loopback.
@@ -151,6 +152,9 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	cfg.Listener = ln
 	cfg.DataDir = o.dataDir
 	cfg.Logger = testLogger(t).With("component", "pool")
+	if o.log != nil {
+		cfg.Logger = o.log
+	}
 	srv, err := pool.New(cfg)
 	if err != nil {
 		ln.Close()

@@ -8,13 +8,19 @@ package pool_test
 // slow readers).
 
 import (
+	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -104,6 +110,7 @@ func (p *probe) run() {
 		p.mu.Lock()
 		p.lat = append(p.lat, time.Since(start))
 		p.mu.Unlock()
+		time.Sleep(time.Millisecond) // pace: a miner, not a second flood
 	}
 }
 
@@ -327,4 +334,300 @@ func TestWorkerNameFloodWhileMining(t *testing.T) {
 	t.Logf("%d names flooded", names)
 }
 
-var _ = json.Marshal
+// pipeline writes n mining.ping requests (ids 1..n) in one write.
+func pipeline(t *testing.T, c *stratumClient, n int) {
+	t.Helper()
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(&b, "{\"id\":%d,\"method\":\"mining.ping\",\"params\":[]}\n", i)
+	}
+	if _, err := c.nc.Write([]byte(b.String())); err != nil {
+		t.Fatalf("pipelined write: %v", err)
+	}
+	c.nextID = n
+}
+
+// TestPipelinedRequests: a client that sends the documented burst of
+// 1,000 requests in one write and reads its answers gets every answer
+// (the pool stops reading while its send queue is half full instead of
+// dropping it); a client that sends bursts of 1,000 and never reads is
+// dropped as slow_client once a write to it times out; the honest miner is
+// served throughout.
+func TestPipelinedRequests(t *testing.T) {
+	t.Run("reading client", func(t *testing.T) {
+		node := newFakeNodeBits(0x1d00ffff)
+		h := startHarness(t, harnessOpts{src: node, sub: node, cfg: probeConfig()}) // default queue, rate and burst
+		p := startProbe(t, h.addr, "", "honest")
+		mark := p.count()
+		for range 3 {
+			c := dial(t, h.addr)
+			pipeline(t, c, 1000)
+			for id := 1; id <= 1000; id++ {
+				if r := c.response(id); r.Error != nil {
+					t.Fatalf("ping %d: %v", id, r.Error)
+				}
+			}
+			c.handshake("pipeliner") // still connected and served
+		}
+		p.served(t, mark, 20, "pipelined requests")
+		if n := h.pool.Stats().Disconnects["slow_client"]; n != 0 {
+			t.Fatalf("slow_client disconnects: got %d, want 0", n)
+		}
+	})
+	t.Run("non-reading client", func(t *testing.T) {
+		node := newFakeNodeBits(0x1d00ffff)
+		cfg := probeConfig()
+		cfg.WriteTimeout = 500 * time.Millisecond
+		cfg.MaxMsgRate = 1e6 // so that the socket buffers fill in a second, not a minute
+		h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+		p := startProbe(t, h.addr, "", "honest")
+		mark := p.count()
+		c := dialSmallWindow(t, h.addr)
+		req := []byte(strings.Repeat("{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"a-long-user-agent-to-make-answers-bigger\"]}\n", 1000))
+		go func() {
+			for {
+				if _, err := c.Write(req); err != nil {
+					return
+				}
+			}
+		}()
+		waitFor(t, 30*time.Second, "the non-reading client dropped as slow_client", func() bool {
+			return h.pool.Stats().Disconnects["slow_client"] == 1
+		})
+		p.served(t, mark, 20, "non-reading pipelining client")
+		if n := h.pool.Stats().Disconnects["flood"]; n != 0 {
+			t.Errorf("flood disconnects: got %d, want 0", n)
+		}
+	})
+}
+
+// dialSmallWindow dials with a 4 KiB receive buffer, for a client that
+// never reads.
+func dialSmallWindow(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
+
+// tryRawSession opens a session from src (see rawSession) and returns an
+// error instead of failing when the pool refuses or closes it.
+func tryRawSession(addr, src, worker string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(nc, "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n{\"id\":2,\"method\":\"mining.authorize\",\"params\":[%q,\"\"]}\n{\"id\":3,\"method\":\"mining.ping\",\"params\":[]}\n", worker)
+	nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(got), "\"mining.notify\"") {
+		n, err := nc.Read(buf)
+		if err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("session from %s: %w", src, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	nc.SetReadDeadline(time.Time{})
+	return nc, nil
+}
+
+// holdSessions opens n ping-only sessions from src and returns how many
+// the pool kept.
+func holdSessions(t *testing.T, addr, src string, n int) (kept []net.Conn) {
+	t.Helper()
+	for i := range n {
+		nc, err := tryRawSession(addr, src, fmt.Sprintf("squatter%d", i))
+		if err != nil {
+			continue
+		}
+		kept = append(kept, nc)
+	}
+	t.Cleanup(func() {
+		for _, nc := range kept {
+			nc.Close()
+		}
+	})
+	return kept
+}
+
+// TestOneHostCannotTakeEverySlot: one address holding logged-in sessions
+// is capped at MaxConnsPerIP; the others' miners get in and are served.
+func TestOneHostCannotTakeEverySlot(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.MaxConns, cfg.MaxConnsPerIP = 40, 10
+	cfg.ConnRatePerIP, cfg.ConnBurstPerIP = 1e6, 1e6
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "127.0.0.3", "honest")
+	mark := p.count()
+	if kept := holdSessions(t, h.addr, "127.0.0.2", 30); len(kept) != 10 {
+		t.Fatalf("sessions one address holds: got %d, want MaxConnsPerIP 10", len(kept))
+	}
+	if n := h.pool.Stats().Disconnects["ip_conn_limit"]; n != 20 {
+		t.Errorf("ip_conn_limit refusals: got %d, want 20", n)
+	}
+	nc, err := tryRawSession(h.addr, "127.0.0.4", "newcomer")
+	if err != nil {
+		t.Fatalf("a miner from another address: %v", err)
+	}
+	nc.Close()
+	p.served(t, mark, 20, "one host holding its connection limit")
+}
+
+// TestConnectionRatePerHost: one address opening connections in a loop is
+// refused beyond its burst; another address is not.
+func TestConnectionRatePerHost(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.ConnRatePerIP, cfg.ConnBurstPerIP = 0.5, 5
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "127.0.0.3", "honest")
+	mark := p.count()
+	served := 0
+	for i := range 50 {
+		if nc, err := tryRawSession(h.addr, "127.0.0.2", fmt.Sprint("cycler", i)); err == nil {
+			served++
+			nc.Close()
+		}
+	}
+	// 5 from the burst, and at most one more per 2 s of the loop.
+	if served < 5 || served > 10 {
+		t.Errorf("sessions opened by 50 quick connections from one address: got %d, want the burst of 5 (+1 per 2s)", served)
+	}
+	if n := h.pool.Stats().Disconnects["ip_rate_limit"]; n != uint64(50-served) {
+		t.Errorf("ip_rate_limit refusals: got %d, want %d", n, 50-served)
+	}
+	nc, err := tryRawSession(h.addr, "127.0.0.4", "newcomer")
+	if err != nil {
+		t.Fatalf("a miner from another address: %v", err)
+	}
+	nc.Close()
+	p.served(t, mark, 20, "connection cycling from one host")
+}
+
+// TestPingDoesNotHoldASlot: sessions from many addresses fill the pool and
+// keep alive with mining.ping but never submit a share. A new miner is
+// refused at first, then gets in because the full pool closes sessions
+// without a share in ShareTimeout; the miner that mines is never closed.
+func TestPingDoesNotHoldASlot(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.MaxConns = 20
+	cfg.ShareTimeout = 500 * time.Millisecond
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "127.0.0.3", "honest")
+	mark := p.count()
+	held := 0
+	for i := range 19 {
+		held += len(holdSessions(t, h.addr, fmt.Sprintf("127.0.1.%d", i+1), 1))
+	}
+	if held != 19 {
+		t.Fatalf("ping-only sessions: got %d, want 19 (the pool is then full)", held)
+	}
+	var newcomer net.Conn
+	waitFor(t, 30*time.Second, "a new miner to get a slot in the full pool", func() bool {
+		nc, err := tryRawSession(h.addr, "127.0.0.4", "newcomer")
+		newcomer = nc
+		return err == nil
+	})
+	newcomer.Close()
+	st := h.pool.Stats()
+	if st.Disconnects["no_shares"] == 0 {
+		t.Errorf("no_shares closes: got 0, want the ping-only sessions closed (disconnects %v)", st.Disconnects)
+	}
+	p.served(t, mark, 20, "ping-only sessions filling the pool")
+}
+
+// TestMaxConnsFitsTheFDLimit runs itself in a child process with a low
+// file descriptor limit: the pool warns and serves only as many
+// connections as leave FDReserve descriptors, so that, full, it still
+// answers HTTP.
+func TestMaxConnsFitsTheFDLimit(t *testing.T) {
+	if os.Getenv("HASHFLEET_FD_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMaxConnsFitsTheFDLimit$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "HASHFLEET_FD_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	rl.Cur = 400
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	var logs safeBuffer
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.MaxConns = 1000 // FDReserve 256: 144 fit
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if !strings.Contains(logs.String(), "exceed the file descriptor limit 400") {
+		t.Errorf("logs: got %q, want a warning about the file descriptor limit", logs.String())
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &http.Server{Handler: h.pool.StatsHandler()}
+	go api.Serve(ln)
+	defer api.Close()
+
+	var conns []net.Conn
+	defer func() {
+		for _, nc := range conns {
+			nc.Close()
+		}
+	}()
+	for i := range 200 {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 2, byte(i/50+1))}}
+		nc, err := d.Dial("tcp", h.addr)
+		if err != nil {
+			t.Fatalf("dial %d: %v", i, err)
+		}
+		conns = append(conns, nc)
+	}
+	waitFor(t, 20*time.Second, "144 connections served, 56 refused", func() bool {
+		st := h.pool.Stats()
+		return st.Connections == 144 && st.Disconnects["conn_limit"] == 56
+	})
+	resp, err := http.Get("http://" + ln.Addr().String() + "/")
+	if err != nil {
+		t.Fatalf("HTTP API with the pool full: %v", err)
+	}
+	var st pool.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.Connections != 144 {
+		t.Fatalf("HTTP API with the pool full: got %+v, %v", st.Connections, err)
+	}
+	resp.Body.Close()
+}
+
+// safeBuffer is a bytes.Buffer for concurrent log writes.
+type safeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *safeBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *safeBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -10,7 +10,7 @@ import (
 type metrics struct {
 	conns        prometheus.Gauge
 	sessions     prometheus.Gauge
-	accepts      *prometheus.CounterVec // result: accepted, limit
+	accepts      *prometheus.CounterVec // result: accepted, conn_limit, ip_conn_limit, ip_rate_limit
 	disconnects  *prometheus.CounterVec // reason
 	shares       prometheus.Counter
 	shareDiff    prometheus.Counter
@@ -33,7 +33,7 @@ func newMetrics(reg prometheus.Registerer, hashrate func() float64) *metrics {
 			Name: "hashfleet_pool_sessions", Help: "Subscribed and authorized Stratum sessions.",
 		}),
 		accepts: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "hashfleet_pool_connections_total", Help: "TCP connections accepted (result=accepted) or refused by the connection limit (result=limit).",
+			Name: "hashfleet_pool_connections_total", Help: "TCP connections accepted (result=accepted) or refused at once by a limit (result=conn_limit: the pool is full; ip_conn_limit, ip_rate_limit: the address has too many or opens them too fast).",
 		}, []string{"result"}),
 		disconnects: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashfleet_pool_disconnects_total", Help: "Closed connections by reason (slow_client, idle_timeout, flood, ...).",

@@ -34,9 +34,11 @@ type Server struct {
 	ids  atomic.Uint64                // connection ids
 
 	// mu guards conns, the set of live connections (the broadcaster
-	// iterates a snapshot of it).
-	mu    sync.Mutex
-	conns map[*conn]struct{}
+	// iterates a snapshot of it), and hosts, the per-address counts.
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	hosts  map[string]*host
+	sweepc chan struct{} // accept asks tickLoop for a sweep (buffer 1)
 
 	// pendingc carries blocks whose submission had not settled when the
 	// share was answered; followLoop updates their records.
@@ -71,11 +73,25 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	cfg = cfg.withDefaults()
+	limit, err := fdLimit()
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	fit, warn, err := fitMaxConns(cfg.MaxConns, cfg.FDReserve, limit)
+	if err != nil {
+		return nil, fmt.Errorf("pool: %w", err)
+	}
+	if warn != "" {
+		cfg.Logger.Warn(warn)
+		cfg.MaxConns = fit
+	}
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		started: time.Now(),
 		conns:   make(map[*conn]struct{}),
+		hosts:   make(map[string]*host),
+		sweepc:  make(chan struct{}, 1),
 
 		pendingc: make(chan pendingBlock, 64),
 		tipc:     make(chan struct{}, 1),
@@ -178,36 +194,26 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.Wa
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, errTooManyFiles) {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
-				select {
-				case <-time.After(backoff):
-					continue
-				case <-ctx.Done():
-					return nil
-				}
+			if !acceptBackoff(err) {
+				return fmt.Errorf("pool: accept: %w", err)
 			}
-			return fmt.Errorf("pool: accept: %w", err)
+			// Out of descriptors (or memory): wait instead of spinning, and
+			// make room by closing sessions that do not mine.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "backoff", backoff)
+			s.askSweep()
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		backoff = 0
-		s.mu.Lock()
-		full := len(s.conns) >= s.cfg.MaxConns
-		var (
-			c      *conn
-			cctx   context.Context
-			cancel context.CancelCauseFunc
-		)
-		if !full {
-			cctx, cancel = context.WithCancelCause(ctx)
-			c = newConn(s, nc, cancel)
-			s.conns[c] = struct{}{}
-		}
-		s.mu.Unlock()
-		if full {
-			s.m.accepts.WithLabelValues("limit").Inc()
-			s.ledger.disconnected(reasonConnLimit)
+		c, cctx, reason := s.admit(ctx, nc)
+		if c == nil {
+			s.m.accepts.WithLabelValues(reason).Inc()
+			s.ledger.disconnected(reason)
 			nc.Close()
 			continue
 		}
@@ -217,9 +223,60 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.Wa
 			c.serve(cctx)
 			s.mu.Lock()
 			delete(s.conns, c)
+			s.releaseHost(c.host)
 			s.mu.Unlock()
 			s.m.conns.Dec()
 		})
+	}
+}
+
+// admit applies the connection limits to a new connection: the pool's
+// (asking for a sweep of sessions that do not mine when it is full), then
+// its address's count and rate. It returns the registered conn, or nil and
+// the refusal reason.
+func (s *Server) admit(ctx context.Context, nc net.Conn) (*conn, context.Context, string) {
+	key := hostKey(nc.RemoteAddr())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.conns) >= s.cfg.MaxConns {
+		s.askSweep()
+		return nil, nil, reasonConnLimit
+	}
+	if reason := s.admitHost(key, time.Now()); reason != "" {
+		return nil, nil, reason
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	c := newConn(s, nc, cancel)
+	c.host = key
+	s.conns[c] = struct{}{}
+	return c, cctx, ""
+}
+
+// askSweep asks tickLoop to close sessions without recent shares now.
+func (s *Server) askSweep() {
+	select {
+	case s.sweepc <- struct{}{}:
+	default:
+	}
+}
+
+// sweep closes, once the pool is near capacity, the sessions whose last
+// accepted share (or connect) is older than ShareTimeout: keeping a slot
+// takes mining, not mining.ping.
+func (s *Server) sweep(now time.Time, conns []*conn) {
+	if float64(len(conns)) < nearCapacity*float64(s.cfg.MaxConns) {
+		return
+	}
+	cutoff := now.Add(-s.cfg.ShareTimeout).UnixNano()
+	closed := 0
+	for _, c := range conns {
+		if c.lastShare.Load() < cutoff {
+			c.cancel(&closeError{Reason: reasonNoShares})
+			closed++
+		}
+	}
+	if closed > 0 {
+		s.log.Warn("near capacity: closed sessions without an accepted share", "closed", closed, "share_timeout", s.cfg.ShareTimeout, "conns", len(conns), "max_conns", s.cfg.MaxConns)
 	}
 }
 
@@ -275,26 +332,37 @@ func (s *Server) publish(j *job.Job) {
 	s.log.Debug("job broadcast", "job", j.ID, "height", j.Height, "clean", j.Clean, "sessions", len(conns), "took", time.Since(start))
 }
 
-// tickLoop runs vardiff for idle sessions and flushes worker totals.
+// tickLoop runs vardiff for idle sessions, closes sessions that do not
+// mine when the pool is near capacity, and flushes worker totals.
 func (s *Server) tickLoop(ctx context.Context) error {
 	vd := time.NewTicker(max(s.cfg.RetargetInterval/4, 100*time.Millisecond))
 	defer vd.Stop()
 	fl := time.NewTicker(s.cfg.FlushInterval)
 	defer fl.Stop()
+	snapshot := func() []*conn {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		return conns
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-vd.C:
-			s.mu.Lock()
-			conns := make([]*conn, 0, len(s.conns))
-			for c := range s.conns {
-				conns = append(conns, c)
-			}
-			s.mu.Unlock()
+			conns := snapshot()
 			for _, c := range conns {
 				c.tick(now)
 			}
+			s.sweep(now, conns)
+			s.mu.Lock()
+			s.pruneHosts(now)
+			s.mu.Unlock()
+		case <-s.sweepc:
+			s.sweep(time.Now(), snapshot())
 		case <-fl.C:
 			s.flush()
 		}

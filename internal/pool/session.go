@@ -478,6 +478,7 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 		return
 	}
 	c.s.ledger.accept(worker, now, sj.diff)
+	c.lastShare.Store(now.UnixNano())
 	c.s.m.shares.Inc()
 	c.s.m.shareDiff.Add(sj.diff)
 	if res.Block != nil {
