@@ -124,11 +124,13 @@ func TestConnectionLimitAndIdleTimeout(t *testing.T) {
 }
 
 // TestSlowClientDropped: a client that never reads is disconnected once
-// its send queue fills, and counted; the others keep getting work.
+// a write to it times out (the pool stopped reading its requests when its
+// send queue was half full), and counted; the others keep getting work.
 func TestSlowClientDropped(t *testing.T) {
 	node := newFakeNode()
 	cfg := protocolConfig()
 	cfg.SendQueueLen = 8
+	cfg.WriteTimeout = 500 * time.Millisecond
 	cfg.MaxMsgRate, cfg.MsgBurst = 1e9, 1<<30
 	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
 	fast := dial(t, h.addr)
@@ -155,7 +157,7 @@ func TestSlowClientDropped(t *testing.T) {
 		}
 		w.Flush()
 	}()
-	waitFor(t, 30*time.Second, "slow client dropped", func() bool {
+	waitFor(t, 60*time.Second, "slow client dropped", func() bool {
 		return h.pool.Stats().Disconnects["slow_client"] == 1
 	})
 	<-done

@@ -8,7 +8,9 @@ package pool_test
 // slow readers).
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/obs"
 	"github.com/hashfleet/hashfleet/internal/pool"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
@@ -110,7 +113,7 @@ func (p *probe) run() {
 		p.mu.Lock()
 		p.lat = append(p.lat, time.Since(start))
 		p.mu.Unlock()
-		time.Sleep(time.Millisecond) // pace: a miner, not a second flood
+		time.Sleep(5 * time.Millisecond) // pace: a miner (under MaxMsgRate), not a second flood
 	}
 }
 
@@ -630,4 +633,167 @@ func (b *safeBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+// TestHugeLinesAndGarbage: 10 MB lines, binary garbage and malformed JSON
+// from several connections at once; each offender is closed, the honest
+// miner mines on.
+func TestHugeLinesAndGarbage(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.HandshakeTimeout = 2 * time.Second // for the connection that sends only empty lines
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "", "honest")
+	mark := p.count()
+	huge := bytes.Repeat([]byte("{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\""), 1)
+	huge = append(huge, bytes.Repeat([]byte("A"), 10<<20)...)
+	payloads := [][]byte{
+		append(slices.Clone(huge), "\"]}\n"...),                                                 // a 10 MB request
+		bytes.Repeat([]byte{0xff, 0x00, 0x7f}, 4<<20),                                           // 12 MB of binary, no newline
+		[]byte(strings.Repeat("{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]\n", 20)), // malformed JSON
+		[]byte(strings.Repeat("\n", 1<<20)),                                                     // empty lines
+		[]byte(strings.Repeat("{\"id\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],\"method\":\"mining.ping\"}\n", 20)),
+	}
+	var wg sync.WaitGroup
+	for _, pl := range payloads {
+		c := dial(t, h.addr)
+		wg.Go(func() { c.nc.Write(pl) })
+		select {
+		case <-c.closed:
+		case <-time.After(30 * time.Second):
+			t.Errorf("payload %.30q…: connection still open after 30s", pl)
+		}
+	}
+	wg.Wait()
+	p.served(t, mark, 20, "10 MB lines and garbage")
+}
+
+// TestSlowloris: connections that drip a request a byte at a time, or
+// subscribe and never authorize, are closed at the handshake timeout
+// whatever they send; the honest miner mines on.
+func TestSlowloris(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.HandshakeTimeout = time.Second
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "", "honest")
+	mark := p.count()
+	const n = 100
+	var clients []*stratumClient
+	for i := range n {
+		c := dialFrom(t, h.addr, fmt.Sprintf("127.0.3.%d", i+1))
+		clients = append(clients, c)
+		if i%2 == 0 {
+			c.send(stratum.MethodSubscribe, []any{})
+		}
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() { // drip one byte per connection every 50 ms
+		line := []byte("{\"id\":1,\"method\":\"mining.authorize\",\"params\":[\"x\",\"y\"]}")
+		for k := 0; ; k = (k + 1) % len(line) {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			for _, c := range clients {
+				c.nc.Write(line[k : k+1])
+			}
+		}
+	}()
+	for _, c := range clients {
+		select {
+		case <-c.closed:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("a slowloris connection is still open 30s after connecting")
+		}
+	}
+	if got := h.pool.Stats().Disconnects["handshake_timeout"]; got != n {
+		t.Errorf("handshake_timeout closes: got %d, want %d", got, n)
+	}
+	p.served(t, mark, 20, "slowloris")
+}
+
+// TestBadCredentials: wrong passwords by the hundred are refused (code
+// 24), create no worker name and no session, and a submit after a refusal
+// is unauthorized; the honest miner (right password) mines on.
+func TestBadCredentials(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	cfg := probeConfig()
+	cfg.Password = "x" // what the probe's handshake sends
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	p := startProbe(t, h.addr, "", "honest")
+	mark := p.count()
+	for i := range 20 {
+		c := dial(t, h.addr)
+		c.call(stratum.MethodSubscribe, []any{})
+		for k := range 10 {
+			name := fmt.Sprintf("guess%d", i*10+k)
+			for _, pass := range []any{"", "X", "x ", strings.Repeat("x", 3000), 7, nil} {
+				if got := errCode(c.call(stratum.MethodAuthorize, []any{name, pass})); got != stratum.ErrUnauthorized {
+					t.Fatalf("authorize %s with password %.10v: got code %d, want %d", name, pass, got, stratum.ErrUnauthorized)
+				}
+			}
+			if got := errCode(c.call(stratum.MethodSubmit, []any{name, "1", "00", "00000000", "00000000"})); got != stratum.ErrUnauthorized {
+				t.Fatalf("submit after a refused authorize: got code %d, want %d", got, stratum.ErrUnauthorized)
+			}
+		}
+		c.nc.Close()
+	}
+	st := h.pool.Stats()
+	if got := workerNames(st); !slices.Equal(got, []string{"honest"}) {
+		t.Errorf("worker names: got %v, want only honest", got)
+	}
+	p.served(t, mark, 20, "bad credentials")
+}
+
+// TestPoolHTTPGarbage: the server's HTTP API (the obs mux with
+// /api/stats, as `hashfleet server` mounts it) answers garbage with 4xx
+// and keeps serving.
+func TestPoolHTTPGarbage(t *testing.T) {
+	node := newFakeNodeBits(0x1d00ffff)
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: probeConfig()})
+	mux := obs.NewMux(obs.NewRegistry(), h.pool.Ready)
+	mux.Handle("GET /api/stats", h.pool.StatsHandler())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go obs.Serve(ctx, ln, mux)
+	for _, tc := range []struct {
+		raw  string
+		want string // status line prefix
+	}{
+		{"GARBAGE\r\n\r\n", "HTTP/1.1 400"},
+		{"\x00\x01\x02\x03\r\n\r\n", "HTTP/1.1 400"},
+		{"GET /api/stats HTTP/1.1\r\nHost: x\r\nX: " + strings.Repeat("a", 2<<20) + "\r\n\r\n", "HTTP/1.1 431"},
+		{"POST /api/stats HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 405"},
+		{"GET /api/stats HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", "HTTP/1.1 400"},
+		{"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 307"}, // to the cleaned path, /etc/passwd: 404
+		{"GET /api/stats HTTP/9.9\r\nHost: x\r\n\r\n", "HTTP/1.1 505"},
+	} {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.SetDeadline(time.Now().Add(30 * time.Second))
+		go nc.Write([]byte(tc.raw))
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		nc.Close()
+		if !strings.HasPrefix(line, tc.want) {
+			t.Errorf("%.40q: got %q (%v), want %s", tc.raw, line, err, tc.want)
+		}
+	}
+	resp, err := http.Get("http://" + ln.Addr().String() + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st pool.Stats
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/stats after the garbage: status %d, %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
 }

@@ -38,7 +38,8 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 // ReadLine returns the next non-empty line without its line ending. The
 // slice is valid only until the next call. A line longer than the limit is
 // consumed up to its newline and reported as ErrLineTooLong; the Reader is
-// then at the next line. Other errors come from the underlying reader
+// then at the next line (or, when no newline came within 1 MiB, somewhere
+// in the line: the caller should drop such a peer). Other errors come from the underlying reader
 // (io.EOF at a clean end; io.ErrUnexpectedEOF for a final line without '\n'
 // is not reported: such a line is returned, and io.EOF follows).
 func (r *Reader) ReadLine() ([]byte, error) {
@@ -67,15 +68,24 @@ func (r *Reader) ReadLine() ([]byte, error) {
 	}
 }
 
-// discardLine drops input up to and including the next newline.
+// maxDiscard bounds how much of an overlong line the Reader drops looking
+// for its end: a peer streaming bytes without a newline gets an error
+// after 1 MiB instead of holding the reader until it stops.
+const maxDiscard = 1 << 20
+
+// discardLine drops input up to and including the next newline, at most
+// maxDiscard bytes.
 func (r *Reader) discardLine() error {
-	for {
-		_, err := r.br.ReadSlice('\n')
+	for n := 0; ; {
+		line, err := r.br.ReadSlice('\n')
 		if err == nil {
 			return nil
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
 			return err
+		}
+		if n += len(line); n > maxDiscard {
+			return fmt.Errorf("%w: no newline within %d bytes", ErrLineTooLong, n)
 		}
 	}
 }

@@ -238,3 +238,22 @@ func TestWriterConcurrent(t *testing.T) {
 		t.Errorf("got %d lines, want 400", n)
 	}
 }
+
+// TestEndlessLineBounded: a peer streaming bytes without a newline gets
+// ErrLineTooLong after about 1 MiB, not a reader blocked until it stops.
+func TestEndlessLineBounded(t *testing.T) {
+	pr, pw := io.Pipe()
+	go func() {
+		chunk := bytes.Repeat([]byte{0xff}, 64<<10)
+		for {
+			if _, err := pw.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	defer pr.Close()
+	r := NewReaderSize(pr, 4096)
+	if _, err := r.ReadLine(); !errors.Is(err, ErrLineTooLong) {
+		t.Fatalf("endless line: got %v, want ErrLineTooLong", err)
+	}
+}
