@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/node"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
 	"github.com/hashfleet/hashfleet/internal/pool"
 	"github.com/hashfleet/hashfleet/internal/stratum"
@@ -252,5 +255,62 @@ func reorgOut(t *testing.T, n *nodetest.RPCNode, height int64) {
 	}
 	if got := n.BestBlockHash(t); got != prev.String() {
 		t.Fatalf("tip after reorg: got %s, want %s", got, prev)
+	}
+}
+
+// TestBlockOrphanedByNodeRollback: the node the pool found a block on is
+// replaced by one that never had it (a node restored from an old copy, or
+// one that lost blocks): the pool marks the block orphaned and says why.
+func TestBlockOrphanedByNodeRollback(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	runNode := func(ln net.Listener, dataDir string) (stop func()) {
+		n, err := node.New(node.Config{DataDir: dataDir, Listener: ln, RPCUser: "u", RPCPassword: "p"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		return func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("node Run: %v", err)
+			}
+		}
+	}
+	stop := runNode(ln, t.TempDir())
+	client, err := chain.New(chain.Config{URL: "http://" + addr, User: "u", Password: "p", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payout, err := btc.PayoutScript(nodetest.DefaultAddress(), &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := protocolConfig()
+	cfg.InitialDiff = 1e-12
+	cfg.BlockCheckInterval = 20 * time.Millisecond
+	h := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout})
+	c := dial(t, h.addr)
+	c.handshake("w")
+	hash := mineBlock(t, c, "w")
+	waitBlock(t, h, hash, func(b pool.BlockRecord) bool { return b.State == pool.BlockAccepted })
+
+	stop()
+	ln2, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("listen on %s again for the replacement node: %v", addr, err)
+	}
+	defer runNode(ln2, t.TempDir())()
+	rec := waitBlock(t, h, hash, func(b pool.BlockRecord) bool { return b.State == pool.BlockOrphaned })
+	if !strings.Contains(rec.Reason, "no longer has") {
+		t.Errorf("reason: got %q, want the node no longer has the block", rec.Reason)
+	}
+	if w := workerStats(h.pool.Stats(), "w"); w == nil || w.Blocks != 0 {
+		t.Errorf("worker after the rollback: got %+v, want 0 blocks credited", w)
 	}
 }
