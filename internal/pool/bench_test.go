@@ -82,7 +82,9 @@ func memStats() runtime.MemStats {
 // BenchmarkIdleConnMemory reports the memory (Go heap + goroutine stacks,
 // after GC) per idle, authorized session: the server's two goroutines,
 // buffers and session state, plus the test client's socket objects (no
-// client goroutines). Run with -benchtime=1x.
+// client goroutines). Run with -benchtime=1x. rss-B/conn (VmRSS growth,
+// server and client objects together) means something only in a fresh
+// process: run it with -count=1.
 func BenchmarkIdleConnMemory(b *testing.B) {
 	const conns = 1000
 	node := newFakeNode()
