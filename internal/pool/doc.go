@@ -27,7 +27,14 @@
 //     hanging up never cancels a block on its way to the node. The job
 //     manager submits each block at most once.
 //   - Found blocks are written to the data dir (bbolt) before the miner's
-//     answer is queued; worker totals are flushed every FlushInterval and on
-//     shutdown.
+//     answer is queued, once per block hash however often its share is
+//     replayed; a worker's block credit is derived from the block records,
+//     so it is written with them. Share totals are flushed every
+//     FlushInterval and on shutdown (a kill -9 loses at most that much).
+//   - Found blocks are followed (confirmLoop, at each new tip and every
+//     BlockCheckInterval) until buried BlockMaturity deep (confirmed), and
+//     marked orphaned, credit withdrawn, when the node's main chain no
+//     longer holds them. A damaged pool.db is a DamagedError, never a panic
+//     or a silent reset.
 //   - Vardiff (Vardiff) is a pure core fed with explicit times.
 package pool
