@@ -244,3 +244,21 @@ func blockView(b pool.BlockRecord) dashboard.Block {
 	}
 	return v
 }
+
+// work returns the total difficulty of the shares the current server
+// accepted from all workers (each worth difficulty·2³² hashes expected).
+func (d *dashSource) work(ctx context.Context) (float64, error) {
+	st := d.sched.Status()
+	if st.Server == nil || len(st.Server.Ports) < 2 {
+		return 0, errors.New("no server")
+	}
+	ps, err := d.poolStats(ctx, fmt.Sprintf("http://%s:%d/api/stats", st.Server.Hostname, st.Server.Ports[1]))
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, w := range ps.Workers {
+		sum += w.DiffSum
+	}
+	return sum, nil
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,15 @@ var (
 	binPath string
 	binErr  error
 )
+
+// TestMain removes the binary hashfleetBinary built (22 MB in $TMPDIR).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
 
 // hashfleetBinary builds the real binary once per test process: the demo
 // serves its own executable to the agent, so it must run as `hashfleet`,
@@ -110,6 +120,12 @@ func TestDemoMinesBlocks(t *testing.T) {
 	}
 	if sum.SharesAccepted < 3 {
 		t.Errorf("shares_accepted = %d, want >= 3 (each block is a share)", sum.SharesAccepted)
+	}
+	if sum.HashingSeconds <= 0 || sum.HashingSeconds > sum.ElapsedSeconds || sum.Hashes <= 0 {
+		t.Errorf("hashing_seconds = %v (elapsed %v), hashes = %v: want hashing time within the run and work done", sum.HashingSeconds, sum.ElapsedSeconds, sum.Hashes)
+	}
+	if want := sum.Hashes / sum.HashingSeconds; math.Abs(sum.HashesPerSecond-want) > 1e-6*want {
+		t.Errorf("hashes_per_second = %v, want hashes/hashing_seconds = %v", sum.HashesPerSecond, want)
 	}
 	if !strings.HasPrefix(sum.Payout, "bcrt1") {
 		t.Errorf("payout = %q, want a regtest address", sum.Payout)

@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newWorkerCmd(),
 		newBenchCmd(),
 		newNodeCmd(),
+		newAddressCmd(),
 		newMasterCmd(),
 		newProbeCmd(),
 		newDoctorCmd(),

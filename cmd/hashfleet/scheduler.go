@@ -22,18 +22,18 @@ import (
 )
 
 type schedulerFlags struct {
-	master, nodeRPC, payout, network, rpcUser, rpcPasswordFile string
-	taskMode, image, dockerNetwork, dockerNetworkName          string
-	forcePull                                                  bool
-	maxWorkers                                                 int
-	maxCPUs, workerCPUs, workerMem, serverCPUs, serverMem      float64
-	principal, secretFile, masterCAFile                        string
-	httpListen, advertise, binaryURL                           string
-	stateDir, stateURL                                         string
-	role, user, name                                           string
-	failoverTimeout, refuse, killGrace, reconcile              time.Duration
-	noHealthCheck, teardown                                    bool
-	logFormat, logLevel                                        string
+	master, nodeRPC, payout, network, rpcUser, rpcPasswordFile          string
+	taskMode, image, dockerNetwork, dockerNetworkName, serverListenHost string
+	forcePull                                                           bool
+	maxWorkers                                                          int
+	maxCPUs, workerCPUs, workerMem, serverCPUs, serverMem               float64
+	principal, secretFile, masterCAFile                                 string
+	httpListen, advertise, binaryURL                                    string
+	stateDir, stateURL                                                  string
+	role, user, name                                                    string
+	failoverTimeout, refuse, killGrace, reconcile                       time.Duration
+	noHealthCheck, teardown                                             bool
+	logFormat, logLevel                                                 string
 }
 
 func newSchedulerCmd() *cobra.Command {
@@ -66,6 +66,7 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.image, "image", "hashfleet:latest", "Docker image for --task-mode docker")
 	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings), HOST, or USER (port mappings, with --docker-network-name)")
 	fl.StringVar(&f.dockerNetworkName, "docker-network-name", "", "user-defined Docker network the tasks join with --docker-network USER")
+	fl.StringVar(&f.serverListenHost, "server-listen-host", "0.0.0.0", "IP address the miner server task binds its ports on (command tasks, --docker-network HOST); workers on other agents must reach it")
 	fl.BoolVar(&f.forcePull, "force-pull", false, "always pull the Docker image")
 	fl.IntVar(&f.maxWorkers, "max-workers", 8, "maximum number of worker tasks (0 = no limit)")
 	fl.Float64Var(&f.maxCPUs, "max-cpus", 0, "maximum cpus used by all workers (0 = no limit)")
@@ -141,7 +142,7 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 		Master: f.master, Principal: f.principal, FrameworkName: f.name, User: f.user, Role: f.role,
 		FailoverTimeout: f.failoverTimeout, NodeRPC: f.nodeRPC, RPCUser: f.rpcUser, Payout: f.payout, Network: f.network,
 		TaskMode: scheduler.TaskMode(f.taskMode), Image: f.image, DockerNetwork: mesos.DockerNetwork(strings.ToUpper(f.dockerNetwork)),
-		DockerNetworkName: f.dockerNetworkName, ForcePullImage: f.forcePull, NoHealthCheck: f.noHealthCheck, KillGrace: f.killGrace,
+		DockerNetworkName: f.dockerNetworkName, ServerListenHost: f.serverListenHost, ForcePullImage: f.forcePull, NoHealthCheck: f.noHealthCheck, KillGrace: f.killGrace,
 		StateDir: f.stateDir, StateURL: f.stateURL, ReconcileInterval: f.reconcile, Logger: log,
 		Policy: scheduler.PolicyConfig{
 			ServerCPUs: f.serverCPUs, ServerMem: f.serverMem, WorkerCPUs: f.workerCPUs, WorkerMem: f.workerMem,

@@ -71,7 +71,7 @@ and hashes SHA-256d on -t threads. -o may be repeated: pools are tried in order
 	fl.StringVar(&f.apiListen, "api-listen", "", "serve /api/stats, /metrics, /healthz, /readyz on this address (e.g. 127.0.0.1:4048)")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
-	fl.BoolVar(&f.benchmark, "benchmark", false, "hash offline and report the rate, as `hashfleet bench` does (-t, --impl, --time-limit); no pool")
+	fl.BoolVar(&f.benchmark, "benchmark", false, "hash offline and report the rate, as \"hashfleet bench\" does (-t, --impl, --time-limit); no pool")
 	fl.BoolVar(&f.benchmarkMiner, "benchmark-miner", false, "like --benchmark, but through the worker's own hashing threads (the mining code path)")
 	fl.DurationVar(&f.timeLimit, "time-limit", 0, "stop after this long (0: run until interrupted; benchmarks default to 10s)")
 	fl.BoolVar(&f.noRedirect, "no-redirect", false, "ignore client.reconnect requests to another host")

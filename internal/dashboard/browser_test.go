@@ -2,12 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hashfleet/hashfleet/internal/dashboard/dashboardtest"
-	"time"
 )
 
 // TestBrowserShowsLiveUpdates opens the dashboard in real headless chromium
@@ -73,5 +76,59 @@ func TestBrowserShowsLiveUpdates(t *testing.T) {
 			t.Logf("screenshot %s (%d bytes)", shot, fi.Size())
 			src.foundAt.Store(1 << 62)
 		})
+	}
+}
+
+// TestBrowserPagesFoundBlocksAndShowsTaskCause: with more blocks found
+// than a live update carries, the page shows the total, the latest ones,
+// and loads older ones on demand from /api/found; a failed task shows its
+// cause.
+func TestBrowserPagesFoundBlocksAndShowsTaskCause(t *testing.T) {
+	chrome := dashboardtest.ChromiumPath(t)
+	var all []Block
+	for h := range 30 {
+		all = append(all, Block{Height: int64(h + 1), Hash: fmt.Sprintf("%064x", h+1), Time: time.Now()})
+	}
+	src := SourceFunc(func(context.Context) (Snapshot, error) {
+		return Snapshot{Server: Pool{Blocks: all}, Cluster: Cluster{Tasks: []Task{{ID: "hashfleet-server-1", Role: "server", State: "TASK_FAILED",
+			Message: "Command exited with status 1; stderr: listen tcp 127.0.0.1:31000: bind: address already in use"}}}}, nil
+	})
+	d, err := New(Config{Source: src, Logger: slog.New(slog.DiscardHandler), Interval: 200 * time.Millisecond, RecentBlocks: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = d.Run(runCtx); close(done) }()
+	ts := httptest.NewServer(d.Handler())
+	// Stopping the dashboard ends its event streams, so Close need not wait
+	// for the browser.
+	defer func() { stop(); <-done; ts.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	b := dashboardtest.StartBrowser(t, chrome)
+	if err := b.Open(ctx, ts.URL+"/", 1280, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitFor(ctx, `document.getElementById("found").textContent === "30"`); err != nil {
+		t.Fatalf("found counter never showed the total 30: %v", err)
+	}
+	var live int
+	if err := b.Eval(ctx, `document.querySelectorAll('#blocks-found tr[data-hash]').length`, &live); err != nil || live != 20 {
+		t.Errorf("live rows = %d (%v), want the latest 20", live, err)
+	}
+	if err := b.Eval(ctx, `document.getElementById("found-older").click(), 0`, new(int)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WaitFor(ctx, `document.querySelectorAll('#found-old tr[data-hash]').length === 10`); err != nil {
+		t.Fatalf("older blocks never loaded: %v", err)
+	}
+	var oldest string
+	if err := b.Eval(ctx, `document.querySelector('#found-old tr:last-child').dataset.hash`, &oldest); err != nil || oldest != fmt.Sprintf("%064x", 1) {
+		t.Errorf("last older row = %q (%v), want block 1", oldest, err)
+	}
+	if err := b.WaitFor(ctx, `(document.querySelector('#tasks .task-msg')||{}).textContent === "Command exited with status 1; stderr: listen tcp 127.0.0.1:31000: bind: address already in use"`); err != nil {
+		t.Errorf("failed task's cause not shown: %v", err)
 	}
 }
