@@ -24,15 +24,6 @@ var (
 	binErr  error
 )
 
-// TestMain removes the binary hashfleetBinary built (22 MB in $TMPDIR).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
-	os.Exit(code)
-}
-
 // hashfleetBinary builds the real binary once per test process: the demo
 // serves its own executable to the agent, so it must run as `hashfleet`,
 // not as the test binary.
