@@ -107,7 +107,8 @@ type demoSummary struct {
 
 var errDemoDone = errors.New("demo: target reached")
 
-func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) error {
+// check validates the flags and fills in the listen host.
+func (cfg *demoConfig) check() error {
 	if cfg.Workers < 1 {
 		return fmt.Errorf("demo: --workers %d: want at least 1", cfg.Workers)
 	}
@@ -122,6 +123,13 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	}
 	if net.ParseIP(cfg.ListenHost) == nil {
 		return fmt.Errorf("demo: --listen-host %q: want an IP address such as 127.0.0.1 or 0.0.0.0", cfg.ListenHost)
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) error {
+	if err := cfg.check(); err != nil {
+		return err
 	}
 	log, err := obs.NewLogger(stderr, cfg.LogFormat, cfg.LogLevel)
 	if err != nil {
