@@ -112,7 +112,7 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		m.reply(w, "", http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := validateCall(call, body); err != nil {
+	if err := validateCall(call); err != nil {
 		m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
 		return
 	}
@@ -251,62 +251,40 @@ func splitComma(s string) []string {
 	return out
 }
 
-var knownCalls = map[mesos.CallType]bool{
-	mesos.CallUnknown: true, mesos.CallSubscribe: true, mesos.CallTeardown: true, mesos.CallAccept: true,
-	mesos.CallDecline: true, mesos.CallAcceptInverseOffers: true, mesos.CallDeclineInverseOffers: true,
-	mesos.CallRevive: true, mesos.CallKill: true, mesos.CallShutdown: true, mesos.CallAcknowledge: true,
-	mesos.CallAcknowledgeOperationStatus: true, mesos.CallReconcile: true, mesos.CallReconcileOperations: true,
-	mesos.CallMessage: true, mesos.CallRequest: true, mesos.CallSuppress: true, mesos.CallUpdateFramework: true,
-}
-
-// parseCall decodes a JSON call body as Mesos's JSON-to-protobuf conversion
-// would: unknown keys ignored, null as unset, a required enum must be a
-// known name.
+// parseCall decodes a JSON call body as Mesos's JSON-to-protobuf
+// conversion does (see protojson.go).
 func parseCall(body []byte) (*mesos.Call, error) {
-	var raw any
-	if err := json.Unmarshal(body, &raw); err != nil {
+	if !json.Valid(body) {
+		var raw any
+		err := json.Unmarshal(body, &raw)
 		return nil, fmt.Errorf("Failed to parse body into JSON: %v", err)
 	}
-	if _, ok := raw.(map[string]any); !ok {
-		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: expecting a JSON object")
-	}
 	var call mesos.Call
-	if err := json.Unmarshal(body, &call); err != nil {
+	if err := decodeProto(body, &call); err != nil {
 		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: %v", err)
-	}
-	if call.Type != "" && !knownCalls[call.Type] {
-		return nil, fmt.Errorf("Failed to convert JSON into Call protobuf: Failed to find enum for '%s'", call.Type)
 	}
 	return &call, nil
 }
 
-// validateCall mirrors validation::scheduler::call::validate, including the
-// proto-required fields that Mesos's JSON conversion enforces.
-func validateCall(c *mesos.Call, body []byte) error {
+// validateCall mirrors validation::scheduler::call::validate (required
+// proto fields were checked by parseCall).
+func validateCall(c *mesos.Call) error {
 	if c.Type == "" {
 		return errors.New("Expecting 'type' to be present")
+	}
+	idOf := func(id *mesos.FrameworkID) string {
+		if id == nil {
+			return ""
+		}
+		return id.Value
 	}
 	if c.Type == mesos.CallSubscribe {
 		if c.Subscribe == nil {
 			return errors.New("Expecting 'subscribe' to be present")
 		}
-		var probe struct {
-			Subscribe struct {
-				FrameworkInfo map[string]json.RawMessage `json:"framework_info"`
-			} `json:"subscribe"`
-		}
-		_ = json.Unmarshal(body, &probe)
-		fi := probe.Subscribe.FrameworkInfo
-		if fi == nil {
-			return errors.New("Expecting 'subscribe.framework_info' to be present")
-		}
-		for _, f := range []string{"user", "name"} {
-			if v, ok := fi[f]; !ok || string(v) == "null" {
-				return fmt.Errorf("Expecting 'framework_info.%s' to be present", f)
-			}
-		}
-		id := c.Subscribe.FrameworkInfo.ID
-		if c.FrameworkID != nil && (id == nil || id.Value != c.FrameworkID.Value) {
+		// An unset id equals an unset framework_id; an id on one side only
+		// is a difference.
+		if idOf(c.Subscribe.FrameworkInfo.ID) != idOf(c.FrameworkID) {
 			return errors.New("'framework_id' differs from 'subscribe.framework_info.id'")
 		}
 		return nil
@@ -330,24 +308,22 @@ func validateCall(c *mesos.Call, body []byte) error {
 	case mesos.CallDeclineInverseOffers:
 		return need(c.DeclineInverseOffers != nil, "decline_inverse_offers")
 	case mesos.CallKill:
-		if err := need(c.Kill != nil, "kill"); err != nil {
-			return err
-		}
-		return need(c.Kill.TaskID.Value != "", "kill.task_id")
+		return need(c.Kill != nil, "kill")
 	case mesos.CallShutdown:
 		return need(c.Shutdown != nil, "shutdown")
 	case mesos.CallAcknowledge:
 		if err := need(c.Acknowledge != nil, "acknowledge"); err != nil {
 			return err
 		}
-		if len(c.Acknowledge.UUID) != 16 {
-			return fmt.Errorf("Failed to parse UUID: expected 16 bytes, got %d", len(c.Acknowledge.UUID))
-		}
+		return validUUID(c.Acknowledge.UUID)
 	case mesos.CallAcknowledgeOperationStatus:
 		if err := need(c.AcknowledgeOperationStatus != nil, "acknowledge_operation_status"); err != nil {
 			return err
 		}
-		return need(c.AcknowledgeOperationStatus.AgentID != nil, "acknowledge_operation_status.agent_id")
+		if err := validUUID(c.AcknowledgeOperationStatus.UUID); err != nil {
+			return err
+		}
+		return need(c.AcknowledgeOperationStatus.AgentID != nil, "agent_id")
 	case mesos.CallReconcile:
 		return need(c.Reconcile != nil, "reconcile")
 	case mesos.CallReconcileOperations:
@@ -360,10 +336,17 @@ func validateCall(c *mesos.Call, body []byte) error {
 		if err := need(c.UpdateFramework != nil, "update_framework"); err != nil {
 			return err
 		}
-		id := c.UpdateFramework.FrameworkInfo.ID
-		if id == nil || id.Value != c.FrameworkID.Value {
-			return errors.New("'framework_info.id' is not equal to 'framework_id'")
+		if idOf(c.UpdateFramework.FrameworkInfo.ID) != c.FrameworkID.Value {
+			return errors.New("'framework_id' differs from 'update_framework.framework_info.id'")
 		}
+	}
+	return nil
+}
+
+// validUUID mirrors id::UUID::fromBytes: exactly 16 bytes.
+func validUUID(b []byte) error {
+	if len(b) != 16 {
+		return errors.New("Not a valid UUID")
 	}
 	return nil
 }
