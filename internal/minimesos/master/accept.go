@@ -2,6 +2,7 @@ package master
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +48,14 @@ func (c *core) accept(now time.Time, f *framework, body *mesos.CallAcceptBody) {
 			if op.Launch == nil {
 				continue
 			}
+			if err := launchResourcesError(op.Launch.TaskInfos); err != nil {
+				// Master::accept validates each operation's resources
+				// first; every task of a bad LAUNCH gets TASK_ERROR.
+				for _, ti := range op.Launch.TaskInfos {
+					c.masterUpdate(now, f, ti, mesos.TaskError, mesos.ReasonTaskInvalid, err.Error())
+				}
+				continue
+			}
 			for _, ti := range op.Launch.TaskInfos {
 				if op.ID != nil {
 					c.masterUpdate(now, f, ti, mesos.TaskError, mesos.ReasonTaskInvalid,
@@ -73,6 +82,23 @@ func (c *core) accept(now time.Time, f *framework, body *mesos.CallAcceptBody) {
 		}
 	}
 	c.refuse(now, o0, remaining, body.Filters)
+}
+
+// launchResourcesError validates the resources of a LAUNCH operation's
+// tasks and their executors, as validateAndUpgradeResources does.
+func launchResourcesError(tasks []mesos.TaskInfo) error {
+	for _, ti := range tasks {
+		rs := ti.Resources
+		if ti.Executor != nil {
+			rs = append(slices.Clone(rs), ti.Executor.Resources...)
+		}
+		for _, r := range rs {
+			if err := validateResource(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func launchTasks(op mesos.Operation) []mesos.TaskInfo {

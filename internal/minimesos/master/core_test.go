@@ -200,3 +200,40 @@ func TestResources(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateResource checks the scalar rule of Resources::validate on
+// values a script cannot carry (the test client rounds to 3 decimals).
+func TestValidateResource(t *testing.T) {
+	scalar := func(v float64) mesos.Resource {
+		return mesos.Resource{Name: "cpus", Type: mesos.ScalarType, Scalar: &mesos.ValueScalar{Value: v}}
+	}
+	for _, tt := range []struct {
+		r    mesos.Resource
+		want string // "" = valid
+	}{
+		{scalar(1), ""},
+		{scalar(0), ""}, // zero is allowed (an empty resource)
+		{scalar(0.0005), ""},
+		{scalar(9e15), ""},
+		{scalar(0.0004), "Resource 'cpus:0' is invalid: Invalid scalar resource: value <= 0"},
+		{scalar(-0.5), "Resource 'cpus:-0.5' is invalid: Invalid scalar resource: value <= 0"},
+		{scalar(1e16), "Resource 'cpus:-9.22337203685478e+15' is invalid: Invalid scalar resource: value <= 0"},
+		{scalar(math.Inf(1)), "Resource 'cpus:-9.22337203685478e+15' is invalid: Invalid scalar resource: value <= 0"},
+		{scalar(math.NaN()), "Resource 'cpus:-9.22337203685478e+15' is invalid: Invalid scalar resource: value <= 0"},
+		{mesos.Resource{Name: "cpus", Type: mesos.ScalarType}, "Resource 'cpus' is invalid: Invalid scalar resource"},
+		{mesos.Resource{Type: mesos.ScalarType, Scalar: &mesos.ValueScalar{Value: 1}}, "Resource ':1' is invalid: Empty resource name"},
+		{mesos.Resource{Name: "x", Type: "TEXT"}, "Resource 'x' is invalid: Invalid resource type"},
+	} {
+		err := validateResource(tt.r)
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%+v: got %q, want %q", tt.r, got, tt.want)
+		}
+		if _, perr := parseResources([]mesos.Resource{tt.r}); (perr == nil) != (tt.want == "") {
+			t.Errorf("%+v: parseResources error %v, validateResource %q", tt.r, perr, tt.want)
+		}
+	}
+}

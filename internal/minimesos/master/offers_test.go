@@ -204,6 +204,9 @@ func TestAcceptInvalidTasks(t *testing.T) {
 		name string
 		edit func(ti *mesos.TaskInfo)
 		msg  string
+		// whole: the error is in the operation's resources, which Mesos
+		// checks before any task: every task of the LAUNCH fails.
+		whole bool
 	}{
 		{name: "too many cpus", edit: func(ti *mesos.TaskInfo) { ti.Resources = mustRes(t, "cpus:3") }, msg: "required by task and its executor is more than available"},
 		{name: "port outside offer", edit: func(ti *mesos.TaskInfo) { ti.Resources = mustRes(t, "cpus:0.1;ports:[80-80]") }, msg: "more than available"},
@@ -212,10 +215,10 @@ func TestAcceptInvalidTasks(t *testing.T) {
 		{name: "no resources", edit: func(ti *mesos.TaskInfo) { ti.Resources = nil }, msg: "Task uses no resources"},
 		{name: "negative cpus", edit: func(ti *mesos.TaskInfo) {
 			ti.Resources = []mesos.Resource{{Name: "cpus", Type: mesos.ScalarType, Scalar: &mesos.ValueScalar{Value: -1}}}
-		}, msg: "Task uses invalid resources"},
+		}, msg: "Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0", whole: true},
 		{name: "inverted range", edit: func(ti *mesos.TaskInfo) {
 			ti.Resources = append(mustRes(t, "cpus:0.1"), mesos.RangesResource("ports", mesos.ValueRange{Begin: 31005, End: 31000}))
-		}, msg: "Task uses invalid resources"},
+		}, msg: "Invalid ranges resource: begin > end", whole: true},
 		{name: "no command", edit: func(ti *mesos.TaskInfo) { ti.Command = nil }, msg: "at least one (but not both) of CommandInfo or ExecutorInfo"},
 		{name: "slash in id", edit: func(ti *mesos.TaskInfo) { ti.TaskID.Value = "a/b" }, msg: "is invalid"},
 		{name: "env without value", edit: func(ti *mesos.TaskInfo) {
@@ -240,6 +243,12 @@ func TestAcceptInvalidTasks(t *testing.T) {
 			s.mustCall(mesos.Launch(s.fwID, offerIDs(os), tasks, 0), 202)
 			// "good" launches the first time only; later it is a duplicate.
 			st := s.update()
+			if tt.whole {
+				if st.TaskID != good.TaskID || st.State != mesos.TaskError || !strings.Contains(st.Message, tt.msg) {
+					t.Errorf("update: got %+v, want TASK_ERROR for %s too", st, good.TaskID.Value)
+				}
+				st = s.update()
+			}
 			for st.TaskID.Value == good.TaskID.Value && st.State != mesos.TaskError {
 				st = s.update()
 			}
@@ -256,7 +265,13 @@ func TestAcceptInvalidTasks(t *testing.T) {
 	for len(a.cmds) > 0 {
 		launches = append(launches, (<-a.cmds).taskID)
 	}
-	if len(launches) != len(tests) || slices.ContainsFunc(launches, func(id string) bool { return !strings.HasPrefix(id, "good-") }) {
+	whole := 0
+	for _, tt := range tests {
+		if tt.whole {
+			whole++
+		}
+	}
+	if len(launches) != len(tests)-whole || slices.ContainsFunc(launches, func(id string) bool { return !strings.HasPrefix(id, "good-") }) {
 		t.Errorf("launched: got %v, want one good-* task per case", launches)
 	}
 }

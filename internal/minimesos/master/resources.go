@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
@@ -41,14 +42,14 @@ func parseResources(rs []mesos.Resource) (resources, error) {
 			if r.Scalar == nil {
 				return nil, fmt.Errorf("resource %q: scalar value missing", r.Name)
 			}
-			f := r.Scalar.Value
-			if math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
-				return nil, fmt.Errorf("resource %q: scalar value %v must be positive", r.Name, f)
+			if r.Scalar.Value == 0 {
+				continue // an empty resource, as Mesos's Resources drops it
 			}
-			v = resVal{typ: mesos.ScalarType, milli: int64(math.Round(f * 1000))}
-			if v.milli == 0 {
-				return nil, fmt.Errorf("resource %q: scalar value %v rounds to zero", r.Name, f)
+			milli, ok := toFixed(r.Scalar.Value)
+			if !ok || milli <= 0 {
+				return nil, fmt.Errorf("Resource '%s:%s' is invalid: Invalid scalar resource: value <= 0", r.Name, fmtFixed(milli))
 			}
+			v = resVal{typ: mesos.ScalarType, milli: milli}
 		case mesos.RangesType:
 			if r.Ranges == nil || len(r.Ranges.Range) == 0 {
 				return nil, fmt.Errorf("resource %q: ranges missing", r.Name)
@@ -88,6 +89,88 @@ func parseResources(rs []mesos.Resource) (resources, error) {
 		out[r.Name] = v
 	}
 	return out, nil
+}
+
+// toFixed converts a scalar to Mesos's fixed point (thousandths, rounded
+// half away from zero like llround); ok is false for NaN, ±Inf and values
+// beyond the int64 range, which Mesos's llround turns into its minimum.
+func toFixed(f float64) (milli int64, ok bool) {
+	x := math.Round(f * 1000)
+	if math.IsNaN(x) || x >= math.MaxInt64 || x < math.MinInt64 {
+		return math.MinInt64, false
+	}
+	return int64(x), true
+}
+
+// fmtFixed prints a fixed-point value as Mesos prints a scalar (15
+// significant digits).
+func fmtFixed(milli int64) string {
+	return strconv.FormatFloat(float64(milli)/1000, 'g', 15, 64)
+}
+
+// validateResource mirrors Resources::validate for one resource: a name, a
+// known type, the value of that type, and for a scalar a non-zero value
+// whose fixed-point form is positive.
+func validateResource(r mesos.Resource) error {
+	invalid := func(msg string) error {
+		return fmt.Errorf("Resource '%s' is invalid: %s", resourceString(r), msg)
+	}
+	switch {
+	case r.Name == "":
+		return invalid("Empty resource name")
+	case r.Type == mesos.ScalarType:
+		if r.Scalar == nil || r.Ranges != nil || r.Set != nil {
+			return invalid("Invalid scalar resource")
+		}
+		if milli, ok := toFixed(r.Scalar.Value); r.Scalar.Value != 0 && (!ok || milli <= 0) {
+			return invalid("Invalid scalar resource: value <= 0")
+		}
+	case r.Type == mesos.RangesType:
+		if r.Scalar != nil || r.Ranges == nil || r.Set != nil {
+			return invalid("Invalid ranges resource")
+		}
+		rg := r.Ranges.Range
+		for i, x := range rg {
+			if x.Begin > x.End {
+				return invalid("Invalid ranges resource: begin > end")
+			}
+			for _, y := range rg[i+1:] {
+				if x.Begin <= y.End && y.Begin <= x.End {
+					return invalid("Invalid ranges resource: overlapping ranges")
+				}
+			}
+		}
+	case r.Type == mesos.SetType:
+		if r.Scalar != nil || r.Ranges != nil || r.Set == nil {
+			return invalid("Invalid set resource")
+		}
+		items := slices.Sorted(slices.Values(r.Set.Item))
+		if len(slices.Compact(items)) != len(r.Set.Item) {
+			return invalid("Invalid set resource: duplicated elements")
+		}
+	default:
+		return invalid("Invalid resource type")
+	}
+	return nil
+}
+
+// resourceString prints a resource as Mesos's stringify does for an
+// unreserved one ("cpus:2", "ports:[31000-31001]").
+func resourceString(r mesos.Resource) string {
+	switch {
+	case r.Type == mesos.ScalarType && r.Scalar != nil:
+		milli, _ := toFixed(r.Scalar.Value)
+		return r.Name + ":" + fmtFixed(milli)
+	case r.Type == mesos.RangesType && r.Ranges != nil:
+		var s []string
+		for _, x := range r.Ranges.Range {
+			s = append(s, fmt.Sprintf("%d-%d", x.Begin, x.End))
+		}
+		return r.Name + ":[" + strings.Join(s, ", ") + "]"
+	case r.Type == mesos.SetType && r.Set != nil:
+		return r.Name + ":{" + strings.Join(r.Set.Item, ", ") + "}"
+	}
+	return r.Name
 }
 
 // mergeRanges returns sorted ranges with overlapping and adjacent ones
