@@ -265,8 +265,9 @@ func running(t *testing.T, network string) []demoContainer {
 	out, err := docker(t, "ps", "--no-trunc", "--filter", "network="+network,
 		"--format", `{{.ID}} {{.Label "io.hashfleet.minimesos.task"}}`)
 	if err != nil {
-		t.Log(err)
-		return nil
+		// "none running" would make "old containers stopped" hold without
+		// checking anything.
+		t.Fatalf("listing the demo's containers: %v", err)
 	}
 	var cs []demoContainer
 	for l := range strings.Lines(out) {
@@ -281,12 +282,16 @@ func running(t *testing.T, network string) []demoContainer {
 // network or of an agent whose work directory is under tmp.
 func leftContainers(t *testing.T, network, tmp string) []string {
 	t.Helper()
-	var ids []string
-	if out, err := docker(t, "ps", "-aq", "--no-trunc", "--filter", "network="+network); err == nil {
-		ids = strings.Fields(out)
+	out, err := docker(t, "ps", "-aq", "--no-trunc", "--filter", "network="+network)
+	if err != nil {
+		t.Errorf("listing containers left on %s: %v", network, err)
 	}
-	out, _ := docker(t, "ps", "-a", "--no-trunc", "--filter", "label="+agentWorkDirLabel,
+	ids := strings.Fields(out)
+	out, err = docker(t, "ps", "-a", "--no-trunc", "--filter", "label="+agentWorkDirLabel,
 		"--format", `{{.ID}} {{.Label "`+agentWorkDirLabel+`"}}`)
+	if err != nil {
+		t.Errorf("listing agent containers left: %v", err)
+	}
 	for l := range strings.Lines(out) {
 		if id, dir, ok := strings.Cut(strings.TrimSpace(l), " "); ok && strings.HasPrefix(dir, tmp+string(filepath.Separator)) && !slices.Contains(ids, id) {
 			ids = append(ids, id)

@@ -111,7 +111,9 @@ func TestServerCommand(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	mcancel()
-	<-mdone
+	if err := <-mdone; err != nil {
+		t.Errorf("miner Run: %v", err)
+	}
 
 	_, metrics := httpGet(t, base+"/metrics")
 	if !strings.Contains(metrics, "hashfleet_pool_blocks_found_total") {

@@ -139,7 +139,9 @@ func testEndToEnd(t *testing.T, n *nodetest.RPCNode) {
 		}
 	}
 	cancel()
-	<-minerDone
+	if err := <-minerDone; err != nil {
+		t.Errorf("miner Run: %v", err)
+	}
 	// A share sent just before the miner stopped may still become a block:
 	// wait until the tip is stable and the pool mines on it, so that the
 	// external block below extends the main chain instead of forking it.
