@@ -75,10 +75,16 @@ func newTestServer(t *testing.T, src Source, interval time.Duration) (*Server, *
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = d.Run(ctx); close(done) }()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
 	ts := httptest.NewServer(d.Handler())
-	t.Cleanup(func() { ts.Close(); cancel(); <-done })
+	t.Cleanup(func() {
+		ts.Close()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dashboard Run: %v", err)
+		}
+	})
 	return d, ts
 }
 
@@ -112,15 +118,36 @@ func TestHistoryIsBoundedAndTotals(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(50 * time.Millisecond)
-	if _, h := d.Last(); len(h) != 5 {
-		t.Errorf("history grew to %d points, want the cap 5", len(h))
+	// Three more samples taken (the newest point changes each time): the
+	// history stays at its cap.
+	_, h := d.Last()
+	newest := h[len(h)-1].Time
+	for seen := 0; seen < 3; {
+		_, h = d.Last()
+		if len(h) != 5 {
+			t.Fatalf("history has %d points after more samples, want the cap 5", len(h))
+		}
+		if t1 := h[len(h)-1].Time; !t1.Equal(newest) {
+			newest = t1
+			seen++
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new samples (saw %d)", seen)
+		}
+		time.Sleep(time.Millisecond) // poll
 	}
 }
 
 func TestRoutes(t *testing.T) {
-	_, ts := newTestServer(t, newFake(1), 10*time.Millisecond)
-	time.Sleep(30 * time.Millisecond)
+	d, ts := newTestServer(t, newFake(1), 10*time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, h := d.Last(); len(h) > 0 {
+			break // a sample was taken: /api/history has a point
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sample taken within 10 s")
+		}
+	}
 	tests := []struct {
 		path     string
 		wantCode int

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +166,29 @@ func TestIntegrationBtcd(t *testing.T) {
 	}
 }
 
+// watchedNode is the chain client, counting the longpolls the Manager
+// starts and the block submissions that fail.
+type watchedNode struct {
+	*chain.Client
+	longpolls  atomic.Int64
+	submitErrs atomic.Int64
+}
+
+func (w *watchedNode) GetBlockTemplate(ctx context.Context, longPollID string) (*chain.Template, error) {
+	if longPollID != "" {
+		w.longpolls.Add(1)
+	}
+	return w.Client.GetBlockTemplate(ctx, longPollID)
+}
+
+func (w *watchedNode) SubmitBlock(ctx context.Context, block []byte) (string, error) {
+	res, err := w.Client.SubmitBlock(ctx, block)
+	if err != nil {
+		w.submitErrs.Add(1)
+	}
+	return res, err
+}
+
 // outageProxy forwards TCP to a node and can drop every connection and
 // refuse new ones for a while, like a node that restarts.
 type outageProxy struct {
@@ -255,7 +279,8 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := nodetest.NewWallet(t, n)
-	m, err := New(Config{Source: client, Submitter: client, PayoutScript: w.PkScript, Logger: quiet,
+	watch := &watchedNode{Client: client}
+	m, err := New(Config{Source: watch, Submitter: watch, PayoutScript: w.PkScript, Logger: quiet,
 		SubmitWait: 200 * time.Millisecond, PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +288,7 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	ctx := runManager(t, m)
 	waitFor(t, "the first job", func() bool { return m.Current() != nil })
 	j := m.Current()
-	time.Sleep(100 * time.Millisecond) // let the longpoll get under way
+	waitFor(t, "a longpoll under way", func() bool { return watch.longpolls.Load() > 0 })
 
 	proxy.down()
 	sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()), NTime: j.Time, Target: btc.Diff1Target}
@@ -275,7 +300,9 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	if res.Block == nil || !res.Block.Pending {
 		t.Fatalf("block during outage: got %+v, want pending", res.Block)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// The submission is retried during the outage: wait for a retry to
+	// fail too, then check the node has not got the block.
+	waitFor(t, "two failed submissions during the outage", func() bool { return watch.submitErrs.Load() >= 2 })
 	if got := n.BlockCount(t); got != j.Height-1 {
 		t.Fatalf("height during outage: got %d, want %d", got, j.Height-1)
 	}
@@ -329,7 +356,7 @@ func TestIntegrationEmbeddedNodeRestart(t *testing.T) {
 		mineOne()
 	}
 	before := n.BlockCount(t)
-	time.Sleep(100 * time.Millisecond) // a longpoll is outstanding
+	waitFor(t, "a longpoll waiting at the node", func() bool { return n.LongPolls() == 1 })
 	n.Restart(t)
 	if got := n.BlockCount(t); got != before {
 		t.Fatalf("height after restart: got %d, want %d", got, before)

@@ -126,6 +126,7 @@ type Manager struct {
 	templates   atomic.Uint64
 	blocksFound atomic.Uint64
 	blocksOK    atomic.Uint64
+	forwarded   atomic.Uint64
 	lastErr     atomic.Pointer[string]
 }
 
@@ -282,18 +283,21 @@ func (m *Manager) broadcast(j *Job) {
 
 // Status is a snapshot for the dashboard and /api/stats.
 type Status struct {
-	Height         int64     `json:"height"`
-	PrevHash       string    `json:"prev_hash"` // display order
-	JobID          string    `json:"job_id"`
-	Txs            int       `json:"txs"`
-	Bits           string    `json:"bits"`
-	NetworkDiff    float64   `json:"network_difficulty"`
-	Jobs           int       `json:"jobs"`
-	Templates      uint64    `json:"templates"`
-	BlocksFound    uint64    `json:"blocks_found"`
-	BlocksAccepted uint64    `json:"blocks_accepted"`
-	LastJob        time.Time `json:"last_job"`
-	LastError      string    `json:"last_error,omitempty"`
+	Height         int64   `json:"height"`
+	PrevHash       string  `json:"prev_hash"` // display order
+	JobID          string  `json:"job_id"`
+	Txs            int     `json:"txs"`
+	Bits           string  `json:"bits"`
+	NetworkDiff    float64 `json:"network_difficulty"`
+	Jobs           int     `json:"jobs"`
+	Templates      uint64  `json:"templates"`
+	BlocksFound    uint64  `json:"blocks_found"`
+	BlocksAccepted uint64  `json:"blocks_accepted"`
+	// Forwarded counts shares queued for the upstream pool (proxy mode),
+	// counted before Submit returns.
+	Forwarded uint64    `json:"forwarded,omitempty"`
+	LastJob   time.Time `json:"last_job"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // Status returns a snapshot of the manager's state.
@@ -304,6 +308,7 @@ func (m *Manager) Status() Status {
 		Templates:      m.templates.Load(),
 		BlocksFound:    m.blocksFound.Load(),
 		BlocksAccepted: m.blocksOK.Load(),
+		Forwarded:      m.forwarded.Load(),
 	}
 	if p := m.lastErr.Load(); p != nil {
 		s.LastError = *p

@@ -193,6 +193,7 @@ func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *RejectError) *Block
 	}
 	select {
 	case m.fwdq <- us:
+		m.forwarded.Add(1)
 	default:
 		m.met.forwarded.WithLabelValues("queue_full").Inc()
 		m.log.Warn("upstream forward queue full; share dropped", "worker", sh.Worker)

@@ -120,10 +120,17 @@ func TestProxyModeForwardsShares(t *testing.T) {
 			break
 		}
 	}
+	if got := m.Status().Forwarded; got != 1 {
+		t.Fatalf("shares queued for the upstream before the weak one: got %d, want 1", got)
+	}
 	if _, err := m.Submit(ctx, weak); err != nil {
 		t.Fatalf("weak share: got %v, want accepted locally", err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	// The forwarding decision is made inside Submit (forwarding itself is
+	// asynchronous): once Submit returned, a forwarded share is counted.
+	if got := m.Status().Forwarded; got != 1 {
+		t.Errorf("shares queued for the upstream: got %d, want 1 (weak share not forwarded)", got)
+	}
 	if n := len(pool.Submits()); n != 1 {
 		t.Errorf("upstream submits: got %d, want 1 (weak share not forwarded)", n)
 	}

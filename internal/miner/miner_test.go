@@ -296,7 +296,8 @@ func TestReconnectAfterRestart(t *testing.T) {
 	minertest.WaitFor(t, "shares before the crash", 30*time.Second, func() bool { return a.ValidShares(nil) >= 3 })
 	a.Close()
 	minertest.WaitFor(t, "the miner to notice", 10*time.Second, func() bool { return !m.Stats().Connected })
-	time.Sleep(100 * time.Millisecond) // a few failed attempts with backoff
+	c0 := m.Stats().Connects
+	minertest.WaitFor(t, "two failed connection attempts", 10*time.Second, func() bool { return m.Stats().Connects >= c0+2 })
 	b := minertest.NewServer(t, minertest.Config{Addr: addr})
 	minertest.WaitFor(t, "shares after the restart", 30*time.Second, func() bool { return b.ValidShares(nil) >= 3 })
 	m.stop(t)
@@ -440,11 +441,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 func TestStopWhileDisconnected(t *testing.T) {
 	// Nothing listens: Run must still return promptly on cancel.
 	m := startMiner(t, []string{"stratum+tcp://127.0.0.1:1"}, nil)
-	time.Sleep(100 * time.Millisecond)
+	minertest.WaitFor(t, "a failed connection attempt", 10*time.Second, func() bool { return m.Stats().Connects > 0 })
 	m.stop(t)
-	if st := m.Stats(); st.Connects == 0 {
-		t.Errorf("got 0 connection attempts, want > 0")
-	}
 }
 
 func TestRejectReasonsCounted(t *testing.T) {

@@ -134,6 +134,8 @@ type Node struct {
 
 	// changes wakes longpolls: a new tip or a mempool change.
 	changes changeNotifier
+	// longpolls counts getblocktemplate longpolls waiting now.
+	longpolls atomic.Int64
 
 	stopping chan struct{} // closed when Run begins shutting down
 	stopOnce sync.Once
@@ -425,6 +427,9 @@ func (n *Node) DataDir() string { return n.dataDir }
 
 // Height is the current main-chain height.
 func (n *Node) Height() int64 { return int64(n.chain.BestSnapshot().Height) }
+
+// LongPolls returns how many getblocktemplate longpolls are waiting now.
+func (n *Node) LongPolls() int { return int(n.longpolls.Load()) }
 
 // Params are the chain parameters (regtest).
 func (n *Node) Params() *chaincfg.Params { return n.params }

@@ -240,7 +240,7 @@ func TestLibraryLifecycle(t *testing.T) {
 	tmpl := template(t, rpc)
 	lp := make(chan error, 1)
 	go func() { _, err := rpc.GetBlockTemplate(context.Background(), tmpl.LongPollID); lp <- err }()
-	time.Sleep(100 * time.Millisecond)
+	waitUntil(t, "the longpoll waiting at the node", func() bool { return nd.LongPolls() == 1 })
 	cancel()
 	select {
 	case err := <-done:
@@ -298,5 +298,15 @@ func TestJSONRPCForms(t *testing.T) {
 	status, _, err := n.Post(context.Background(), nil, n.User, n.Password)
 	if err != nil || status != http.StatusInternalServerError {
 		t.Errorf("empty body: got status %d (%v), want 500 parse error", status, err)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test after 30 s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

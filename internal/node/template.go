@@ -231,6 +231,8 @@ func parseLongPollID(id string) (chainhash.Hash, uint64) {
 // It returns ctx's error if the client goes away and errShuttingDown when
 // the node stops.
 func (n *Node) waitLongPoll(ctx context.Context, lpTip chainhash.Hash, lpUpdates uint64) error {
+	n.longpolls.Add(1)
+	defer n.longpolls.Add(-1)
 	checkAt := time.Now().Add(n.cfg.LongPollTxWait)
 	for {
 		ch, updates := n.changes.state()

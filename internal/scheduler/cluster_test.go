@@ -366,8 +366,13 @@ func TestClusterRestartAdoptsRunningTasks(t *testing.T) {
 	if st.FrameworkID != fw {
 		t.Fatalf("framework id: got %q, want the stored %q", st.FrameworkID, fw)
 	}
-	time.Sleep(2 * time.Second) // give a duplicate launch every chance to happen
-	after := activeIDs(r2.s.Status())
+	// Barrier: with nothing wanted the scheduler suppresses offers; past
+	// that point it launches nothing until something changes, so a
+	// duplicate launch would show now.
+	st = waitFor(t, r2.s, 30*time.Second, "offers suppressed with nothing wanted", func(st scheduler.Status) bool {
+		return st.Suppressed && st.Wanted == 0
+	})
+	after := activeIDs(st)
 	if len(after) != len(before) {
 		t.Fatalf("active tasks: got %v, want the adopted %v", after, before)
 	}
@@ -435,8 +440,12 @@ func TestClusterDuplicateAndOutOfOrderUpdates(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(time.Second)
-	st = r.s.Status()
+	// The ghost was injected last: its kill shows the updates before it
+	// were handled. Barrier for "no launch": offers suppressed with
+	// nothing wanted.
+	st = waitFor(t, r.s, 30*time.Second, "offers suppressed with nothing wanted", func(st scheduler.Status) bool {
+		return st.Suppressed && st.Wanted == 0
+	})
 	for id, state := range before {
 		if got := activeIDs(st)[id]; got != state {
 			t.Fatalf("task %s: got %q, want %q (updates must be idempotent)", id, got, state)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
 )
@@ -77,14 +79,23 @@ func TestClusterNoAckOrLaunchWithoutPersistence(t *testing.T) {
 	store := &flakyStore{Store: fs}
 	cfg := c.config(t, dir)
 	cfg.Store = store
+	reg := prometheus.NewRegistry()
+	cfg.Registerer = reg
 	r := start(t, cfg)
 	st := waitFor(t, r.s, 30*time.Second, "server and 3 workers", steady(3))
 	old := st.Server.ID
 
 	store.broken.Store(true)
 	_, mark := log.count(mesos.CallAcknowledge, 0)
+	failed0 := updatesOf(t, reg, mesos.TaskFailed)
 	httpGet(fmt.Sprintf("http://127.0.0.1:%d/exit", st.Server.Ports[1]))
-	time.Sleep(3 * time.Second) // several agent retries (StatusRetry 1 s)
+	// Barrier: the server's TASK_FAILED arrives three times (sent, then
+	// resent twice by the agent because it was not acknowledged). The
+	// scheduler handles events one at a time, so an ACK or a launch it
+	// made for the first two would have been sent by then.
+	waitFor(t, r.s, 30*time.Second, "the agent to resend the unacknowledged TASK_FAILED twice", func(scheduler.Status) bool {
+		return updatesOf(t, reg, mesos.TaskFailed)-failed0 >= 3
+	})
 	acks, _ := log.count(mesos.CallAcknowledge, mark)
 	accepts, _ := log.count(mesos.CallAccept, mark)
 	if acks != 0 || accepts != 0 {
@@ -104,4 +115,26 @@ func TestClusterNoAckOrLaunchWithoutPersistence(t *testing.T) {
 	if acks, _ := log.count(mesos.CallAcknowledge, mark); acks == 0 {
 		t.Fatal("no acknowledgements after the store recovered")
 	}
+}
+
+// updatesOf reads hashfleet_scheduler_status_updates_total for state.
+func updatesOf(t *testing.T, reg *prometheus.Registry, state mesos.TaskState) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "hashfleet_scheduler_status_updates_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "state" && l.GetValue() == string(state) {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

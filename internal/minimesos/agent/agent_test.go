@@ -230,13 +230,38 @@ func TestStatusSequence(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("states: got %v, want %v", got, want)
 	}
-	// Acknowledged terminal update: no more retries.
-	select {
-	case u := <-a.m.ups:
-		if u.st.State != mesos.TaskFinished {
-			t.Errorf("after final ack: got %s", u.st.State)
+	// Acknowledged terminal update: no more retries. The barrier is a
+	// second task whose STARTING is left unacknowledged. The agent handles
+	// commands in order (the launch after the ack) and retries every due
+	// update in one pass; once that STARTING has been retried three times
+	// (100+200+400 ms of backoff, past StatusRetryMax), a retry of the
+	// FINISHED would have been sent before it. Only a retry already due
+	// before the ack was handled may come before the barrier's first update.
+	a.LaunchTask(testFW, shTask("seq-barrier", "exec sleep 60"))
+	var barrier []byte
+	deadline := time.After(waitTimeout)
+	for retries := 0; retries < 3; {
+		var u update
+		select {
+		case u = <-a.m.ups:
+		case <-deadline:
+			t.Fatalf("timed out waiting for retries of the barrier task (got %d)", retries)
 		}
-	case <-time.After(600 * time.Millisecond):
+		switch u.st.TaskID.Value {
+		case "seq":
+			if barrier != nil || string(u.st.UUID) != string(last.st.UUID) {
+				t.Errorf("after the final ack: got %s of seq (a retry after the ack, or a new update)", u.st.State)
+			}
+		case "seq-barrier":
+			switch {
+			case barrier == nil:
+				barrier = u.st.UUID
+			case string(u.st.UUID) == string(barrier):
+				retries++
+			default:
+				t.Fatalf("barrier task: got a new update (%s) while its head is unacknowledged", u.st.State)
+			}
+		}
 	}
 }
 
@@ -249,15 +274,26 @@ func TestLatestStateAndResume(t *testing.T) {
 	if u.st.State != mesos.TaskStarting {
 		t.Fatalf("first: got %s", u.st.State)
 	}
-	// The task finishes meanwhile; nothing is sent (head unacked, retry in 1 h).
-	time.Sleep(300 * time.Millisecond)
-	a.UpdateFramework(testFW) // the framework re-subscribed
-	r := a.m.next(t, "lat")
-	if r.st.State != mesos.TaskStarting || string(r.st.UUID) != string(u.st.UUID) {
-		t.Fatalf("resend: got %s, want the STARTING head again", r.st.State)
-	}
-	if r.latest != mesos.TaskFinished {
-		t.Errorf("latest: got %s, want TASK_FINISHED", r.latest)
+	// The task finishes meanwhile; nothing new is sent (head unacked, retry
+	// in 1 h), but each resend on re-subscription carries the latest state:
+	// resend until it says FINISHED.
+	var r update
+	for deadline := time.Now().Add(waitTimeout); ; {
+		a.UpdateFramework(testFW) // the framework re-subscribed
+		r = a.m.next(t, "lat")
+		if r.st.State != mesos.TaskStarting || string(r.st.UUID) != string(u.st.UUID) {
+			t.Fatalf("resend: got %s, want the STARTING head again", r.st.State)
+		}
+		if r.latest == mesos.TaskFinished {
+			break
+		}
+		if r.latest != mesos.TaskStarting && r.latest != mesos.TaskRunning {
+			t.Fatalf("latest: got %s, want STARTING, RUNNING then TASK_FINISHED", r.latest)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("latest: still %s after %v, want TASK_FINISHED", r.latest, waitTimeout)
+		}
+		time.Sleep(10 * time.Millisecond) // poll
 	}
 	// A mismatched ack is ignored; the right one moves the stream on.
 	a.Acknowledge(*testFW.ID, r.st.TaskID, make([]byte, 16))
@@ -381,11 +417,16 @@ func TestOrphansReaped(t *testing.T) {
 // gives TASK_KILLED with REASON_TASK_KILLED_DURING_LAUNCH.
 func TestFetch(t *testing.T) {
 	block := make(chan struct{})
+	slowHit := make(chan struct{}, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/bin/tool":
 			fmt.Fprint(w, "#!/bin/sh\necho tool ran \"$@\"\n")
 		case "/slow":
+			select {
+			case slowHit <- struct{}{}:
+			default:
+			}
 			select {
 			case <-block:
 			case <-r.Context().Done():
@@ -421,7 +462,11 @@ func TestFetch(t *testing.T) {
 	ti = shTask("fetch-kill", "true")
 	ti.Command.URIs = []mesos.CommandURI{{Value: srv.URL + "/slow"}}
 	a.LaunchTask(testFW, ti)
-	time.Sleep(100 * time.Millisecond)
+	select { // the fetch is under way
+	case <-slowHit:
+	case <-time.After(waitTimeout):
+		t.Fatal("the agent never fetched /slow")
+	}
 	a.KillTask(*testFW.ID, ti.TaskID, nil)
 	u = a.m.next(t, "fetch-kill")
 	if u.st.State != mesos.TaskKilled || u.st.Reason != mesos.ReasonTaskKilledDuringLaunch {

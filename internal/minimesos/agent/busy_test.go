@@ -29,13 +29,21 @@ func TestStartRetriesTextFileBusy(t *testing.T) {
 	if err := exec.Command(path).Start(); !errors.Is(err, syscall.ETXTBSY) {
 		t.Fatalf("start with the file open for writing: got %v, want ETXTBSY", err)
 	}
-	go func() {
-		time.Sleep(60 * time.Millisecond)
-		f.Close()
-	}()
+	// The writer goes away only after a start has failed with ETXTBSY and
+	// the retry waits, so the retry is what starts the program.
+	busy := 0
+	wait := func(d time.Duration) {
+		if busy++; busy == 1 {
+			f.Close()
+		}
+		time.Sleep(d)
+	}
 	cmd := exec.Command(path)
-	if err := startRetryBusy(&cmd); err != nil {
+	if err := startRetryBusy(&cmd, wait); err != nil {
 		t.Fatalf("startRetryBusy: %v", err)
+	}
+	if busy == 0 {
+		t.Fatal("startRetryBusy started the program without meeting ETXTBSY: nothing was retried")
 	}
 	err = cmd.Wait()
 	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 7 {

@@ -76,7 +76,7 @@ func (p *processContainer) start(context.Context) (*mesos.ContainerStatus, error
 	p.files = []*os.File{stdout, stderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
-	if err := startRetryBusy(&cmd); err != nil {
+	if err := startRetryBusy(&cmd, time.Sleep); err != nil {
 		return nil, err
 	}
 	p.cmd = cmd
@@ -220,14 +220,14 @@ func (a *Agent) taskEnv(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid 
 // writing in a child that another goroutine forked before the fetcher
 // closed it (the descriptor lives until that child execs). The condition
 // clears within milliseconds; an exec.Cmd cannot be started twice, so each
-// retry uses a fresh copy.
-func startRetryBusy(cmd **exec.Cmd) error {
+// retry uses a fresh copy. wait sleeps between attempts (time.Sleep).
+func startRetryBusy(cmd **exec.Cmd, wait func(time.Duration)) error {
 	for attempt := 1; ; attempt++ {
 		err := (*cmd).Start()
 		if err == nil || !errors.Is(err, syscall.ETXTBSY) || attempt == 20 {
 			return err
 		}
-		time.Sleep(time.Duration(attempt) * 10 * time.Millisecond)
+		wait(time.Duration(attempt) * 10 * time.Millisecond)
 		c := *cmd
 		*cmd = &exec.Cmd{Path: c.Path, Args: c.Args, Dir: c.Dir, Env: c.Env, Stdin: c.Stdin,
 			Stdout: c.Stdout, Stderr: c.Stderr, SysProcAttr: c.SysProcAttr}

@@ -54,6 +54,7 @@ func StartEmbeddedConfig(t testing.TB, cfg node.Config) *RPCNode {
 			e.stop(t)
 			e.start(t)
 		},
+		LongPolls: func() int { return e.node.LongPolls() },
 	}
 	e.rpc = n
 	t.Cleanup(func() { e.stop(t) })

@@ -46,6 +46,10 @@ type RPCNode struct {
 	// same data directory and address (persistence tests). Nil for btcd.
 	Restart func(t testing.TB)
 
+	// LongPolls, for the embedded node, returns how many getblocktemplate
+	// longpolls the running node is holding now. Nil for btcd.
+	LongPolls func() int
+
 	id atomic.Int64
 }
 
