@@ -254,7 +254,6 @@ func TestWorkerNameFlood(t *testing.T) {
 	flood(3) // pushes the honest name, which has no share yet, out
 	hash := mineBlock(t, honest, "honest")
 	flood(3)                           // the honest name has credit now: it stays
-	time.Sleep(100 * time.Millisecond) // a few flushes
 
 	st := h.pool.Stats()
 	w := workerStats(st, "honest")
