@@ -12,7 +12,19 @@
 // idle sessions, persistence flushes), and per connection one reader (it
 // decodes and answers requests, calling Submit synchronously) and one
 // writer (it drains a bounded send queue in batched writes). A client
-// whose queue fills is dropped and counted, never waited on (STYLE R7).
+// whose queue fills is dropped and counted, never waited on (STYLE R7);
+// the reader stops reading while half the queue is taken, so a client that
+// pipelines requests and reads its answers is slowed, not dropped.
+//
+// # Hostile clients
+//
+// limits.go holds what one client can take: connections in total (fitted
+// to the file descriptor limit less FDReserve), per address (an IPv6 /64)
+// and per address per second; near capacity, sessions without an accepted
+// share in ShareTimeout are closed (mining.ping keeps nothing). Worker
+// names without an accepted share are tracked only while connected and
+// never persisted (ledger). hostile_test.go runs every attack with an
+// honest miner mining through it.
 //
 // # Invariants
 //
