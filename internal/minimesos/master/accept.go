@@ -239,14 +239,27 @@ func validateID(id string) error {
 	return nil
 }
 
+// validateHealthCheck mirrors common/validation.cpp validateHealthCheck.
 func validateHealthCheck(h *mesos.HealthCheck) error {
 	if h == nil {
 		return nil
 	}
 	switch h.Type {
+	case "":
+		return fmt.Errorf("HealthCheck must specify 'type'")
 	case mesos.HealthCommand:
 		if h.Command == nil {
 			return fmt.Errorf("Expecting 'command' to be set for COMMAND health check")
+		}
+		if h.Command.Value == nil {
+			kind := "'shell command'"
+			if !h.Command.IsShell() {
+				kind = "'executable path'"
+			}
+			return fmt.Errorf("Command health check must contain %s", kind)
+		}
+		if err := validateCommand(h.Command); err != nil {
+			return fmt.Errorf("Health check's `CommandInfo` is invalid: %v", err)
 		}
 	case mesos.HealthHTTP:
 		if h.HTTP == nil {
@@ -255,17 +268,23 @@ func validateHealthCheck(h *mesos.HealthCheck) error {
 		if s := h.HTTP.Scheme; s != "" && s != "http" && s != "https" {
 			return fmt.Errorf("Unsupported HTTP health check scheme: '%s'", s)
 		}
+		if p := h.HTTP.Path; p != "" && !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("The path '%s' of HTTP health check must start with '/'", p)
+		}
 	case mesos.HealthTCP:
 		if h.TCP == nil {
 			return fmt.Errorf("Expecting 'tcp' to be set for TCP health check")
 		}
 	default:
-		return fmt.Errorf("'HealthCheck.type' is missing or unknown")
+		return fmt.Errorf("'%s' is not a valid health check type", h.Type)
 	}
-	for name, p := range map[string]*float64{"delay_seconds": h.DelaySeconds, "interval_seconds": h.IntervalSeconds,
-		"timeout_seconds": h.TimeoutSeconds, "grace_period_seconds": h.GracePeriodSeconds} {
-		if p != nil && *p < 0 {
-			return fmt.Errorf("Expecting '%s' to be non-negative", name)
+	for _, d := range []struct {
+		name string
+		v    *float64
+	}{{"delay_seconds", h.DelaySeconds}, {"grace_period_seconds", h.GracePeriodSeconds},
+		{"interval_seconds", h.IntervalSeconds}, {"timeout_seconds", h.TimeoutSeconds}} {
+		if d.v != nil && *d.v < 0 {
+			return fmt.Errorf("Expecting '%s' to be non-negative", d.name)
 		}
 	}
 	return nil
@@ -290,7 +309,7 @@ func validateCommand(cmd *mesos.CommandInfo) error {
 					return fmt.Errorf("Environment variable '%s' of type 'SECRET' must not have a value set", v.Name)
 				}
 			default:
-				return fmt.Errorf("Environment variable '%s' of type 'UNKNOWN' is not allowed", v.Name)
+				return fmt.Errorf("Environment variable of type 'UNKNOWN' is not allowed")
 			}
 		}
 	}

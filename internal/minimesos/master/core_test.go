@@ -237,3 +237,47 @@ func TestValidateResource(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateHealthCheck checks the rules of Mesos's
+// common/validation.cpp validateHealthCheck, with its messages.
+func TestValidateHealthCheck(t *testing.T) {
+	sh, noShell, neg, cmd := "exit 0", false, -1.0, "true"
+	for _, tt := range []struct {
+		name string
+		h    mesos.HealthCheck
+		want string
+	}{
+		{"no type", mesos.HealthCheck{}, "HealthCheck must specify 'type'"},
+		{"UNKNOWN type", mesos.HealthCheck{Type: "UNKNOWN"}, "'UNKNOWN' is not a valid health check type"},
+		{"command missing", mesos.HealthCheck{Type: mesos.HealthCommand}, "Expecting 'command' to be set for COMMAND health check"},
+		{"command without value", mesos.HealthCheck{Type: mesos.HealthCommand, Command: &mesos.CommandInfo{}},
+			"Command health check must contain 'shell command'"},
+		{"executable without value", mesos.HealthCheck{Type: mesos.HealthCommand, Command: &mesos.CommandInfo{Shell: &noShell}},
+			"Command health check must contain 'executable path'"},
+		{"command env without value", mesos.HealthCheck{Type: mesos.HealthCommand, Command: &mesos.CommandInfo{Value: &sh,
+			Environment: &mesos.Environment{Variables: []mesos.EnvVariable{{Name: "X"}}}}},
+			"Health check's `CommandInfo` is invalid: Environment variable 'X' of type 'VALUE' must have a value set"},
+		{"command ok", mesos.HealthCheck{Type: mesos.HealthCommand, Command: &mesos.CommandInfo{Value: &cmd}}, ""},
+		{"http missing", mesos.HealthCheck{Type: mesos.HealthHTTP}, "Expecting 'http' to be set for HTTP health check"},
+		{"http scheme", mesos.HealthCheck{Type: mesos.HealthHTTP, HTTP: &mesos.HTTPCheckInfo{Port: 80, Scheme: "ftp"}},
+			"Unsupported HTTP health check scheme: 'ftp'"},
+		{"http path", mesos.HealthCheck{Type: mesos.HealthHTTP, HTTP: &mesos.HTTPCheckInfo{Port: 80, Path: "health"}},
+			"The path 'health' of HTTP health check must start with '/'"},
+		{"http ok", mesos.HealthCheck{Type: mesos.HealthHTTP, HTTP: &mesos.HTTPCheckInfo{Port: 80, Path: "/health"}}, ""},
+		{"tcp missing", mesos.HealthCheck{Type: mesos.HealthTCP}, "Expecting 'tcp' to be set for TCP health check"},
+		{"negative delay", mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: 1}, DelaySeconds: &neg, TimeoutSeconds: &neg},
+			"Expecting 'delay_seconds' to be non-negative"},
+		{"negative grace before interval", mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: 1}, IntervalSeconds: &neg, GracePeriodSeconds: &neg},
+			"Expecting 'grace_period_seconds' to be non-negative"},
+		{"negative timeout", mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: 1}, TimeoutSeconds: &neg},
+			"Expecting 'timeout_seconds' to be non-negative"},
+	} {
+		got := ""
+		if err := validateHealthCheck(&tt.h); err != nil {
+			got = err.Error()
+		}
+		if got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
