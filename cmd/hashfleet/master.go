@@ -68,6 +68,8 @@ Mesos credentials, either one "principal secret" pair per line or JSON
 	f.StringVar(&o.Hostname, "hostname", "", "hostname the master and agents advertise (default: the listen host, or localhost)")
 	f.StringVar(&o.ZK, "zk", "", "zk://host:port[,host:port]/path: register in ZooKeeper like a Mesos master (lowest sequence leads; others redirect)")
 	f.StringVar(&o.CredentialsFile, "credentials", "", "file of framework credentials (\"principal secret\" lines, or Mesos JSON); enables HTTP basic authentication of the scheduler API")
+	f.IntVar(&o.MaxFrameworks, "max-frameworks", 1000, "most registered frameworks (connected, or disconnected within their failover_timeout); new ones beyond it are refused")
+	f.IntVar(&o.MaxFrameworksPerAddr, "max-frameworks-per-addr", 100, "most registered frameworks subscribed from one IP address")
 	f.StringVar(&o.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -84,6 +86,8 @@ type masterOptions struct {
 	Hostname      string
 	DockerSocket  string
 	ZK            string
+	// MaxFrameworks and MaxFrameworksPerAddr: master.Config's limits.
+	MaxFrameworks, MaxFrameworksPerAddr int
 	// CredentialsFile is read by runMasterCmd into Credentials.
 	CredentialsFile string
 	// Credentials (principal -> secret), when non-nil, turn on basic
@@ -164,7 +168,8 @@ func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready fu
 		}
 	}
 	m, err := master.New(master.Config{Addr: ln.Addr().String(), Hostname: host,
-		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK, Credentials: o.Credentials})
+		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK, Credentials: o.Credentials,
+		MaxFrameworks: o.MaxFrameworks, MaxFrameworksPerAddr: o.MaxFrameworksPerAddr})
 	if err != nil {
 		ln.Close()
 		return err

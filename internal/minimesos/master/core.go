@@ -65,6 +65,7 @@ type output struct {
 
 type framework struct {
 	id         string
+	addr       string // the subscriber's IP address
 	info       mesos.FrameworkInfo
 	conn       connID // 0 when disconnected
 	streamID   string
@@ -157,6 +158,11 @@ type core struct {
 	offers     map[string]*offer
 	filters    map[filterKey][]refusal
 
+	// Limits on registered frameworks (0: none): in all, and per
+	// subscriber address.
+	maxFrameworks int
+	maxPerAddr    int
+
 	newUUID func() string
 	out     output
 }
@@ -199,8 +205,9 @@ func (c *core) op(o agentOp) { c.out.ops = append(c.out.ops, o) }
 // ---- subscription ----
 
 // subscribe handles a SUBSCRIBE call that passed call validation, arriving
-// on the new stream conn. It returns the stream id for the response header.
-func (c *core) subscribe(now time.Time, conn connID, call *mesos.Call) string {
+// on the new stream conn from the IP address addr. It returns the stream id
+// for the response header.
+func (c *core) subscribe(now time.Time, conn connID, addr string, call *mesos.Call) string {
 	body := call.Subscribe
 	fi := body.FrameworkInfo
 	streamID := c.newUUID()
@@ -235,15 +242,22 @@ func (c *core) subscribe(now time.Time, conn connID, call *mesos.Call) string {
 		} else {
 			// Unknown id: recreate the framework (a master cannot tell a
 			// never-issued id from one issued before its own failover).
+			if err := c.roomFor(addr); err != nil {
+				return refuse(err.Error())
+			}
 			f = c.newFramework(id, fi, now)
 		}
 	} else {
+		if err := c.roomFor(addr); err != nil {
+			return refuse(err.Error())
+		}
 		c.nextFwNum++
 		id := fmt.Sprintf("%s-%04d", c.masterID, c.nextFwNum-1)
 		fi.ID = &mesos.FrameworkID{Value: id}
 		f = c.newFramework(id, fi, now)
 	}
 	f.conn = conn
+	f.addr = addr
 	f.streamID = streamID
 	f.failoverAt = time.Time{}
 	f.suppressed = map[string]bool{}
@@ -267,6 +281,27 @@ func (c *core) subscribe(now time.Time, conn connID, call *mesos.Call) string {
 	}
 	c.allocate(now)
 	return streamID
+}
+
+// roomFor reports an error when a new framework from addr would exceed the
+// limits on registered frameworks.
+func (c *core) roomFor(addr string) error {
+	if c.maxFrameworks > 0 && len(c.frameworks) >= c.maxFrameworks {
+		return fmt.Errorf("Too many frameworks: %d registered, at most %d", len(c.frameworks), c.maxFrameworks)
+	}
+	if c.maxPerAddr <= 0 {
+		return nil
+	}
+	n := 0
+	for _, f := range c.frameworks {
+		if f.addr == addr {
+			n++
+		}
+	}
+	if n >= c.maxPerAddr {
+		return fmt.Errorf("Too many frameworks from %s: %d registered, at most %d per address", addr, n, c.maxPerAddr)
+	}
+	return nil
 }
 
 func (a *agentState) hasFramework(fw string) bool {

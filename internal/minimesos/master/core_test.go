@@ -33,7 +33,7 @@ func (h *coreHarness) res(s string) resources {
 func (h *coreHarness) subscribe(fi mesos.FrameworkInfo) (*framework, []mesos.Offer) {
 	h.conn++
 	call := mesos.Subscribe(fi)
-	h.c.subscribe(h.now, h.conn, &call)
+	h.c.subscribe(h.now, h.conn, "", &call)
 	f := h.c.byConn[h.conn]
 	return f, offersOf(h.c.take())
 }

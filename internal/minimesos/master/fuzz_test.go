@@ -37,9 +37,9 @@ func FuzzCall(f *testing.F) {
 		c := newCore(mesos.MasterInfo{ID: "m"}, time.Second, now)
 		c.addAgent(now, "h", resources{"cpus": {typ: mesos.ScalarType, milli: 2000}})
 		sub := mesos.Subscribe(mesos.FrameworkInfo{User: "u", Name: "n"})
-		c.subscribe(now, 1, &sub)
+		c.subscribe(now, 1, "", &sub)
 		if call.Type == mesos.CallSubscribe {
-			c.subscribe(now, 2, call)
+			c.subscribe(now, 2, "", call)
 		} else {
 			c.call(now, call, c.frameworks["m-0000"].streamID, true)
 		}

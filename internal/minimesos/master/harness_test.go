@@ -29,6 +29,8 @@ type testCluster struct {
 	// user and pass, when user is set, go as basic auth on every
 	// scheduler API request (copy the cluster to act as another principal).
 	user, pass string
+	// client, when set, sends the requests (e.g. from another local address).
+	client *http.Client
 }
 
 func startCluster(t *testing.T, cfg Config) *testCluster {
@@ -181,7 +183,11 @@ func (c *testCluster) subscribeRaw(fi mesos.FrameworkInfo) *sub {
 	if c.user != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if c.client != nil {
+		client = c.client
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		c.t.Fatalf("subscribe: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -159,8 +160,12 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 // serveSubscribe streams RecordIO-framed events until either side ends the
 // subscription.
 func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *mesos.Call) {
-	s := &stream{id: connID(m.nextCon.Add(1)), events: make(chan mesos.Event, m.cfg.StreamQueue), done: make(chan struct{})}
-	req := subscribeReq{call: call, s: s, reply: make(chan string, 1)}
+	s := &stream{id: connID(m.nextCon.Add(1)), events: make(chan *mesos.Event, m.cfg.StreamQueue), done: make(chan struct{})}
+	addr, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		addr = r.RemoteAddr
+	}
+	req := subscribeReq{call: call, addr: addr, s: s, reply: make(chan string, 1)}
 	ctx := r.Context()
 	if err := sendReq(ctx, m, m.subc, req); err != nil {
 		m.reply(w, call.Type, http.StatusServiceUnavailable, "Master is shutting down")
@@ -179,8 +184,8 @@ func (m *Master) serveSubscribe(w http.ResponseWriter, r *http.Request, call *me
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
 	enc := mesos.NewEncoder(w)
-	write := func(ev mesos.Event) bool {
-		if err := enc.Encode(ev); err != nil {
+	write := func(ev *mesos.Event) bool {
+		if err := enc.Encode(*ev); err != nil {
 			return false
 		}
 		return rc.Flush() == nil

@@ -53,6 +53,14 @@ type Config struct {
 	StreamQueue int
 	// MaxBodyBytes limits a call's request body; default 16 MiB.
 	MaxBodyBytes int64
+	// MaxFrameworks limits the registered frameworks (connected, or
+	// disconnected within their failover_timeout); a SUBSCRIBE of a new
+	// framework beyond it is refused with an ERROR event. Default 1000.
+	MaxFrameworks int
+	// MaxFrameworksPerAddr limits the registered frameworks subscribed
+	// from one IP address, so that one host cannot take every slot.
+	// Default 100.
+	MaxFrameworksPerAddr int
 	// Logger receives the master's logs; default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the master's metrics; nil means none.
@@ -87,7 +95,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("master: config: %w", err)
 		}
 	}
-	if c.AllocationInterval < 0 || c.StreamQueue < 0 || c.MaxBodyBytes < 0 {
+	if c.AllocationInterval < 0 || c.StreamQueue < 0 || c.MaxBodyBytes < 0 || c.MaxFrameworks < 0 || c.MaxFrameworksPerAddr < 0 {
 		return errors.New("master: config: negative interval or limit")
 	}
 	if err := validateCredentials(c.Credentials); err != nil {
@@ -126,6 +134,7 @@ type Master struct {
 
 type subscribeReq struct {
 	call  *mesos.Call
+	addr  string // the subscriber's IP address
 	s     *stream
 	reply chan string // stream id; buffered(1)
 }
@@ -155,10 +164,11 @@ type updateReq struct {
 }
 
 // stream is one SUBSCRIBE connection. Run sends events to it without
-// blocking and closes done when the master ends the stream.
+// blocking and closes done when the master ends the stream. The queue
+// holds pointers: a queue of 1024 Event values took ~140 KiB per stream.
 type stream struct {
 	id     connID
-	events chan mesos.Event
+	events chan *mesos.Event
 	done   chan struct{}
 }
 
@@ -185,6 +195,12 @@ func New(cfg Config) (*Master, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.MaxFrameworks == 0 {
+		cfg.MaxFrameworks = 1000
+	}
+	if cfg.MaxFrameworksPerAddr == 0 {
+		cfg.MaxFrameworksPerAddr = 100
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -240,6 +256,7 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	defer close(m.stopped)
 	m.core = newCore(m.info, m.cfg.AllocationInterval, time.Now())
+	m.core.maxFrameworks, m.core.maxPerAddr = m.cfg.MaxFrameworks, m.cfg.MaxFrameworksPerAddr
 	m.streams = map[connID]*stream{}
 	m.agents = map[string]Agent{}
 	m.log.Info("master started", "addr", m.cfg.Addr, "version", Version)
@@ -281,7 +298,7 @@ func (m *Master) Run(ctx context.Context) error {
 			m.core.tick(time.Now())
 		case r := <-m.subc:
 			m.streams[r.s.id] = r.s
-			r.reply <- m.core.subscribe(time.Now(), r.s.id, r.call)
+			r.reply <- m.core.subscribe(time.Now(), r.s.id, r.addr, r.call)
 		case r := <-m.callc:
 			if res, bad := m.core.principalMismatch(r.call, r.principal); bad {
 				r.reply <- res
@@ -334,8 +351,9 @@ func (m *Master) apply() {
 			if st == nil {
 				continue
 			}
+			ev := s.ev
 			select {
-			case st.events <- s.ev:
+			case st.events <- &ev:
 				m.metrics.events.WithLabelValues(string(s.ev.Type)).Inc()
 			default:
 				m.metrics.dropped.Inc()

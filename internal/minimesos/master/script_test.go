@@ -26,7 +26,8 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.txt with the actua
 //
 //	agent HOST RESOURCES            register an agent (ids S0, S1, …)
 //	remove-agent S0
-//	subscribe NAME [pa] [multi] [killing] [role=R] [roles=A,B] [failover=SECS] [resume] [suppress=R]
+//	subscribe NAME [pa] [multi] [killing] [role=R] [roles=A,B] [failover=SECS] [resume] [suppress=R] [addr=IP]
+//	limits MAX PER_ADDR             Config.MaxFrameworks, MaxFrameworksPerAddr
 //	disconnect NAME                 the scheduler's stream breaks
 //	decline NAME OFFER… [refuse=SECS]
 //	launch NAME OFFER[,OFFER…] TASK[@AGENT]=RESOURCES… [refuse=SECS] [pa]
@@ -114,7 +115,7 @@ func (r *scriptRunner) long(id string) string {
 	return "m-" + id
 }
 
-var optionKeys = map[string]bool{"refuse": true, "agent": true, "role": true, "roles": true, "failover": true, "suppress": true}
+var optionKeys = map[string]bool{"addr": true, "refuse": true, "agent": true, "role": true, "roles": true, "failover": true, "suppress": true}
 
 // kv splits option words ("refuse=5") out of args.
 func kv(args []string) (map[string]string, []string) {
@@ -208,10 +209,13 @@ func (r *scriptRunner) exec(cmd string) []string {
 		r.conns[conn] = fmt.Sprintf("%s#%d", name, conn)
 		r.byName[name] = conn
 		r.infos[name] = fi
-		r.c.subscribe(r.now, conn, &c)
+		r.c.subscribe(r.now, conn, opts["addr"], &c)
 		if f := r.c.byConn[conn]; f != nil {
 			r.fwIDs[name] = f.id
 		}
+	case "limits":
+		r.c.maxFrameworks, _ = strconv.Atoi(args[0])
+		r.c.maxPerAddr, _ = strconv.Atoi(args[1])
 	case "disconnect":
 		r.c.disconnected(r.now, r.byName[args[0]])
 	case "decline":
