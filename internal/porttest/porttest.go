@@ -72,7 +72,7 @@ func reserve(n int) (int, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	if lockFile == nil {
-		f, err := os.OpenFile(filepath.Join(os.TempDir(), "hashfleet-test-ports.lock"), os.O_RDWR|os.O_CREATE, 0o666)
+		f, err := os.OpenFile(lockPath(), os.O_RDWR|os.O_CREATE, 0o666)
 		if err != nil {
 			return 0, err
 		}
@@ -93,6 +93,16 @@ func reserve(n int) (int, error) {
 		return base, nil
 	}
 	return 0, fmt.Errorf("no free block of %d ports in %d-%d", BlockSize, Low, High)
+}
+
+// lockPath is the one file every process locks blocks in: in /tmp, not
+// $TMPDIR, which tests change (t.Setenv, a child's environment) and which
+// would split the processes into groups that do not see each other's locks.
+func lockPath() string {
+	if fi, err := os.Stat("/tmp"); err == nil && fi.IsDir() {
+		return "/tmp/hashfleet-test-ports.lock"
+	}
+	return filepath.Join(os.TempDir(), "hashfleet-test-ports.lock")
 }
 
 func release(base int) {

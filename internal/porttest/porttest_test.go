@@ -74,3 +74,13 @@ func TestOtherProcessGetsAnotherBlock(t *testing.T) {
 		t.Fatalf("child process got block %d, which this process holds", theirs)
 	}
 }
+
+// TestLockFileIgnoresTMPDIR: a process whose $TMPDIR differs still locks
+// in the shared file, so it sees the other processes' blocks.
+func TestLockFileIgnoresTMPDIR(t *testing.T) {
+	before := lockPath()
+	t.Setenv("TMPDIR", t.TempDir())
+	if got := lockPath(); got != before {
+		t.Fatalf("lock file moved with $TMPDIR: %s, was %s", got, before)
+	}
+}
