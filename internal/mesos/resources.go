@@ -1,6 +1,7 @@
 package mesos
 
 import (
+	"encoding/json"
 	"math"
 	"slices"
 )
@@ -118,4 +119,148 @@ func (r *Resource) AllocationRole() string {
 		return r.AllocationInfo.Role
 	}
 	return r.Role
+}
+
+// Reserved reports whether r is reserved (statically or dynamically) to a
+// role, in either the pre-refinement (role, reservation) or the
+// refinement (reservations) format.
+func (r *Resource) Reserved() bool {
+	return len(r.Reservations) > 0 || r.Reservation != nil || (r.Role != "" && r.Role != "*")
+}
+
+// Take carves want (plain resources: names, types and amounts, as a task
+// asks for them) out of the offered resources rs. Each piece it returns
+// keeps the role, reservations and allocation info of the offered
+// resource it came from, as the master requires of a LAUNCH: a framework
+// of role R is offered both unreserved resources and resources reserved
+// for R, and must name which it uses. Reserved pieces are taken first (no
+// one else can use them). It returns the pieces, what is left of rs, and
+// false (with rs unchanged) if rs does not hold want. SCALAR and RANGES
+// resources are supported; anything else is returned as asked.
+func Take(rs, want []Resource) (taken, rest []Resource, ok bool) {
+	rest = cloneResources(rs)
+	for _, w := range want {
+		var got []Resource
+		switch {
+		case w.Type == ScalarType && w.Scalar != nil:
+			got, ok = takeScalar(rest, w.Name, w.Scalar.Value)
+		case w.Type == RangesType && w.Ranges != nil:
+			got, ok = takeRanges(rest, w.Name, w.Ranges.Range)
+		default:
+			got, ok = []Resource{w}, true
+		}
+		if !ok {
+			return nil, rs, false
+		}
+		taken = append(taken, got...)
+	}
+	return taken, dropEmpty(rest), true
+}
+
+// takeScalar takes amount of name from rs (changing rs in place),
+// reserved pieces first.
+func takeScalar(rs []Resource, name string, amount float64) ([]Resource, bool) {
+	need := RoundScalar(amount)
+	var got []Resource
+	for _, reserved := range []bool{true, false} {
+		for i := range rs {
+			r := &rs[i]
+			if need <= 0 || r.Name != name || r.Type != ScalarType || r.Scalar == nil || r.Reserved() != reserved || r.Scalar.Value <= 0 {
+				continue
+			}
+			n := min(need, r.Scalar.Value)
+			piece := *r
+			piece.Scalar = &ValueScalar{Value: RoundScalar(n)}
+			got = append(got, piece)
+			r.Scalar = &ValueScalar{Value: RoundScalar(r.Scalar.Value - n)}
+			need = RoundScalar(need - n)
+		}
+	}
+	return got, need <= 0
+}
+
+// takeRanges takes every value of want from the RANGES resources name of
+// rs (changing rs in place), one piece per offered resource it came from.
+func takeRanges(rs []Resource, name string, want []ValueRange) ([]Resource, bool) {
+	var got []Resource
+	for _, w := range want {
+		for v := w.Begin; v <= w.End && v >= w.Begin; v++ {
+			i := slices.IndexFunc(rs, func(r Resource) bool {
+				return r.Name == name && r.Type == RangesType && r.Ranges != nil && rangesHold(r.Ranges.Range, v)
+			})
+			if i < 0 {
+				return nil, false
+			}
+			rs[i].Ranges = &ValueRanges{Range: removeValue(rs[i].Ranges.Range, v)}
+			j := slices.IndexFunc(got, func(g Resource) bool { return sameMeta(g, rs[i]) })
+			if j < 0 {
+				piece := rs[i]
+				piece.Ranges = &ValueRanges{}
+				got = append(got, piece)
+				j = len(got) - 1
+			}
+			got[j].Ranges.Range = addValue(got[j].Ranges.Range, v)
+		}
+	}
+	return got, true
+}
+
+func rangesHold(rgs []ValueRange, v uint64) bool {
+	return slices.ContainsFunc(rgs, func(r ValueRange) bool { return r.Begin <= v && v <= r.End })
+}
+
+func removeValue(rgs []ValueRange, v uint64) []ValueRange {
+	var out []ValueRange
+	for _, r := range rgs {
+		switch {
+		case v < r.Begin || v > r.End:
+			out = append(out, r)
+		default:
+			if r.Begin < v {
+				out = append(out, ValueRange{Begin: r.Begin, End: v - 1})
+			}
+			if v < r.End {
+				out = append(out, ValueRange{Begin: v + 1, End: r.End})
+			}
+		}
+	}
+	return out
+}
+
+func addValue(rgs []ValueRange, v uint64) []ValueRange {
+	if n := len(rgs); n > 0 && rgs[n-1].End+1 == v {
+		rgs[n-1].End = v
+		return rgs
+	}
+	return append(rgs, ValueRange{Begin: v, End: v})
+}
+
+// sameMeta reports whether a and b are the same resource apart from their
+// values (name, role, reservations, allocation).
+func sameMeta(a, b Resource) bool {
+	a.Scalar, a.Ranges, a.Set = nil, nil, nil
+	b.Scalar, b.Ranges, b.Set = nil, nil, nil
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+func cloneResources(rs []Resource) []Resource {
+	out := slices.Clone(rs)
+	for i := range out {
+		if out[i].Scalar != nil {
+			s := *out[i].Scalar
+			out[i].Scalar = &s
+		}
+		if out[i].Ranges != nil {
+			out[i].Ranges = &ValueRanges{Range: slices.Clone(out[i].Ranges.Range)}
+		}
+	}
+	return out
+}
+
+func dropEmpty(rs []Resource) []Resource {
+	return slices.DeleteFunc(rs, func(r Resource) bool {
+		return (r.Scalar != nil && r.Scalar.Value <= 0) || (r.Ranges != nil && len(r.Ranges.Range) == 0)
+	})
 }

@@ -245,6 +245,7 @@ type Resource struct {
 	Ranges         *ValueRanges      `json:"ranges,omitempty"`
 	Set            *ValueSet         `json:"set,omitempty"`
 	Role           string            `json:"role,omitempty"`
+	Reservation    *ReservationInfo  `json:"reservation,omitempty"` // pre-refinement dynamic reservation
 	AllocationInfo *AllocationInfo   `json:"allocation_info,omitempty"`
 	Reservations   []ReservationInfo `json:"reservations,omitempty"`
 }

@@ -168,14 +168,21 @@ func (c *cluster) removeAgent(id string) {
 }
 
 func (c *cluster) config(t *testing.T, stateDir string) scheduler.Config {
-	det, err := mesos.NewStaticDetector(c.addr)
+	return schedConfig(t, c.addr, c.binURL, stateDir)
+}
+
+// schedConfig is the scheduler configuration of the cluster tests: the
+// master at addr, command tasks fetching binURL, state in stateDir, fast
+// health checks and backoffs.
+func schedConfig(t *testing.T, addr, binURL, stateDir string) scheduler.Config {
+	det, err := mesos.NewStaticDetector(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return scheduler.Config{
-		Master: c.addr, Detector: det,
+		Master: addr, Detector: det,
 		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qexample",
-		TaskMode: scheduler.ModeCommand, BinaryURL: c.binURL, StateDir: stateDir,
+		TaskMode: scheduler.ModeCommand, BinaryURL: binURL, StateDir: stateDir,
 		HealthDelay: 200 * time.Millisecond, HealthInterval: 300 * time.Millisecond, HealthGrace: 10 * time.Second,
 		KillGrace: time.Second, LaunchTimeout: 10 * time.Second,
 		Backoff: mesos.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
@@ -193,6 +200,8 @@ type runner struct {
 	done   chan error
 	mu     sync.Mutex
 	maxSrv int
+	seen   map[string]bool // workers seen so far
+	early  []string        // workers first seen while their server was not healthy
 }
 
 func start(t *testing.T, cfg scheduler.Config) *runner {
@@ -213,19 +222,48 @@ func start(t *testing.T, cfg scheduler.Config) *runner {
 				return
 			case <-tk.C:
 			}
-			n := 0
-			for _, tv := range s.Status().Tasks {
-				if tv.Role == scheduler.RoleServer && !tv.Killing && !terminal(tv.State) {
-					n++
-				}
-			}
-			r.mu.Lock()
-			r.maxSrv = max(r.maxSrv, n)
-			r.mu.Unlock()
+			r.observe(s.Status())
 		}
 	}()
 	t.Cleanup(r.stop)
 	return r
+}
+
+// observe records the number of live servers and, for each worker seen
+// for the first time, whether its server was healthy then (a server
+// stays healthy once ready, so a worker launched before that shows here).
+func (r *runner) observe(st scheduler.Status) {
+	n := 0
+	healthy := map[string]bool{}
+	for _, tv := range st.Tasks {
+		if tv.Role == scheduler.RoleServer && !tv.Killing && !terminal(tv.State) {
+			n++
+			healthy[tv.ID] = tv.State == string(mesos.TaskRunning) && tv.Healthy != nil && *tv.Healthy
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.maxSrv = max(r.maxSrv, n)
+	if r.seen == nil {
+		r.seen = map[string]bool{}
+	}
+	for _, tv := range st.Tasks {
+		if tv.Role != scheduler.RoleWorker || r.seen[tv.ID] {
+			continue
+		}
+		r.seen[tv.ID] = true
+		if !healthy[tv.Server] && !terminal(tv.State) {
+			r.early = append(r.early, tv.ID)
+		}
+	}
+}
+
+// workersBeforeHealthy returns the workers first seen while their server
+// was not running and healthy.
+func (r *runner) workersBeforeHealthy() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.early...)
 }
 
 func (r *runner) stop() {

@@ -343,6 +343,36 @@ func TestApplyIdempotentAndOrdered(t *testing.T) {
 	}
 }
 
+// TestApplyUnderClockSkew: a reconciliation reply is stamped by the
+// master's clock, real updates by the agent's (or the executor's). With the
+// agent's clock a minute behind, the executor's RUNNING healthy=true that
+// follows a reconciliation reply carries an older timestamp; it is a real
+// update and must apply (else the server never becomes ready).
+func TestApplyUnderClockSkew(t *testing.T) {
+	s := withServer(PolicyConfig{RequireHealthy: true}, mesos.TaskStaging, nil)
+	running := status("srv-1", mesos.TaskRunning)
+	running.Timestamp, running.Source = 1000, mesos.SourceExecutor // agent clock
+	s.Apply(running, t0)
+	reply := status("srv-1", mesos.TaskRunning)
+	reply.Timestamp, reply.Source, reply.Reason = 1060, mesos.SourceMaster, mesos.ReasonReconciliation // master clock
+	s.Apply(reply, t0.Add(time.Second))
+	healthy := status("srv-1", mesos.TaskRunning)
+	healthy.Timestamp, healthy.Source, healthy.Healthy, healthy.Reason = 1005, mesos.SourceExecutor, boolp(true), mesos.ReasonTaskHealthCheckUpdated
+	if u := s.Apply(healthy, t0.Add(2*time.Second)); !u.Changed {
+		t.Fatalf("health update after a later-stamped reconciliation reply: got %+v, want it applied", u)
+	}
+	if !s.ServerReady() {
+		t.Fatal("server not ready after its healthy=true update")
+	}
+	// Between real updates the order still holds: an older STARTING from
+	// the executor after its RUNNING is stale.
+	starting := status("srv-1", mesos.TaskStarting)
+	starting.Timestamp, starting.Source = 1001, mesos.SourceExecutor
+	if u := s.Apply(starting, t0.Add(3*time.Second)); u.Changed || s.Tasks["srv-1"].State != mesos.TaskRunning {
+		t.Fatalf("stale STARTING applied: %+v, state %s", u, s.Tasks["srv-1"].State)
+	}
+}
+
 func TestOldServerReappearingIsKilled(t *testing.T) {
 	s := withServer(PolicyConfig{}, mesos.TaskRunning, nil)
 	s.Apply(status("srv-1", mesos.TaskUnreachable), t0)

@@ -411,9 +411,16 @@ func (s *Scheduler) onOffers(ctx context.Context, offers []mesos.Offer) {
 			continue
 		}
 		var infos []mesos.TaskInfo
+		left := d.Offer.Resources
 		for _, t := range tasks {
 			s.m.launches.WithLabelValues(string(t.Role)).Inc()
-			infos = append(infos, s.cfg.taskInfo(t))
+			ti := s.cfg.taskInfo(t)
+			// Name the offered pieces (reserved for the role or not, with
+			// their allocation) the task uses, as the master requires.
+			if res, rest, ok := mesos.Take(left, ti.Resources); ok {
+				ti.Resources, left = res, rest
+			}
+			infos = append(infos, ti)
 			s.log.Info("scheduler: launching "+describeTask(t), "offer", d.Offer.ID.Value)
 		}
 		if err := s.call(ctx, mesos.Launch(s.fw(), []mesos.OfferID{d.Offer.ID}, infos, s.state.Config.RefuseLong)); err != nil {
@@ -473,6 +480,10 @@ func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 			s.log.Warn("scheduler: task failed", attrs...)
 		} else {
 			s.log.Info("scheduler: task update", attrs...)
+		}
+		if why := s.cfg.launchProblem(t, st); why != "" {
+			s.lastErr, s.lastErrAt = why, now
+			s.log.Error("scheduler: task failed because of this scheduler's settings", "err", why)
 		}
 		if t.Role == RoleServer && u.Terminal && s.state.CurrentServer == "" && !s.state.ServerBackoffUntil.IsZero() {
 			s.log.Warn("scheduler: server lost: killing its workers, relaunching after backoff", "task", t.ID, "state", t.State,

@@ -36,8 +36,9 @@ type Task struct {
 	Reason     string          `json:"reason,omitempty"`
 
 	LaunchedAt time.Time `json:"launched_at"`
-	// StatusTime is the timestamp (seconds) of the newest applied update;
-	// older non-terminal updates are stale and ignored.
+	// StatusTime is the timestamp (seconds) of the newest applied update
+	// from the agent or executor (reconciliation replies, stamped by the
+	// master's clock, do not count); older non-terminal ones are stale.
 	StatusTime float64   `json:"status_time,omitempty"`
 	UpdatedAt  time.Time `json:"updated_at"`           // last status update
 	ReadySince time.Time `json:"ready_since,omitzero"` // when it became RUNNING (and healthy)
@@ -246,10 +247,15 @@ func (s *State) Apply(st mesos.TaskStatus, now time.Time) Update {
 		// Terminal stays terminal; a late duplicate changes nothing.
 		return u
 	}
-	if !terminal(st.State) && st.Timestamp > 0 && st.Timestamp < t.StatusTime {
+	// Timestamps order real updates (agent and executor clocks). A
+	// reconciliation reply is stamped by the master's clock when it
+	// answers, which may run ahead of the agent's: it neither counts as
+	// newer nor is held against the real updates that follow it.
+	reconciled := st.Reason == mesos.ReasonReconciliation
+	if !terminal(st.State) && !reconciled && st.Timestamp > 0 && st.Timestamp < t.StatusTime {
 		return u // out of order: an older non-terminal update
 	}
-	if st.Timestamp > t.StatusTime {
+	if !reconciled && st.Timestamp > t.StatusTime {
 		t.StatusTime = st.Timestamp
 	}
 	prevState := t.State
