@@ -1,10 +1,11 @@
 // Package mesostest starts a real Apache Mesos cluster (1 master and N
 // agents, the mesos-master and mesos-agent binaries of ../shared/mesos or
-// $HASHFLEET_MESOS_HOME) on loopback for one test: a fresh work directory
-// under t.TempDir, ports from a block above the kernel's ephemeral range
-// held by a lock file for the cluster's life (so concurrent test processes
-// never share one), and every process it started, and every task process
-// the agents started, stopped at cleanup, also when the test fails.
+// $HASHFLEET_MESOS_HOME, found by package parts) on loopback for one test:
+// a fresh work directory under t.TempDir, its ports (master, agents, the
+// agents' task port ranges) from one porttest block below the kernel's
+// ephemeral range, held for the cluster's life so concurrent tests never
+// share one, and every process it started, and every task process the
+// agents started, stopped at cleanup, also when the test fails.
 //
 // A test that needs real Mesos calls Start; where Mesos is absent it skips
 // with the reason, and with HASHFLEET_REQUIRE_INTEGRATION=1 (CI) it fails.
@@ -26,15 +27,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
-
-// EnvHome names the folder holding real Mesos: either sbin/ lib/ libexec/
-// or run-cluster.sh with mesos.tar.xz (unpacked once by
-// `run-cluster.sh prefix`). Default: ../shared/mesos beside the repository.
-const EnvHome = "HASHFLEET_MESOS_HOME"
-
-// EnvRequire set to 1 (CI) turns a missing Mesos into a test failure.
-const EnvRequire = "HASHFLEET_REQUIRE_INTEGRATION"
 
 // Packages is the apt-get line that installs what the binaries link.
 const Packages = "apt-get install -y --no-install-recommends libcurl4 libsasl2-2 libsasl2-modules libapr1 " +
@@ -67,10 +64,6 @@ const (
 	PortsPerAgent = 10
 	portsOffset   = 10
 	blockSize     = portsOffset + MaxAgents*PortsPerAgent
-	// Blocks sit above Linux's default ephemeral range (32768-60999), so
-	// no kernel-chosen port lands in one.
-	blocksStart = 61000
-	blocksEnd   = 65500
 )
 
 // Cluster is a running real Mesos cluster.
@@ -96,17 +89,16 @@ type Agent struct {
 	proc    *proc
 }
 
-// Home returns the Mesos prefix (sbin/, lib/, libexec/mesos) or skips the
-// test (fails under HASHFLEET_REQUIRE_INTEGRATION=1) when Mesos is absent.
-// Mesos that is there but cannot run (missing libraries) fails the test.
+// Home returns the Mesos prefix (sbin/, lib/, libexec/mesos), unpacking
+// the archive on first use. It skips the test where Mesos is absent (fails
+// under HASHFLEET_REQUIRE_INTEGRATION=1: the integration part "mesos") and
+// fails it where Mesos is there but cannot run (missing libraries).
 func Home(t testing.TB) string {
 	t.Helper()
-	prefix, err := findPrefix()
+	partstest.Require(t, parts.Mesos)
+	prefix, err := prefixOnce()
 	if err != nil {
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("real Mesos required (%s=1): %v", EnvRequire, err)
-		}
-		t.Skipf("real Mesos not available: %v (set %s)", err, EnvHome)
+		t.Fatalf("real Mesos: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -118,22 +110,17 @@ func Home(t testing.TB) string {
 	return prefix
 }
 
+// prefixOnce finds the binaries: beside run-cluster.sh, or unpacked from
+// mesos.tar.xz by `run-cluster.sh prefix` (once, into a cache folder).
 var prefixOnce = sync.OnceValues(func() (string, error) {
-	home := os.Getenv(EnvHome)
-	if home == "" {
-		root, err := repoRoot()
-		if err != nil {
-			return "", err
-		}
-		home = filepath.Join(filepath.Dir(root), "shared", "mesos")
+	home, err := parts.MesosHome()
+	if err != nil {
+		return "", err
 	}
 	if _, err := os.Stat(filepath.Join(home, "sbin", "mesos-master")); err == nil {
 		return home, nil
 	}
 	script := filepath.Join(home, "run-cluster.sh")
-	if _, err := os.Stat(script); err != nil {
-		return "", fmt.Errorf("no sbin/mesos-master and no run-cluster.sh in %s", home)
-	}
 	out, err := exec.Command("bash", script, "prefix").Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -148,28 +135,6 @@ var prefixOnce = sync.OnceValues(func() (string, error) {
 	}
 	return prefix, nil
 })
-
-func findPrefix() (string, error) { return prefixOnce() }
-
-// repoRoot walks up from the working directory (a test runs in its
-// package's folder) to the folder holding hashfleet's go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && strings.Contains(string(b), "module github.com/hashfleet/hashfleet\n") {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no hashfleet go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
 
 func withLibPath(env []string, prefix string) []string {
 	lib := filepath.Join(prefix, "lib")
@@ -202,7 +167,7 @@ func Start(t testing.TB, cfg Config) *Cluster {
 	if cfg.Hostname == "" {
 		cfg.Hostname = "127.0.0.1"
 	}
-	base := reservePorts(t)
+	base := porttest.Block(t, blockSize)
 	c := &Cluster{t: t, cfg: cfg, Prefix: prefix, Dir: t.TempDir()}
 	c.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(base))
 	c.URL = "http://" + c.Addr

@@ -2,17 +2,13 @@ package mesostest
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -158,55 +154,6 @@ func (c *Cluster) TaskPIDs(taskID string) []int {
 		}
 	}
 	return out
-}
-
-// reservePorts picks a block of blockSize ports above the ephemeral range
-// that this test holds alone: a lock file per block (flock, released when
-// the test ends or its process dies) keeps concurrent test processes
-// apart, and a real bind of every port of the block proves nothing else
-// is using them.
-func reservePorts(t testing.TB) int {
-	t.Helper()
-	dir := filepath.Join(os.TempDir(), "hashfleet-mesostest-ports")
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	n := (blocksEnd - blocksStart) / blockSize
-	first := rand.IntN(n)
-	for k := range n {
-		base := blocksStart + ((first+k)%n)*blockSize
-		f, err := os.OpenFile(filepath.Join(dir, strconv.Itoa(base)+".lock"), os.O_CREATE|os.O_RDWR, 0o666)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			f.Close()
-			continue
-		}
-		if err := probe(base, blockSize); err != nil {
-			f.Close()
-			continue
-		}
-		t.Cleanup(func() { f.Close() })
-		return base
-	}
-	t.Fatalf("mesostest: no free block of %d ports in %d-%d", blockSize, blocksStart, blocksEnd)
-	return 0
-}
-
-// probe binds every port of [base, base+n) on all addresses and releases
-// it: an error names the first port in use.
-func probe(base, n int) error {
-	var errs []error
-	for p := base; p < base+n; p++ {
-		ln, err := net.Listen("tcp", ":"+strconv.Itoa(p))
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		ln.Close()
-	}
-	return errors.Join(errs...)
 }
 
 // tail returns the last n lines of a file.
