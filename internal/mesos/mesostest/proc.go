@@ -131,6 +131,41 @@ func pidsUnder(dir string) []int {
 	return out
 }
 
+// PIDsWithEnv returns every process (but this one) whose environment
+// holds the entry kv ("NAME=value"), leaving out Mesos's own helpers
+// (mesos-executor, mesos-containerizer, …).
+func PIDsWithEnv(kv string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() || !hasEnv(pid, kv) {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}
+
+func hasEnv(pid int, kvs ...string) bool {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if strings.HasPrefix(filepath.Base(exe), "mesos-") {
+		return false
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return false
+	}
+	for kv := range bytes.SplitSeq(env, []byte{0}) {
+		for _, want := range kvs {
+			if string(kv) == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // TaskPIDs returns the processes of task id on this cluster's agents: the
 // ones whose environment names the task (MESOS_TASK_ID, or
 // MESOS_EXECUTOR_ID, which is the task id under the command executor) and
@@ -138,19 +173,8 @@ func pidsUnder(dir string) []int {
 func (c *Cluster) TaskPIDs(taskID string) []int {
 	var out []int
 	for _, pid := range pidsUnder(c.Dir) {
-		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-		if strings.HasPrefix(filepath.Base(exe), "mesos-") {
-			continue
-		}
-		env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-		if err != nil {
-			continue
-		}
-		for kv := range bytes.SplitSeq(env, []byte{0}) {
-			if string(kv) == "MESOS_TASK_ID="+taskID || string(kv) == "MESOS_EXECUTOR_ID="+taskID {
-				out = append(out, pid)
-				break
-			}
+		if hasEnv(pid, "MESOS_TASK_ID="+taskID, "MESOS_EXECUTOR_ID="+taskID) {
+			out = append(out, pid)
 		}
 	}
 	return out
