@@ -59,6 +59,9 @@ func StartBrowser(t testing.TB, chrome string) *Browser {
 	cmd := exec.Command(chrome, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
 		"--disable-dev-shm-usage", "--no-first-run", "--hide-scrollbars", "--user-data-dir="+profile, "about:blank")
 	cmd.ExtraFiles = []*os.File{inR, outW}
+	// Its own temporary files (singleton socket and cookie) go in the
+	// profile too, so the cleanup below removes them even after SIGKILL.
+	cmd.Env = append(os.Environ(), "TMPDIR="+profile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers die with it
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start chromium: %v", err)
