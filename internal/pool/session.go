@@ -37,6 +37,7 @@ type session struct {
 	mask                   uint32          // negotiated version-rolling mask; 0: none
 	en2Size                int             // extranonce2 size announced to the client
 	extranonceSub          bool            // client sent mining.extranonce.subscribe
+	reconnecting           bool            // client.reconnect queued; the connection closes after it
 	vd                     *Vardiff
 	diff                   float64  // difficulty last announced
 	target                 [32]byte // target of diff
@@ -285,8 +286,12 @@ func (c *conn) maybeStart() {
 // changes gets mining.set_extranonce first; any other client is asked to
 // reconnect and closed. c.mu must be held.
 func (c *conn) notifyLocked(bj *broadcastJob, clean bool) {
+	if c.sess.reconnecting {
+		return // told to reconnect: nothing more to send
+	}
 	if n := bj.job.Extranonce2Size; n > 0 && n != c.sess.en2Size {
 		if !c.sess.extranonceSub {
+			c.sess.reconnecting = true
 			if c.enqueue([]byte("{\"id\":null,\"method\":\"client.reconnect\",\"params\":[]}\n")) {
 				c.closeAfterFlush(&closeError{Reason: reasonExtranonce})
 			}
