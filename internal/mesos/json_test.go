@@ -20,16 +20,19 @@ func readEvent(t *testing.T, name string) Event {
 	return e
 }
 
+// The testdata events were captured from a real Apache Mesos master (see
+// testdata/README.md).
 func TestDecodeGoldenEvents(t *testing.T) {
+	const cluster = "5425b404-8a21-4815-ac20-7362516f8069"
 	sub := readEvent(t, "subscribed.json")
-	if got, want := sub.Subscribed.FrameworkID.Value, "7c5f2b5e-1d7c-4c54-9b3e-2f0e8f4a1d22-0000"; got != want {
+	if got, want := sub.Subscribed.FrameworkID.Value, cluster+"-0000"; got != want {
 		t.Errorf("framework id: got %q, want %q", got, want)
 	}
 	if got := sub.Subscribed.HeartbeatInterval().Seconds(); got != 15 {
 		t.Errorf("heartbeat: got %v, want 15", got)
 	}
-	if got := sub.Subscribed.MasterInfo.Address.Port; got != 5050 {
-		t.Errorf("master port: got %d, want 5050", got)
+	if got := sub.Subscribed.MasterInfo.Address.Port; got != 27300 {
+		t.Errorf("master port: got %d, want 27300", got)
 	}
 
 	off := readEvent(t, "offers.json")
@@ -37,36 +40,80 @@ func TestDecodeGoldenEvents(t *testing.T) {
 	if got := SumScalar(o.Resources, ResCPUs); got != 4 {
 		t.Errorf("cpus: got %v, want 4", got)
 	}
-	if got := SumScalar(o.Resources, ResMem); got != 7168 {
-		t.Errorf("mem: got %v, want 7168", got)
+	if got := SumScalar(o.Resources, ResMem); got != 2048 {
+		t.Errorf("mem: got %v, want 2048", got)
 	}
 	rs := AllRanges(o.Resources, ResPorts)
-	if len(rs) != 2 || rs[1].Begin != 31010 || rs[1].End != 32000 {
+	if len(rs) != 1 || rs[0].Begin != 27310 || rs[0].End != 27319 {
 		t.Errorf("ports: got %+v", rs)
 	}
-	if got := o.Resources[0].AllocationRole(); got != "mining" {
-		t.Errorf("role: got %q, want mining", got)
+	if got := o.Resources[0].AllocationRole(); got != "*" {
+		t.Errorf("role: got %q, want *", got)
 	}
-	if got := o.Attributes[0].Text.Value; got != "r1" {
-		t.Errorf("attribute: got %q, want r1", got)
+	if o.AgentID.Value != cluster+"-S0" || o.Hostname != "127.0.0.1" {
+		t.Errorf("agent: got %q at %q", o.AgentID.Value, o.Hostname)
 	}
 
 	up := readEvent(t, "update.json")
 	st := up.Update.Status
-	if st.State != TaskRunning || len(st.UUID) != 16 {
-		t.Errorf("update: state %s, uuid %d bytes; want TASK_RUNNING, 16", st.State, len(st.UUID))
+	if st.State != TaskStarting || st.Source != SourceExecutor || len(st.UUID) != 16 || st.Timestamp == 0 {
+		t.Errorf("update: state %s from %s, uuid %d bytes, timestamp %v; want TASK_STARTING from the executor, 16, set",
+			st.State, st.Source, len(st.UUID), st.Timestamp)
 	}
 	ack, ok := Acknowledge(FrameworkID{Value: "f"}, st)
 	if !ok {
 		t.Fatal("Acknowledge refused an update with a uuid")
 	}
 	b, _ := json.Marshal(ack)
-	want := `{"framework_id":{"value":"f"},"type":"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":"7c5f2b5e-1d7c-4c54-9b3e-2f0e8f4a1d22-S0"},"task_id":{"value":"miner-server.2f6d1c9a-4b0e-4a57-8c1d-0e9f3a7b5c21"},"uuid":"mgZD2tdASXKtSED3mAzhmw=="}}`
+	want := `{"framework_id":{"value":"f"},"type":"ACKNOWLEDGE","acknowledge":{"agent_id":{"value":"` + cluster +
+		`-S0"},"task_id":{"value":"diff-server-1"},"uuid":"KqStiNI0Q3qKc4kzLrr87g=="}}`
 	if string(b) != want {
 		t.Errorf("ack JSON:\n got %s\nwant %s", b, want)
 	}
-	if ip := st.ContainerStatus.NetworkInfos[0].IPAddresses[0].IPAddress; ip != "172.17.0.3" {
+	if ip := st.ContainerStatus.NetworkInfos[0].IPAddresses[0].IPAddress; ip != "127.0.0.1" {
 		t.Errorf("container ip: got %q", ip)
+	}
+
+	if e := readEvent(t, "rescind.json"); e.Rescind.OfferID.Value != cluster+"-O3" {
+		t.Errorf("rescind: got offer %q", e.Rescind.OfferID.Value)
+	}
+	if e := readEvent(t, "failure.json"); e.Failure.AgentID == nil || e.Failure.AgentID.Value != cluster+"-S0" || e.Failure.ExecutorID != nil {
+		t.Errorf("failure: got %+v, want agent S0 only", e.Failure)
+	}
+	if e := readEvent(t, "error.json"); e.Error.Message != "Framework has been removed" {
+		t.Errorf("error: got %q", e.Error.Message)
+	}
+}
+
+// TestGoldenState reads the real master's /state: the framework's tasks
+// and their states decode with this package's types.
+func TestGoldenState(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Version             string `json:"version"`
+		CompletedFrameworks []struct {
+			ID             string `json:"id"`
+			CompletedTasks []struct {
+				ID    string    `json:"id"`
+				State TaskState `json:"state"`
+			} `json:"completed_tasks"`
+		} `json:"completed_frameworks"`
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Version != "1.12.0" || len(st.CompletedFrameworks) != 1 {
+		t.Fatalf("state: version %q, %d completed frameworks", st.Version, len(st.CompletedFrameworks))
+	}
+	states := map[string]TaskState{}
+	for _, tk := range st.CompletedFrameworks[0].CompletedTasks {
+		states[tk.ID] = tk.State
+	}
+	if states["diff-server-1"] != TaskKilled {
+		t.Errorf("diff-server-1: got %q, want TASK_KILLED (tasks %v)", states["diff-server-1"], states)
 	}
 }
 
@@ -101,7 +148,7 @@ func TestDecodeEventErrors(t *testing.T) {
 }
 
 func FuzzDecodeEvent(f *testing.F) {
-	for _, name := range []string{"subscribed.json", "offers.json", "update.json"} {
+	for _, name := range []string{"subscribed.json", "offers.json", "update.json", "rescind.json", "failure.json", "error.json"} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
 			f.Fatal(err)

@@ -145,54 +145,6 @@ func (st realState) framework(id string) (realFramework, bool) {
 	return realFramework{}, false
 }
 
-// TestRealMesosServerKill: on real Mesos, the server becomes healthy
-// before any worker is launched; kill -9 of the server's process makes the
-// executor report TASK_FAILED, the scheduler kills every worker
-// (TASK_KILLED from the real executors) and brings up a new server, then
-// new workers, never two servers at once.
-func TestRealMesosServerKill(t *testing.T) {
-	rc := newRealCluster(t, mesostest.Config{Agents: 2}, "")
-	cfg := rc.config(t, t.TempDir())
-	r := start(t, cfg)
-	st := waitFor(t, r.s, 120*time.Second, "server and 3 workers", steady(3))
-	old := st.Server
-	if got, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/rpcpw", old.Ports[1])); err != nil || got != testRPCPassword {
-		t.Fatalf("server task environment on a real agent: got %q %v, want the RPC password", got, err)
-	}
-	oldWorkers := map[string]bool{}
-	for _, tv := range st.Tasks {
-		if tv.Role == scheduler.RoleWorker && !terminal(tv.State) {
-			oldWorkers[tv.ID] = true
-		}
-	}
-	rc.killServerProcess(t, old.ID)
-	st = waitFor(t, r.s, 120*time.Second, "a new server with 3 new workers", func(st scheduler.Status) bool {
-		if st.Server == nil || st.Server.ID == old.ID || !steady(3)(st) {
-			return false
-		}
-		for _, tv := range st.Tasks {
-			if oldWorkers[tv.ID] && !terminal(tv.State) {
-				return false
-			}
-		}
-		return true
-	})
-	for _, tv := range st.Tasks {
-		if tv.ID == old.ID && tv.State != string(mesos.TaskFailed) {
-			t.Errorf("old server: got %s, want TASK_FAILED", tv.State)
-		}
-		if oldWorkers[tv.ID] && tv.State != string(mesos.TaskKilled) {
-			t.Errorf("old worker %s: got %s, want TASK_KILLED", tv.ID, tv.State)
-		}
-	}
-	if n := r.maxServers(); n != 1 {
-		t.Fatalf("at most one live server at a time: saw %d", n)
-	}
-	if bad := r.workersBeforeHealthy(); len(bad) > 0 {
-		t.Fatalf("workers seen while their server was not healthy: %v", bad)
-	}
-}
-
 // TestRealMesosScenarios runs the scenarios that can share one real
 // cluster (with HTTP framework authentication on) one after another; each
 // ends with a teardown of its framework, so the next starts on free
