@@ -56,6 +56,10 @@ type Config struct {
 	// ShutdownGrace bounds the grace given to tasks when the agent's
 	// context ends; default 2 s.
 	ShutdownGrace time.Duration
+	// ExecutorEnv is added to every task's environment, like a Mesos
+	// agent's --executor_environment_variables (tasks never inherit the
+	// agent's own environment).
+	ExecutorEnv map[string]string
 	// HTTPClient fetches CommandInfo.URIs; default a client with a 10 min timeout.
 	HTTPClient *http.Client
 	// Logger; default slog.Default().

@@ -475,7 +475,11 @@ func TestFetch(t *testing.T) {
 }
 
 // TestTCPHealthCheck: healthy once the port accepts, unhealthy when it
-// stops, and killed after consecutive_failures.
+// stops, and killed after consecutive_failures with the sequence of
+// Mesos's command executor (src/launcher/executor.cpp taskHealthUpdated
+// and reaped): each failure is a TASK_RUNNING healthy=false update (the
+// last one too, before the kill), then TASK_KILLING for a framework with
+// TASK_KILLING_STATE, then TASK_KILLED healthy=false with no reason.
 func TestTCPHealthCheck(t *testing.T) {
 	ln, err := net.Listen("tcp", porttest.Addr(t))
 	if err != nil {
@@ -497,16 +501,27 @@ func TestTCPHealthCheck(t *testing.T) {
 	ti := shTask("hc", "sleep 1000")
 	ti.HealthCheck = &mesos.HealthCheck{Type: mesos.HealthTCP, TCP: &mesos.TCPCheckInfo{Port: port},
 		DelaySeconds: &f0, IntervalSeconds: &f1, GracePeriodSeconds: &f0, ConsecutiveFailures: &n, TimeoutSeconds: &f1}
-	a.LaunchTask(testFW, ti)
+	fw := testFW
+	fw.Capabilities = []mesos.FrameworkCapability{{Type: mesos.CapTaskKillingState}}
+	a.LaunchTask(fw, ti)
 	a.m.expect(t, "hc", mesos.TaskRunning)
 	u := a.m.next(t, "hc")
 	if u.st.State != mesos.TaskRunning || u.st.Healthy == nil || !*u.st.Healthy || u.st.Reason != mesos.ReasonTaskHealthCheckUpdated {
 		t.Fatalf("health update: got %+v", u.st)
 	}
 	ln.Close()
-	u = a.m.expect(t, "hc", mesos.TaskKilled)
-	if u.st.Healthy == nil || *u.st.Healthy {
-		t.Errorf("terminal update healthy: got %v, want false", u.st.Healthy)
+	for i := range n {
+		u = a.m.next(t, "hc")
+		if u.st.State != mesos.TaskRunning || u.st.Healthy == nil || *u.st.Healthy || u.st.Reason != mesos.ReasonTaskHealthCheckUpdated {
+			t.Fatalf("failure %d: got %s healthy=%v reason=%s, want TASK_RUNNING healthy=false", i+1, u.st.State, u.st.Healthy, u.st.Reason)
+		}
+	}
+	if u = a.m.next(t, "hc"); u.st.State != mesos.TaskKilling {
+		t.Fatalf("after the last failure: got %s, want TASK_KILLING", u.st.State)
+	}
+	u = a.m.next(t, "hc")
+	if u.st.State != mesos.TaskKilled || u.st.Healthy == nil || *u.st.Healthy || u.st.Reason != "" {
+		t.Errorf("terminal update: got %s healthy=%v reason=%q, want TASK_KILLED healthy=false, no reason", u.st.State, u.st.Healthy, u.st.Reason)
 	}
 }
 
@@ -624,4 +639,22 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	partstest.Main(m) // prints which integration parts were missing (docs/testing.md)
+}
+
+// TestCleanTaskEnvironment: a command task sees what Mesos's command
+// executor gives it (seen on a real agent: MESOS_* variables, PATH set to
+// Mesos's default, the agent's --executor_environment_variables, the
+// task's own environment), never the agent's own environment.
+func TestCleanTaskEnvironment(t *testing.T) {
+	t.Setenv("AGENT_ONLY_SECRET", "leaked")
+	a := startAgent(t, true, func(c *Config) { c.ExecutorEnv = map[string]string{"EXTRA": "y"} })
+	script := `test -z "$AGENT_ONLY_SECRET" && test -z "$HOME" && test "$PATH" = "` + defaultTaskPath + `" &&
+		test "$EXTRA" = y && test "$MINE" = z && test -n "$MESOS_SANDBOX" && test "$MESOS_FRAMEWORK_ID" = fw-1`
+	ti := shTask("env", script)
+	mine := "z"
+	ti.Command.Environment = &mesos.Environment{Variables: []mesos.EnvVariable{{Name: "MINE", Value: &mine}}}
+	a.LaunchTask(testFW, ti)
+	if u := a.m.expect(t, "env", mesos.TaskFinished); u.st.State != mesos.TaskFinished {
+		t.Fatalf("got %+v", u.st)
+	}
 }

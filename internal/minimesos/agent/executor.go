@@ -221,19 +221,24 @@ wait:
 		case <-forceC:
 			c.signal(true)
 		case h := <-healthc:
+			if killing {
+				continue // Mesos's executor ignores health once killing
+			}
 			hv := h.healthy
 			healthy = &hv
-			if h.kill {
-				if finalState == "" {
-					finalState, reason = mesos.TaskKilled, mesos.ReasonTaskHealthCheckUpdated
-				}
-				startKill(taskGrace(nil), true)
-				continue
-			}
+			// Every result is a TASK_RUNNING update, the last failure too;
+			// then the kill (TASK_KILLING, TASK_KILLED healthy=false with
+			// no reason), as Mesos's command executor does.
 			up := status(mesos.TaskRunning, mesos.SourceExecutor, mesos.ReasonTaskHealthCheckUpdated, "")
 			up.Healthy = &hv
 			up.ContainerStatus = cs
 			emit(up)
+			if h.kill {
+				if finalState == "" {
+					finalState = mesos.TaskKilled
+				}
+				startKill(taskGrace(nil), true)
+			}
 		case <-maxTimer:
 			if finalState == "" {
 				finalState, reason = mesos.TaskFailed, mesos.ReasonMaxCompletionTimeReached

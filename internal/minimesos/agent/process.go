@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -170,9 +172,14 @@ func signalName(s syscall.Signal) string {
 	return strings.ToUpper(name[:1]) + name[1:]
 }
 
-// taskEnv builds a task's environment: the agent's own environment minus
-// hashfleet's secrets, the MESOS_* variables of a command executor, then
-// the task's CommandInfo.environment (which wins).
+// defaultTaskPath is the PATH Mesos's containerizer gives a task that
+// sets none (seen on a real agent).
+const defaultTaskPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// taskEnv builds a task's environment as a Mesos command executor does:
+// PATH, the agent's ExecutorEnv, the MESOS_* variables, then the task's
+// CommandInfo.environment (which wins). The agent's own environment is
+// not passed on.
 func (a *Agent) taskEnv(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid string) []string {
 	env := map[string]string{}
 	var order []string
@@ -182,12 +189,9 @@ func (a *Agent) taskEnv(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid 
 		}
 		env[k] = v
 	}
-	for _, kv := range os.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "HASHFLEET_") || strings.HasPrefix(k, "MESOS_") {
-			continue
-		}
-		set(k, v)
+	set("PATH", defaultTaskPath)
+	for _, k := range slices.Sorted(maps.Keys(a.cfg.ExecutorEnv)) {
+		set(k, a.cfg.ExecutorEnv[k])
 	}
 	set("MESOS_SANDBOX", sandbox)
 	set("MESOS_DIRECTORY", sandbox)
