@@ -64,6 +64,18 @@ func benchImplNames() string {
 	return s
 }
 
+// chooseImpl resolves --impl: "auto" (or "") measures every implementation
+// this CPU can run and takes the fastest, returning what was measured; any
+// other name is looked up as given (calibration nil).
+func chooseImpl(name string) (sha256d.Impl, *sha256d.Calibration, error) {
+	if name == "" || name == "auto" {
+		c := sha256d.Calibrate(sha256d.CalibrationTime)
+		return c.Choice, &c, nil
+	}
+	im, err := sha256d.Lookup(name)
+	return im, nil, err
+}
+
 // benchThread is one thread's result.
 type benchThread struct {
 	Thread             int     `json:"thread"`
@@ -85,7 +97,10 @@ type benchResult struct {
 	HashesPerSecond    float64       `json:"hashes_per_second"`
 	HashesPerCPUSecond float64       `json:"hashes_per_cpu_second,omitempty"`
 	PerThread          []benchThread `json:"per_thread"`
-	Baseline           *benchResult  `json:"baseline,omitempty"`
+	// Calibration is what --impl auto measured (one thread, a few tens of
+	// milliseconds per implementation) to choose Impl.
+	Calibration []sha256d.Rate `json:"calibration,omitempty"`
+	Baseline    *benchResult   `json:"baseline,omitempty"`
 	// Ratio is HashesPerSecond / Baseline.HashesPerSecond (and per CPU-second).
 	Ratio    float64 `json:"ratio_to_baseline,omitempty"`
 	RatioCPU float64 `json:"ratio_to_baseline_cpu,omitempty"`
@@ -98,15 +113,21 @@ func runBenchCmd(ctx context.Context, out io.Writer, f benchFlags) error {
 	if f.duration <= 0 {
 		return fmt.Errorf("bench: --duration must be positive, got %v", f.duration)
 	}
-	im, err := sha256d.Lookup(f.impl)
+	im, calib, err := chooseImpl(f.impl)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
 	if !f.json {
+		if calib != nil {
+			fmt.Fprintf(out, "bench: auto measured %s\n", calib)
+		}
 		fmt.Fprintf(out, "bench: impl %s (%d nonces per step), %d threads, %v; cpu: %s\n",
 			im.Name, im.Lanes, f.threads, f.duration, sha256d.Features())
 	}
 	res := runBench(ctx, im.Name, im.Lanes, scanHasher(im.Scan), f.threads, f.duration)
+	if calib != nil {
+		res.Calibration = calib.Rates
+	}
 	if f.baseline && ctx.Err() == nil {
 		b := runBench(ctx, "crypto/sha256", 1, cryptoHasher, f.threads, f.duration)
 		res.Baseline = &b

@@ -43,11 +43,43 @@ func TestBenchText(t *testing.T) {
 	if err := runBenchCmd(context.Background(), &out, f); err != nil {
 		t.Fatalf("runBenchCmd: %v", err)
 	}
-	best, _ := sha256d.Lookup("auto")
-	for _, want := range []string{"impl " + best.Name, "thread 0:", "total:"} {
+	// auto measures and names its choice; the run then uses that choice.
+	_, after, ok := strings.Cut(out.String(), " -> ")
+	choice, _, _ := strings.Cut(after, "\n")
+	if !ok || choice == "" {
+		t.Fatalf("output lacks the auto choice (\"-> NAME\"):\n%s", out.String())
+	}
+	for _, want := range []string{"bench: auto measured ", "impl " + choice + " (", "thread 0:", "total:"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestBenchAutoJSON(t *testing.T) {
+	var out bytes.Buffer
+	f := benchFlags{threads: 1, duration: 20 * time.Millisecond, impl: "auto", json: true}
+	if err := runBenchCmd(context.Background(), &out, f); err != nil {
+		t.Fatalf("runBenchCmd: %v", err)
+	}
+	var got benchResult
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
+		t.Fatalf("output is not one JSON object: %v\n%s", err, out.String())
+	}
+	measured := map[string]float64{}
+	for _, r := range got.Calibration {
+		measured[r.Impl] = r.HashesPerSecond
+	}
+	for _, im := range sha256d.Impls() {
+		if _, ok := measured[im.Name]; ok != im.Available {
+			t.Errorf("%s: available %v, measured %v: %s", im.Name, im.Available, ok, out.String())
+		}
+	}
+	if _, ok := measured[got.Impl]; !ok {
+		t.Errorf("impl %q is not one of the measured %v", got.Impl, got.Calibration)
+	}
+	if want, err := sha256d.Fastest(got.Calibration); err != nil || got.Impl != want {
+		t.Errorf("impl %q, fastest measured %q (%v)", got.Impl, want, err)
 	}
 }
 

@@ -120,8 +120,7 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	if err != nil {
 		return err
 	}
-	im, err := sha256d.Lookup(f.impl)
-	if err != nil {
+	if _, err := sha256d.Lookup(f.impl); err != nil {
 		return err
 	}
 	if f.threads < 0 {
@@ -129,6 +128,13 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	}
 	if f.benchmark {
 		return runWorkerBench(ctx, cmd, f)
+	}
+	im, calib, err := chooseImpl(f.impl)
+	if err != nil {
+		return err
+	}
+	if calib != nil {
+		log.Info("sha256d implementation chosen by measurement", "impl", im.Name, "measured", calib.String())
 	}
 	if f.timeLimit > 0 {
 		var cancel context.CancelFunc

@@ -16,6 +16,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/miner"
 	"github.com/hashfleet/hashfleet/internal/miner/minertest"
 	"github.com/hashfleet/hashfleet/internal/porttest"
+	"github.com/hashfleet/hashfleet/internal/sha256d"
 )
 
 func TestWorkerPassword(t *testing.T) {
@@ -169,5 +170,41 @@ func TestWorkerMinesAgainstPool(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "env-secret") {
 		t.Errorf("worker output holds the password")
+	}
+}
+
+// TestWorkerAutoLogsCalibration: with --impl auto the worker measures every
+// kernel at start and logs the choice and the rates before hashing with it.
+func TestWorkerAutoLogsCalibration(t *testing.T) {
+	cmd := newWorkerCmd()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--benchmark-miner", "-t", "1", "--time-limit", "100ms", "--impl", "auto", "--log-format", "json", "--quiet"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var logged struct {
+		Msg      string `json:"msg"`
+		Impl     string `json:"impl"`
+		Measured string `json:"measured"`
+	}
+	for line := range strings.SplitSeq(out.String(), "\n") {
+		if strings.Contains(line, "chosen by measurement") {
+			if err := json.Unmarshal([]byte(line), &logged); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+		}
+	}
+	if logged.Impl == "" || !strings.HasSuffix(logged.Measured, "-> "+logged.Impl) {
+		t.Fatalf("no calibration log line naming the choice and rates:\n%s", out.String())
+	}
+	for _, im := range sha256d.Impls() {
+		if im.Available && !strings.Contains(logged.Measured, im.Name+" ") {
+			t.Errorf("calibration %q lacks %s", logged.Measured, im.Name)
+		}
+	}
+	if !strings.Contains(out.String(), `"impl":"`+logged.Impl+`"`) {
+		t.Errorf("benchmark did not run with the chosen %s:\n%s", logged.Impl, out.String())
 	}
 }
