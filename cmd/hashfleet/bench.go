@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,7 @@ type benchFlags struct {
 func newBenchCmd() *cobra.Command {
 	var f benchFlags
 	cmd := &cobra.Command{
-		Use:   "bench [--threads N] [--duration D] [--impl auto|hybrid|avx512|shani|avx2|generic] [--json]",
+		Use:   "bench [--threads N] [--duration D] [--impl auto|list|NAME] [--json]",
 		Short: "Measure SHA-256d hashing speed offline, like cpuminer --benchmark",
 		Long: `bench hashes a fixed block header on N threads for a fixed time with the
 chosen sha256d implementation (auto: the fastest this CPU supports) and prints
@@ -47,21 +48,39 @@ miner) on the same threads and prints the ratio.`,
 	fl := cmd.Flags()
 	fl.IntVarP(&f.threads, "threads", "t", runtime.NumCPU(), "hashing threads")
 	fl.DurationVarP(&f.duration, "duration", "d", 10*time.Second, "how long to hash")
-	fl.StringVar(&f.impl, "impl", "auto", "sha256d implementation: auto, or one of "+benchImplNames())
+	fl.StringVar(&f.impl, "impl", "auto", "sha256d implementation: auto (the fastest measured), list (what this CPU can run, and why not the others), or one of "+benchImplNames())
 	fl.BoolVar(&f.json, "json", false, "print one JSON object instead of text")
 	fl.BoolVar(&f.baseline, "baseline", false, "also measure crypto/sha256 double hashing for comparison")
 	return cmd
 }
 
+// benchImplNames names the implementations this CPU can run.
 func benchImplNames() string {
-	s := ""
-	for i, im := range sha256d.Impls() {
-		if i > 0 {
-			s += ", "
+	var names []string
+	for _, im := range sha256d.Impls() {
+		if im.Available {
+			names = append(names, im.Name)
 		}
-		s += im.Name
 	}
-	return s
+	return strings.Join(names, ", ")
+}
+
+// printImpls is --impl list: the implementations this CPU can run, then the
+// others with the reason each is missing.
+func printImpls(out io.Writer) {
+	fmt.Fprintf(out, "sha256d implementations this CPU can run (cpu: %s):\n", sha256d.Features())
+	for _, im := range sha256d.Impls() {
+		if im.Available {
+			fmt.Fprintf(out, "  %-8s %2d nonces per step\n", im.Name, im.Lanes)
+		}
+	}
+	if missing := sha256d.Unavailable(); len(missing) > 0 {
+		fmt.Fprintln(out, "not available here:")
+		for _, im := range missing {
+			fmt.Fprintf(out, "  %s: %s\n", im.Name, im.Missing)
+		}
+	}
+	fmt.Fprintln(out, "auto measures each runnable one for a few tens of ms and takes the fastest")
 }
 
 // chooseImpl resolves --impl: "auto" (or "") measures every implementation
@@ -107,6 +126,10 @@ type benchResult struct {
 }
 
 func runBenchCmd(ctx context.Context, out io.Writer, f benchFlags) error {
+	if f.impl == "list" {
+		printImpls(out)
+		return nil
+	}
 	if f.threads < 1 {
 		return fmt.Errorf("bench: --threads must be at least 1, got %d", f.threads)
 	}

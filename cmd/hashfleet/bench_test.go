@@ -102,3 +102,21 @@ func TestBenchErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestBenchImplList(t *testing.T) {
+	var out bytes.Buffer
+	if err := runBenchCmd(context.Background(), &out, benchFlags{impl: "list"}); err != nil {
+		t.Fatal(err)
+	}
+	runnable, reasons, ok := strings.Cut(out.String(), "not available here:")
+	for _, im := range sha256d.Impls() {
+		if im.Available != strings.Contains(runnable, "  "+im.Name+" ") {
+			t.Errorf("%s (available %v) listed wrongly as runnable:\n%s", im.Name, im.Available, out.String())
+		}
+	}
+	for _, im := range sha256d.Unavailable() {
+		if !ok || !strings.Contains(reasons, "  "+im.Name+": "+im.Missing+"\n") {
+			t.Errorf("%s: reason %q not listed:\n%s", im.Name, im.Missing, out.String())
+		}
+	}
+}

@@ -84,11 +84,7 @@ and hashes SHA-256d on -t threads. -o may be repeated: pools are tried in order
 }
 
 func implNames() string {
-	names := []string{"auto"}
-	for _, im := range sha256d.Impls() {
-		names = append(names, im.Name)
-	}
-	return strings.Join(names, ", ")
+	return "auto, or one this CPU can run: " + benchImplNames() + "; \"hashfleet bench --impl list\" says why others are missing"
 }
 
 // workerPassword resolves the pool password: -p, else --pass-file, else

@@ -2,6 +2,7 @@ package sha256d
 
 import (
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +60,41 @@ func TestCalibrate(t *testing.T) {
 	}
 	if s := c.String(); !strings.HasSuffix(s, "-> "+c.Choice.Name) || !strings.Contains(s, " MH/s") {
 		t.Errorf("String() = %q", s)
+	}
+}
+
+// TestUnavailable: every kernel hashfleet has is either runnable here or
+// listed by Unavailable with a reason, never both; a runnable one carries no
+// reason.
+func TestUnavailable(t *testing.T) {
+	runnable := map[string]bool{}
+	for _, im := range Impls() {
+		if im.Available {
+			runnable[im.Name] = true
+			if im.Missing != "" {
+				t.Errorf("%s is available but Missing = %q", im.Name, im.Missing)
+			}
+		}
+	}
+	missing := map[string]string{}
+	for _, im := range Unavailable() {
+		if im.Missing == "" || im.Available {
+			t.Errorf("Unavailable lists %s with available %v, reason %q", im.Name, im.Available, im.Missing)
+		}
+		missing[im.Name] = im.Missing
+		if runnable[im.Name] {
+			t.Errorf("%s is both runnable and unavailable", im.Name)
+		}
+		if _, err := Lookup(im.Name); err == nil || !strings.Contains(err.Error(), im.Missing) {
+			t.Errorf("Lookup(%s) = %v, want an error giving %q", im.Name, err, im.Missing)
+		}
+	}
+	for _, k := range kernelArch {
+		if !runnable[k.name] && missing[k.name] == "" {
+			t.Errorf("kernel %s (%s) is neither runnable nor explained", k.name, k.arch)
+		}
+		if k.arch != runtime.GOARCH && missing[k.name] != k.arch+" only" {
+			t.Errorf("kernel %s: reason %q, want %q", k.name, missing[k.name], k.arch+" only")
+		}
 	}
 }

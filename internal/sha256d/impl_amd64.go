@@ -57,15 +57,50 @@ func scanHybrid(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) 
 	return scanKernel(kHybrid, ms, tail, target, base, n)
 }
 
+// feature is one CPU feature a kernel needs, as CPUID reports it.
+type feature struct {
+	name string
+	has  bool
+}
+
+var (
+	fSHA      = feature{"SHA", hasSHANI}
+	fSSE41    = feature{"SSE4.1", cpu.X86.HasSSE41}
+	fSSSE3    = feature{"SSSE3", cpu.X86.HasSSSE3}
+	fAVX2     = feature{"AVX2", cpu.X86.HasAVX2}
+	fAVX512F  = feature{"AVX512F", cpu.X86.HasAVX512F}
+	fAVX512BW = feature{"AVX512BW", cpu.X86.HasAVX512BW}
+)
+
+// needs returns "" when every feature is present, else the reason the CPU
+// cannot run a kernel, e.g. "needs AVX512F+AVX512BW, CPU lacks AVX512BW".
+func needs(fs ...feature) string {
+	var all, lack []string
+	for _, f := range fs {
+		all = append(all, f.name)
+		if !f.has {
+			lack = append(lack, f.name)
+		}
+	}
+	if len(lack) == 0 {
+		return ""
+	}
+	return "needs " + strings.Join(all, "+") + ", CPU lacks " + strings.Join(lack, "+")
+}
+
 // archImpls lists the assembly implementations, fastest first as measured
-// on AMD Zen 5 (see BENCHMARKS.md); "auto" picks the first available one.
+// on AMD Zen 5 (see BENCHMARKS.md); Lookup("auto") picks the first
+// available one.
 func archImpls() []Impl {
-	hybrid := useSHANI && useAVX512
+	hybrid := needs(fSHA, fSSE41, fSSSE3, fAVX512F, fAVX512BW)
+	avx512 := needs(fAVX512F, fAVX512BW)
+	shani := needs(fSHA, fSSE41, fSSSE3)
+	avx2 := needs(fAVX2)
 	return []Impl{
-		{Name: "hybrid", Available: hybrid, Scan: scanHybrid, Lanes: 18},
-		{Name: "avx512", Available: useAVX512, Scan: scanAVX512, Lanes: 16},
-		{Name: "shani", Available: useSHANI, Scan: scanSHANI, Lanes: 2},
-		{Name: "avx2", Available: useAVX2, Scan: scanAVX2, Lanes: 8},
+		{Name: "hybrid", Available: hybrid == "", Missing: hybrid, Scan: scanHybrid, Lanes: 18},
+		{Name: "avx512", Available: avx512 == "", Missing: avx512, Scan: scanAVX512, Lanes: 16},
+		{Name: "shani", Available: shani == "", Missing: shani, Scan: scanSHANI, Lanes: 2},
+		{Name: "avx2", Available: avx2 == "", Missing: avx2, Scan: scanAVX2, Lanes: 8},
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"strings"
 )
 
@@ -43,6 +44,41 @@ type Impl struct {
 	Available bool     // whether this CPU (and OS) can run it
 	Scan      ScanFunc // the implementation; only call it when Available
 	Lanes     int      // nonces hashed side by side per thread
+	// Missing says why this CPU or build cannot run it ("" when Available),
+	// e.g. "needs AVX512F+AVX512BW, CPU lacks AVX512BW" or "amd64 only".
+	Missing string
+}
+
+// kernelArch names every assembly kernel hashfleet has and the GOARCH it is
+// written for, so that a build for another architecture can say why it
+// lacks one.
+var kernelArch = []struct{ name, arch string }{
+	{"hybrid", "amd64"}, {"avx512", "amd64"}, {"shani", "amd64"}, {"avx2", "amd64"},
+}
+
+// Unavailable lists the kernels this CPU or build cannot run, each with
+// Missing set to the reason: compiled ones whose CPU features are absent,
+// and the kernels of other architectures (Scan nil), in that order.
+func Unavailable() []Impl {
+	var out []Impl
+	compiled := map[string]bool{}
+	for _, im := range impls {
+		compiled[im.Name] = true
+		if !im.Available {
+			out = append(out, im)
+		}
+	}
+	for _, k := range kernelArch {
+		if compiled[k.name] {
+			continue
+		}
+		why := k.arch + " only"
+		if k.arch == runtime.GOARCH {
+			why = "not in this build (purego tag)"
+		}
+		out = append(out, Impl{Name: k.name, Missing: why})
+	}
+	return out
 }
 
 // Scan hashes the headers first64||tail, where first64 is summarised by ms
@@ -99,14 +135,20 @@ func Lookup(name string) (Impl, error) {
 			continue
 		}
 		if !im.Available {
-			return Impl{}, fmt.Errorf("sha256d: implementation %q is not supported by this CPU (supported: %s; cpu: %s)",
-				name, strings.Join(avail, ", "), cpuFeatures())
+			return Impl{}, fmt.Errorf("sha256d: implementation %q is not supported by this CPU: %s (supported: %s; cpu: %s)",
+				name, im.Missing, strings.Join(avail, ", "), cpuFeatures())
 		}
 		return im, nil
 	}
 	var all []string
 	for _, im := range impls {
 		all = append(all, im.Name)
+	}
+	for _, im := range Unavailable() {
+		if im.Name == name {
+			return Impl{}, fmt.Errorf("sha256d: implementation %q: %s (supported by this CPU: %s)",
+				name, im.Missing, strings.Join(avail, ", "))
+		}
 	}
 	return Impl{}, fmt.Errorf("sha256d: unknown implementation %q (compiled: %s; supported by this CPU: %s)",
 		name, strings.Join(all, ", "), strings.Join(avail, ", "))
