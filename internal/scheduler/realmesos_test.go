@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -390,5 +391,50 @@ func TestRealMesosReservedRole(t *testing.T) {
 	}
 	if used != 4 {
 		t.Fatalf("cpus in use on the agents: got %v, want all 4 (the reserved ones too)", used)
+	}
+}
+
+// TestRealMesosDocker: Docker tasks on a real agent with
+// --containerizers=docker,mesos (the image built locally, no registry):
+// the server and workers run as containers under mesos-docker-executor,
+// BRIDGE networking with the server's ports mapped from the offer, the
+// workers reaching it on the agent's advertised address (the docker0
+// gateway); kill of the server container's process brings up a new one.
+func TestRealMesosDocker(t *testing.T) {
+	gw := needDocker(t)
+	rc := newRealCluster(t, mesostest.Config{Agents: 1, Containerizers: "docker,mesos", Hostname: gw}, "")
+	t.Cleanup(func() { removeMesosContainers(t, rc.Dir) })
+	cfg := rc.config(t, t.TempDir())
+	cfg.TaskMode, cfg.Image, cfg.DockerNetwork = scheduler.ModeDocker, fakeImage, mesos.NetworkBridge
+	cfg.Policy.MaxWorkers = 2
+	r := start(t, cfg)
+	st := waitFor(t, r.s, 180*time.Second, "server and 2 workers in containers", steady(2))
+	if got, err := httpGet(fmt.Sprintf("http://%s:%d/rpcpw", gw, st.Server.Ports[1])); err != nil || got != testRPCPassword {
+		t.Fatalf("server container environment via the mapped HTTP port: got %q %v", got, err)
+	}
+	old := st.Server.ID
+	httpGet(fmt.Sprintf("http://%s:%d/exit", gw, st.Server.Ports[1]))
+	waitFor(t, r.s, 180*time.Second, "a new server container with 2 workers", func(st scheduler.Status) bool {
+		return st.Server != nil && st.Server.ID != old && steady(2)(st)
+	})
+	if n := r.maxServers(); n != 1 {
+		t.Fatalf("at most one live server at a time: saw %d", n)
+	}
+	r.stop()
+	rc.teardown(t, cfg, st.FrameworkID)
+}
+
+// removeMesosContainers removes the containers the real agent started
+// (named mesos-…, with a sandbox under dir mounted), which outlive it.
+func removeMesosContainers(t *testing.T, dir string) {
+	out, err := exec.Command("docker", "ps", "-aq", "--filter", "name=mesos-").Output()
+	if err != nil {
+		return
+	}
+	for _, id := range strings.Fields(string(out)) {
+		mounts, _ := exec.Command("docker", "inspect", "--format", "{{range .Mounts}}{{.Source}} {{end}}", id).Output()
+		if strings.Contains(string(mounts), dir) {
+			exec.Command("docker", "rm", "-f", id).Run()
+		}
 	}
 }

@@ -87,6 +87,8 @@ type Agent struct {
 	Ports   [2]int // first and last task port it offers
 	WorkDir string
 	proc    *proc
+	// restarts counts starts again after a transient Docker recovery error.
+	restarts int
 }
 
 // Home returns the Mesos prefix (sbin/, lib/, libexec/mesos), unpacking
@@ -323,6 +325,16 @@ func (c *Cluster) waitFor(timeout time.Duration, what string, p *proc, cond func
 		procs := []*proc{p}
 		for _, a := range c.Agents {
 			procs = append(procs, a.proc)
+		}
+		for i, a := range c.Agents {
+			// The Docker containerizer's recovery inspects every host
+			// container named mesos-*; one that another test removes in
+			// between fails the agent's start. Start it again.
+			if a.proc != nil && a.proc.exited() && a.restarts < 3 && strings.Contains(tail(a.proc.log, 40), "Docker ps batch failed") {
+				a.restarts++
+				c.StartAgent(i)
+				procs[1+i] = a.proc
+			}
 		}
 		for _, p := range procs {
 			if p != nil && p.exited() {
