@@ -1,8 +1,12 @@
 package chain
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -29,13 +33,45 @@ func addFixtureSeeds(f *testing.F, result bool) {
 }
 
 // FuzzDecodeResponse: any reply body decodes to a result or a typed error,
-// never a panic.
+// never a panic; a result or RPC error encoded again as a reply decodes to
+// the same.
 func FuzzDecodeResponse(f *testing.F) {
 	addFixtureSeeds(f, false)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := decodeResponse("fuzz", data)
 		if err == nil && res == nil {
 			t.Fatal("no result and no error")
+		}
+		// Round trip: the decoded result or RPC error, encoded as a
+		// JSON-RPC reply, decodes to the same result or error.
+		var reply []byte
+		var rpcErr *RPCError
+		switch {
+		case err == nil:
+			reply, err = json.Marshal(map[string]any{"result": res, "error": nil, "id": 1})
+		case errors.As(err, &rpcErr):
+			reply, err = json.Marshal(map[string]any{"result": nil, "id": 1,
+				"error": map[string]any{"code": rpcErr.Code, "message": rpcErr.Message}})
+		default:
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T %v is neither *RPCError nor *DecodeError", err, err)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("encode the reply: %v", err)
+		}
+		res2, err2 := decodeResponse("fuzz", reply)
+		if rpcErr != nil {
+			var e2 *RPCError
+			if !errors.As(err2, &e2) || *e2 != *rpcErr {
+				t.Fatalf("round trip of %s via %s: got %v, want %v", data, reply, err2, rpcErr)
+			}
+			return
+		}
+		if err2 != nil || !jsonEqual(res, res2) {
+			t.Fatalf("round trip of %s via %s: got %s, %v, want %s", data, reply, res2, err2, res)
 		}
 	})
 }
@@ -59,4 +95,13 @@ func FuzzParseTemplate(f *testing.F) {
 			t.Fatalf("commitment of %d bytes", len(tpl.WitnessCommitment))
 		}
 	})
+}
+
+// jsonEqual reports whether a and b are the same JSON value.
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return bytes.Equal(a, b)
+	}
+	return reflect.DeepEqual(x, y)
 }

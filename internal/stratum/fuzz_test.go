@@ -11,7 +11,8 @@ import (
 
 // FuzzReader feeds arbitrary bytes through the line reader and message
 // parser: no panic, every error is either a per-line error (the reader
-// continues) or the end of input, and every decoded message re-encodes.
+// continues) or the end of input, and every decoded message re-encodes to
+// a line that reads back as the same message.
 func FuzzReader(f *testing.F) {
 	f.Add([]byte(`{"id":1,"method":"mining.subscribe","params":[]}` + "\n"))
 	f.Add([]byte(`{"id":1,"result":[[["mining.notify","1"]],"00",4],"error":null}` + "\r\n\r\n"))
@@ -31,17 +32,37 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			var v any = m.Request()
-			if m.Kind() == KindResponse {
-				v = m.Response()
-				_ = m.Response().Bool()
+			enc := encodeMessage(t, m)
+			// Round trip: the re-encoded message reads back as a message of
+			// the same kind that encodes identically.
+			m2, err := NewReader(bytes.NewReader(append(enc, '\n'))).Read()
+			if err != nil {
+				t.Fatalf("read back %s: %v", enc, err)
 			}
-			if _, err := json.Marshal(v); err != nil {
-				t.Fatalf("re-encode %+v: %v", m, err)
+			if m2.Kind() != m.Kind() {
+				t.Fatalf("kind changed in the round trip of %s: %v -> %v", enc, m.Kind(), m2.Kind())
+			}
+			if enc2 := encodeMessage(t, m2); !bytes.Equal(enc, enc2) {
+				t.Fatalf("round trip not stable: %s then %s", enc, enc2)
 			}
 		}
 		t.Fatalf("reader did not reach EOF")
 	})
+}
+
+// encodeMessage encodes a read message as its request or response.
+func encodeMessage(t *testing.T, m *Message) []byte {
+	t.Helper()
+	var v any = m.Request()
+	if m.Kind() == KindResponse {
+		v = m.Response()
+		_ = m.Response().Bool()
+	}
+	enc, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("re-encode %+v: %v", m, err)
+	}
+	return enc
 }
 
 // FuzzParams runs every typed params decoder on arbitrary JSON: no panic,
@@ -100,7 +121,7 @@ func FuzzParams(f *testing.F) {
 }
 
 // FuzzError decodes arbitrary JSON as an error field: never fails on valid
-// JSON, never panics.
+// JSON, never panics, and decode → encode → decode gives the same error.
 func FuzzError(f *testing.F) {
 	for _, s := range []string{`[21,"Job not found",null]`, `"Stale"`, `{"code":24,"message":"x"}`, `42`, `[]`, `["x"]`} {
 		f.Add([]byte(s))
@@ -113,8 +134,21 @@ func FuzzError(f *testing.F) {
 		if err := json.Unmarshal(data, &e); err != nil {
 			t.Fatalf("decode %s: %v", data, err)
 		}
-		if _, err := json.Marshal(&e); err != nil {
+		// Round trip: what was decoded encodes to the canonical form, which
+		// decodes to the same error and encodes identically again.
+		enc, err := json.Marshal(&e)
+		if err != nil {
 			t.Fatal(err)
+		}
+		var e2 Error
+		if err := json.Unmarshal(enc, &e2); err != nil {
+			t.Fatalf("decode of re-encoded %s: %v", enc, err)
+		}
+		if e2 != e {
+			t.Fatalf("round trip of %s via %s: got %+v, want %+v", data, enc, e2, e)
+		}
+		if enc2, _ := json.Marshal(&e2); !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding not stable: %s then %s", enc, enc2)
 		}
 	})
 }

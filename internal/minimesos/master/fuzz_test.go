@@ -1,6 +1,8 @@
 package master
 
 import (
+	"bytes"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -9,8 +11,9 @@ import (
 
 // FuzzCall feeds arbitrary request bodies through the HTTP layer's parsing
 // and validation and, when they pass, into a core with one subscribed
-// framework and one agent: nothing may panic, and the core's invariants
-// (offers within agent totals) must hold afterwards.
+// framework and one agent: nothing may panic, a parsed call encodes to a
+// body that parses to the same call, and the core's invariants (offers
+// within agent totals) must hold afterwards.
 func FuzzCall(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"SUBSCRIBE","subscribe":{"framework_info":{"user":"u","name":"n"}}}`,
@@ -29,6 +32,19 @@ func FuzzCall(f *testing.F) {
 		call, err := parseCall(body)
 		if err != nil {
 			return
+		}
+		// Round trip: the parsed call, encoded again, parses to the same
+		// call.
+		enc, err := json.Marshal(call)
+		if err != nil {
+			t.Fatalf("encode the parsed call: %v", err)
+		}
+		again, err := parseCall(enc)
+		if err != nil {
+			t.Fatalf("parse of the re-encoded call %s: %v", enc, err)
+		}
+		if enc2, _ := json.Marshal(again); !bytes.Equal(enc, enc2) {
+			t.Fatalf("round trip changed the call: %s then %s", enc, enc2)
 		}
 		if validateCall(call) != nil {
 			return
