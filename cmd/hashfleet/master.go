@@ -68,6 +68,7 @@ Mesos credentials, either one "principal secret" pair per line or JSON
 	f.StringVar(&o.Hostname, "hostname", "", "hostname the master and agents advertise (default: the listen host, or localhost)")
 	f.StringVar(&o.ZK, "zk", "", "zk://host:port[,host:port]/path: register in ZooKeeper like a Mesos master (lowest sequence leads; others redirect)")
 	f.StringVar(&o.CredentialsFile, "credentials", "", "file of framework credentials (\"principal secret\" lines, or Mesos JSON); enables HTTP basic authentication of the scheduler API")
+	f.BoolVar(&o.SwitchUser, "switch-user", false, "run command tasks as the framework's user (CommandInfo.user first), like Mesos's --switch_user; needs root; a user the machine lacks drops the task")
 	f.IntVar(&o.MaxFrameworks, "max-frameworks", 1000, "most registered frameworks (connected, or disconnected within their failover_timeout); new ones beyond it are refused")
 	f.IntVar(&o.MaxFrameworksPerAddr, "max-frameworks-per-addr", 100, "most registered frameworks subscribed from one IP address")
 	f.StringVar(&o.DockerSocket, "docker-socket", "/var/run/docker.sock", "Docker Engine socket for --containerizer docker")
@@ -88,6 +89,8 @@ type masterOptions struct {
 	ZK            string
 	// MaxFrameworks and MaxFrameworksPerAddr: master.Config's limits.
 	MaxFrameworks, MaxFrameworksPerAddr int
+	// SwitchUser: agent.Config.SwitchUser for every local agent.
+	SwitchUser bool
 	// CredentialsFile is read by runMasterCmd into Credentials.
 	CredentialsFile string
 	// Credentials (principal -> secret), when non-nil, turn on basic
@@ -192,7 +195,7 @@ func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready fu
 	for i := range o.Agents {
 		a, err := agent.New(agent.Config{
 			Hostname: host, Resources: res, WorkDir: filepath.Join(o.WorkDir, fmt.Sprintf("agent-%d", i)),
-			Containerizers: zs, DockerSocket: o.DockerSocket,
+			Containerizers: zs, DockerSocket: o.DockerSocket, SwitchUser: o.SwitchUser,
 			Logger: o.Logger.With("agent", i), Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"agent": fmt.Sprint(i)}, o.Registerer),
 		})
 		if err != nil {

@@ -56,6 +56,13 @@ type Config struct {
 	// ShutdownGrace bounds the grace given to tasks when the agent's
 	// context ends; default 2 s.
 	ShutdownGrace time.Duration
+	// SwitchUser runs each command task as CommandInfo.user, else
+	// FrameworkInfo.user, like a Mesos agent with --switch_user (its
+	// default): the sandbox is chowned to that user and a user the machine
+	// lacks drops the task (TASK_DROPPED, REASON_EXECUTOR_TERMINATED).
+	// Running as another user needs the agent to run as root. Off: tasks
+	// run as the agent's user.
+	SwitchUser bool
 	// ExecutorEnv is added to every task's environment, like a Mesos
 	// agent's --executor_environment_variables (tasks never inherit the
 	// agent's own environment).

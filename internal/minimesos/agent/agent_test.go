@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -655,6 +656,46 @@ func TestCleanTaskEnvironment(t *testing.T) {
 	ti.Command.Environment = &mesos.Environment{Variables: []mesos.EnvVariable{{Name: "MINE", Value: &mine}}}
 	a.LaunchTask(testFW, ti)
 	if u := a.m.expect(t, "env", mesos.TaskFinished); u.st.State != mesos.TaskFinished {
+		t.Fatalf("got %+v", u.st)
+	}
+}
+
+// TestSwitchUser: with SwitchUser (Mesos's --switch_user, its default) a
+// task runs as CommandInfo.user or else FrameworkInfo.user, in a sandbox
+// it owns; a user the machine lacks drops the task with the cause, as a
+// real agent does ("Failed to chown directory to 'U': No such user 'U'",
+// TASK_DROPPED, REASON_EXECUTOR_TERMINATED).
+func TestSwitchUser(t *testing.T) {
+	a := startAgent(t, true, func(c *Config) {
+		c.SwitchUser = true
+		// The task's user must be able to reach its sandbox, as under
+		// a real agent's work dir (t.TempDir is private to root).
+		for _, d := range []string{filepath.Dir(c.WorkDir), c.WorkDir} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	fw := testFW
+	fw.User = "no-such-user-h20"
+	a.LaunchTask(fw, shTask("ghost", "true"))
+	u := a.m.next(t, "ghost")
+	want := "Failed to chown directory to 'no-such-user-h20': No such user 'no-such-user-h20'"
+	if u.st.State != mesos.TaskDropped || u.st.Reason != mesos.ReasonExecutorTerminated || u.st.Message != want {
+		t.Fatalf("missing user: got %s %s %q, want TASK_DROPPED %s %q", u.st.State, u.st.Reason, u.st.Message, mesos.ReasonExecutorTerminated, want)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("running a task as another user needs root (CI runs as root)")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	ti := shTask("asnobody", `test "$(id -u)" = `+nobody.Uid+` && touch "$MESOS_SANDBOX/mine"`)
+	n := "nobody"
+	ti.Command.User = n
+	a.LaunchTask(testFW, ti) // testFW.User "u" is overridden by CommandInfo.user
+	if u := a.m.expect(t, "asnobody", mesos.TaskFinished); u.st.State != mesos.TaskFinished {
 		t.Fatalf("got %+v", u.st)
 	}
 }

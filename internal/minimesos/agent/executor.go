@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
@@ -123,6 +124,15 @@ func (a *Agent) execute(ctx context.Context, tr *taskRun, fw mesos.FrameworkInfo
 		return
 	}
 
+	var cred *syscall.Credential
+	if a.cfg.SwitchUser && (ti.Container == nil || ti.Container.Type != mesos.ContainerDocker) {
+		var err error
+		if cred, err = switchUser(taskUser(fw, ti), sandbox); err != nil {
+			log.Warn("task dropped", "err", err)
+			emit(status(mesos.TaskDropped, mesos.SourceAgent, mesos.ReasonExecutorTerminated, err.Error()))
+			return
+		}
+	}
 	env := a.taskEnv(fw, ti, sandbox, cid)
 	var c container
 	defaultGrace := a.cfg.KillGrace
@@ -140,7 +150,7 @@ func (a *Agent) execute(ctx context.Context, tr *taskRun, fw mesos.FrameworkInfo
 		c = dc
 		defaultGrace = a.cfg.DockerStopGrace
 	} else {
-		c = newProcessContainer(ti, sandbox, env)
+		c = newProcessContainer(ti, sandbox, env, cred)
 	}
 
 	emit(status(mesos.TaskStarting, mesos.SourceExecutor, "", ""))

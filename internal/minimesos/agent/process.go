@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,10 +29,43 @@ type processContainer struct {
 	cmd     *exec.Cmd
 	waitc   chan exitInfo
 	files   []*os.File
+	cred    *syscall.Credential // nil: the agent's user
 }
 
-func newProcessContainer(ti mesos.TaskInfo, sandbox string, env []string) *processContainer {
-	return &processContainer{ti: ti, sandbox: sandbox, env: env, waitc: make(chan exitInfo, 1)}
+func newProcessContainer(ti mesos.TaskInfo, sandbox string, env []string, cred *syscall.Credential) *processContainer {
+	return &processContainer{ti: ti, sandbox: sandbox, env: env, cred: cred, waitc: make(chan exitInfo, 1)}
+}
+
+// taskUser is the user a task runs as under SwitchUser.
+func taskUser(fw mesos.FrameworkInfo, ti mesos.TaskInfo) string {
+	if ti.Command != nil && ti.Command.User != "" {
+		return ti.Command.User
+	}
+	return fw.User
+}
+
+// switchUser looks name up and gives it the sandbox, as a Mesos agent
+// does before it launches the executor; the error reads like Mesos's.
+func switchUser(name, sandbox string) (*syscall.Credential, error) {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil, fmt.Errorf("Failed to chown directory to '%s': No such user '%s'", name, name)
+	}
+	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+	if err1 != nil || err2 != nil {
+		return nil, fmt.Errorf("Failed to chown directory to '%s': bad uid/gid %s/%s", name, u.Uid, u.Gid)
+	}
+	err = filepath.WalkDir(sandbox, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, int(uid), int(gid))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("Failed to chown directory to '%s': %v", name, err)
+	}
+	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
 func (p *processContainer) start(context.Context) (*mesos.ContainerStatus, error) {
@@ -78,6 +113,7 @@ func (p *processContainer) start(context.Context) (*mesos.ContainerStatus, error
 	p.files = []*os.File{stdout, stderr}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = sysProcAttr()
+	cmd.SysProcAttr.Credential = p.cred
 	if err := startRetryBusy(&cmd, time.Sleep); err != nil {
 		return nil, err
 	}
