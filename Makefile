@@ -2,7 +2,7 @@
 build:
 	CGO_ENABLED=0 go build -trimpath -ldflags=-s -o bin/hashfleet ./cmd/hashfleet
 test:
-	go test -race ./...
+	go test -race -timeout 30m ./...
 image:
 	deploy/docker/build.sh hashfleet:latest
 doctor:

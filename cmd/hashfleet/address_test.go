@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,7 @@ func TestAddressCmd(t *testing.T) {
 	// An existing key file is never overwritten.
 	cmd = newAddressCmd()
 	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
 	cmd.SetArgs([]string{"--key-file", key})
 	if err := cmd.Execute(); err == nil {
 		t.Fatal("overwrote an existing key file")

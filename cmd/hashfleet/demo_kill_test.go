@@ -139,7 +139,7 @@ func TestDemoKillServerProcess(t *testing.T) {
 	workersStopped := time.Since(killed)
 	// Nothing of the old generation mines now: a higher height is the
 	// new server's.
-	h0 := chainHeight(dash)
+	h0 := freshChainHeight(t, dash, dr)
 	if h0 < 1 {
 		t.Fatalf("chain height from the dashboard: %d", h0)
 	}

@@ -327,20 +327,40 @@ func waitUntil(t *testing.T, d time.Duration, what string, dr *demoRun, cond fun
 	}
 }
 
-// chainHeight reads the node height from the demo dashboard's JSON API.
-func chainHeight(dash string) int64 {
+// chainHeight reads the node height from the demo dashboard's JSON API
+// (its latest sample; -1 when there is none or the node part failed).
+func chainHeight(dash string) int64 { return chainHeightSince(dash, time.Time{}) }
+
+// chainHeightSince is chainHeight from a sample taken after since, -1 if
+// the dashboard has none yet: a sample taken before an event, or one whose
+// node read failed, says nothing about the height after it.
+func chainHeightSince(dash string, since time.Time) int64 {
 	resp, err := http.Get(dash + "api/snapshot")
 	if err != nil {
 		return -1
 	}
 	defer resp.Body.Close()
 	var snap struct {
-		Chain struct{ Height int64 } `json:"chain"`
+		Time   time.Time              `json:"time"`
+		Chain  struct{ Height int64 } `json:"chain"`
+		Errors map[string]string      `json:"errors"`
 	}
-	if json.NewDecoder(resp.Body).Decode(&snap) != nil {
+	if json.NewDecoder(resp.Body).Decode(&snap) != nil || !snap.Time.After(since) || snap.Errors["node"] != "" {
 		return -1
 	}
 	return snap.Chain.Height
+}
+
+// freshChainHeight waits for a dashboard sample taken now or later and
+// returns its height.
+func freshChainHeight(t *testing.T, dash string, dr *demoRun) int64 {
+	t.Helper()
+	since, h := time.Now(), int64(-1)
+	waitUntil(t, 30*time.Second, "a dashboard sample of the chain", dr, func() bool {
+		h = chainHeightSince(dash, since)
+		return h >= 0
+	})
+	return h
 }
 
 // acceptedShares is the highest "accepted" count a worker container has
@@ -563,7 +583,7 @@ func killServer(t *testing.T, dr *demoRun, network, dash string, server demoCont
 	})
 	workersStopped := time.Since(killed)
 	// Nothing of the old generation mines now: a higher height is the new server's.
-	h0 := chainHeight(dash)
+	h0 := freshChainHeight(t, dash, dr)
 	var cs []demoContainer
 	waitUntil(t, 90*time.Second, "new server with 2 new workers", dr, func() bool {
 		cs = running(t, network)
