@@ -105,6 +105,9 @@ type task struct {
 	status       *mesos.TaskStatus // latest status
 	recovered    bool              // resources given back
 	killReceived bool
+	// beforePartition is the state the task had when its agent became
+	// unreachable ("" when it is reachable); it is restored on return.
+	beforePartition mesos.TaskState
 }
 
 // currentState is the state reconciliation reports.
@@ -116,11 +119,12 @@ func (t *task) currentState() mesos.TaskState {
 }
 
 type agentState struct {
-	id       string
-	hostname string
-	total    resources
-	tasks    map[string]*task // key fw + "/" + task id
-	offers   map[string]*offer
+	id          string
+	hostname    string
+	unreachable bool // partitioned: no offers, no updates, no commands
+	total       resources
+	tasks       map[string]*task // key fw + "/" + task id
+	offers      map[string]*offer
 }
 
 type offer struct {
@@ -200,7 +204,13 @@ func (c *core) emitFw(f *framework, ev mesos.Event) {
 	}
 }
 
-func (c *core) op(o agentOp) { c.out.ops = append(c.out.ops, o) }
+// op queues a command for an agent; an unreachable agent gets none.
+func (c *core) op(o agentOp) {
+	if a := c.agents[o.agent]; a != nil && a.unreachable {
+		return
+	}
+	c.out.ops = append(c.out.ops, o)
+}
 
 // ---- subscription ----
 
@@ -526,11 +536,74 @@ func (c *core) removeAgent(now time.Time, id string) {
 	}
 }
 
+// markUnreachable handles an agent that stopped answering, as Mesos's
+// _markUnreachable: its offers are rescinded, every framework gets FAILURE,
+// its live tasks become TASK_UNREACHABLE (TASK_LOST for frameworks that
+// are not PARTITION_AWARE) and give their resources back; the agent gets
+// no offers, commands or updates until reregisterAgent.
+func (c *core) markUnreachable(now time.Time, id string) {
+	a := c.agents[id]
+	if a == nil || a.unreachable {
+		return
+	}
+	for _, o := range sortedOffers(a.offers) {
+		if f := c.frameworks[o.fw]; f != nil {
+			c.emitFw(f, mesos.Event{Type: mesos.EventRescind, Rescind: &mesos.EventRescindBody{OfferID: mesos.OfferID{Value: o.id}}})
+		}
+		c.dropOffer(o)
+	}
+	a.unreachable = true
+	aid := mesos.AgentID{Value: id}
+	for _, f := range c.sortedFrameworks() {
+		c.emitFw(f, mesos.Event{Type: mesos.EventFailure, Failure: &mesos.EventFailureBody{AgentID: &aid}})
+	}
+	for _, t := range sortedTasks(a.tasks) {
+		f := c.frameworks[t.fw]
+		if f == nil || t.state.IsTerminal() {
+			continue
+		}
+		state := mesos.TaskUnreachable
+		if !f.partitionAware() {
+			state = mesos.TaskLost
+		}
+		st := mesos.TaskStatus{TaskID: t.info.TaskID, State: state, Source: mesos.SourceMaster,
+			Reason: mesos.ReasonAgentRemoved, Message: "health check timed out",
+			AgentID: &mesos.AgentID{Value: id}, Timestamp: unixSeconds(now)}
+		if state == mesos.TaskUnreachable {
+			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
+		}
+		t.beforePartition, t.state, t.updateState, t.status, t.recovered = t.state, state, "", &st, true
+		c.emitFw(f, mesos.Event{Type: mesos.EventUpdate, Update: &mesos.EventUpdateBody{Status: st}})
+	}
+}
+
+// reregisterAgent handles an unreachable agent that came back, as Mesos's
+// __reregisterSlave: its tasks are re-added in the state they had (the
+// agent resends what was not acknowledged; frameworks reconcile), with
+// their resources, and its free resources are offered again.
+func (c *core) reregisterAgent(now time.Time, id string) {
+	a := c.agents[id]
+	if a == nil || !a.unreachable {
+		return
+	}
+	a.unreachable = false
+	for _, t := range sortedTasks(a.tasks) {
+		if t.beforePartition == "" {
+			continue
+		}
+		t.state, t.beforePartition, t.recovered = t.beforePartition, "", false
+		st := *t.status
+		st.State, st.Reason, st.Message, st.UnreachableTime = t.state, "", "", nil
+		t.status = &st
+	}
+	c.allocate(now)
+}
+
 // statusUpdate handles a reliable status update forwarded by an agent.
 // latest is the state of the newest update the agent holds for the task.
 func (c *core) statusUpdate(now time.Time, fwID string, st mesos.TaskStatus, latest mesos.TaskState) {
-	if st.AgentID == nil || c.agents[st.AgentID.Value] == nil {
-		return // unknown agent: it will retry after re-registering
+	if a := st.AgentID; a == nil || c.agents[a.Value] == nil || c.agents[a.Value].unreachable {
+		return // unknown or unreachable agent: it will retry after re-registering
 	}
 	f := c.frameworks[fwID]
 	if f == nil {
@@ -829,7 +902,7 @@ func (c *core) allocate(now time.Time) {
 	byFw := map[string][]mesos.Offer{}
 	for _, a := range c.sortedAgents() {
 		avail := c.available(a)
-		if avail.empty() {
+		if avail.empty() || a.unreachable {
 			continue
 		}
 		for _, f := range c.allocationOrder() {

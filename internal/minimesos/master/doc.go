@@ -21,5 +21,11 @@
 //   - a task's state never changes once terminal; its resources are given
 //     back when its latest state becomes terminal (or TASK_UNREACHABLE), and
 //     the task is forgotten when its terminal update is acknowledged;
-//   - at most one subscription stream per framework.
+//   - at most one subscription stream per framework;
+//   - an unreachable agent (PartitionAgent) gets no offers, commands or
+//     updates; its tasks' resources are back until ReconnectAgent, which
+//     restores the tasks and their resources.
+//
+// Calls are decoded as Mesos's JSON-to-protobuf conversion does
+// (protojson.go): exact keys, required fields at any depth.
 package master

@@ -148,12 +148,14 @@ type callReq struct {
 }
 
 type agentReq struct {
-	remove   bool
-	id       string
-	hostname string
-	res      resources
-	agent    Agent
-	reply    chan string // buffered(1)
+	remove bool
+	// partition / reconnect: the agent becomes unreachable / comes back.
+	partition, reconnect bool
+	id                   string
+	hostname             string
+	res                  resources
+	agent                Agent
+	reply                chan string // buffered(1)
 }
 
 type updateReq struct {
@@ -312,6 +314,15 @@ func (m *Master) Run(ctx context.Context) error {
 			}
 			m.core.disconnected(time.Now(), id)
 		case r := <-m.agentc:
+			if r.partition || r.reconnect {
+				if r.partition {
+					m.core.markUnreachable(time.Now(), r.id)
+				} else {
+					m.core.reregisterAgent(time.Now(), r.id)
+				}
+				r.reply <- r.id
+				break
+			}
 			if r.remove {
 				m.core.removeAgent(time.Now(), r.id)
 				delete(m.agents, r.id)
@@ -440,6 +451,30 @@ func (m *Master) RegisterAgent(ctx context.Context, hostname string, total []mes
 // and its tasks reported lost (TASK_GONE for PARTITION_AWARE frameworks).
 func (m *Master) RemoveAgent(ctx context.Context, id mesos.AgentID) error {
 	r := agentReq{remove: true, id: id.Value, reply: make(chan string, 1)}
+	if err := sendReq(ctx, m, m.agentc, r); err != nil {
+		return err
+	}
+	_, err := recv(ctx, m, r.reply)
+	return err
+}
+
+// PartitionAgent makes the master treat an in-process agent as
+// unreachable, as a Mesos master does with an agent that misses its health
+// checks: offers rescinded, FAILURE, its tasks TASK_UNREACHABLE
+// (TASK_LOST for frameworks that are not PARTITION_AWARE), and neither
+// commands to it nor updates from it until ReconnectAgent. The agent
+// itself keeps running its tasks (and retrying its updates).
+func (m *Master) PartitionAgent(ctx context.Context, id mesos.AgentID) error {
+	return m.agentCall(ctx, agentReq{partition: true, id: id.Value, reply: make(chan string, 1)})
+}
+
+// ReconnectAgent ends a partition: the agent's tasks are back in the
+// state they had, its updates are taken again, its resources offered.
+func (m *Master) ReconnectAgent(ctx context.Context, id mesos.AgentID) error {
+	return m.agentCall(ctx, agentReq{reconnect: true, id: id.Value, reply: make(chan string, 1)})
+}
+
+func (m *Master) agentCall(ctx context.Context, r agentReq) error {
 	if err := sendReq(ctx, m, m.agentc, r); err != nil {
 		return err
 	}

@@ -376,3 +376,51 @@ func TestSuppressRevive(t *testing.T) {
 	s.mustCall(mesos.Revive(s.fwID), 202)
 	s.offers()
 }
+
+// TestAgentPartition: PartitionAgent makes a live agent unreachable (its
+// offer rescinded, FAILURE, the partition-aware task TASK_UNREACHABLE with
+// unreachable_time, its updates not taken, its kills not sent); after
+// ReconnectAgent its updates reach the framework again.
+func TestAgentPartition(t *testing.T) {
+	c := startCluster(t, Config{})
+	a := c.addAgent("cpus:2;mem:1024")
+	s := c.subscribe(fwInfo("fw", mesos.CapPartitionAware))
+	os := s.offers()
+	s.mustCall(mesos.Launch(s.fwID, offerIDs(os), []mesos.TaskInfo{cmdTask("t1", a.id, "cpus:1", t)}, 0), 202)
+	a.next(t, "launch")
+	c.agentUpdate(a, s.fwID, "t1", mesos.TaskRunning, 1)
+	s.update()
+	left := s.offers()
+	if err := c.m.PartitionAgent(t.Context(), a.id); err != nil {
+		t.Fatal(err)
+	}
+	if ev := s.next(mesos.EventRescind); ev.Rescind.OfferID != left[0].ID {
+		t.Errorf("rescind: got %v, want %v", ev.Rescind.OfferID, left[0].ID)
+	}
+	if ev := s.next(mesos.EventFailure); ev.Failure.AgentID == nil || *ev.Failure.AgentID != a.id {
+		t.Errorf("failure: got %+v", ev.Failure)
+	}
+	st := s.update()
+	if st.State != mesos.TaskUnreachable || st.Reason != mesos.ReasonAgentRemoved || st.UnreachableTime == nil || st.UUID != nil {
+		t.Errorf("task update: got %+v", st)
+	}
+	// Partitioned: an update from the agent is not taken, a kill not sent.
+	c.agentUpdate(a, s.fwID, "t1", mesos.TaskFinished, 2)
+	s.mustCall(mesos.Kill(s.fwID, mesos.TaskID{Value: "t1"}, a.id, nil), 202)
+	s.mustCall(mesos.Reconcile(s.fwID, mesos.ReconcileTask{TaskID: mesos.TaskID{Value: "t1"}}), 202)
+	if st := s.update(); st.State != mesos.TaskUnreachable || st.Reason != mesos.ReasonReconciliation {
+		t.Errorf("reconcile while partitioned: got %+v", st)
+	}
+	a.none(t)
+	if err := c.m.ReconnectAgent(t.Context(), a.id); err != nil {
+		t.Fatal(err)
+	}
+	s.mustCall(mesos.Reconcile(s.fwID, mesos.ReconcileTask{TaskID: mesos.TaskID{Value: "t1"}}), 202)
+	if st := s.nextSkipping(mesos.EventUpdate, mesos.EventOffers).Update.Status; st.State != mesos.TaskRunning {
+		t.Errorf("reconcile after return: got %+v, want TASK_RUNNING", st)
+	}
+	c.agentUpdate(a, s.fwID, "t1", mesos.TaskFinished, 3)
+	if st := s.nextSkipping(mesos.EventUpdate, mesos.EventOffers).Update.Status; st.State != mesos.TaskFinished {
+		t.Errorf("update after return: got %+v, want TASK_FINISHED", st)
+	}
+}

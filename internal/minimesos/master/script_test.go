@@ -26,6 +26,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.txt with the actua
 //
 //	agent HOST RESOURCES            register an agent (ids S0, S1, …)
 //	remove-agent S0
+//	partition S0 / reconnect S0     the agent becomes unreachable / comes back
 //	subscribe NAME [pa] [multi] [killing] [role=R] [roles=A,B] [failover=SECS] [resume] [suppress=R] [addr=IP]
 //	limits MAX PER_ADDR             Config.MaxFrameworks, MaxFrameworksPerAddr
 //	disconnect NAME                 the scheduler's stream breaks
@@ -175,6 +176,10 @@ func (r *scriptRunner) exec(cmd string) []string {
 		head = append(head, "registered "+r.short(id))
 	case "remove-agent":
 		r.c.removeAgent(r.now, r.long(args[0]))
+	case "partition":
+		r.c.markUnreachable(r.now, r.long(args[0]))
+	case "reconnect":
+		r.c.reregisterAgent(r.now, r.long(args[0]))
 	case "subscribe":
 		name := args[0]
 		fi := mesos.FrameworkInfo{User: "u", Name: name}
