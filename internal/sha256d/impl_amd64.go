@@ -57,20 +57,31 @@ func scanHybrid(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) 
 	return scanKernel(kHybrid, ms, tail, target, base, n)
 }
 
-// feature is one CPU feature a kernel needs, as CPUID reports it.
+// feature is one CPU feature a kernel needs, as CPUID reports it, with
+// its name in Linux's /proc/cpuinfo flags.
 type feature struct {
-	name string
-	has  bool
+	name    string
+	cpuinfo string
+	has     bool
 }
 
 var (
-	fSHA      = feature{"SHA", hasSHANI}
-	fSSE41    = feature{"SSE4.1", cpu.X86.HasSSE41}
-	fSSSE3    = feature{"SSSE3", cpu.X86.HasSSSE3}
-	fAVX2     = feature{"AVX2", cpu.X86.HasAVX2}
-	fAVX512F  = feature{"AVX512F", cpu.X86.HasAVX512F}
-	fAVX512BW = feature{"AVX512BW", cpu.X86.HasAVX512BW}
+	fSHA      = feature{"SHA", "sha_ni", hasSHANI}
+	fSSE41    = feature{"SSE4.1", "sse4_1", cpu.X86.HasSSE41}
+	fSSSE3    = feature{"SSSE3", "ssse3", cpu.X86.HasSSSE3}
+	fAVX2     = feature{"AVX2", "avx2", cpu.X86.HasAVX2}
+	fAVX512F  = feature{"AVX512F", "avx512f", cpu.X86.HasAVX512F}
+	fAVX512BW = feature{"AVX512BW", "avx512bw", cpu.X86.HasAVX512BW}
 )
+
+// cpuinfo names fs as /proc/cpuinfo does.
+func cpuinfo(fs ...feature) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.cpuinfo
+	}
+	return out
+}
 
 // needs returns "" when every feature is present, else the reason the CPU
 // cannot run a kernel, e.g. "needs AVX512F+AVX512BW, CPU lacks AVX512BW".
@@ -92,15 +103,16 @@ func needs(fs ...feature) string {
 // on AMD Zen 5 (see BENCHMARKS.md); Lookup("auto") picks the first
 // available one.
 func archImpls() []Impl {
-	hybrid := needs(fSHA, fSSE41, fSSSE3, fAVX512F, fAVX512BW)
-	avx512 := needs(fAVX512F, fAVX512BW)
-	shani := needs(fSHA, fSSE41, fSSSE3)
-	avx2 := needs(fAVX2)
+	hybridF := []feature{fSHA, fSSE41, fSSSE3, fAVX512F, fAVX512BW}
+	avx512F := []feature{fAVX512F, fAVX512BW}
+	shaniF := []feature{fSHA, fSSE41, fSSSE3}
+	avx2F := []feature{fAVX2}
+	hybrid, avx512, shani, avx2 := needs(hybridF...), needs(avx512F...), needs(shaniF...), needs(avx2F...)
 	return []Impl{
-		{Name: "hybrid", Available: hybrid == "", Missing: hybrid, Scan: scanHybrid, Lanes: 18},
-		{Name: "avx512", Available: avx512 == "", Missing: avx512, Scan: scanAVX512, Lanes: 16},
-		{Name: "shani", Available: shani == "", Missing: shani, Scan: scanSHANI, Lanes: 2},
-		{Name: "avx2", Available: avx2 == "", Missing: avx2, Scan: scanAVX2, Lanes: 8},
+		{Name: "hybrid", Available: hybrid == "", Missing: hybrid, CPUFlags: cpuinfo(hybridF...), Scan: scanHybrid, Lanes: 18},
+		{Name: "avx512", Available: avx512 == "", Missing: avx512, CPUFlags: cpuinfo(avx512F...), Scan: scanAVX512, Lanes: 16},
+		{Name: "shani", Available: shani == "", Missing: shani, CPUFlags: cpuinfo(shaniF...), Scan: scanSHANI, Lanes: 2},
+		{Name: "avx2", Available: avx2 == "", Missing: avx2, CPUFlags: cpuinfo(avx2F...), Scan: scanAVX2, Lanes: 8},
 	}
 }
 

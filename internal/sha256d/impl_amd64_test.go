@@ -5,8 +5,8 @@ package sha256d
 import "testing"
 
 func TestNeeds(t *testing.T) {
-	yes := func(n string) feature { return feature{n, true} }
-	no := func(n string) feature { return feature{n, false} }
+	yes := func(n string) feature { return feature{name: n, has: true} }
+	no := func(n string) feature { return feature{name: n, has: false} }
 	tests := []struct {
 		fs   []feature
 		want string

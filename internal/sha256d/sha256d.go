@@ -47,6 +47,10 @@ type Impl struct {
 	// Missing says why this CPU or build cannot run it ("" when Available),
 	// e.g. "needs AVX512F+AVX512BW, CPU lacks AVX512BW" or "amd64 only".
 	Missing string
+	// CPUFlags names the CPU features it needs as Linux's /proc/cpuinfo
+	// does ("sha_ni", "avx2", ...), so tests can tell a CPU without them
+	// from a detection that misses them.
+	CPUFlags []string
 }
 
 // kernelArch names every assembly kernel hashfleet has and the GOARCH it is

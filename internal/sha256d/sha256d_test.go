@@ -173,15 +173,6 @@ func TestSumAndHash(t *testing.T) {
 	}
 }
 
-// implFlags names, in /proc/cpuinfo's words, the CPU features each
-// assembly kernel needs (impl_amd64.go's use* variables).
-var implFlags = map[string][]string{
-	"hybrid": {"sha_ni", "sse4_1", "ssse3", "avx512f", "avx512bw"},
-	"avx512": {"avx512f", "avx512bw"},
-	"shani":  {"sha_ni", "sse4_1", "ssse3"},
-	"avx2":   {"avx2"},
-}
-
 // forEachImpl runs f for every implementation as a subtest. One this CPU
 // cannot run is skipped only when /proc/cpuinfo agrees that the CPU lacks
 // it; if the kernel advertises the features but detection does not see
@@ -190,11 +181,10 @@ func forEachImpl(t *testing.T, f func(t *testing.T, im Impl)) {
 	for _, im := range Impls() {
 		t.Run(im.Name, func(t *testing.T) {
 			if !im.Available {
-				flags, ok := implFlags[im.Name]
-				if !ok {
-					t.Fatalf("%s: unavailable and no CPU features listed for it in implFlags (detected: %s)", im.Name, cpuFeatures())
+				if len(im.CPUFlags) == 0 {
+					t.Fatalf("%s: unavailable (%s) and no CPU features listed for it", im.Name, im.Missing)
 				}
-				partstest.RequireCPU(t, im.Name+" kernel", false, flags...)
+				partstest.RequireCPU(t, im.Name+" kernel", false, im.CPUFlags...)
 			}
 			f(t, im)
 		})
