@@ -588,7 +588,7 @@ func TestFailedTaskCarriesStderrTail(t *testing.T) {
 	a := startAgent(t, true, nil)
 
 	t.Run("last lines, bounded", func(t *testing.T) {
-		a.LaunchTask(testFW, shTask("noisy", `i=0; while [ $i -lt 500 ]; do echo "line $i $(printf '%0100d' 0)" >&2; i=$((i+1)); done; echo "fatal: the cause" >&2; exit 1`))
+		a.LaunchTask(testFW, shTask("noisy", `seq 0 499 | sed 's/.*/line & xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/' >&2; echo "fatal: the cause" >&2; exit 1`))
 		u := a.m.expect(t, "noisy", mesos.TaskFailed)
 		if !strings.HasPrefix(u.st.Message, "Command exited with status 1; stderr: ") || !strings.HasSuffix(u.st.Message, "fatal: the cause") {
 			t.Errorf("message: got %q, want the exit status then stderr ending with the last line", u.st.Message)
