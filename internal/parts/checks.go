@@ -51,7 +51,7 @@ var all = []*Part{
 	{Name: Mesos, About: "real Apache Mesos master and agents, to check the framework against the real thing",
 		Finds:   "run-cluster.sh in $" + EnvMesosHome + ", else <repo>/shared/mesos, else <repo>/../shared/mesos",
 		Install: "the prebuilt archive the project ships beside the repository (shared/mesos: mesos.tar.xz, run-cluster.sh, README.md with the run-time apt packages)",
-		CI:      "required where a test uses it (the checkout's shared/mesos)", check: checkMesos},
+		CI:      "required; .ci/run checks that mesos-master starts (../shared/mesos beside the checkout)", check: checkMesos},
 	{Name: QemuUser, About: "running the arm64 build of the worker on this amd64 machine",
 		Finds:   "`qemu-aarch64-static` or `qemu-aarch64` in PATH",
 		Install: "apt-get install -y qemu-user-static",
