@@ -58,6 +58,7 @@ type Impl struct {
 // lacks one.
 var kernelArch = []struct{ name, arch string }{
 	{"hybrid", "amd64"}, {"avx512", "amd64"}, {"shani", "amd64"}, {"avx2", "amd64"},
+	{"armsha2", "arm64"},
 }
 
 // Unavailable lists the kernels this CPU or build cannot run, each with
@@ -216,6 +217,7 @@ const (
 	kAVX2
 	kAVX512
 	kHybrid
+	kARMSHA2
 )
 
 func runKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
