@@ -167,7 +167,8 @@ type updateReq struct {
 
 // stream is one SUBSCRIBE connection. Run sends events to it without
 // blocking and closes done when the master ends the stream. The queue
-// holds pointers: a queue of 1024 Event values took ~140 KiB per stream.
+// holds pointers: 1024 Event values (96 bytes each) were 96 KiB a stream,
+// most of the ~140 KiB issue #14 measured; 1024 pointers are 8 KiB.
 type stream struct {
 	id     connID
 	events chan *mesos.Event
