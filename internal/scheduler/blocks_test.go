@@ -158,6 +158,7 @@ func serveFile(t *testing.T, exe string) string {
 // TestServerKillToBlock runs the scenario on real Mesos and on the
 // embedded master, one after the other on the same machine.
 func TestServerKillToBlock(t *testing.T) {
+	// Not parallel: its workers hash on every cpu they get, and it measures.
 	exe, err := realBinary()
 	if err != nil {
 		t.Fatal(err)

@@ -352,6 +352,7 @@ func isClosed(ch chan rawEvent) bool {
 func ptrTo[T any](v T) *T { return &v }
 
 func TestDifferentialRealVsEmbedded(t *testing.T) {
+	t.Parallel() // its own cluster and port block; mostly waiting on real daemons
 	capture := os.Getenv("HASHFLEET_MESOS_CAPTURE")
 	var real, embedded []string
 	t.Run("RealMesos", func(t *testing.T) {

@@ -53,8 +53,8 @@ func newRealCluster(t *testing.T, mc mesostest.Config, exe string) *realCluster 
 func (rc *realCluster) config(t *testing.T, stateDir string) scheduler.Config {
 	cfg := schedConfig(t, rc.Addr, rc.binURL, stateDir)
 	// Real agents start executors and run health checks more slowly than
-	// the embedded ones on a loaded machine.
-	cfg.HealthGrace, cfg.LaunchTimeout = 60*time.Second, 60*time.Second
+	// the embedded ones on a loaded machine (these tests run in parallel).
+	cfg.HealthGrace, cfg.LaunchTimeout = 120*time.Second, 120*time.Second
 	return cfg
 }
 
@@ -151,6 +151,7 @@ func (st realState) framework(id string) (realFramework, bool) {
 // ends with a teardown of its framework, so the next starts on free
 // agents.
 func TestRealMesosScenarios(t *testing.T) {
+	t.Parallel() // its own cluster and port block; mostly waiting on real daemons
 	const principal, secret = "hashfleet", "real-s3cret"
 	rc := newRealCluster(t, mesostest.Config{Agents: 2, Credentials: map[string]string{principal: secret}}, "")
 	cfgFor := func(t *testing.T) scheduler.Config {
@@ -172,7 +173,7 @@ func realUnknownUser(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	const user = "hashfleet-no-such-user"
 	cfg.User = user
 	r := start(t, cfg)
-	st := waitFor(t, r.s, 120*time.Second, "the missing user reported", func(st scheduler.Status) bool {
+	st := waitFor(t, r.s, 300*time.Second, "the missing user reported", func(st scheduler.Status) bool {
 		return strings.Contains(st.LastError, user) && strings.Contains(st.LastError, "--user")
 	})
 	t.Logf("scheduler error: %s", st.LastError)
@@ -212,7 +213,7 @@ func realWrongSecret(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	r.stop()
 	cfg.Secret = right
 	r2 := start(t, cfg)
-	st = waitFor(t, r2.s, 120*time.Second, "server and 3 workers with the right secret", steady(3))
+	st = waitFor(t, r2.s, 300*time.Second, "server and 3 workers with the right secret", steady(3))
 	r2.stop()
 	rc.teardown(t, cfg, st.FrameworkID)
 }
@@ -222,11 +223,11 @@ func realWrongSecret(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 // tasks: no new launch, no duplicate server.
 func realSchedulerRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	r1 := start(t, cfg)
-	st := waitFor(t, r1.s, 120*time.Second, "server and 3 workers", steady(3))
+	st := waitFor(t, r1.s, 300*time.Second, "server and 3 workers", steady(3))
 	fw, before := st.FrameworkID, activeIDs(st)
 	r1.stop()
 	r2 := start(t, cfg)
-	st = waitFor(t, r2.s, 60*time.Second, "re-subscription and reconciliation", func(st scheduler.Status) bool {
+	st = waitFor(t, r2.s, 300*time.Second, "re-subscription and reconciliation", func(st scheduler.Status) bool {
 		return st.Connected && st.Reconciling == 0 && steady(3)(st)
 	})
 	if st.FrameworkID != fw {
@@ -251,7 +252,7 @@ func realSchedulerRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 // reconciles, and keeps its tasks: nothing relaunched, nothing doubled.
 func realMasterRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	r := start(t, cfg)
-	st := waitFor(t, r.s, 120*time.Second, "server and 3 workers", steady(3))
+	st := waitFor(t, r.s, 300*time.Second, "server and 3 workers", steady(3))
 	fw, before, subs := st.FrameworkID, activeIDs(st), st.Subscriptions
 	oldMaster := rc.state(t).ID
 	rc.StopMaster(syscall.SIGKILL)
@@ -260,7 +261,7 @@ func realMasterRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	})
 	rc.StartMaster()
 	rc.WaitAgents(2)
-	st = waitFor(t, r.s, 120*time.Second, "re-subscription and reconciliation", func(st scheduler.Status) bool {
+	st = waitFor(t, r.s, 300*time.Second, "re-subscription and reconciliation", func(st scheduler.Status) bool {
 		return st.Connected && st.Subscriptions > subs && st.Reconciling == 0 && steady(3)(st)
 	})
 	if st.FrameworkID != fw {
@@ -298,13 +299,13 @@ func realMasterRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 // scheduler replaces them. Either way: never doubled.
 func realAgentRestart(t *testing.T, rc *realCluster, cfg scheduler.Config) {
 	r := start(t, cfg)
-	st := waitFor(t, r.s, 120*time.Second, "server and 3 workers", steady(3))
+	st := waitFor(t, r.s, 300*time.Second, "server and 3 workers", steady(3))
 	fw, before := st.FrameworkID, activeIDs(st)
 	idx := rc.agentIndex(t, st.Server.AgentID)
 	rc.StopAgent(idx, syscall.SIGKILL)
 	rc.StartAgent(idx)
 	rc.WaitAgents(2)
-	st = waitFor(t, r.s, 120*time.Second, "steady after the agent restart", func(st scheduler.Status) bool {
+	st = waitFor(t, r.s, 300*time.Second, "steady after the agent restart", func(st scheduler.Status) bool {
 		return st.Reconciling == 0 && steady(3)(st)
 	})
 	if got, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/rpcpw", st.Server.Ports[1])); err != nil || got != testRPCPassword {
@@ -360,6 +361,7 @@ func (rc *realCluster) agentIndex(t *testing.T, agentID string) int {
 // allocation included, so the master accepts every launch (no TASK_ERROR)
 // and all four tasks fit only by using the reserved cpus.
 func TestRealMesosReservedRole(t *testing.T) {
+	t.Parallel() // its own cluster and port block; mostly waiting on real daemons
 	const role = "hashfleet-miners"
 	rc := newRealCluster(t, mesostest.Config{Agents: 2, AgentResources: func(int) string {
 		return fmt.Sprintf("cpus(%s):1;cpus:1;mem(%s):256;mem:768", role, role)
@@ -367,7 +369,7 @@ func TestRealMesosReservedRole(t *testing.T) {
 	cfg := rc.config(t, t.TempDir())
 	cfg.Role = role
 	r := start(t, cfg)
-	st := waitFor(t, r.s, 120*time.Second, "server and 3 workers on 4 cpus, 2 of them reserved", steady(3))
+	st := waitFor(t, r.s, 300*time.Second, "server and 3 workers on 4 cpus, 2 of them reserved", steady(3))
 	r.stop()
 	for _, tv := range st.Tasks {
 		if tv.State == string(mesos.TaskError) || tv.State == string(mesos.TaskDropped) {
@@ -401,6 +403,7 @@ func TestRealMesosReservedRole(t *testing.T) {
 // workers reaching it on the agent's advertised address (the docker0
 // gateway); kill of the server container's process brings up a new one.
 func TestRealMesosDocker(t *testing.T) {
+	// Not parallel: the Docker engine is slow enough under load.
 	gw := needDocker(t)
 	rc := newRealCluster(t, mesostest.Config{Agents: 1, Containerizers: "docker,mesos", Hostname: gw}, "")
 	t.Cleanup(func() { removeMesosContainers(t, rc.Dir) })
@@ -408,13 +411,13 @@ func TestRealMesosDocker(t *testing.T) {
 	cfg.TaskMode, cfg.Image, cfg.DockerNetwork = scheduler.ModeDocker, fakeImage, mesos.NetworkBridge
 	cfg.Policy.MaxWorkers = 2
 	r := start(t, cfg)
-	st := waitFor(t, r.s, 180*time.Second, "server and 2 workers in containers", steady(2))
+	st := waitFor(t, r.s, 300*time.Second, "server and 2 workers in containers", steady(2))
 	if got, err := httpGet(fmt.Sprintf("http://%s:%d/rpcpw", gw, st.Server.Ports[1])); err != nil || got != testRPCPassword {
 		t.Fatalf("server container environment via the mapped HTTP port: got %q %v", got, err)
 	}
 	old := st.Server.ID
 	httpGet(fmt.Sprintf("http://%s:%d/exit", gw, st.Server.Ports[1]))
-	waitFor(t, r.s, 180*time.Second, "a new server container with 2 workers", func(st scheduler.Status) bool {
+	waitFor(t, r.s, 300*time.Second, "a new server container with 2 workers", func(st scheduler.Status) bool {
 		return st.Server != nil && st.Server.ID != old && steady(2)(st)
 	})
 	if n := r.maxServers(); n != 1 {
