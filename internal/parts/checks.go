@@ -60,7 +60,9 @@ var all = []*Part{
 
 // run runs a command with a bound and returns its trimmed combined output.
 func run(ctx context.Context, env []string, name string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	// Generous: a probe that answers slowly on a loaded machine is still
+	// there (docker-compose v1 takes seconds to start in Python).
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	if env != nil {
@@ -186,7 +188,20 @@ func checkChromium(ctx context.Context) Status {
 	if err != nil {
 		return Status{State: Broken, Path: p, Detail: err.Error()}
 	}
-	return Status{State: Present, Path: p, Version: firstLine(v)}
+	return Status{State: Present, Path: p, Version: browserVersion(v)}
+}
+
+// browserVersion picks the version line from a browser's --version output.
+// Debian's /usr/bin/chromium is a shell script whose own warnings ("[:
+// unexpected operator") can come first on some shells; the version is the
+// line that names the browser.
+func browserVersion(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "Chromium") || strings.Contains(line, "Chrome") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return firstLine(out)
 }
 
 // dockerSocket reports where an engine is expected, or "" when none is.

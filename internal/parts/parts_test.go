@@ -180,3 +180,17 @@ func TestReportAndUnusable(t *testing.T) {
 		t.Error("Unusable accepted an unknown part")
 	}
 }
+
+func TestBrowserVersion(t *testing.T) {
+	for _, tc := range []struct{ out, want string }{
+		{"Chromium 131.0.6778.139 built on Debian 12.8", "Chromium 131.0.6778.139 built on Debian 12.8"},
+		{"/usr/bin/chromium: 9: [: /usr/lib/chromium/chromium: unexpected operator\nChromium 131.0.6778.139 built on Debian 12.8",
+			"Chromium 131.0.6778.139 built on Debian 12.8"},
+		{"Google Chrome 120.0.1", "Google Chrome 120.0.1"},
+		{"something else\nmore", "something else"},
+	} {
+		if got := browserVersion(tc.out); got != tc.want {
+			t.Errorf("browserVersion(%q) = %q, want %q", tc.out, got, tc.want)
+		}
+	}
+}
