@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"parts":            {}, // integration parts: detection and install hints (tests, doctor)
 	"chain":            {"btc", "stratum"},
 	"node":             {"btc"},
-	"job":              {"btc", "sha256d", "chain"},
+	"job":              {"btc", "sha256d", "stratum", "chain"},
 	"pool":             {"job", "stratum", "btc"},
 	"miner":            {"stratum", "sha256d", "btc"},
 	"scheduler":        {"mesos"},

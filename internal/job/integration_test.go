@@ -18,6 +18,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
 	"github.com/hashfleet/hashfleet/internal/sha256d"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // mine scans nonces with the sha256d kernel until the header built from
@@ -129,7 +130,7 @@ func TestIntegrationBtcd(t *testing.T) {
 		NTime: j.Time, Target: btc.Diff1Target, Worker: "itest"}
 	mine(t, j, &stale)
 	res2, err := m.Submit(ctx, stale)
-	if rej, ok := errors.AsType[*RejectError](err); !ok || rej.Code != CodeJobNotFound {
+	if rej, ok := errors.AsType[*stratum.RejectError](err); !ok || rej.Kind != stratum.RejectStale {
 		t.Fatalf("stale share: got %v, want reject 21", err)
 	}
 	if res2.Block == nil || res2.Block.Accepted || res2.Block.NodeResult != "side-chain" {

@@ -2,11 +2,11 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // TemplateSource hands out block templates. A non-empty longPollID asks for
@@ -115,7 +115,7 @@ type Share struct {
 }
 
 // Result describes a validated share. Submit returns it also alongside a
-// *RejectError whenever the header could be hashed (Hash != zero).
+// *stratum.RejectError whenever the header could be hashed (Hash != zero).
 type Result struct {
 	Hash       [32]byte // block header hash, internal order
 	Difficulty float64  // share difficulty the hash achieves
@@ -139,33 +139,17 @@ type Block struct {
 	NodeResult string
 }
 
-// Stratum-compatible reject codes (mining-protocols.md §1.4).
-const (
-	CodeOther         = 20
-	CodeJobNotFound   = 21
-	CodeDuplicate     = 22
-	CodeLowDifficulty = 23
-)
-
-// RejectError is a share rejection with a Stratum error code.
-type RejectError struct {
-	Code   int
-	Reason string
-}
-
-func (e *RejectError) Error() string {
-	return fmt.Sprintf("job: share rejected (%d): %s", e.Code, e.Reason)
-}
-
-// Rejections, shared so that callers can compare codes and tests reasons.
+// Rejections, shared so that callers and tests can compare them by
+// pointer. The kind decides the Stratum code, the metric label and the
+// message (stratum.RejectKind).
 var (
-	errUnknownJob      = &RejectError{Code: CodeJobNotFound, Reason: "job not found"}
-	errStaleJob        = &RejectError{Code: CodeJobNotFound, Reason: "stale job"}
-	errEn1Size         = &RejectError{Code: CodeOther, Reason: "invalid extranonce1 length"}
-	errEn2Size         = &RejectError{Code: CodeOther, Reason: "invalid extranonce2 length"}
-	errNTime           = &RejectError{Code: CodeOther, Reason: "ntime out of range"}
-	errVersion         = &RejectError{Code: CodeOther, Reason: "version bits outside the negotiated mask"}
-	errUpstreamVersion = &RejectError{Code: CodeOther, Reason: "version bits outside the upstream pool's mask"}
-	errDuplicate       = &RejectError{Code: CodeDuplicate, Reason: "duplicate share"}
-	errLowDiff         = &RejectError{Code: CodeLowDifficulty, Reason: "low difficulty share"}
+	errUnknownJob      = &stratum.RejectError{Kind: stratum.RejectJobNotFound}
+	errStaleJob        = &stratum.RejectError{Kind: stratum.RejectStale}
+	errEn1Size         = &stratum.RejectError{Kind: stratum.RejectOther, Detail: "invalid extranonce1 length"}
+	errEn2Size         = &stratum.RejectError{Kind: stratum.RejectExtranonce}
+	errNTime           = &stratum.RejectError{Kind: stratum.RejectNTime}
+	errVersion         = &stratum.RejectError{Kind: stratum.RejectVersion}
+	errUpstreamVersion = &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version bits outside the upstream pool's mask"}
+	errDuplicate       = &stratum.RejectError{Kind: stratum.RejectDuplicate}
+	errLowDiff         = &stratum.RejectError{Kind: stratum.RejectLowDifficulty}
 )

@@ -570,7 +570,7 @@ func templateChanged(a, b *chain.Template) bool {
 // Submit validates a share (mining-protocols.md §1.7 order) and, when its
 // hash meets the network target, assembles and submits the block at once
 // — also for shares rejected as stale, out-of-window or outside the
-// version mask. A rejection is returned as a *RejectError together with
+// version mask. A rejection is returned as a *stratum.RejectError together with
 // the Result (Hash, Difficulty, Block set when the header was hashed).
 // A block is submitted at most once per hash; node errors are retried in
 // the background for SubmitRetryFor. Safe for concurrent use.
@@ -605,29 +605,11 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		res.Block = m.forward(j, &sh, v, rej)
 	}
 	if rej != nil {
-		m.met.shares.WithLabelValues(rejectLabel(rej)).Inc()
+		m.met.shares.WithLabelValues(rej.Kind.String()).Inc()
 		return res, rej
 	}
 	m.met.sharesAccepted.Inc()
 	return res, nil
-}
-
-func rejectLabel(r *RejectError) string {
-	switch r {
-	case errUnknownJob:
-		return "unknown_job"
-	case errStaleJob:
-		return "stale"
-	case errDuplicate:
-		return "duplicate"
-	case errLowDiff:
-		return "low_difficulty"
-	case errNTime:
-		return "ntime"
-	case errVersion, errUpstreamVersion:
-		return "version_mask"
-	}
-	return "invalid"
 }
 
 // dupSet remembers share hashes (SHA-256d of the full 80-byte header, so

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // fakeNode is an in-memory node: a template source with longpoll and a
@@ -187,16 +188,16 @@ func TestSubmitRejectCodes(t *testing.T) {
 	tests := []struct {
 		name     string
 		share    Share
-		wantCode int // 0 = accepted
+		wantKind *stratum.RejectKind // nil = accepted
 	}{
 		{name: "accepted", share: accepted},
-		{name: "duplicate of the same header", share: accepted, wantCode: CodeDuplicate},
-		{name: "unknown job", share: Share{JobID: "nope", Extranonce1: en1, Extranonce2: make([]byte, 8)}, wantCode: CodeJobNotFound},
-		{name: "stale job", share: staleShare, wantCode: CodeJobNotFound},
-		{name: "low difficulty", share: lowDiff, wantCode: CodeLowDifficulty},
-		{name: "ntime out of range", share: mk(cur, 4, func(s *Share) { s.NTime = cur.Time - 1 }), wantCode: CodeOther},
-		{name: "version outside mask", share: mk(cur, 5, func(s *Share) { s.Version = cur.Version | 0x2000 }), wantCode: CodeOther},
-		{name: "extranonce2 size", share: mk(cur, 6, func(s *Share) { s.Extranonce2 = s.Extranonce2[:7] }), wantCode: CodeOther},
+		{name: "duplicate of the same header", share: accepted, wantKind: kind(stratum.RejectDuplicate)},
+		{name: "unknown job", share: Share{JobID: "nope", Extranonce1: en1, Extranonce2: make([]byte, 8)}, wantKind: kind(stratum.RejectJobNotFound)},
+		{name: "stale job", share: staleShare, wantKind: kind(stratum.RejectStale)},
+		{name: "low difficulty", share: lowDiff, wantKind: kind(stratum.RejectLowDifficulty)},
+		{name: "ntime out of range", share: mk(cur, 4, func(s *Share) { s.NTime = cur.Time - 1 }), wantKind: kind(stratum.RejectNTime)},
+		{name: "version outside mask", share: mk(cur, 5, func(s *Share) { s.Version = cur.Version | 0x2000 }), wantKind: kind(stratum.RejectVersion)},
+		{name: "extranonce2 size", share: mk(cur, 6, func(s *Share) { s.Extranonce2 = s.Extranonce2[:7] }), wantKind: kind(stratum.RejectExtranonce)},
 		{name: "same en2/ntime/nonce, rolled version: not a duplicate", share: func() Share {
 			s := accepted
 			s.Version, s.VersionMask = btc.RollVersion(cur.Version, 0x4000, 0x1fffe000), 0x1fffe000
@@ -207,7 +208,7 @@ func TestSubmitRejectCodes(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := m.Submit(context.Background(), tc.share)
-			if tc.wantCode == 0 {
+			if tc.wantKind == nil {
 				if err != nil {
 					t.Fatalf("got %v, want accepted", err)
 				}
@@ -216,12 +217,12 @@ func TestSubmitRejectCodes(t *testing.T) {
 				}
 				return
 			}
-			rej, ok := errors.AsType[*RejectError](err)
+			rej, ok := errors.AsType[*stratum.RejectError](err)
 			if !ok {
-				t.Fatalf("got %v, want *RejectError %d", err, tc.wantCode)
+				t.Fatalf("got %v, want *stratum.RejectError %v", err, *tc.wantKind)
 			}
-			if rej.Code != tc.wantCode {
-				t.Errorf("code: got %d (%s), want %d", rej.Code, rej.Reason, tc.wantCode)
+			if rej.Kind != *tc.wantKind {
+				t.Errorf("kind: got %v (%s), want %v", rej.Kind, rej.Message(), *tc.wantKind)
 			}
 			if res.Block != nil {
 				t.Errorf("a non-solving share submitted a block")
@@ -256,15 +257,23 @@ func TestDuplicateKeyedOnFullHeader(t *testing.T) {
 	}
 	c := a
 	c.JobID = j2.ID
-	if _, err := m.Submit(context.Background(), c); !isCode(err, CodeDuplicate) {
+	if _, err := m.Submit(context.Background(), c); !isKind(err, stratum.RejectDuplicate) {
 		t.Errorf("same header via refreshed job: got %v, want duplicate", err)
 	}
 }
 
-func isCode(err error, code int) bool {
-	rej, ok := errors.AsType[*RejectError](err)
-	return ok && rej.Code == code
+func isKind(err error, k stratum.RejectKind) bool {
+	rej, ok := errors.AsType[*stratum.RejectError](err)
+	return ok && rej.Kind == k
 }
+
+// isCode reports whether err is a rejection sent with Stratum code code.
+func isCode(err error, code int) bool {
+	rej, ok := errors.AsType[*stratum.RejectError](err)
+	return ok && rej.Kind.Code() == code
+}
+
+func kind(k stratum.RejectKind) *stratum.RejectKind { return &k }
 
 func TestStaleShareSolvingBlockIsSubmittedOnce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -276,7 +285,7 @@ func TestStaleShareSolvingBlockIsSubmittedOnce(t *testing.T) {
 		sh := Share{JobID: old.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: old.Time, Target: btc.Diff1Target}
 		sh.Nonce = findNonce(t, old, sh, true)
 		res, err := m.Submit(context.Background(), sh)
-		if !isCode(err, CodeJobNotFound) || !res.Stale {
+		if !isKind(err, stratum.RejectStale) || !res.Stale {
 			t.Fatalf("got %v (stale %v), want stale rejection 21", err, res.Stale)
 		}
 		if res.Block == nil || !res.Block.Accepted || res.Block.Height != old.Height {
@@ -313,7 +322,7 @@ func TestSolvingShareAcceptedDespiteShareTarget(t *testing.T) {
 		if res.Block == nil || !res.Block.Accepted {
 			t.Fatalf("block: got %+v", res.Block)
 		}
-		if _, err := m.Submit(context.Background(), sh); !isCode(err, CodeDuplicate) {
+		if _, err := m.Submit(context.Background(), sh); !isKind(err, stratum.RejectDuplicate) {
 			t.Errorf("second submit: got %v, want duplicate", err)
 		}
 		if got := len(n.blocks()); got != 1 {
@@ -495,7 +504,7 @@ func TestRunPublishesJobs(t *testing.T) {
 		}
 		sh := Share{JobID: j2.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j2.Time, Target: maxTarget}
 		sh.Nonce = findNonce(t, j2, sh, false)
-		if _, err := m.Submit(ctx, sh); !isCode(err, CodeJobNotFound) {
+		if _, err := m.Submit(ctx, sh); !isCode(err, stratum.ErrJobNotFound) {
 			t.Errorf("share on old tip: got %v, want stale", err)
 		}
 		// A late reply to a fetch from before the new tip is ignored.

@@ -23,7 +23,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	const ns, sub = "hashfleet", "job"
 	m := &metrics{
 		shares: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "shares_total",
-			Help: "Shares validated, by result (accepted, stale, unknown_job, duplicate, low_difficulty, ntime, version_mask, invalid)."},
+			Help: "Shares validated, by result: accepted or the rejection kind (stratum.RejectKind: job_not_found, stale, duplicate, low_difficulty, bad_ntime, bad_version, bad_extranonce2, other)."},
 			[]string{"result"}),
 		blocks: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "blocks_total",
 			Help: "Found blocks by final outcome (accepted, rejected, not_main_chain, error, lost)."},

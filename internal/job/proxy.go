@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -163,7 +164,7 @@ func (m *Manager) applyUpstream(w chain.UpstreamWork, seq uint64, now time.Time)
 // sending: accepted locally (or rejected locally only as stale, when it
 // solves a block), same session, and meeting the upstream target. It
 // returns the Block record for a block-solving share.
-func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *RejectError) *Block {
+func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError) *Block {
 	if !v.Hashed {
 		return nil
 	}

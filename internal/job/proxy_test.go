@@ -145,7 +145,7 @@ func TestProxyModeForwardsShares(t *testing.T) {
 	old := sh
 	old.Extranonce2 = []byte{7, 7, 7, 7, 7, 7}
 	scanShare(t, j, &old, upTarget)
-	if _, err := m.Submit(ctx, old); !isCode(err, CodeJobNotFound) {
+	if _, err := m.Submit(ctx, old); !isCode(err, stratum.ErrJobNotFound) {
 		t.Errorf("share on the replaced job: got %v, want 21", err)
 	}
 
@@ -154,7 +154,7 @@ func TestProxyModeForwardsShares(t *testing.T) {
 	pool.DropConnections()
 	waitFor(t, "a job from the new session", func() bool { return m.Current().Upstream.Session != j2.Upstream.Session })
 	stale := Share{JobID: j2.ID, Extranonce1: en1, Extranonce2: make([]byte, 6), NTime: j2.Time, Target: maxTarget}
-	if _, err := m.Submit(ctx, stale); !isCode(err, CodeJobNotFound) {
+	if _, err := m.Submit(ctx, stale); !isCode(err, stratum.ErrJobNotFound) {
 		t.Errorf("share from the old session: got %v, want 21", err)
 	}
 	j3 := m.Current()

@@ -2,6 +2,7 @@ package job
 
 import (
 	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // MaxNTimeAhead is how far (seconds) a share's ntime may run ahead of
@@ -24,7 +25,7 @@ type Verdict struct {
 	// mining-protocols.md §1.7, before duplicate detection; nil if none.
 	// The caller then checks duplicates (keyed on Header) and the share
 	// target, in that order (see CheckTarget).
-	Reject *RejectError
+	Reject *stratum.RejectError
 }
 
 // Check runs the stateless checks of a share against job j (nil for an
@@ -73,7 +74,7 @@ func Check(j *Job, stale bool, sh *Share, now uint32) Verdict {
 }
 
 // CheckTarget returns errLowDiff unless hash meets the share target.
-func CheckTarget(hash, target *[32]byte) *RejectError {
+func CheckTarget(hash, target *[32]byte) *stratum.RejectError {
 	if !btc.MeetsTarget(hash, target) {
 		return errLowDiff
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 func testJob(t testing.TB) *Job {
@@ -37,7 +38,7 @@ func TestCheck(t *testing.T) {
 		stale      bool
 		now        uint32
 		mod        func(s *Share)
-		wantReject *RejectError
+		wantReject *stratum.RejectError
 		wantHashed bool
 	}{
 		{name: "valid", job: j, now: now, wantHashed: true},
@@ -93,15 +94,20 @@ func TestCheck(t *testing.T) {
 
 func TestRejectCodes(t *testing.T) {
 	tests := []struct {
-		err  *RejectError
-		code int
+		err   *stratum.RejectError
+		code  int
+		label string
 	}{
-		{errUnknownJob, 21}, {errStaleJob, 21}, {errDuplicate, 22}, {errLowDiff, 23},
-		{errNTime, 20}, {errVersion, 20}, {errEn1Size, 20}, {errEn2Size, 20},
+		{errUnknownJob, 21, "job_not_found"}, {errStaleJob, 21, "stale"}, {errDuplicate, 22, "duplicate"}, {errLowDiff, 23, "low_difficulty"},
+		{errNTime, 20, "bad_ntime"}, {errVersion, 20, "bad_version"}, {errUpstreamVersion, 20, "bad_version"},
+		{errEn1Size, 20, "other"}, {errEn2Size, 20, "bad_extranonce2"},
 	}
 	for _, tc := range tests {
-		if tc.err.Code != tc.code {
-			t.Errorf("%q: got code %d, want %d", tc.err.Reason, tc.err.Code, tc.code)
+		if got := tc.err.Kind.Code(); got != tc.code {
+			t.Errorf("%q: got code %d, want %d", tc.err.Message(), got, tc.code)
+		}
+		if got := tc.err.Kind.String(); got != tc.label {
+			t.Errorf("%q: got label %q, want %q", tc.err.Message(), got, tc.label)
 		}
 	}
 }

@@ -450,10 +450,10 @@ func TestRejectReasonsCounted(t *testing.T) {
 		name       string
 		cfg        minertest.Config
 		wantReason string
-		wantCode   string
+		wantLabel  string
 	}{
-		{name: "error array", cfg: minertest.Config{RejectError: stratum.NewError(stratum.ErrLowDifficulty, "Low difficulty share")}, wantReason: "Low difficulty share", wantCode: "23"},
-		{name: "ckpool reject-reason", cfg: minertest.Config{RejectReason: "Stale"}, wantReason: "Stale", wantCode: "20"},
+		{name: "error array", cfg: minertest.Config{RejectError: stratum.NewError(stratum.ErrLowDifficulty, "Low difficulty share")}, wantReason: "Low difficulty share", wantLabel: "low_difficulty"},
+		{name: "ckpool reject-reason", cfg: minertest.Config{RejectReason: "Stale"}, wantReason: "Stale", wantLabel: "other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -476,13 +476,13 @@ func TestRejectReasonsCounted(t *testing.T) {
 					continue
 				}
 				for _, mt := range mf.GetMetric() {
-					if mt.GetLabel()[0].GetValue() == tt.wantCode && mt.GetCounter().GetValue() > 0 {
+					if mt.GetLabel()[0].GetValue() == tt.wantLabel && mt.GetCounter().GetValue() > 0 {
 						found = true
 					}
 				}
 			}
 			if !found {
-				t.Errorf("no hashfleet_miner_rejects_total{code=%q}", tt.wantCode)
+				t.Errorf("no hashfleet_miner_rejects_total{reason=%q}", tt.wantLabel)
 			}
 			if !strings.Contains(m.logs.String(), "booooo") {
 				t.Errorf("no reject progress line")

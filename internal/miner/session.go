@@ -516,14 +516,11 @@ func (s *session) submitResult(resp *stratum.Response, p pendingReq) {
 		st.accepted.Add(1)
 		s.m.met.shares.WithLabelValues("accepted").Inc()
 	} else {
-		code, reason := stratum.ErrOther, err.Error()
-		var se *stratum.Error
-		if errors.As(err, &se) {
-			code, reason = se.Code, se.Message
-		}
-		st.reject(reason)
+		rej := stratum.AsReject(err)
+		st.reject(rej.Message())
 		s.m.met.shares.WithLabelValues("rejected").Inc()
-		s.m.met.rejects.WithLabelValues(rejectCode(code)).Inc()
+		s.m.met.rejects.WithLabelValues(rej.Kind.String()).Inc()
+		err = rej
 	}
 	acc, rej := st.accepted.Load(), st.rejected.Load()
 	st.mu.Lock()

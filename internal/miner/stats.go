@@ -134,10 +134,10 @@ func (m *Miner) Stats() Stats {
 }
 
 // metrics are the miner's Prometheus series. Labels are bounded: thread
-// (by thread count), result and code (a fixed set).
+// (by thread count), result and reason (fixed sets).
 type metrics struct {
 	shares     *prometheus.CounterVec // result=accepted|rejected|invalid|stale
-	rejects    *prometheus.CounterVec // code=20..25|other
+	rejects    *prometheus.CounterVec // reason: a stratum.RejectKind label
 	dropped    prometheus.Counter
 	blocks     prometheus.Counter
 	jobs       prometheus.Counter
@@ -155,7 +155,7 @@ func newMetrics(reg prometheus.Registerer, m *Miner) *metrics {
 		shares: f.NewCounterVec(prometheus.CounterOpts{Name: "hashfleet_miner_shares_total",
 			Help: "Shares found, by result: accepted, rejected (by the pool), invalid (failed the local re-check), stale (dropped after clean_jobs)."}, []string{"result"}),
 		rejects: f.NewCounterVec(prometheus.CounterOpts{Name: "hashfleet_miner_rejects_total",
-			Help: "Shares rejected by the pool, by Stratum error code (20-25, other)."}, []string{"code"}),
+			Help: "Shares rejected by the pool, by reason: the stratum.RejectKind the Stratum error code names (job_not_found, duplicate, low_difficulty, unauthorized, not_subscribed, other)."}, []string{"reason"}),
 		dropped:    f.NewCounter(prometheus.CounterOpts{Name: "hashfleet_miner_queue_dropped_total", Help: "Found shares dropped because the submit queue was full."}),
 		blocks:     f.NewCounter(prometheus.CounterOpts{Name: "hashfleet_miner_block_candidates_total", Help: "Shares that also met the network target."}),
 		jobs:       f.NewCounter(prometheus.CounterOpts{Name: "hashfleet_miner_jobs_total", Help: "Jobs (mining.notify) accepted."}),
@@ -182,13 +182,6 @@ func newMetrics(reg prometheus.Registerer, m *Miner) *metrics {
 		mt.rate.WithLabelValues(strconv.Itoa(i))
 	}
 	return mt
-}
-
-func rejectCode(code int) string {
-	if code >= 20 && code <= 25 {
-		return strconv.Itoa(code)
-	}
-	return "other"
 }
 
 // statsLoop samples the per-thread counters every interval, publishes the

@@ -26,7 +26,7 @@ type JobSource interface {
 	// NewExtranonce1 returns an extranonce1 no other live connection has.
 	NewExtranonce1() []byte
 	// Submit validates a share and, when it meets the network target,
-	// submits the block. Rejections are *job.RejectError.
+	// submits the block. Rejections are *stratum.RejectError.
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
 }
 

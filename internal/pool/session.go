@@ -90,22 +90,6 @@ func (s *session) lookup(sid string) (sessionJob, bool) {
 	return sessionJob{}, false
 }
 
-// Reject reasons (metric labels, Stats.RejectReasons keys).
-const (
-	rejectNotSubscribed = "not_subscribed"
-	rejectUnauthorized  = "unauthorized"
-	rejectJobNotFound   = "job_not_found"
-	rejectStale         = "stale"
-	rejectDuplicate     = "duplicate"
-	rejectLowDiff       = "low_difficulty"
-	rejectBadParams     = "invalid_params"
-	rejectExtranonce2   = "bad_extranonce2"
-	rejectVersion       = "bad_version"
-	rejectNTime         = "bad_ntime"
-	rejectOther         = "other"
-	rejectInternal      = "internal_error"
-)
-
 // handle answers one request or notification from the client. It returns a
 // non-nil error only to end the connection at once.
 func (c *conn) handle(ctx context.Context, req *stratum.Request, now time.Time) error {
@@ -448,14 +432,6 @@ func (c *conn) suggestDifficulty(req *stratum.Request, now time.Time) {
 	c.replyResult(req.ID, true)
 }
 
-// rejectErr is a share rejection: its code and message go to the client,
-// reason to the metrics.
-type rejectErr struct {
-	code   int
-	reason string
-	msg    string
-}
-
 func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 	sh, sj, worker, rej := c.parseSubmit(req)
 	if rej != nil {
@@ -472,14 +448,13 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 		if res.Block != nil { // a stale or otherwise rejected share can still solve a block
 			c.foundBlock(res, worker, now)
 		}
-		var je *job.RejectError
-		if errors.As(err, &je) {
-			c.rejectShare(req.ID, worker, jobReject(je, res.Stale))
+		if rej, ok := errors.AsType[*stratum.RejectError](err); ok {
+			c.rejectShare(req.ID, worker, rej)
 			return
 		}
 		c.s.m.submitErrors.Inc()
 		c.log.Error("share submission failed", "job", sh.JobID, "err", err)
-		c.rejectShare(req.ID, worker, &rejectErr{code: stratum.ErrOther, reason: rejectInternal, msg: "internal error: share not checked, please resubmit"})
+		c.rejectShare(req.ID, worker, rejInternal)
 		return
 	}
 	c.s.ledger.accept(worker, now, sj.diff)
@@ -530,50 +505,35 @@ func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
 	}
 }
 
-func jobReject(je *job.RejectError, stale bool) *rejectErr {
-	reason := rejectOther
-	switch je.Code {
-	case stratum.ErrJobNotFound:
-		reason = rejectJobNotFound
-		if stale {
-			reason = rejectStale
-		}
-	case stratum.ErrDuplicate:
-		reason = rejectDuplicate
-	case stratum.ErrLowDifficulty:
-		reason = rejectLowDiff
-	case stratum.ErrOther:
-		switch r := strings.ToLower(je.Reason); {
-		case strings.Contains(r, "ntime"):
-			reason = rejectNTime
-		case strings.Contains(r, "extranonce"):
-			reason = rejectExtranonce2
-		case strings.Contains(r, "version"):
-			reason = rejectVersion
-		}
-	}
-	return &rejectErr{code: je.Code, reason: reason, msg: je.Reason}
-}
+// Rejections the pool itself decides (before or beside package job).
+var (
+	rejInternal      = &stratum.RejectError{Kind: stratum.RejectInternal}
+	rejNotSubscribed = &stratum.RejectError{Kind: stratum.RejectNotSubscribed}
+	rejUnauthorized  = &stratum.RejectError{Kind: stratum.RejectUnauthorized}
+	rejJobNotFound   = &stratum.RejectError{Kind: stratum.RejectJobNotFound}
+)
 
-func (c *conn) rejectShare(id json.RawMessage, worker string, rej *rejectErr) {
-	c.s.ledger.reject(worker, rej.reason)
-	c.s.m.rejects.WithLabelValues(rej.reason).Inc()
-	c.log.Debug("share rejected", "reason", rej.reason, "msg", rej.msg)
-	c.reply(id, nil, stratum.NewError(rej.code, rej.msg))
+// rejectShare counts rej (ledger and metric, both under its kind's label),
+// logs it and sends its code and message to the worker.
+func (c *conn) rejectShare(id json.RawMessage, worker string, rej *stratum.RejectError) {
+	c.s.ledger.reject(worker, rej.Kind)
+	c.s.m.rejects.WithLabelValues(rej.Kind.String()).Inc()
+	c.log.Debug("share rejected", "reason", rej.Kind, "err", rej)
+	c.reply(id, nil, rej.Wire())
 }
 
 // parseSubmit checks a mining.submit against the session and turns it into
 // a job.Share. worker is the stats name to charge a rejection to.
-func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, worker string, rej *rejectErr) {
+func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, worker string, rej *stratum.RejectError) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	worker = c.sess.worker
 	if !c.sess.subscribed {
-		return sh, sj, worker, &rejectErr{stratum.ErrNotSubscribed, rejectNotSubscribed, "not subscribed"}
+		return sh, sj, worker, rejNotSubscribed
 	}
 	p, err := params(req)
-	bad := func(msg string) (job.Share, sessionJob, string, *rejectErr) {
-		return job.Share{}, sessionJob{}, worker, &rejectErr{stratum.ErrOther, rejectBadParams, msg}
+	bad := func(msg string) (job.Share, sessionJob, string, *stratum.RejectError) {
+		return job.Share{}, sessionJob{}, worker, &stratum.RejectError{Kind: stratum.RejectBadParams, Detail: msg}
 	}
 	if err != nil || len(p) < 5 || len(p) > 6 {
 		return bad("submit: want [worker, job_id, extranonce2, ntime, nonce, version_bits?]")
@@ -585,7 +545,7 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 		}
 	}
 	if !c.sess.authorized || !c.sess.names[f[0]] {
-		return sh, sj, worker, &rejectErr{stratum.ErrUnauthorized, rejectUnauthorized, "unauthorized worker"}
+		return sh, sj, worker, rejUnauthorized
 	}
 	worker = f[0]
 	if _, ok := c.sess.names[c.sess.worker]; ok {
@@ -593,7 +553,7 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	}
 	sj, ok := c.sess.lookup(f[1])
 	if !ok {
-		return sh, sj, worker, &rejectErr{stratum.ErrJobNotFound, rejectJobNotFound, "job not found"}
+		return sh, sj, worker, rejJobNotFound
 	}
 	en2Size := sj.job.Extranonce2Size
 	if en2Size == 0 {
@@ -601,7 +561,7 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	}
 	en2, err := hex.DecodeString(f[2])
 	if err != nil || len(en2) != en2Size {
-		return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectExtranonce2, fmt.Sprintf("extranonce2 must be %d bytes of hex", en2Size)}
+		return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectExtranonce, Detail: fmt.Sprintf("extranonce2 must be %d bytes of hex", en2Size)}
 	}
 	ntime, ok1 := parseHex32(f[3])
 	nonce, ok2 := parseHex32(f[4])
@@ -612,16 +572,16 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	if len(p) == 6 {
 		bits, ok := parseHex32(f[5])
 		if !ok {
-			return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "version_bits must be 8 hex digits"}
+			return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version_bits must be 8 hex digits"}
 		}
 		mask := c.sess.mask
 		if outside := bits &^ mask; outside != 0 && outside != sj.job.Version&^mask {
 			// Accept both the rolled bits alone (BIP310) and a full
 			// version whose fixed bits equal the job's.
 			if mask == 0 {
-				return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "version rolling not negotiated (mining.configure)"}
+				return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version rolling not negotiated (mining.configure)"}
 			}
-			return sh, sj, worker, &rejectErr{stratum.ErrOther, rejectVersion, "rolling-version mask violation"}
+			return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "rolling-version mask violation"}
 		}
 		version = btc.RollVersion(sj.job.Version, bits, mask)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // Stats is a value snapshot of the pool, safe to keep and read from any
@@ -231,11 +233,11 @@ func (l *ledger) accept(name string, now time.Time, diff float64) {
 
 // reject counts a rejected share; name may be "" for sessions that never
 // authorized.
-func (l *ledger) reject(name, reason string) {
+func (l *ledger) reject(name string, kind stratum.RejectKind) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.rejected++
-	l.reasons[reason]++
+	l.reasons[kind.String()]++
 	if name == "" {
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 func TestStoreRoundTrip(t *testing.T) {
@@ -72,9 +74,9 @@ func TestStoreLockedFailsFast(t *testing.T) {
 func TestLedgerFlushAndBlocks(t *testing.T) {
 	l := newLedger(t0, map[string]WorkerTotals{"old": {Accepted: 5}, "junk": {Rejected: 3}}, nil, 10)
 	l.accept("old", t0.Add(time.Second), 2)
-	l.reject("new", rejectLowDiff) // never authorized name: pool total only
+	l.reject("new", stratum.RejectLowDifficulty) // never authorized name: pool total only
 	l.connect("new", t0, 1)
-	l.reject("new", rejectDuplicate)
+	l.reject("new", stratum.RejectDuplicate)
 	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Pending: true})
 	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Accepted: true}) // result update, not a second block
 	l.found(BlockRecord{Height: 1, Hash: "h1", Worker: "old", Accepted: true}) // replay: nothing
@@ -91,7 +93,7 @@ func TestLedgerFlushAndBlocks(t *testing.T) {
 	}
 	var st Stats
 	l.fill(&st, t0.Add(time.Minute))
-	if st.SharesAccepted != 1 || st.SharesRejected != 2 || st.RejectReasons[rejectLowDiff] != 1 {
+	if st.SharesAccepted != 1 || st.SharesRejected != 2 || st.RejectReasons["low_difficulty"] != 1 {
 		t.Errorf("stats: got accepted %d rejected %d reasons %v", st.SharesAccepted, st.SharesRejected, st.RejectReasons)
 	}
 	if len(st.Blocks) != 1 || !st.Blocks[0].Accepted {
