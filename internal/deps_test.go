@@ -33,7 +33,9 @@ var allowed = map[string][]string{
 	"scheduler":        {"mesos"},
 	"minimesos/master": {"mesos"},
 	"minimesos/agent":  {"mesos"},
-	"dashboard":        {"pool", "job", "scheduler", "mesos", "btc"},
+	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"}, // the embedded cluster: master + local agents
+	"dashboard":        {},                                                      // the UI over snapshots it is handed
+	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system
 }
 
 type pkg struct {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,15 +16,17 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/dashboard"
+	"github.com/hashfleet/hashfleet/internal/dashboard/feed"
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/minimesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
-	"github.com/hashfleet/hashfleet/internal/minimesos/master"
 	"github.com/hashfleet/hashfleet/internal/node"
 	"github.com/hashfleet/hashfleet/internal/obs"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
@@ -135,23 +138,19 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	say := func(format string, args ...any) {
+	d := &demo{cfg: cfg, log: log, start: time.Now(), reg: obs.NewRegistry(), say: func(format string, args ...any) {
 		if !cfg.JSON {
 			fmt.Fprintf(stdout, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 		}
-	}
-	start := time.Now()
-
-	dir, err := os.MkdirTemp("", "hashfleet-demo-")
-	if err != nil {
+	}}
+	if d.dir, err = os.MkdirTemp("", "hashfleet-demo-"); err != nil {
 		return fmt.Errorf("demo: work dir: %w", err)
 	}
 	if cfg.KeepDir {
-		defer say("work directory kept: %s", dir)
+		defer d.say("work directory kept: %s", d.dir)
 	} else {
-		defer os.RemoveAll(dir)
+		defer os.RemoveAll(d.dir)
 	}
-
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if cfg.Timeout > 0 {
@@ -159,113 +158,183 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 		ctx, c = context.WithTimeoutCause(ctx, cfg.Timeout, fmt.Errorf("demo: --timeout %s reached before %d blocks", cfg.Timeout, cfg.Blocks))
 		defer c()
 	}
-	// With Docker, what containers must reach (the node RPC, the agent's
-	// advertised host for port mappings) is bound on the gateway address of
-	// the demo's own bridge network; otherwise on --listen-host (loopback
-	// unless told otherwise).
-	bindHost, agentHost, agentsDir, dockerNet := cfg.ListenHost, cfg.ListenHost, filepath.Join(dir, "agents"), ""
-	if net.ParseIP(agentHost).IsUnspecified() {
-		agentHost = "127.0.0.1" // bound on all interfaces: dialled on loopback
-	}
 	if cfg.Containerizer == agent.ContainerizerDocker {
-		dd, err := setupDockerDemo(ctx, cfg.DockerSocket, cfg.Image, agentsDir, log.With("component", "docker"))
+		dd, err := setupDockerDemo(ctx, cfg.DockerSocket, cfg.Image, d.agentsDir(), log.With("component", "docker"))
 		if err != nil {
 			return err
 		}
 		defer dd.close() // after g.Wait: the agent has removed its containers by then
-		bindHost, agentHost, dockerNet = dd.Gateway, dd.Gateway, dd.Network
-		say("docker    network %s (gateway %s), image %s", dd.Network, dd.Gateway, cfg.Image)
+		d.docker = dd
+		d.say("docker    network %s (gateway %s), image %s", dd.Network, dd.Gateway, cfg.Image)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	// Whatever way this returns, everything started is stopped and has
 	// cleaned up (the node's chain, task sandboxes) before the work
 	// directory goes.
 	defer func() { cancel(); _ = g.Wait() }()
-
-	// 1. The node, its chain in the work directory. The RPC password is
-	// random and reaches the server task only through its environment.
-	rpcUser, rpcPass := "hashfleet", randomHex(16)
-	nd, err := node.New(node.Config{
-		DataDir: filepath.Join(dir, "node"), RPCListen: net.JoinHostPort(bindHost, "0"), RPCUser: rpcUser, RPCPassword: rpcPass,
-		Logger: log.With("component", "node"),
-	})
+	sum, err := d.startAll(gctx, g)
 	if err != nil {
-		return fmt.Errorf("demo: node: %w", err)
+		return err
 	}
-	g.Go(func() error { return nd.Run(gctx) })
-	nodeRPC, err := chain.New(chain.Config{URL: nd.URL(), User: rpcUser, Password: rpcPass, Logger: log.With("component", "demo-rpc")})
+	return d.finish(ctx, stdout, g.Wait(), sum)
+}
+
+// demo is one run of `hashfleet demo`: what its phases share.
+type demo struct {
+	cfg    demoConfig
+	log    *slog.Logger
+	say    func(string, ...any)
+	start  time.Time
+	dir    string               // work directory
+	reg    *prometheus.Registry // /metrics: the master's, the scheduler's, Go's and the process's
+	docker *dockerDemo          // nil: process containerizer
+	// rpcUser and rpcPass: the node's RPC credentials (random password).
+	rpcUser, rpcPass string
+}
+
+func (d *demo) agentsDir() string { return filepath.Join(d.dir, "agents") }
+
+// hosts returns what the node RPC binds and what the agent advertises.
+// With Docker, what containers must reach is bound on the gateway address
+// of the demo's own bridge network; otherwise on --listen-host (loopback
+// unless told otherwise; bound on all interfaces, dialled on loopback).
+func (d *demo) hosts() (bind, agentHost string) {
+	if d.docker != nil {
+		return d.docker.Gateway, d.docker.Gateway
+	}
+	bind, agentHost = d.cfg.ListenHost, d.cfg.ListenHost
+	if net.ParseIP(agentHost).IsUnspecified() {
+		agentHost = "127.0.0.1"
+	}
+	return bind, agentHost
+}
+
+// startAll starts the node, the cluster, the scheduler with the dashboard,
+// and the progress printer in g; the summary fills in as it runs.
+func (d *demo) startAll(ctx context.Context, g *errgroup.Group) (*demoSummary, error) {
+	nodeURL, nodeRPC, err := d.startNode(ctx, g)
 	if err != nil {
-		return fmt.Errorf("demo: node client: %w", err)
+		return nil, err
 	}
 	payout, err := newRegtestAddress()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	say("node      regtest, RPC %s, payout %s", nd.URL(), payout)
-
-	// 2. The master and its agent (the same code as `hashfleet master`).
-	reg := obs.NewRegistry() // /metrics: the master's, the scheduler's, Go's and the process's
-	mln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenHost, "0"))
+	d.say("node      regtest, RPC %s, payout %s", nodeURL, payout)
+	masterAddr, err := d.startCluster(ctx, g)
 	if err != nil {
-		return fmt.Errorf("demo: master listen: %w", err)
+		return nil, err
 	}
-	masterAddr := mln.Addr().String()
-	masterReady := make(chan struct{})
-	g.Go(func() error {
-		return serveMaster(gctx, mln, masterOptions{
-			Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", cfg.Workers+1, 512+256*cfg.Workers),
-			WorkDir: agentsDir, Containerizer: cfg.Containerizer, Hostname: agentHost,
-			DockerSocket: cfg.DockerSocket, Logger: log.With("component", "master"), Registerer: reg,
-		}, func(*master.Master, int) { close(masterReady) })
+	sched, ln, err := d.startScheduler(ctx, g, nodeURL, masterAddr, payout)
+	if err != nil {
+		return nil, err
+	}
+	src := feed.New(sched, "http://"+masterAddr, nodeRPC)
+	dash, err := d.serveHTTP(ctx, g, ln, sched, src)
+	if err != nil {
+		return nil, err
+	}
+	sum := &demoSummary{Workers: d.cfg.Workers, DashboardURL: "http://" + ln.Addr().String() + "/", Payout: payout, Containerizer: d.cfg.Containerizer}
+	g.Go(func() error { return demoProgress(ctx, d.cfg, nodeRPC, sched, dash, src, d.start, sum, d.say) })
+	return sum, nil
+}
+
+// startNode starts the node, its chain in the work directory. The RPC
+// password is random and reaches the server task only through its
+// environment.
+func (d *demo) startNode(ctx context.Context, g *errgroup.Group) (string, *chain.Client, error) {
+	bindHost, _ := d.hosts()
+	d.rpcUser, d.rpcPass = "hashfleet", randomHex(16)
+	nd, err := node.New(node.Config{
+		DataDir: filepath.Join(d.dir, "node"), RPCListen: net.JoinHostPort(bindHost, "0"), RPCUser: d.rpcUser, RPCPassword: d.rpcPass,
+		Logger: d.log.With("component", "node"),
 	})
-	select {
-	case <-masterReady:
-	case <-gctx.Done():
-		return fmt.Errorf("demo: master: %w", errors.Join(context.Cause(gctx), g.Wait()))
-	}
-	say("master    http://%s (embedded, 1 agent, %d cpus, %s containerizer)", masterAddr, cfg.Workers+1, cfg.Containerizer)
-
-	// 3. The scheduler, its HTTP API (which serves the binary to the agent)
-	// and the dashboard on one listener.
-	ln, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
-		return fmt.Errorf("demo: --http-listen %s: %w (choose another with --http-listen 127.0.0.1:0)", cfg.HTTPListen, err)
+		return "", nil, fmt.Errorf("demo: node: %w", err)
+	}
+	g.Go(func() error { return nd.Run(ctx) })
+	rpc, err := chain.New(chain.Config{URL: nd.URL(), User: d.rpcUser, Password: d.rpcPass, Logger: d.log.With("component", "demo-rpc")})
+	if err != nil {
+		return "", nil, fmt.Errorf("demo: node client: %w", err)
+	}
+	return nd.URL(), rpc, nil
+}
+
+// startCluster starts the master and its agent (the same code as
+// `hashfleet master`) and returns once the agent is registered.
+func (d *demo) startCluster(ctx context.Context, g *errgroup.Group) (string, error) {
+	_, agentHost := d.hosts()
+	c, err := minimesos.New(minimesos.Config{
+		Agents: 1, Resources: fmt.Sprintf("cpus:%d;mem:%d;disk:10240;ports:[31000-31999]", d.cfg.Workers+1, 512+256*d.cfg.Workers),
+		WorkDir: d.agentsDir(), Containerizer: d.cfg.Containerizer, Hostname: agentHost,
+		DockerSocket: d.cfg.DockerSocket, Logger: d.log.With("component", "master"), Registerer: d.reg,
+	})
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(d.cfg.ListenHost, "0"))
+	if err != nil {
+		return "", fmt.Errorf("demo: master listen: %w", err)
+	}
+	g.Go(func() error { return c.Run(ctx, ln) })
+	select {
+	case <-c.Ready():
+	case <-ctx.Done():
+		return "", fmt.Errorf("demo: master: %w", errors.Join(context.Cause(ctx), g.Wait()))
+	}
+	d.say("master    http://%s (embedded, 1 agent, %d cpus, %s containerizer)", ln.Addr(), d.cfg.Workers+1, d.cfg.Containerizer)
+	return ln.Addr().String(), nil
+}
+
+// startScheduler listens for the scheduler's HTTP API (which serves the
+// binary to the agent) and the dashboard, and starts the scheduler.
+func (d *demo) startScheduler(ctx context.Context, g *errgroup.Group, nodeURL, masterAddr, payout string) (*scheduler.Scheduler, net.Listener, error) {
+	ln, err := net.Listen("tcp", d.cfg.HTTPListen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("demo: --http-listen %s: %w (choose another with --http-listen 127.0.0.1:0)", d.cfg.HTTPListen, err)
 	}
 	httpAddr := ln.Addr().String()
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("demo: own executable: %w", err)
-	}
 	scfg := scheduler.Config{
-		Master: masterAddr, NodeRPC: nd.URL(), RPCUser: rpcUser, RPCPassword: rpcPass,
+		Master: masterAddr, NodeRPC: nodeURL, RPCUser: d.rpcUser, RPCPassword: d.rpcPass,
 		Payout: payout, Network: "regtest", FrameworkName: "hashfleet-demo",
 		BinaryURL: "http://" + httpAddr + "/bin/hashfleet", WebUIURL: "http://" + httpAddr + "/",
-		StateDir:       filepath.Join(dir, "scheduler"),
+		StateDir:       filepath.Join(d.dir, "scheduler"),
 		HealthDelay:    300 * time.Millisecond,
 		HealthInterval: time.Second,
 		KillGrace:      3 * time.Second,
-		Policy:         scheduler.PolicyConfig{WorkerCPUs: 1, MaxWorkers: cfg.Workers, BackoffMin: time.Second, BackoffMax: 30 * time.Second},
-		Logger:         log.With("component", "scheduler"),
-		Registerer:     reg,
+		Policy:         scheduler.PolicyConfig{WorkerCPUs: 1, MaxWorkers: d.cfg.Workers, BackoffMin: time.Second, BackoffMax: 30 * time.Second},
+		Logger:         d.log.With("component", "scheduler"),
+		Registerer:     d.reg,
 		// The server task binds --listen-host, not all interfaces.
-		ServerListenHost: cfg.ListenHost,
+		ServerListenHost: d.cfg.ListenHost,
 	}
-	if cfg.Containerizer == agent.ContainerizerDocker {
-		scfg.TaskMode, scfg.Image = scheduler.ModeDocker, cfg.Image
-		scfg.DockerNetwork, scfg.DockerNetworkName = mesos.NetworkUser, dockerNet
+	if d.docker != nil {
+		scfg.TaskMode, scfg.Image = scheduler.ModeDocker, d.cfg.Image
+		scfg.DockerNetwork, scfg.DockerNetworkName = mesos.NetworkUser, d.docker.Network
 	}
 	sched, err := scheduler.New(scfg)
 	if err != nil {
-		return fmt.Errorf("demo: scheduler: %w", err)
+		ln.Close()
+		return nil, nil, fmt.Errorf("demo: scheduler: %w", err)
 	}
-	g.Go(func() error { return sched.Run(gctx) })
+	g.Go(func() error { return sched.Run(ctx) })
+	return sched, ln, nil
+}
 
-	src := newDashSource(sched, "http://"+masterAddr, nodeRPC)
-	dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: log.With("component", "dashboard")})
+// serveHTTP serves the scheduler's API, the binary, the dashboard and
+// /metrics on ln.
+func (d *demo) serveHTTP(ctx context.Context, g *errgroup.Group, ln net.Listener, sched *scheduler.Scheduler, src *feed.Source) (*dashboard.Server, error) {
+	exe, err := os.Executable()
 	if err != nil {
-		return err
+		ln.Close()
+		return nil, fmt.Errorf("demo: own executable: %w", err)
 	}
-	mux := obs.NewMux(reg, func() error {
+	dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: d.log.With("component", "dashboard")})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := obs.NewMux(d.reg, func() error {
 		if !sched.Status().ServerReady {
 			return errors.New("miner server not ready")
 		}
@@ -273,17 +342,16 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 	})
 	sched.Register(mux, exe)
 	mux.Handle("/", dash.Handler())
-	g.Go(func() error { return dash.Run(gctx) })
-	g.Go(func() error { return obs.Serve(gctx, ln, mux) })
-	say("dashboard http://%s/", httpAddr)
+	g.Go(func() error { return dash.Run(ctx) })
+	g.Go(func() error { return obs.Serve(ctx, ln, mux) })
+	d.say("dashboard http://%s/", ln.Addr())
+	return dash, nil
+}
 
-	// 4. Progress until the target or Ctrl-C.
-	sum := demoSummary{Workers: cfg.Workers, DashboardURL: "http://" + httpAddr + "/", Payout: payout, Containerizer: cfg.Containerizer}
-	g.Go(func() error {
-		return demoProgress(gctx, cfg, nodeRPC, sched, dash, src, start, &sum, say)
-	})
-	err = g.Wait()
-	sum.ElapsedSeconds = time.Since(start).Seconds()
+// finish turns the group's error into the command's (reaching --blocks
+// and Ctrl-C are success, --timeout is its cause) and prints the summary.
+func (d *demo) finish(ctx context.Context, stdout io.Writer, err error, sum *demoSummary) error {
+	sum.ElapsedSeconds = time.Since(d.start).Seconds()
 	if errors.Is(err, errDemoDone) {
 		err = nil
 	} else if err == nil || errors.Is(err, context.Canceled) || (errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil) {
@@ -293,13 +361,12 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 			err = nil // Ctrl-C
 		}
 	}
-	if cfg.JSON {
-		enc := json.NewEncoder(stdout)
-		if e := enc.Encode(sum); e != nil && err == nil {
+	if d.cfg.JSON {
+		if e := json.NewEncoder(stdout).Encode(sum); e != nil && err == nil {
 			err = e
 		}
 	} else {
-		say("%s", sum.line())
+		d.say("%s", sum.line())
 	}
 	return err
 }
@@ -318,7 +385,7 @@ func (s demoSummary) line() string {
 type demoWatch struct {
 	cfg      demoConfig
 	rpc      *chain.Client
-	src      *dashSource
+	src      *feed.Source
 	start    time.Time
 	sum      *demoSummary
 	say      func(string, ...any)
@@ -332,7 +399,7 @@ type demoWatch struct {
 
 // demoProgress prints task, hash-rate and block progress and returns
 // errDemoDone once cfg.Blocks blocks were accepted.
-func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched *scheduler.Scheduler, dash *dashboard.Server, src *dashSource,
+func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched *scheduler.Scheduler, dash *dashboard.Server, src *feed.Source,
 	start time.Time, sum *demoSummary, say func(string, ...any)) error {
 	info, err := rpc.GetBlockChainInfo(ctx)
 	if err != nil {
@@ -403,7 +470,7 @@ func (w *demoWatch) work(ctx context.Context) {
 	if w.hashFrom.IsZero() {
 		return
 	}
-	diff, err := w.src.work(ctx)
+	diff, err := w.src.Work(ctx)
 	if err != nil {
 		return // the server is (re)starting; the next sample counts
 	}

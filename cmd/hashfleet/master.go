@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/hashfleet/hashfleet/internal/minimesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/minimesos/master"
 	"github.com/hashfleet/hashfleet/internal/obs"
@@ -77,27 +72,12 @@ Mesos credentials, either one "principal secret" pair per line or JSON
 	return cmd
 }
 
-// masterOptions configures an embedded master with local agents.
+// masterOptions is `hashfleet master`: the cluster plus where it listens
+// and the credentials file read into Config.Credentials.
 type masterOptions struct {
-	Listen        string
-	Agents        int
-	Resources     string
-	Containerizer string
-	WorkDir       string
-	Hostname      string
-	DockerSocket  string
-	ZK            string
-	// MaxFrameworks and MaxFrameworksPerAddr: master.Config's limits.
-	MaxFrameworks, MaxFrameworksPerAddr int
-	// SwitchUser: agent.Config.SwitchUser for every local agent.
-	SwitchUser bool
-	// CredentialsFile is read by runMasterCmd into Credentials.
+	minimesos.Config
+	Listen          string
 	CredentialsFile string
-	// Credentials (principal -> secret), when non-nil, turn on basic
-	// authentication of the scheduler API.
-	Credentials map[string]string
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer // nil: a fresh registry served on /metrics
 }
 
 func runMasterCmd(ctx context.Context, o masterOptions) error {
@@ -120,95 +100,25 @@ func runMasterCmd(ctx context.Context, o masterOptions) error {
 		defer os.RemoveAll(dir)
 		o.WorkDir = dir
 	}
+	c, err := minimesos.New(o.Config)
+	if err != nil {
+		return fmt.Errorf("master: %w", err)
+	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("master: listen %s: %w", o.Listen, err)
 	}
-	return serveMaster(ctx, ln, o, func(m *master.Master, agents int) {
-		o.Logger.Info("master ready", "url", "http://"+ln.Addr().String()+"/api/v1/scheduler",
-			"state", "http://"+ln.Addr().String()+"/state", "agents", agents, "resources", o.Resources,
-			"containerizer", o.Containerizer, "work_dir", o.WorkDir,
-			"authentication", o.Credentials != nil, "principals", len(o.Credentials))
-	})
-}
-
-// serveMaster runs a master on ln with o.Agents local agents until ctx
-// ends; ready is called once every agent is registered. It returns after
-// the agents have killed their tasks.
-func serveMaster(ctx context.Context, ln net.Listener, o masterOptions, ready func(*master.Master, int)) error {
-	if o.Agents < 0 {
-		ln.Close()
-		return errors.New("master: --agents must be >= 0")
-	}
-	if o.Containerizer != agent.ContainerizerProcess && o.Containerizer != agent.ContainerizerDocker {
-		ln.Close()
-		return fmt.Errorf("master: --containerizer %q: want process or docker", o.Containerizer)
-	}
-	res, err := agent.ParseResources(o.Resources)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	zs := []string{agent.ContainerizerProcess}
-	if o.Containerizer == agent.ContainerizerDocker {
-		if err := agent.DockerAvailable(ctx, o.DockerSocket); err != nil {
-			ln.Close()
-			return fmt.Errorf("master: --containerizer docker: no Docker Engine at %s: %w", o.DockerSocket, err)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop() // ends the goroutine below when Run fails before ready
+	go func() {
+		select {
+		case <-c.Ready():
+			o.Logger.Info("master ready", "url", "http://"+ln.Addr().String()+"/api/v1/scheduler",
+				"state", "http://"+ln.Addr().String()+"/state", "agents", o.Agents, "resources", o.Resources,
+				"containerizer", o.Containerizer, "work_dir", o.WorkDir,
+				"authentication", o.Credentials != nil, "principals", len(o.Credentials))
+		case <-ctx.Done():
 		}
-		zs = append(zs, agent.ContainerizerDocker)
-	}
-	var gatherer prometheus.Gatherer
-	if o.Registerer == nil {
-		reg := obs.NewRegistry()
-		o.Registerer, gatherer = reg, reg
-	}
-	host := o.Hostname
-	if host == "" {
-		if h, _, err := net.SplitHostPort(ln.Addr().String()); err == nil && h != "0.0.0.0" && h != "::" {
-			host = h
-		} else {
-			host = "localhost"
-		}
-	}
-	m, err := master.New(master.Config{Addr: ln.Addr().String(), Hostname: host,
-		Logger: o.Logger, Registerer: o.Registerer, ZK: o.ZK, Credentials: o.Credentials,
-		MaxFrameworks: o.MaxFrameworks, MaxFrameworksPerAddr: o.MaxFrameworksPerAddr})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	var handler http.Handler = m.Handler()
-	if gatherer != nil {
-		mux := obs.NewMux(gatherer, nil)
-		mux.Handle("/", m.Handler())
-		handler = mux
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g, gctx := errgroup.WithContext(ctx)
-	fail := func(err error) error {
-		cancel()
-		return errors.Join(err, g.Wait())
-	}
-	g.Go(func() error { return m.Run(gctx) })
-	g.Go(func() error { return obs.Serve(gctx, ln, handler) })
-	for i := range o.Agents {
-		a, err := agent.New(agent.Config{
-			Hostname: host, Resources: res, WorkDir: filepath.Join(o.WorkDir, fmt.Sprintf("agent-%d", i)),
-			Containerizers: zs, DockerSocket: o.DockerSocket, SwitchUser: o.SwitchUser,
-			Logger: o.Logger.With("agent", i), Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"agent": fmt.Sprint(i)}, o.Registerer),
-		})
-		if err != nil {
-			return fail(err)
-		}
-		id, err := m.RegisterAgent(gctx, host, res, a)
-		if err != nil {
-			return fail(fmt.Errorf("master: register agent %d: %w", i, err))
-		}
-		g.Go(func() error { return a.Run(gctx, id, m) })
-	}
-	if ready != nil {
-		ready(m, o.Agents)
-	}
-	return g.Wait()
+	}()
+	return c.Run(ctx, ln)
 }

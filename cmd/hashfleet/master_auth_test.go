@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/minimesos"
 	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
@@ -94,9 +95,9 @@ func TestMasterCommandAuthentication(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() {
-				done <- runMasterCmd(ctx, masterOptions{Listen: addr, Agents: 1, Resources: "cpus:1;mem:128",
-					Containerizer: "process", WorkDir: t.TempDir(), CredentialsFile: file,
-					Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+				done <- runMasterCmd(ctx, masterOptions{Listen: addr, CredentialsFile: file, Config: minimesos.Config{
+					Agents: 1, Resources: "cpus:1;mem:128", Containerizer: "process", WorkDir: t.TempDir(),
+					Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}})
 			}()
 			defer func() {
 				cancel()

@@ -6,16 +6,19 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/dashboard"
+	"github.com/hashfleet/hashfleet/internal/dashboard/feed"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/obs"
 	"github.com/hashfleet/hashfleet/internal/scheduler"
@@ -135,10 +138,41 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.master == "embedded" {
-		return errors.New(`scheduler: --master embedded runs only inside "hashfleet demo" (it starts the in-process master); for a standalone master run "hashfleet master" and pass --master 127.0.0.1:5050`)
+	cfg, binaryPath, err := schedulerConfig(f, log)
+	if err != nil {
+		return err
 	}
-	cfg := scheduler.Config{
+	if f.teardown {
+		return scheduler.Teardown(ctx, cfg)
+	}
+	reg := obs.NewRegistry()
+	cfg.Registerer = reg
+	s, err := scheduler.New(cfg)
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	if f.httpListen != "" {
+		if err := serveSchedulerHTTP(gctx, g, f.httpListen, reg, s, cfg, binaryPath); err != nil {
+			return err
+		}
+	}
+	g.Go(func() error { return s.Run(gctx) })
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// schedulerConfig turns the flags into the scheduler's Config (secrets
+// read from their files) and the path of this binary when the scheduler
+// serves it to command tasks.
+func schedulerConfig(f schedulerFlags, log *slog.Logger) (cfg scheduler.Config, binaryPath string, err error) {
+	if f.master == "embedded" {
+		return cfg, "", errors.New(`scheduler: --master embedded runs only inside "hashfleet demo" (it starts the in-process master); for a standalone master run "hashfleet master" and pass --master 127.0.0.1:5050`)
+	}
+	cfg = scheduler.Config{
 		Master: f.master, Principal: f.principal, FrameworkName: f.name, User: f.user, Role: f.role,
 		FailoverTimeout: f.failoverTimeout, NodeRPC: f.nodeRPC, RPCUser: f.rpcUser, Payout: f.payout, Network: f.network,
 		TaskMode: scheduler.TaskMode(f.taskMode), Image: f.image, DockerNetwork: mesos.DockerNetwork(strings.ToUpper(f.dockerNetwork)),
@@ -151,38 +185,31 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 	}
 	if f.secretFile != "" {
 		if cfg.Secret, err = readSecretFile(f.secretFile, "--secret-file"); err != nil {
-			return err
+			return cfg, "", err
 		}
 	}
 	if f.rpcPasswordFile != "" {
 		if cfg.RPCPassword, err = readSecretFile(f.rpcPasswordFile, "--rpc-password-file"); err != nil {
-			return err
+			return cfg, "", err
 		}
 	} else {
 		cfg.RPCPassword = os.Getenv("HASHFLEET_RPC_PASSWORD")
 	}
 	if f.masterCAFile != "" {
-		pem, err := os.ReadFile(f.masterCAFile)
-		if err != nil {
-			return fmt.Errorf("--master-ca-file: %w", err)
+		if cfg.TLS, err = masterTLS(f.masterCAFile); err != nil {
+			return cfg, "", err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("--master-ca-file %s: no PEM certificates", f.masterCAFile)
-		}
-		cfg.TLS = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		cfg.Scheme = "https"
 	}
-	var binaryPath string
 	if f.httpListen != "" {
 		base, err := advertiseBase(f.httpListen, f.advertise)
 		if err != nil {
-			return err
+			return cfg, "", err
 		}
 		cfg.WebUIURL = base + "/"
 		if cfg.TaskMode == scheduler.ModeCommand && f.binaryURL == "" {
 			if binaryPath, err = os.Executable(); err != nil {
-				return fmt.Errorf("scheduler: locating this binary to serve it: %w", err)
+				return cfg, "", fmt.Errorf("scheduler: locating this binary to serve it: %w", err)
 			}
 			cfg.BinaryURL = base + "/bin/hashfleet"
 		}
@@ -190,50 +217,59 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 	if f.binaryURL != "" {
 		cfg.BinaryURL = f.binaryURL
 	}
+	return cfg, binaryPath, nil
+}
 
-	if f.teardown {
-		return scheduler.Teardown(ctx, cfg)
+// masterTLS is the client TLS config that trusts the CA bundle in file.
+func masterTLS(file string) (*tls.Config, error) {
+	pool, err := readCAPool(file)
+	if err != nil {
+		return nil, fmt.Errorf("--master-ca-file: %w", err)
 	}
-	reg := obs.NewRegistry()
-	cfg.Registerer = reg
-	s, err := scheduler.New(cfg)
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// readCAPool reads a PEM bundle of CA certificates.
+func readCAPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificates", file)
+	}
+	return pool, nil
+}
+
+// serveSchedulerHTTP serves the status API, the binary, /metrics and the
+// dashboard (which reads the scheduler's status, the leading master's
+// state, the server task's stats and the node) on listen.
+func serveSchedulerHTTP(ctx context.Context, g *errgroup.Group, listen string, reg *prometheus.Registry, s *scheduler.Scheduler, cfg scheduler.Config, binaryPath string) error {
+	mux := obs.NewMux(reg, func() error {
+		if !s.Status().Connected {
+			return errors.New("not subscribed to a master")
+		}
+		return nil
+	})
+	s.Register(mux, binaryPath)
+	nodeRPC, err := chain.New(chain.Config{URL: cfg.NodeRPC, User: cfg.RPCUser, Password: cfg.RPCPassword,
+		Retries: -1, Logger: cfg.Logger.With("component", "dashboard-rpc")})
+	if err != nil {
+		return fmt.Errorf("scheduler: dashboard node client: %w", err)
+	}
+	src := feed.New(s, "", nodeRPC)
+	dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: cfg.Logger.With("component", "dashboard")})
 	if err != nil {
 		return err
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	if f.httpListen != "" {
-		mux := obs.NewMux(reg, func() error {
-			if !s.Status().Connected {
-				return errors.New("not subscribed to a master")
-			}
-			return nil
-		})
-		s.Register(mux, binaryPath)
-		// The dashboard reads the scheduler's status, the leading master's
-		// state, the server task's stats and the node.
-		nodeRPC, err := chain.New(chain.Config{URL: cfg.NodeRPC, User: cfg.RPCUser, Password: cfg.RPCPassword,
-			Retries: -1, Logger: log.With("component", "dashboard-rpc")})
-		if err != nil {
-			return fmt.Errorf("scheduler: dashboard node client: %w", err)
-		}
-		src := newDashSource(s, "", nodeRPC)
-		dash, err := dashboard.New(dashboard.Config{Source: src, Blocks: src, Logger: log.With("component", "dashboard")})
-		if err != nil {
-			return err
-		}
-		mux.Handle("/", dash.Handler())
-		g.Go(func() error { return dash.Run(gctx) })
-		ln, err := net.Listen("tcp", f.httpListen)
-		if err != nil {
-			return fmt.Errorf("scheduler: --http-listen: %w", err)
-		}
-		log.Info("scheduler: status API", "addr", ln.Addr().String(), "binary_url", cfg.BinaryURL)
-		g.Go(func() error { return obs.Serve(gctx, ln, mux) })
+	mux.Handle("/", dash.Handler())
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("scheduler: --http-listen: %w", err)
 	}
-	g.Go(func() error { return s.Run(gctx) })
-	err = g.Wait()
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
-		return nil
-	}
-	return err
+	g.Go(func() error { return dash.Run(ctx) })
+	cfg.Logger.Info("scheduler: status API", "addr", ln.Addr().String(), "binary_url", cfg.BinaryURL)
+	g.Go(func() error { return obs.Serve(ctx, ln, mux) })
+	return nil
 }

@@ -116,6 +116,22 @@ func readSecret(file, env string) (string, error) {
 }
 
 // runServer runs the server until ctx is cancelled, logging to logw.
+// defaultDiffs fills in the share difficulties left at 0: lower on regtest.
+func (f *serverFlags) defaultDiffs(regtest bool) {
+	if f.initialDiff == 0 {
+		f.initialDiff = 1
+		if regtest {
+			f.initialDiff = 0.01
+		}
+	}
+	if f.minDiff == 0 {
+		f.minDiff = 0.001
+		if regtest {
+			f.minDiff = 1e-6
+		}
+	}
+}
+
 func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	log, err := obs.NewLogger(logw, f.logFormat, f.logLevel)
 	if err != nil {
@@ -129,20 +145,7 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server: pool password: %w", err)
 	}
-	regtest := params.Name == "regtest"
-	if f.initialDiff == 0 {
-		f.initialDiff = 1
-		if regtest {
-			f.initialDiff = 0.01
-		}
-	}
-	if f.minDiff == 0 {
-		f.minDiff = 0.001
-		if regtest {
-			f.minDiff = 1e-6
-		}
-	}
-
+	f.defaultDiffs(params.Name == "regtest")
 	reg := obs.NewRegistry()
 	var jobs *job.Manager
 	if f.upstream != "" {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -163,13 +163,9 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 		cfg.Pools = append(cfg.Pools, miner.Pool{URL: u, User: f.user, Password: pass})
 	}
 	if f.tlsCA != "" {
-		pem, err := os.ReadFile(f.tlsCA)
+		roots, err := readCAPool(f.tlsCA)
 		if err != nil {
-			return fmt.Errorf("worker: tls-ca: %w", err)
-		}
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return fmt.Errorf("worker: tls-ca %s: no PEM certificates", f.tlsCA)
+			return fmt.Errorf("worker: --tls-ca: %w", err)
 		}
 		cfg.TLSConfig = &tls.Config{RootCAs: roots}
 	}
@@ -182,15 +178,8 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.Run(gctx) })
 	if f.apiListen != "" {
-		mux := obs.NewMux(reg, m.Ready)
-		mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			_ = enc.Encode(m.Stats())
-		})
 		log.Info("api listening", "addr", f.apiListen)
-		g.Go(func() error { return obs.ListenAndServe(gctx, f.apiListen, mux) })
+		g.Go(func() error { return obs.ListenAndServe(gctx, f.apiListen, workerAPI(reg, m)) })
 	}
 	err = g.Wait()
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
@@ -199,6 +188,19 @@ func runWorker(ctx context.Context, cmd *cobra.Command, f *workerFlags) error {
 	st := m.Stats()
 	log.Info("worker finished", "accepted", st.Accepted, "rejected", st.Rejected, "hashes", st.Hashes)
 	return err
+}
+
+// workerAPI serves /api/stats (indented JSON), /metrics, /healthz and
+// /readyz for --api-listen.
+func workerAPI(reg *prometheus.Registry, m *miner.Miner) http.Handler {
+	mux := obs.NewMux(reg, m.Ready)
+	mux.HandleFunc("GET /api/stats", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(m.Stats())
+	})
+	return mux
 }
 
 // runWorkerBench is --benchmark: it delegates to `hashfleet bench` with

@@ -1,4 +1,4 @@
-package main
+package minimesos_test
 
 import (
 	"context"
@@ -12,33 +12,36 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/mesos"
-	"github.com/hashfleet/hashfleet/internal/minimesos/master"
+	"github.com/hashfleet/hashfleet/internal/minimesos"
 )
 
-// TestMasterCommandEndToEnd runs `hashfleet master`'s wiring (master + 2
-// process agents on loopback) and drives it with the mesos package's HTTP
+// TestClusterEndToEnd runs a Cluster (master + 2 process agents on
+// loopback) and drives it with the mesos package's HTTP
 // client, as the scheduler does: subscribe, take offers, launch real
 // commands, acknowledge their updates, kill one, read /state and /metrics.
-func TestMasterCommandEndToEnd(t *testing.T) {
+func TestClusterEndToEnd(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	readyc := make(chan struct{})
+	c, err := minimesos.New(minimesos.Config{Agents: 2, Resources: "cpus:2;mem:1024;ports:[31000-31100]",
+		Containerizer: "process", WorkDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() {
-		done <- serveMaster(ctx, ln, masterOptions{Agents: 2, Resources: "cpus:2;mem:1024;ports:[31000-31100]",
-			Containerizer: "process", WorkDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)},
-			func(*master.Master, int) { close(readyc) })
-	}()
+	go func() { done <- c.Run(ctx, ln) }()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("serveMaster: %v", err)
+			t.Errorf("Cluster.Run: %v", err)
 		}
 	}()
-	<-readyc
+	<-c.Ready()
+	if c.Master() == nil {
+		t.Fatal("Master() is nil after Ready")
+	}
 	addr := ln.Addr().String()
 
 	det, _ := mesos.NewStaticDetector(addr)
@@ -132,19 +135,18 @@ func TestMasterCommandEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc struct {
-			Frameworks []struct {
-				Tasks     []any `json:"tasks"`
-				Completed []any `json:"completed_tasks"`
-			} `json:"frameworks"`
-			Slaves []any `json:"slaves"`
-		}
+		var doc mesos.MasterState // the shared type the dashboard reads
 		err = json.NewDecoder(resp.Body).Decode(&doc)
 		resp.Body.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(doc.Slaves) == 2 && len(doc.Frameworks) == 1 && len(doc.Frameworks[0].Completed) == 2 && len(doc.Frameworks[0].Tasks) == 0 {
+		for _, a := range doc.Agents {
+			if a.Resources["cpus"] != 2.0 || a.Resources["ports"] != "[31000-31100]" {
+				t.Fatalf("/state agent %s resources: got %v, want cpus 2 and ports [31000-31100]", a.ID, a.Resources)
+			}
+		}
+		if len(doc.Agents) == 2 && len(doc.Frameworks) == 1 && len(doc.Frameworks[0].Completed) == 2 && len(doc.Frameworks[0].Tasks) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
