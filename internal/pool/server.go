@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/job"
+	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
 // Server is the Stratum v1 pool server. Build it with New, run it with Run;
@@ -56,7 +57,7 @@ type pendingBlock struct {
 // sessions.
 type broadcastJob struct {
 	job    *job.Job
-	params []byte // JSON of notify params 1..7: prevhash … ntime, each preceded by ','
+	notify stratum.NotifyBody // the job's notify, encoded once for every session
 	since  time.Time
 }
 
@@ -310,7 +311,7 @@ func (s *Server) publish(j *job.Job) {
 		return
 	}
 	start := time.Now()
-	bj := &broadcastJob{job: j, params: encodeNotifyParams(j), since: start}
+	bj := &broadcastJob{job: j, notify: notifyBody(j), since: start}
 	s.cur.Store(bj)
 	s.mu.Lock()
 	conns := make([]*conn, 0, len(s.conns))

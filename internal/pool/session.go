@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -99,7 +98,7 @@ func (c *conn) handle(ctx context.Context, req *stratum.Request, now time.Time) 
 	case stratum.MethodAuthorize:
 		c.authorize(req, now)
 	case stratum.MethodConfigure:
-		c.configure(req, now)
+		c.configure(req)
 	case stratum.MethodExtranonceSubscribe:
 		c.mu.Lock()
 		c.sess.extranonceSub = true
@@ -160,18 +159,6 @@ func isNullID(id json.RawMessage) bool {
 	return len(id) == 0 || string(id) == "null"
 }
 
-// params decodes req.Params as an array (null or absent is empty).
-func params(req *stratum.Request) ([]json.RawMessage, error) {
-	if isNullID(req.Params) {
-		return nil, nil
-	}
-	var p []json.RawMessage
-	if err := json.Unmarshal(req.Params, &p); err != nil {
-		return nil, fmt.Errorf("params: %w", err)
-	}
-	return p, nil
-}
-
 func (c *conn) subscribe(req *stratum.Request) {
 	en2Size := c.s.cfg.Extranonce2Size
 	if bj := c.s.cur.Load(); bj != nil && bj.job.Extranonce2Size > 0 {
@@ -183,31 +170,24 @@ func (c *conn) subscribe(req *stratum.Request) {
 	}
 	c.sess.subscribed = true
 	c.sess.en2Size = en2Size
-	en1 := hex.EncodeToString(c.sess.en1)
-	subID := fmt.Sprintf("%016x", c.id)
+	en1 := c.sess.en1
 	c.mu.Unlock()
-	c.replyResult(req.ID, []any{
-		[]any{[]any{stratum.MethodSetDifficulty, subID}, []any{stratum.MethodNotify, subID}},
-		en1,
-		en2Size,
+	subID := fmt.Sprintf("%016x", c.id)
+	c.replyResult(req.ID, stratum.SubscribeResult{
+		Subscriptions:   []stratum.Subscription{{Method: stratum.MethodSetDifficulty, ID: subID}, {Method: stratum.MethodNotify, ID: subID}},
+		Extranonce1:     en1,
+		Extranonce2Size: en2Size,
 	})
 	c.maybeStart()
 }
 
 func (c *conn) authorize(req *stratum.Request, now time.Time) {
-	p, err := params(req)
-	if err != nil || len(p) < 1 {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "authorize: want [worker, password]"))
+	var a stratum.Authorize
+	if err := req.Decode(&a); err != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, err.Error()))
 		return
 	}
-	var name, pass string
-	if json.Unmarshal(p[0], &name) != nil {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "authorize: worker name must be a string"))
-		return
-	}
-	if len(p) > 1 {
-		_ = json.Unmarshal(p[1], &pass) // a non-string password is treated as empty
-	}
+	name, pass := a.User, a.Password
 	if err := checkWorkerName(name, c.s.cfg.Network); err != nil {
 		c.log.Info("authorize refused", "err", err)
 		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, err.Error()))
@@ -256,7 +236,7 @@ func (c *conn) maybeStart() {
 	}
 	c.isSession.Store(true)
 	c.s.m.sessions.Inc()
-	if !c.enqueue(setDifficultyLine(c.sess.diff)) {
+	if !c.enqueue(stratum.AppendSetDifficulty(nil, c.sess.diff)) {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
@@ -276,19 +256,19 @@ func (c *conn) notifyLocked(bj *broadcastJob, clean bool) {
 	if n := bj.job.Extranonce2Size; n > 0 && n != c.sess.en2Size {
 		if !c.sess.extranonceSub {
 			c.sess.reconnecting = true
-			if c.enqueue([]byte("{\"id\":null,\"method\":\"client.reconnect\",\"params\":[]}\n")) {
+			if c.enqueue(reconnectLine) {
 				c.closeAfterFlush(&closeError{Reason: reasonExtranonce})
 			}
 			return
 		}
-		line := fmt.Appendf(nil, "{\"id\":null,\"method\":\"mining.set_extranonce\",\"params\":[\"%x\",%d]}\n", c.sess.en1, n)
-		if !c.enqueue(line) {
-			return
+		line, err := stratum.EncodeNotification(stratum.MethodSetExtranonce, stratum.SetExtranonce{Extranonce1: c.sess.en1, Extranonce2Size: n})
+		if err != nil || !c.enqueue(line) {
+			return // err: cannot happen (hex and an int); no notify without it
 		}
 		c.sess.en2Size = n
 	}
 	sid := c.sess.addJob(bj.job)
-	c.enqueue(notifyLine(sid, bj.params, clean))
+	c.enqueue(bj.notify.AppendLine(make([]byte, 0, bj.notify.LineLen(len(sid))), sid, clean))
 }
 
 // pushJob queues a notify of bj. Called by the broadcaster.
@@ -313,7 +293,7 @@ func (c *conn) changeDiffLocked(d float64) {
 	if !c.isSession.Load() {
 		return // sent with the first job
 	}
-	if !c.enqueue(setDifficultyLine(c.sess.diff)) {
+	if !c.enqueue(stratum.AppendSetDifficulty(nil, c.sess.diff)) {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
@@ -334,92 +314,53 @@ func (c *conn) tick(now time.Time) {
 	}
 }
 
-func (c *conn) configure(req *stratum.Request, now time.Time) {
-	p, err := params(req)
-	if err != nil || len(p) < 1 {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "configure: want [extensions, options]"))
+// configure answers mining.configure (BIP310): version rolling within the
+// pool's mask, a minimum difficulty, and false for anything else.
+func (c *conn) configure(req *stratum.Request) {
+	var p stratum.Configure
+	if err := req.Decode(&p); err != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, err.Error()))
 		return
 	}
-	var exts []string
-	if json.Unmarshal(p[0], &exts) != nil {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "configure: extensions must be a list of strings"))
-		return
-	}
-	opts := map[string]json.RawMessage{}
-	if len(p) > 1 {
-		_ = json.Unmarshal(p[1], &opts)
-	}
-	result := make(map[string]any, len(exts)+1)
-	for _, ext := range exts {
+	result := make(stratum.ConfigureResult, len(p.Extensions)+1)
+	for _, ext := range p.Extensions {
 		switch ext {
 		case stratum.ExtensionVersionRolling:
-			clientMask := uint32(0xffffffff)
-			var ms string
-			if raw, ok := opts[stratum.VersionRollingMaskKey]; ok && json.Unmarshal(raw, &ms) == nil {
-				if v, err := strconv.ParseUint(ms, 16, 32); err == nil {
-					clientMask = uint32(v)
-				}
+			mask := c.s.cfg.VersionMask
+			if clientMask, _, _, err := p.VersionRolling(); err != nil {
+				mask = 0 // an unreadable mask is refused
+			} else {
+				mask &= clientMask
 			}
-			mask := c.s.cfg.VersionMask & clientMask
 			c.mu.Lock()
 			c.sess.mask = mask
 			c.mu.Unlock()
-			result[ext] = mask != 0
-			result[stratum.VersionRollingMaskKey] = fmt.Sprintf("%08x", mask)
-		case "minimum-difficulty":
-			var d float64
-			if raw, ok := opts["minimum-difficulty.value"]; ok {
-				if v, err := parseDifficulty(raw); err == nil {
-					d = v
-				}
-			}
-			ok := d > 0
+			maps.Copy(result, stratum.VersionRollingResult(mask != 0, mask))
+		case stratum.MinimumDifficultyExtension:
+			d, ok, _ := p.MinimumDifficulty()
 			if ok {
 				c.mu.Lock()
 				c.sess.vd.SetMin(max(d, c.s.cfg.MinDiff))
 				c.changeDiffLocked(c.sess.vd.Difficulty())
 				c.mu.Unlock()
 			}
-			result[ext] = ok
+			result[ext] = json.RawMessage(strconv.FormatBool(ok))
 		default:
 			if len(ext) <= 64 {
-				result[ext] = false
+				result[ext] = json.RawMessage("false")
 			}
 		}
 	}
 	c.replyResult(req.ID, result)
 }
 
-// parseDifficulty accepts a JSON number or a string holding one
-// (cpuminer-opt sends "%f" strings).
-func parseDifficulty(raw json.RawMessage) (float64, error) {
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return 0, errors.New("difficulty must be a number or a numeric string")
-		}
-		if f, err = strconv.ParseFloat(strings.TrimSpace(s), 64); err != nil {
-			return 0, fmt.Errorf("difficulty %.20q: not a number", s)
-		}
-	}
-	if math.IsNaN(f) || math.IsInf(f, 0) || f <= 0 {
-		return 0, errors.New("difficulty must be positive")
-	}
-	return f, nil
-}
-
 func (c *conn) suggestDifficulty(req *stratum.Request, now time.Time) {
-	p, err := params(req)
-	if err != nil || len(p) < 1 {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "suggest_difficulty: want [difficulty]"))
+	var p stratum.SuggestDifficulty
+	if err := req.Decode(&p); err != nil {
+		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, err.Error()))
 		return
 	}
-	d, err := parseDifficulty(p[0])
-	if err != nil {
-		c.reply(req.ID, nil, stratum.NewError(stratum.ErrOther, "suggest_difficulty: "+err.Error()))
-		return
-	}
+	d := p.Difficulty
 	c.mu.Lock()
 	c.sess.vd.SetMin(max(d, c.s.cfg.MinDiff)) // the client asked for at least this
 	nd := c.sess.vd.Set(d, now)
@@ -511,6 +452,8 @@ var (
 	rejNotSubscribed = &stratum.RejectError{Kind: stratum.RejectNotSubscribed}
 	rejUnauthorized  = &stratum.RejectError{Kind: stratum.RejectUnauthorized}
 	rejJobNotFound   = &stratum.RejectError{Kind: stratum.RejectJobNotFound}
+	rejNoRolling     = &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version rolling not negotiated (mining.configure)"}
+	rejRollingMask   = &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "rolling-version mask violation"}
 )
 
 // rejectShare counts rej (ledger and metric, both under its kind's label),
@@ -531,27 +474,17 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	if !c.sess.subscribed {
 		return sh, sj, worker, rejNotSubscribed
 	}
-	p, err := params(req)
-	bad := func(msg string) (job.Share, sessionJob, string, *stratum.RejectError) {
-		return job.Share{}, sessionJob{}, worker, &stratum.RejectError{Kind: stratum.RejectBadParams, Detail: msg}
+	var p stratum.Submit
+	if err := req.Decode(&p); err != nil {
+		return sh, sj, worker, stratum.SubmitReject(err)
 	}
-	if err != nil || len(p) < 5 || len(p) > 6 {
-		return bad("submit: want [worker, job_id, extranonce2, ntime, nonce, version_bits?]")
-	}
-	var f [6]string
-	for i := range p {
-		if json.Unmarshal(p[i], &f[i]) != nil {
-			return bad(fmt.Sprintf("submit: parameter %d must be a string", i+1))
-		}
-	}
-	if !c.sess.authorized || !c.sess.names[f[0]] {
+	if !c.sess.authorized || !c.sess.names[p.Worker] {
 		return sh, sj, worker, rejUnauthorized
 	}
-	worker = f[0]
-	if _, ok := c.sess.names[c.sess.worker]; ok {
-		worker = c.sess.worker // totals are kept per connection's first name
+	if _, ok := c.sess.names[c.sess.worker]; !ok {
+		worker = p.Worker // totals are kept per connection's first name
 	}
-	sj, ok := c.sess.lookup(f[1])
+	sj, ok := c.sess.lookup(p.JobID)
 	if !ok {
 		return sh, sj, worker, rejJobNotFound
 	}
@@ -559,31 +492,21 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	if en2Size == 0 {
 		en2Size = c.s.cfg.Extranonce2Size
 	}
-	en2, err := hex.DecodeString(f[2])
-	if err != nil || len(en2) != en2Size {
+	if len(p.Extranonce2) != en2Size {
 		return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectExtranonce, Detail: fmt.Sprintf("extranonce2 must be %d bytes of hex", en2Size)}
 	}
-	ntime, ok1 := parseHex32(f[3])
-	nonce, ok2 := parseHex32(f[4])
-	if !ok1 || !ok2 {
-		return bad("submit: ntime and nonce must be 8 hex digits")
-	}
 	version := sj.job.Version
-	if len(p) == 6 {
-		bits, ok := parseHex32(f[5])
-		if !ok {
-			return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version_bits must be 8 hex digits"}
-		}
+	if p.HasVersionBits {
 		mask := c.sess.mask
-		if outside := bits &^ mask; outside != 0 && outside != sj.job.Version&^mask {
+		if outside := p.VersionBits &^ mask; outside != 0 && outside != sj.job.Version&^mask {
 			// Accept both the rolled bits alone (BIP310) and a full
 			// version whose fixed bits equal the job's.
 			if mask == 0 {
-				return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "version rolling not negotiated (mining.configure)"}
+				return sh, sj, worker, rejNoRolling
 			}
-			return sh, sj, worker, &stratum.RejectError{Kind: stratum.RejectVersion, Detail: "rolling-version mask violation"}
+			return sh, sj, worker, rejRollingMask
 		}
-		version = btc.RollVersion(sj.job.Version, bits, mask)
+		version = btc.RollVersion(sj.job.Version, p.VersionBits, mask)
 	}
 	// Validate at the easier of the difficulty in force when the job was
 	// sent and the current one, so neither a raise nor a drop makes honest
@@ -596,23 +519,15 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	sh = job.Share{
 		JobID:       sj.job.ID,
 		Extranonce1: c.sess.en1,
-		Extranonce2: en2,
-		NTime:       ntime,
-		Nonce:       nonce,
+		Extranonce2: p.Extranonce2,
+		NTime:       p.NTime,
+		Nonce:       p.Nonce,
 		Version:     version,
 		VersionMask: c.sess.mask,
 		Target:      target,
-		Worker:      f[0],
+		Worker:      p.Worker,
 	}
 	return sh, sj, worker, nil
-}
-
-func parseHex32(s string) (uint32, bool) {
-	if len(s) != 8 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s, 16, 32)
-	return uint32(v), err == nil
 }
 
 // checkWorkerName accepts a free name or ADDRESS[.suffix]; an address of a

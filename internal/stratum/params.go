@@ -113,7 +113,7 @@ func hexU32(method, field string, raw json.RawMessage) (uint32, error) {
 
 // HexU32 formats v as 8 lower-case hex digits, big-endian (the wire form
 // of version, nbits, ntime, nonce and masks).
-func HexU32(v uint32) string { return fmt.Sprintf("%08x", v) }
+func HexU32(v uint32) string { return string(appendHexU32(make([]byte, 0, 8), v)) }
 
 // number decodes a JSON number or a numeric string (cpuminer-opt sends
 // suggest_difficulty as a string) into a finite float64.
@@ -301,7 +301,10 @@ func (r *SubscribeResult) UnmarshalJSON(b []byte) error {
 // ---- mining.authorize ----
 
 // Authorize is the params of mining.authorize: [username, password].
-// The password may be absent or null on the wire.
+// The username must be a string; whether a name is acceptable (empty,
+// charset, length) is the server's rule, not the wire's. The password may
+// be absent or null (empty); a non-string password (some firmware sends a
+// number) decodes as its JSON text.
 type Authorize struct {
 	User     string
 	Password string
@@ -322,13 +325,8 @@ func (p *Authorize) UnmarshalJSON(b []byte) error {
 	if p.User, err = str(MethodAuthorize, "username", arr[0]); err != nil {
 		return err
 	}
-	if p.User == "" {
-		return perr(MethodAuthorize, "username", "empty")
-	}
-	if len(arr) > 1 {
-		if p.Password, err = optStr(MethodAuthorize, "password", arr[1]); err != nil {
-			return err
-		}
+	if len(arr) > 1 && !isNull(arr[1]) {
+		p.Password = looseString(arr[1])
 	}
 	return nil
 }
@@ -509,6 +507,12 @@ func (p Submit) MarshalJSON() ([]byte, error) {
 	return json.Marshal(a)
 }
 
+// Fields of mining.submit whose errors SubmitReject tells apart.
+const (
+	submitFieldExtranonce2 = "extranonce2"
+	submitFieldVersionBits = "version_bits"
+)
+
 // UnmarshalJSON decodes and validates the params array. The extranonce2
 // length is not checked here (the pool knows the size it assigned).
 func (p *Submit) UnmarshalJSON(b []byte) error {
@@ -528,11 +532,11 @@ func (p *Submit) UnmarshalJSON(b []byte) error {
 	if len(s.JobID) > 128 {
 		return perr(m, "job_id", "longer than 128 characters")
 	}
-	if s.Extranonce2, err = hexBytes(m, "extranonce2", arr[2], MaxExtranonce2Size); err != nil {
+	if s.Extranonce2, err = hexBytes(m, submitFieldExtranonce2, arr[2], MaxExtranonce2Size); err != nil {
 		return err
 	}
 	if len(s.Extranonce2) == 0 {
-		return perr(m, "extranonce2", "empty")
+		return perr(m, submitFieldExtranonce2, "empty")
 	}
 	if s.NTime, err = hexU32(m, "ntime", arr[3]); err != nil {
 		return err
@@ -541,7 +545,7 @@ func (p *Submit) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if len(arr) > 5 && !isNull(arr[5]) {
-		if s.VersionBits, err = hexU32(m, "version_bits", arr[5]); err != nil {
+		if s.VersionBits, err = hexU32(m, submitFieldVersionBits, arr[5]); err != nil {
 			return err
 		}
 		s.HasVersionBits = true
@@ -633,6 +637,35 @@ func (p Configure) VersionRolling() (mask uint32, minBits int, ok bool, err erro
 		minBits = int(n)
 	}
 	return mask, minBits, true, nil
+}
+
+// MinimumDifficultyExtension is the mining.configure extension by which a
+// miner asks for a difficulty floor ("minimum-difficulty.value").
+const (
+	MinimumDifficultyExtension = "minimum-difficulty"
+	MinimumDifficultyValueKey  = "minimum-difficulty.value"
+)
+
+// MinimumDifficulty returns the floor asked for with the
+// minimum-difficulty extension (a positive number or numeric string).
+// ok is false when the extension was not requested; err (wrapping
+// ErrInvalidParams) when it was, with a missing or bad value.
+func (p Configure) MinimumDifficulty() (d float64, ok bool, err error) {
+	found := false
+	for _, e := range p.Extensions {
+		found = found || e == MinimumDifficultyExtension
+	}
+	if !found {
+		return 0, false, nil
+	}
+	raw, present := p.Params[MinimumDifficultyValueKey]
+	if !present {
+		return 0, false, perr(MethodConfigure, MinimumDifficultyValueKey, "missing")
+	}
+	if d, err = positive(MethodConfigure, MinimumDifficultyValueKey, raw); err != nil {
+		return 0, false, err
+	}
+	return d, true, nil
 }
 
 // ConfigureResult is the result of mining.configure: one entry per

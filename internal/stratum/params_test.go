@@ -107,6 +107,51 @@ func TestParamsRoundTrip(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+func TestAuthorizePasswordForms(t *testing.T) {
+	tests := []struct{ raw, want string }{
+		{raw: `["u","x"]`, want: "x"},
+		{raw: `["u"]`, want: ""},
+		{raw: `["u",null]`, want: ""},
+		{raw: `["u",7]`, want: "7"},
+		{raw: `["u",true]`, want: "true"},
+	}
+	for _, tt := range tests {
+		var a Authorize
+		if err := json.Unmarshal([]byte(tt.raw), &a); err != nil || a.User != "u" || a.Password != tt.want {
+			t.Errorf("%s: got %+v %v, want password %q", tt.raw, a, err, tt.want)
+		}
+	}
+}
+
+func TestConfigureMinimumDifficulty(t *testing.T) {
+	tests := []struct {
+		raw     string
+		want    float64
+		wantOK  bool
+		wantErr bool
+	}{
+		{raw: `[["minimum-difficulty"],{"minimum-difficulty.value":2048}]`, want: 2048, wantOK: true},
+		{raw: `[["minimum-difficulty"],{"minimum-difficulty.value":"0.5"}]`, want: 0.5, wantOK: true},
+		{raw: `[["minimum-difficulty"],{"minimum-difficulty.value":0}]`, wantErr: true},
+		{raw: `[["minimum-difficulty"],{"minimum-difficulty.value":"x"}]`, wantErr: true},
+		{raw: `[["minimum-difficulty"]]`, wantErr: true},
+		{raw: `[["version-rolling"],{"minimum-difficulty.value":8}]`},
+	}
+	for _, tt := range tests {
+		var c Configure
+		if err := json.Unmarshal([]byte(tt.raw), &c); err != nil {
+			t.Fatal(err)
+		}
+		d, ok, err := c.MinimumDifficulty()
+		if d != tt.want || ok != tt.wantOK || (err != nil) != tt.wantErr {
+			t.Errorf("%s: got %g %v %v, want %g %v error %v", tt.raw, d, ok, err, tt.want, tt.wantOK, tt.wantErr)
+		}
+		if err != nil && !errors.Is(err, ErrInvalidParams) {
+			t.Errorf("%s: error %v does not wrap ErrInvalidParams", tt.raw, err)
+		}
+	}
+}
+
 func TestConfigure(t *testing.T) {
 	req := VersionRollingRequest(0xffffffff, 2)
 	b, _ := json.Marshal(req)
@@ -248,7 +293,9 @@ func TestBadParams(t *testing.T) {
 		{name: "set difficulty huge", method: MethodSetDifficulty, raw: `[1e400]`, wantField: "difficulty"},
 		{name: "suggest difficulty string ok", method: MethodSuggestDifficulty, raw: `["0.000100"]`},
 		{name: "authorize empty", method: MethodAuthorize, raw: `[]`, wantField: "params"},
-		{name: "authorize empty user", method: MethodAuthorize, raw: `["",""]`, wantField: "username"},
+		{name: "authorize empty user ok (the server judges names)", method: MethodAuthorize, raw: `["",""]`},
+		{name: "authorize user number", method: MethodAuthorize, raw: `[42,""]`, wantField: "username"},
+		{name: "authorize number password ok", method: MethodAuthorize, raw: `["u",7]`},
 		{name: "authorize null password ok", method: MethodAuthorize, raw: `["u",null]`},
 		{name: "set extranonce size 1", method: MethodSetExtranonce, raw: `["00",1]`, wantField: "extranonce2_size"},
 		{name: "set extranonce size 17", method: MethodSetExtranonce, raw: `["00",17]`, wantField: "extranonce2_size"},

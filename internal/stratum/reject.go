@@ -85,6 +85,23 @@ func (e *RejectError) Error() string {
 // Wire returns the *Error to put in the mining.submit reply.
 func (e *RejectError) Wire() *Error { return NewError(e.Kind.Code(), e.Message()) }
 
+// SubmitReject is the rejection for a mining.submit whose params did not
+// decode (err from Request.Decode into *Submit): a bad extranonce2 is
+// RejectExtranonce, bad version bits RejectVersion, any other shape
+// RejectBadParams; the message is err's text.
+func SubmitReject(err error) *RejectError {
+	kind := RejectBadParams
+	if pe, ok := errors.AsType[*ParamError](err); ok {
+		switch pe.Field {
+		case submitFieldExtranonce2:
+			kind = RejectExtranonce
+		case submitFieldVersionBits:
+			kind = RejectVersion
+		}
+	}
+	return &RejectError{Kind: kind, Detail: err.Error()}
+}
+
 // AsReject reads a rejected submit's error (Response.Bool's result) as a
 // *RejectError. A *RejectError in err's chain is returned as is. A
 // Stratum *Error gets the kind its code names (21 reads as

@@ -125,6 +125,36 @@ func TestRejectFromWire(t *testing.T) {
 	}
 }
 
+// TestSubmitReject maps mining.submit decode errors to kinds: a bad
+// extranonce2 or version_bits has its own kind, any other shape error is
+// invalid_params.
+func TestSubmitReject(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want RejectKind
+	}{
+		{raw: `["w","j","zz","5f5e1000","00000000"]`, want: RejectExtranonce},
+		{raw: `["w","j","","5f5e1000","00000000"]`, want: RejectExtranonce},
+		{raw: `["w","j","00000001","5f5e1000","00000000","2000"]`, want: RejectVersion},
+		{raw: `["w","j","00000001","zz","00000000"]`, want: RejectBadParams},
+		{raw: `["w","j"]`, want: RejectBadParams},
+		{raw: `[1,"j","00000001","5f5e1000","00000000"]`, want: RejectBadParams},
+		{raw: `{}`, want: RejectBadParams},
+	}
+	for _, tt := range tests {
+		req := &Request{Method: MethodSubmit, Params: json.RawMessage(tt.raw)}
+		var s Submit
+		err := req.Decode(&s)
+		if err == nil {
+			t.Fatalf("%s: decoded, want an error", tt.raw)
+		}
+		rej := SubmitReject(err)
+		if rej.Kind != tt.want || rej.Message() != err.Error() {
+			t.Errorf("%s: got %v %q, want %v with the decode error as message", tt.raw, rej.Kind, rej.Message(), tt.want)
+		}
+	}
+}
+
 // TestRejectRoundTrip encodes every kind as a reply and decodes it: the
 // code and message survive, so a hashfleet miner counts a hashfleet
 // pool's rejection under the kind that shares its code.
