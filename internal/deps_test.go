@@ -32,7 +32,8 @@ var allowed = map[string][]string{
 	"miner":            {"stratum", "sha256d", "btc"},
 	"scheduler":        {"mesos"},
 	"minimesos/master": {"mesos"},
-	"minimesos/agent":  {"mesos"},
+	"dockerapi":        {}, // Docker Engine API client (agent, demo)
+	"minimesos/agent":  {"mesos", "dockerapi"},
 	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"}, // the embedded cluster: master + local agents
 	"dashboard":        {},                                                      // the UI over snapshots it is handed
 	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system

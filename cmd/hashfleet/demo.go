@@ -24,6 +24,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/dashboard"
 	"github.com/hashfleet/hashfleet/internal/dashboard/feed"
+	"github.com/hashfleet/hashfleet/internal/dockerapi"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
@@ -163,9 +164,9 @@ func runDemo(ctx context.Context, stdout, stderr io.Writer, cfg demoConfig) erro
 		if err != nil {
 			return err
 		}
-		defer dd.close() // after g.Wait: the agent has removed its containers by then
+		defer dd.Close() // after g.Wait: the agent has removed its containers by then
 		d.docker = dd
-		d.say("docker    network %s (gateway %s), image %s", dd.Network, dd.Gateway, cfg.Image)
+		d.say("docker    network %s (gateway %s), image %s", dd.Name, dd.Gateway, cfg.Image)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	// Whatever way this returns, everything started is stopped and has
@@ -187,7 +188,7 @@ type demo struct {
 	start  time.Time
 	dir    string               // work directory
 	reg    *prometheus.Registry // /metrics: the master's, the scheduler's, Go's and the process's
-	docker *dockerDemo          // nil: process containerizer
+	docker *dockerapi.Network   // nil: process containerizer
 	// rpcUser and rpcPass: the node's RPC credentials (random password).
 	rpcUser, rpcPass string
 }
@@ -310,7 +311,7 @@ func (d *demo) startScheduler(ctx context.Context, g *errgroup.Group, nodeURL, m
 	}
 	if d.docker != nil {
 		scfg.TaskMode, scfg.Image = scheduler.ModeDocker, d.cfg.Image
-		scfg.DockerNetwork, scfg.DockerNetworkName = mesos.NetworkUser, d.docker.Network
+		scfg.DockerNetwork, scfg.DockerNetworkName = mesos.NetworkUser, d.docker.Name
 	}
 	sched, err := scheduler.New(scfg)
 	if err != nil {

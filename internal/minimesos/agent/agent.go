@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashfleet/hashfleet/internal/dockerapi"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -100,7 +101,7 @@ type Agent struct {
 	cfg     Config
 	log     *slog.Logger
 	metrics *metrics
-	docker  *dockerClient // nil unless the docker containerizer is enabled
+	docker  *dockerapi.Client // nil unless the docker containerizer is enabled
 
 	mu    sync.Mutex
 	queue []command // guarded by mu
@@ -205,7 +206,7 @@ func New(cfg Config) (*Agent, error) {
 		wake:    make(chan struct{}, 1),
 	}
 	if slices.Contains(cfg.Containerizers, ContainerizerDocker) {
-		a.docker = newDockerClient(cfg.DockerSocket)
+		a.docker = dockerapi.New(cfg.DockerSocket)
 	}
 	return a, nil
 }
@@ -271,7 +272,7 @@ func (a *Agent) Run(ctx context.Context, id mesos.AgentID, master Master) error 
 		return fmt.Errorf("agent: work dir: %w", err)
 	}
 	if a.docker != nil {
-		a.docker.removeStale(ctx, a.cfg.WorkDir, a.log)
+		removeStale(ctx, a.docker, a.cfg.WorkDir, a.log)
 	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()

@@ -2,15 +2,12 @@ package agent
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/dockerapi"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -34,105 +32,29 @@ const (
 	sandboxMount = "/mnt/mesos/sandbox"
 )
 
-// dockerClient speaks the Docker Engine HTTP API over a unix socket.
-type dockerClient struct {
-	socket string
-	hc     *http.Client
-}
-
-func newDockerClient(socket string) *dockerClient {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		MaxIdleConns: 8,
-	}
-	return &dockerClient{socket: socket, hc: &http.Client{Transport: tr}}
-}
-
-// DockerError is a non-success answer of the Docker Engine.
-type DockerError struct {
-	Op      string
-	Status  int
-	Message string
-}
-
-func (e *DockerError) Error() string {
-	return fmt.Sprintf("docker: %s: %d %s", e.Op, e.Status, e.Message)
-}
-
-// do sends a request and decodes a JSON answer into out (when non-nil).
-func (d *dockerClient) do(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://docker"+path, rd)
-	if err != nil {
-		return err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := d.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("docker: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		var msg struct{ Message string }
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if json.Unmarshal(b, &msg) != nil || msg.Message == "" {
-			msg.Message = string(b)
-		}
-		return &DockerError{Op: method + " " + path, Status: resp.StatusCode, Message: msg.Message}
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return nil
-}
-
-// Ping reports whether the engine answers.
-func (d *dockerClient) Ping(ctx context.Context) error {
-	return d.do(ctx, http.MethodGet, "/_ping", nil, nil)
-}
-
 // DockerAvailable reports whether a Docker Engine answers on socket
-// (default /var/run/docker.sock) within 2 s.
+// ("" = /var/run/docker.sock) within 2 s.
 func DockerAvailable(ctx context.Context, socket string) error {
-	if socket == "" {
-		socket = "/var/run/docker.sock"
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	return newDockerClient(socket).Ping(ctx)
+	return dockerapi.Available(ctx, socket)
 }
 
 // removeStale removes containers left by an earlier agent with the same
 // work dir (a crashed process cannot clean up after itself).
-func (d *dockerClient) removeStale(ctx context.Context, workDir string, log *slog.Logger) {
-	f, _ := json.Marshal(map[string][]string{"label": {labelWorkDir + "=" + workDir}})
-	var list []struct{ ID string }
-	if err := d.do(ctx, http.MethodGet, "/containers/json?all=1&filters="+url.QueryEscape(string(f)), nil, &list); err != nil {
+func removeStale(ctx context.Context, d *dockerapi.Client, workDir string, log *slog.Logger) {
+	list, err := d.ListContainers(ctx, map[string][]string{"label": {labelWorkDir + "=" + workDir}})
+	if err != nil {
 		log.Debug("docker: cannot list stale containers", "err", err)
 		return
 	}
 	for _, c := range list {
 		log.Warn("removing stale container", "id", c.ID)
-		_ = d.do(ctx, http.MethodDelete, "/containers/"+c.ID+"?force=1&v=1", nil, nil)
+		_ = d.RemoveContainer(ctx, c.ID)
 	}
 }
 
 // dockerContainer runs one DOCKER task, like Mesos's Docker executor.
 type dockerContainer struct {
-	d       *dockerClient
+	d       *dockerapi.Client
 	name    string
 	create  map[string]any
 	host    string // health-check host
@@ -276,11 +198,11 @@ func isTaskEnv(ti mesos.TaskInfo, k string) bool {
 
 func (c *dockerContainer) start(ctx context.Context) (*mesos.ContainerStatus, error) {
 	var created struct{ ID string }
-	if err := c.d.do(ctx, http.MethodPost, "/containers/create?name="+url.QueryEscape(c.name), c.create, &created); err != nil {
+	if err := c.d.Do(ctx, http.MethodPost, "/containers/create?name="+url.QueryEscape(c.name), c.create, &created); err != nil {
 		return nil, err
 	}
 	c.id = created.ID
-	if err := c.d.do(ctx, http.MethodPost, "/containers/"+c.id+"/start", nil, nil); err != nil {
+	if err := c.d.Do(ctx, http.MethodPost, "/containers/"+c.id+"/start", nil, nil); err != nil {
 		return nil, err
 	}
 	var insp struct {
@@ -290,7 +212,7 @@ func (c *dockerContainer) start(ctx context.Context) (*mesos.ContainerStatus, er
 			Networks  map[string]struct{ IPAddress string }
 		}
 	}
-	if err := c.d.do(ctx, http.MethodGet, "/containers/"+c.id+"/json", nil, &insp); err != nil {
+	if err := c.d.Do(ctx, http.MethodGet, "/containers/"+c.id+"/json", nil, &insp); err != nil {
 		return nil, err
 	}
 	ip := insp.NetworkSettings.IPAddress
@@ -310,7 +232,7 @@ func (c *dockerContainer) start(ctx context.Context) (*mesos.ContainerStatus, er
 			StatusCode int
 			Error      *struct{ Message string }
 		}
-		err := c.d.do(wctx, http.MethodPost, "/containers/"+c.id+"/wait?condition=not-running", nil, &w)
+		err := c.d.Do(wctx, http.MethodPost, "/containers/"+c.id+"/wait?condition=not-running", nil, &w)
 		var ex exitInfo
 		switch {
 		case err != nil:
@@ -341,17 +263,12 @@ func (c *dockerContainer) followLogs(ctx context.Context) {
 	}
 	defer stdout.Close()
 	defer stderr.Close()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		"http://docker/containers/"+c.id+"/logs?follow=1&stdout=1&stderr=1", nil)
+	body, err := c.d.Stream(ctx, "/containers/"+c.id+"/logs?follow=1&stdout=1&stderr=1")
 	if err != nil {
 		return
 	}
-	resp, err := c.d.hc.Do(req)
-	if err != nil {
-		return
-	}
-	defer resp.Body.Close()
-	br := bufio.NewReader(resp.Body)
+	defer body.Close()
+	br := bufio.NewReader(body)
 	var hdr [8]byte
 	for {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -380,7 +297,7 @@ func (c *dockerContainer) signal(force bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_ = c.d.do(ctx, http.MethodPost, "/containers/"+c.id+"/kill?signal="+sig, nil, nil)
+	_ = c.d.Do(ctx, http.MethodPost, "/containers/"+c.id+"/kill?signal="+sig, nil, nil)
 }
 
 // cleanup removes the container (forcibly, with its anonymous volumes).
@@ -391,7 +308,7 @@ func (c *dockerContainer) cleanup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = c.d.do(ctx, http.MethodDelete, "/containers/"+url.PathEscape(ref)+"?force=1&v=1", nil, nil)
+	_ = c.d.RemoveContainer(ctx, ref)
 	if c.stop != nil {
 		c.stop()
 	}

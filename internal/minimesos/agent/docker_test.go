@@ -3,9 +3,7 @@ package agent
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/dockerapi"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/parts"
 	"github.com/hashfleet/hashfleet/internal/parts/partstest"
@@ -66,10 +65,8 @@ func dockerTask(id string, network mesos.DockerNetwork, ports []uint64, maps []m
 // containersOf lists the containers the agent created (by work-dir label).
 func containersOf(t *testing.T, a *Agent) []string {
 	t.Helper()
-	f, _ := json.Marshal(map[string][]string{"label": {labelWorkDir + "=" + a.cfg.WorkDir}})
-	var list []struct{ ID string }
-	if err := newDockerClient("/var/run/docker.sock").do(context.Background(), "GET",
-		"/containers/json?all=1&filters="+url.QueryEscape(string(f)), nil, &list); err != nil {
+	list, err := dockerapi.New("").ListContainers(context.Background(), map[string][]string{"label": {labelWorkDir + "=" + a.cfg.WorkDir}})
+	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
