@@ -166,6 +166,17 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	return ti
 }
 
+// CommandLine is the hashfleet command line (the subcommand, then its
+// flags; no program name) that a task for t runs: what its CommandInfo
+// carries. cmd/hashfleet's tests parse it with the real flag sets.
+func (c *Config) CommandLine(t *Task) []string {
+	args := c.taskInfo(t).Command.Arguments
+	if c.TaskMode != ModeDocker {
+		args = args[1:] // argv[0]
+	}
+	return args
+}
+
 // describeTask is a one-line description for logs (no secrets).
 func describeTask(t *Task) string {
 	s := fmt.Sprintf("%s %s on %s (%.3g cpus, %.0f MB", t.Role, t.ID, t.Hostname, t.CPUs, t.Mem)
