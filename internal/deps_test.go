@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"}, // the embedded cluster: master + local agents
 	"dashboard":        {},                                                      // the UI over snapshots it is handed
 	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system
+	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},              // scale measurement: simulated miners against the real pool
 }
 
 type pkg struct {

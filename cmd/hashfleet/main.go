@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 		newMasterCmd(),
 		newProbeCmd(),
 		newDoctorCmd(),
+		newLoadgenCmd(),
 	)
 	return root
 }

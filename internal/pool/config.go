@@ -78,6 +78,10 @@ type Config struct {
 	// Default 10000. New lowers it to what the file-descriptor limit
 	// (RLIMIT_NOFILE) allows after FDReserve, and logs a warning.
 	MaxConns int
+	// ConnsNeedNoFDs says Listener's connections hold no file descriptor
+	// (an in-memory listener, for measuring the pool at scale): MaxConns
+	// is then not fitted to RLIMIT_NOFILE.
+	ConnsNeedNoFDs bool
 	// FDReserve is how many file descriptors New keeps free for
 	// everything but Stratum connections (the HTTP API, the node RPC, the
 	// data dir, logs). Default 256.

@@ -74,18 +74,22 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	cfg = cfg.withDefaults()
-	limit, err := fdLimit()
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
+	if !cfg.ConnsNeedNoFDs {
+		limit, err := fdLimit()
+		if err != nil {
+			return nil, fmt.Errorf("pool: %w", err)
+		}
+		fit, warn, err := fitMaxConns(cfg.MaxConns, cfg.FDReserve, limit)
+		if err != nil {
+			return nil, fmt.Errorf("pool: %w", err)
+		}
+		if warn != "" {
+			cfg.Logger.Warn(warn)
+			cfg.MaxConns = fit
+		}
 	}
-	fit, warn, err := fitMaxConns(cfg.MaxConns, cfg.FDReserve, limit)
-	if err != nil {
-		return nil, fmt.Errorf("pool: %w", err)
-	}
-	if warn != "" {
-		cfg.Logger.Warn(warn)
-		cfg.MaxConns = fit
-	}
+	cfg.Logger.Info("pool limits", "max_conns", cfg.MaxConns, "max_conns_per_ip", cfg.MaxConnsPerIP,
+		"conn_rate_per_ip", cfg.ConnRatePerIP, "conn_burst_per_ip", cfg.ConnBurstPerIP)
 	s := &Server{
 		cfg:     cfg,
 		log:     cfg.Logger,
