@@ -224,7 +224,9 @@ func (s *session) submitLoop(ctx context.Context) {
 	defer t.Stop()
 	for {
 		if err := s.submit(); err != nil {
-			s.r.errorf("submit: %v", err)
+			if ctx.Err() == nil { // not the end of the run closing the session
+				s.r.errorf("submit: %v", err)
+			}
 			return
 		}
 		select {
