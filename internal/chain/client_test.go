@@ -318,22 +318,23 @@ func TestClientReplays(t *testing.T) {
 			return c.Call(ctx, "generate", []any{1}, nil)
 		}, check: wantRPCCode(CodeMethodNotFound)},
 		{name: "btcd submitblock bad hex (-22)", fixture: "btcd_submitblock_badhex", call: func(c *Client) error {
-			_, err := c.SubmitBlock(ctx, []byte{0})
-			return err
+			return c.SubmitBlock(ctx, []byte{0})
 		}, check: wantRPCCode(CodeDeserialization)},
 		{name: "btcd submitblock duplicate", fixture: "btcd_submitblock_duplicate", call: func(c *Client) error {
-			res, err := c.SubmitBlock(ctx, []byte{0})
-			if !strings.HasPrefix(res, "rejected: already have block") || !SubmitAccepted(res) {
-				t.Errorf("result %q: want btcd duplicate, accepted", res)
+			err := c.SubmitBlock(ctx, []byte{0})
+			if known, ok := errors.AsType[*BlockKnownError](err); !ok || !strings.HasPrefix(known.Result, "rejected: already have block") {
+				t.Errorf("got %v: want btcd's duplicate as *BlockKnownError", err)
+				return err
 			}
-			return err
+			return nil
 		}, check: wantNoError},
 		{name: "core submitblock high-hash", fixture: "core_submitblock_highhash", call: func(c *Client) error {
-			res, err := c.SubmitBlock(ctx, []byte{0})
-			if res != "high-hash" || SubmitAccepted(res) {
-				t.Errorf("result %q: want high-hash, rejected", res)
+			err := c.SubmitBlock(ctx, []byte{0})
+			if rej, ok := errors.AsType[*BlockRejectedError](err); !ok || rej.Reason != "high-hash" {
+				t.Errorf("got %v: want *BlockRejectedError high-hash", err)
+				return err
 			}
-			return err
+			return nil
 		}, check: wantNoError},
 		{name: "btcd getblockchaininfo", fixture: "btcd_getblockchaininfo", call: func(c *Client) error {
 			info, err := c.GetBlockChainInfo(ctx)
@@ -609,20 +610,43 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestSubmitAccepted(t *testing.T) {
+// TestSubmitResult classifies every submitblock answer into nil (null), a
+// *BlockKnownError (the node has it) or a *BlockRejectedError.
+func TestSubmitResult(t *testing.T) {
+	const accepted, known, rejected = 0, 1, 2
 	tests := []struct {
-		result string
-		want   bool
+		result *string
+		want   int
 	}{
-		{"", true}, {"duplicate", true}, {"inconclusive", true},
-		{"rejected: already have block 00ab", true},
-		{"high-hash", false}, {"rejected", false}, {"bad-cb-height", false},
-		{"rejected: block hash of 7f is higher than expected max of 7f", false},
-		{"duplicate-invalid", false},
+		{nil, accepted}, {ptr(""), accepted},
+		{ptr("duplicate"), known}, {ptr("inconclusive"), known},
+		{ptr("rejected: already have block 00ab"), known},
+		{ptr("high-hash"), rejected}, {ptr("rejected"), rejected}, {ptr("bad-cb-height"), rejected},
+		{ptr("rejected: block hash of 7f is higher than expected max of 7f"), rejected},
+		{ptr("duplicate-invalid"), rejected},
 	}
 	for _, tc := range tests {
-		if got := SubmitAccepted(tc.result); got != tc.want {
-			t.Errorf("SubmitAccepted(%q): got %v, want %v", tc.result, got, tc.want)
+		err := submitResult(tc.result)
+		name := "null"
+		if tc.result != nil {
+			name = *tc.result
+		}
+		switch tc.want {
+		case accepted:
+			if err != nil {
+				t.Errorf("%q: got %v, want nil", name, err)
+			}
+		case known:
+			if k, ok := errors.AsType[*BlockKnownError](err); !ok || k.Result != name {
+				t.Errorf("%q: got %v, want *BlockKnownError", name, err)
+			}
+		case rejected:
+			if r, ok := errors.AsType[*BlockRejectedError](err); !ok || r.Reason != name {
+				t.Errorf("%q: got %v, want *BlockRejectedError", name, err)
+			}
+		}
+		if err != nil && !strings.HasPrefix(err.Error(), "chain: submitblock: ") {
+			t.Errorf("%q: message %q lacks the operation prefix", name, err)
 		}
 	}
 }

@@ -100,9 +100,8 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err := mined.Serialize(&buf); err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.SubmitBlock(ctx, buf.Bytes())
-	if err != nil || !SubmitAccepted(res) || res == "" {
-		t.Errorf("resubmit: got %q, %v, want btcd's duplicate answer", res, err)
+	if err := c.SubmitBlock(ctx, buf.Bytes()); !isBlockKnown(err) {
+		t.Errorf("resubmit: got %v, want btcd's duplicate answer (*BlockKnownError)", err)
 	}
 	st, err := c.BlockStatus(ctx, mined.BlockHash())
 	if err != nil || st != BlockMainChain {
@@ -129,9 +128,8 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err := side.Serialize(&buf); err != nil {
 		t.Fatal(err)
 	}
-	res, err = c.SubmitBlock(ctx, buf.Bytes())
-	if err != nil || res != "" {
-		t.Fatalf("side block: got %q, %v, want null", res, err)
+	if err := c.SubmitBlock(ctx, buf.Bytes()); err != nil {
+		t.Fatalf("side block: got %v, want null", err)
 	}
 	st, err = c.BlockStatus(ctx, side.BlockHash())
 	if err != nil || st != BlockSideChain {
@@ -144,9 +142,8 @@ func TestIntegrationBtcd(t *testing.T) {
 	nodetest.Unsolve(&bad.Header)
 	buf.Reset()
 	_ = bad.Serialize(&buf)
-	res, err = c.SubmitBlock(ctx, buf.Bytes())
-	if err != nil || SubmitAccepted(res) {
-		t.Errorf("high-hash block: got %q, %v, want a rejection", res, err)
+	if _, ok := errors.AsType[*BlockRejectedError](c.SubmitBlock(ctx, buf.Bytes())); !ok {
+		t.Errorf("high-hash block: want a *BlockRejectedError")
 	}
 
 	// Wrong password: 401, not retried.
@@ -163,4 +160,9 @@ func TestIntegrationBtcd(t *testing.T) {
 	} else if e, ok := errors.AsType[*RPCError](err); !ok || e.Code != CodeMethodNotFound {
 		t.Errorf("generatetoaddress: got %v, want -32601", err)
 	}
+}
+
+func isBlockKnown(err error) bool {
+	_, ok := errors.AsType[*BlockKnownError](err)
+	return ok
 }

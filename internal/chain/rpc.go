@@ -30,33 +30,51 @@ func (c *Client) GetBlockTemplate(ctx context.Context, longPollID string) (*Temp
 	return ParseTemplate(raw)
 }
 
-// SubmitBlock submits a serialized block and returns the node's result
-// string: "" for null (Core: accepted; btcd: accepted OR stored as a side
-// chain/orphan, see BlockInMainChain), "duplicate", "inconclusive", or a
-// rejection reason (Core: BIP22 token; btcd: "rejected: <text>"). err is
-// non-nil only when no result was obtained.
-func (c *Client) SubmitBlock(ctx context.Context, block []byte) (string, error) {
+// SubmitBlock submits a serialized block. It returns nil when the node
+// answered null (Core: accepted; btcd: accepted OR stored on a side chain,
+// see BlockStatus); a *BlockKnownError when the node already has the
+// block; a *BlockRejectedError when it refused it. Any other error means
+// no answer was obtained (transport, timeout, *RPCError), and retrying may
+// help.
+func (c *Client) SubmitBlock(ctx context.Context, block []byte) error {
 	var res *string
 	if err := c.call(ctx, "submitblock", []any{hex.EncodeToString(block)}, &res, c.timeout); err != nil {
-		return "", err
+		return err
 	}
-	if res == nil {
-		return "", nil
-	}
-	return *res, nil
+	return submitResult(res)
 }
 
-// SubmitAccepted classifies a SubmitBlock result: null, "duplicate",
-// "inconclusive" (Core) and btcd's "rejected: already have block …" mean
-// the node has the block; anything else is a rejection.
-func SubmitAccepted(result string) bool {
+// BlockKnownError is a submitblock answer saying the node has the block
+// already: Core's "duplicate" and "inconclusive" (stored, not the tip) and
+// btcd's "rejected: already have block …". Result is the node's word.
+type BlockKnownError struct {
+	Result string
+}
+
+func (e *BlockKnownError) Error() string {
+	return "chain: submitblock: node has the block: " + e.Result
+}
+
+// BlockRejectedError is a node's definite refusal of a block: Reason is
+// Core's BIP22 token ("high-hash", "bad-cb-amount", …) or btcd's
+// "rejected: <text>". Submitting the same bytes again cannot help.
+type BlockRejectedError struct {
+	Reason string
+}
+
+func (e *BlockRejectedError) Error() string {
+	return "chain: submitblock: rejected: " + e.Reason
+}
+
+// submitResult classifies a submitblock answer (nil for JSON null).
+func submitResult(res *string) error {
 	switch {
-	case result == "", result == "duplicate", result == "inconclusive":
-		return true
-	case strings.HasPrefix(result, "rejected: already have block"):
-		return true
+	case res == nil || *res == "":
+		return nil
+	case *res == "duplicate", *res == "inconclusive", strings.HasPrefix(*res, "rejected: already have block"):
+		return &BlockKnownError{Result: *res}
 	}
-	return false
+	return &BlockRejectedError{Reason: *res}
 }
 
 // BlockChainInfo is the subset of getblockchaininfo that hashfleet uses.

@@ -182,12 +182,14 @@ func (w *watchedNode) GetBlockTemplate(ctx context.Context, longPollID string) (
 	return w.Client.GetBlockTemplate(ctx, longPollID)
 }
 
-func (w *watchedNode) SubmitBlock(ctx context.Context, block []byte) (string, error) {
-	res, err := w.Client.SubmitBlock(ctx, block)
-	if err != nil {
-		w.submitErrs.Add(1)
+func (w *watchedNode) SubmitBlock(ctx context.Context, block []byte) error {
+	err := w.Client.SubmitBlock(ctx, block)
+	if _, known := errors.AsType[*chain.BlockKnownError](err); err != nil && !known {
+		if _, rejected := errors.AsType[*chain.BlockRejectedError](err); !rejected {
+			w.submitErrs.Add(1) // no answer from the node
+		}
 	}
-	return res, err
+	return err
 }
 
 // outageProxy forwards TCP to a node and can drop every connection and

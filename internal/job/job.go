@@ -16,12 +16,14 @@ type TemplateSource interface {
 	GetBlockTemplate(ctx context.Context, longPollID string) (*chain.Template, error)
 }
 
-// BlockSubmitter submits a serialized block and returns the node's result
-// string ("" for null; see chain.SubmitAccepted). err is non-nil only when
-// no result was obtained (transport failure, timeout, RPC error); the
-// Manager retries those. It is satisfied by *chain.Client.
+// BlockSubmitter submits a serialized block. nil means the node took it
+// (answered null); a *chain.BlockKnownError that it has it already; a
+// *chain.BlockRejectedError that it refused it. Any other error means no
+// answer was obtained (transport failure, timeout, *chain.RPCError); the
+// Manager retries those unless the RPC error is definite. It is satisfied
+// by *chain.Client.
 type BlockSubmitter interface {
-	SubmitBlock(ctx context.Context, block []byte) (string, error)
+	SubmitBlock(ctx context.Context, block []byte) error
 }
 
 // BlockChecker reports whether the node has a block in its main chain. The

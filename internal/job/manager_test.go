@@ -30,7 +30,7 @@ type fakeNode struct {
 
 	submitted   [][]byte
 	submitErrs  []error // returned by the next submissions, in order
-	result      string  // answer once submitErrs is used up
+	result      error   // answer once submitErrs is used up (nil: null)
 	status      chain.BlockStatus
 	statusCalls int
 }
@@ -84,16 +84,16 @@ func (n *fakeNode) GetBlockTemplate(ctx context.Context, lpid string) (*chain.Te
 	return &c, nil
 }
 
-func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) (string, error) {
+func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.submitted = append(n.submitted, block)
 	if len(n.submitErrs) > 0 {
 		err := n.submitErrs[0]
 		n.submitErrs = n.submitErrs[1:]
-		return "", err
+		return err
 	}
-	return n.result, nil
+	return n.result
 }
 
 func (n *fakeNode) BlockStatus(ctx context.Context, hash [32]byte) (chain.BlockStatus, error) {
@@ -339,7 +339,7 @@ func TestBlockSubmissionOutcomes(t *testing.T) {
 	tests := []struct {
 		name         string
 		errs         []error
-		result       string
+		result       error
 		status       chain.BlockStatus
 		wantAccepted bool
 		wantResult   string
@@ -347,8 +347,8 @@ func TestBlockSubmissionOutcomes(t *testing.T) {
 	}{
 		{name: "accepted first time", wantAccepted: true, wantSubmits: 1},
 		{name: "node restarting: refused, warming up, then accepted", errs: []error{errConnRefused, &chain.RPCError{Code: -28, Message: "Loading"}, context.DeadlineExceeded}, wantAccepted: true, wantSubmits: 4},
-		{name: "timeout then duplicate (first try had landed)", errs: []error{context.DeadlineExceeded}, result: "duplicate", wantAccepted: true, wantResult: "duplicate", wantSubmits: 2},
-		{name: "rejected", result: "high-hash", wantResult: "high-hash", wantSubmits: 1},
+		{name: "timeout then duplicate (first try had landed)", errs: []error{context.DeadlineExceeded}, result: &chain.BlockKnownError{Result: "duplicate"}, wantAccepted: true, wantResult: "duplicate", wantSubmits: 2},
+		{name: "rejected", result: &chain.BlockRejectedError{Reason: "high-hash"}, wantResult: "high-hash", wantSubmits: 1},
 		{name: "btcd null but side chain", status: chain.BlockSideChain, wantResult: "side-chain", wantSubmits: 1},
 		{name: "btcd null but orphan", status: chain.BlockUnknown, wantResult: "orphan", wantSubmits: 1},
 		{name: "definite rpc error is not retried", errs: []error{rpcDecode}, wantResult: rpcDecode.Error(), wantSubmits: 1},

@@ -142,10 +142,19 @@ func (m *Manager) settle(task *blockTask) {
 	var nodeResult string
 	backoff := 250 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		r, err := m.cfg.Submitter.SubmitBlock(ctx, task.data)
+		err := m.cfg.Submitter.SubmitBlock(ctx, task.data)
 		if err == nil {
-			nodeResult = r
 			break
+		}
+		if known, ok := errors.AsType[*chain.BlockKnownError](err); ok {
+			nodeResult = known.Result // e.g. an earlier try landed
+			break
+		}
+		if rej, ok := errors.AsType[*chain.BlockRejectedError](err); ok {
+			res.NodeResult = rej.Reason
+			m.met.blocks.WithLabelValues("rejected").Inc()
+			log.Error("node rejected block", "result", rej.Reason)
+			return
 		}
 		if rpcErr, ok := errors.AsType[*chain.RPCError](err); ok && !chain.Retryable(rpcErr) {
 			// A definite JSON-RPC error (e.g. -22 decode failed): no retry helps.
@@ -171,11 +180,6 @@ func (m *Manager) settle(task *blockTask) {
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	res.NodeResult = nodeResult
-	if !chain.SubmitAccepted(nodeResult) {
-		m.met.blocks.WithLabelValues("rejected").Inc()
-		log.Error("node rejected block", "result", nodeResult)
-		return
-	}
 	if m.cfg.Checker == nil {
 		res.Accepted = true
 	} else {

@@ -22,14 +22,6 @@ const (
 	BlockOrphaned  = "orphaned"
 )
 
-// BlockFollower is implemented by job sources that can tell how deep a
-// block is in the node's main chain (*job.Manager does, with a node
-// client). Confirmations is ≥ 1 in the main chain, -1 when the node has the
-// block off its main chain, 0 when the node does not have it.
-type BlockFollower interface {
-	BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error)
-}
-
 // stateOf is b's state, derived for records written before states existed.
 func stateOf(b BlockRecord) string {
 	switch {
@@ -169,10 +161,6 @@ func (l *ledger) followed(tip int64, maturity int) []BlockRecord {
 // confirmLoop follows recorded blocks until they are buried or orphaned:
 // at each new tip and every BlockCheckInterval.
 func (s *Server) confirmLoop(ctx context.Context) error {
-	bf, ok := s.cfg.Jobs.(BlockFollower)
-	if !ok {
-		return nil
-	}
 	t := time.NewTicker(s.cfg.BlockCheckInterval)
 	defer t.Stop()
 	for {
@@ -182,12 +170,12 @@ func (s *Server) confirmLoop(ctx context.Context) error {
 		case <-t.C:
 		case <-s.tipc:
 		}
-		s.checkBlocks(ctx, bf)
+		s.checkBlocks(ctx)
 	}
 }
 
 // checkBlocks asks the node about each followed block once.
-func (s *Server) checkBlocks(ctx context.Context, bf BlockFollower) {
+func (s *Server) checkBlocks(ctx context.Context) {
 	tip := int64(-1)
 	if bj := s.cur.Load(); bj != nil {
 		tip = bj.job.Height - 1
@@ -198,7 +186,7 @@ func (s *Server) checkBlocks(ctx context.Context, bf BlockFollower) {
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		conf, err := bf.BlockConfirmations(cctx, hash)
+		conf, err := s.cfg.Jobs.BlockConfirmations(cctx, hash)
 		cancel()
 		if err != nil {
 			s.log.Debug("block follow: node not answering; will retry", "hash", b.Hash, "err", err)

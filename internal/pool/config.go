@@ -16,7 +16,9 @@ import (
 
 // JobSource is what the pool needs from the job manager (*job.Manager
 // satisfies it): the stream of jobs to broadcast, a unique extranonce1 per
-// connection, and share validation with block submission.
+// connection, share validation with block submission, and the outcome and
+// depth of found blocks. A source that cannot follow blocks (proxy mode)
+// answers job.ErrUnknownBlock and job.ErrCannotFollow.
 type JobSource interface {
 	// Subscribe delivers the newest job (buffer 1, newest wins) until the
 	// returned func is called.
@@ -25,16 +27,19 @@ type JobSource interface {
 	Current() *job.Job
 	// NewExtranonce1 returns an extranonce1 no other live connection has.
 	NewExtranonce1() []byte
+	// Extranonce2Size is the extranonce2 size miners must use (0 when it
+	// is not known yet: proxy mode before the first upstream job).
+	Extranonce2Size() int
 	// Submit validates a share and, when it meets the network target,
 	// submits the block. Rejections are *stratum.RejectError.
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
-}
-
-// BlockWaiter is implemented by job sources that can report the final
-// outcome of a block whose submission was still pending when Submit
-// returned (*job.Manager does). The server then updates its record.
-type BlockWaiter interface {
+	// WaitBlock returns the final outcome of a block whose submission was
+	// still pending when Submit returned; the server updates its record.
 	WaitBlock(ctx context.Context, hash [32]byte) (job.Block, error)
+	// BlockConfirmations is how deep a block is in the node's main chain:
+	// ≥ 1 in it, -1 when the node has it off its main chain, 0 when the
+	// node does not have it. The server follows found blocks with it.
+	BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error)
 }
 
 // Config configures a Server. Zero values mean the documented defaults,
@@ -49,8 +54,7 @@ type Config struct {
 	// Jobs supplies jobs and validates shares. Required.
 	Jobs JobSource
 	// Extranonce2Size is the extranonce2 length announced to miners; it
-	// must equal the job manager's. Default: Jobs.Extranonce2Size() when
-	// Jobs has that method (*job.Manager does), else 8. Submits are checked
+	// must equal the job manager's. Default: Jobs.Extranonce2Size(), else 8. Submits are checked
 	// against each job's own Extranonce2Size.
 	Extranonce2Size int
 	// Password, if non-empty, is required by mining.authorize.

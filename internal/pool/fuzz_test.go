@@ -38,6 +38,24 @@ func (f *fixedJobs) Current() *job.Job                    { return f.j } // nil 
 func (f *fixedJobs) NewExtranonce1() []byte {
 	return binary.BigEndian.AppendUint32(nil, f.en1.Add(1))
 }
+// Extranonce2Size is the job's (8 before there is one, like job.Manager).
+func (f *fixedJobs) Extranonce2Size() int {
+	if f.j == nil {
+		return 8
+	}
+	return f.j.Extranonce2Size
+}
+
+// WaitBlock and BlockConfirmations answer like a source that cannot follow
+// blocks (job.Manager in proxy mode).
+func (f *fixedJobs) WaitBlock(context.Context, [32]byte) (job.Block, error) {
+	return job.Block{}, job.ErrUnknownBlock
+}
+
+func (f *fixedJobs) BlockConfirmations(context.Context, [32]byte) (int64, error) {
+	return 0, job.ErrCannotFollow
+}
+
 func (f *fixedJobs) Submit(_ context.Context, sh job.Share) (job.Result, error) {
 	var j *job.Job
 	if sh.JobID == f.j.ID {

@@ -79,16 +79,16 @@ func (n *fakeNode) GetBlockTemplate(ctx context.Context, lpid string) (*chain.Te
 	return n.tpl, nil
 }
 
-func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) (string, error) {
+func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.failNext > 0 {
 		n.failNext--
-		return "", errors.New("fake node: connection refused")
+		return errors.New("fake node: connection refused")
 	}
 	n.submitted = append(n.submitted, block)
 	n.setTip(n.tpl.Height + 1)
-	return "", nil
+	return nil
 }
 
 func (n *fakeNode) blocks() [][]byte {

@@ -69,9 +69,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Extranonce2Size == 0 {
-		if es, ok := cfg.Jobs.(interface{ Extranonce2Size() int }); ok {
-			cfg.Extranonce2Size = es.Extranonce2Size()
-		}
+		cfg.Extranonce2Size = cfg.Jobs.Extranonce2Size()
 	}
 	cfg = cfg.withDefaults()
 	if !cfg.ConnsNeedNoFDs {
@@ -432,9 +430,6 @@ func (s *Server) StatsHandler() http.Handler {
 // its record is updated once the job source knows the outcome. It never
 // blocks: with the queue full the record stays pending (and says so).
 func (s *Server) followPending(hash [32]byte, rec BlockRecord) {
-	if _, ok := s.cfg.Jobs.(BlockWaiter); !ok {
-		return
-	}
 	select {
 	case s.pendingc <- pendingBlock{hash: hash, rec: rec}:
 	default:
@@ -445,10 +440,6 @@ func (s *Server) followPending(hash [32]byte, rec BlockRecord) {
 // followLoop waits for the outcome of each pending block and records it.
 // On shutdown it gives the job source a short grace to settle them.
 func (s *Server) followLoop(ctx context.Context) error {
-	bw, ok := s.cfg.Jobs.(BlockWaiter)
-	if !ok {
-		return nil
-	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {
@@ -459,7 +450,7 @@ func (s *Server) followLoop(ctx context.Context) error {
 			wg.Go(func() {
 				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PendingWait)
 				defer cancel()
-				b, err := bw.WaitBlock(wctx, p.hash)
+				b, err := s.cfg.Jobs.WaitBlock(wctx, p.hash)
 				if err != nil {
 					s.log.Warn("pending block: outcome unknown", "hash", p.rec.Hash, "err", err)
 					return
