@@ -38,6 +38,7 @@ func (f *fixedJobs) Current() *job.Job                    { return f.j } // nil 
 func (f *fixedJobs) NewExtranonce1() []byte {
 	return binary.BigEndian.AppendUint32(nil, f.en1.Add(1))
 }
+
 // Extranonce2Size is the job's (8 before there is one, like job.Manager).
 func (f *fixedJobs) Extranonce2Size() int {
 	if f.j == nil {
