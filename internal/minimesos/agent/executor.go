@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -68,9 +69,10 @@ func (a *Agent) launch(ctx context.Context, key taskKey, fw mesos.FrameworkInfo,
 	go a.execute(ctx, tr, fw, ti, cid)
 }
 
-// execute is a task's executor goroutine: fetch, launch, report, watch
-// health, kill on request, report the terminal state. It owns the task's
-// container and exits once the container is cleaned up.
+// execute is a task's executor goroutine: the shell of its lifecycle. It
+// does what the lifecycle decides (fetch, launch, report, watch health,
+// kill on request, report the terminal state), owns the task's container
+// and exits once the container is cleaned up.
 func (a *Agent) execute(ctx context.Context, tr *taskRun, fw mesos.FrameworkInfo, ti mesos.TaskInfo, cid string) {
 	defer close(tr.done)
 	defer func() {
@@ -79,215 +81,226 @@ func (a *Agent) execute(ctx context.Context, tr *taskRun, fw mesos.FrameworkInfo
 		case <-ctx.Done():
 		}
 	}()
-	emit := func(st mesos.TaskStatus) {
-		select {
-		case a.statusc <- execStatus{key: tr.key, status: st}:
-		case <-ctx.Done():
-		}
-	}
-	status := func(state mesos.TaskState, src mesos.TaskStatusSource, reason, msg string) mesos.TaskStatus {
-		return mesos.TaskStatus{State: state, Source: src, Reason: reason, Message: msg}
-	}
-	log := a.log.With("framework", tr.key.fw, "task", tr.key.task, "container", cid)
-
+	x := &executorShell{a: a, ctx: ctx, tr: tr, lc: newLifecycle(cid, fw, ti, a.cfg.ShutdownGrace),
+		log: a.log.With("framework", tr.key.fw, "task", tr.key.task, "container", cid)}
+	defer x.stopTimers()
 	sandbox := filepath.Join(a.cfg.WorkDir, "slaves", a.id.Value, "frameworks", tr.key.fw, "executors", tr.key.task, "runs", cid)
 	if err := os.MkdirAll(sandbox, 0o755); err != nil {
-		emit(status(mesos.TaskFailed, mesos.SourceAgent, mesos.ReasonContainerLaunchFailed, "Failed to create sandbox: "+err.Error()))
+		x.step(event{kind: evSandboxFailed, err: err})
 		return
 	}
+	if x.fetch(ti, sandbox) {
+		return
+	}
+	env := a.taskEnv(fw, ti, sandbox, cid)
+	ev := a.prepare(fw, ti, sandbox, cid, env)
+	if ev.kind != evPrepared {
+		x.log.Warn("task not launched", "detail", ev.msg)
+		x.step(ev.event)
+		return
+	}
+	x.c = ev.c
+	x.step(ev.event)
+	cs, err := x.c.start(ctx)
+	if err != nil {
+		x.log.Warn("launch failed", "err", err)
+		x.step(event{kind: evStartFailed, err: err})
+		return
+	}
+	cs.ContainerID = &mesos.ContainerID{Value: cid}
+	x.log.Info("task running")
+	if x.step(event{kind: evStarted, cs: cs}) {
+		return
+	}
+	x.watch(ti, sandbox, env)
+}
 
-	// Fetch URIs; a kill meanwhile ends the launch.
-	launchCtx, cancelLaunch := context.WithCancel(ctx)
-	defer cancelLaunch()
-	fetched := make(chan error, 1)
+// executorShell carries out a task's lifecycle actions.
+type executorShell struct {
+	a   *Agent
+	ctx context.Context
+	tr  *taskRun
+	lc  *lifecycle
+	log *slog.Logger
+	c   container // set once prepared
+
+	cancelFetch context.CancelFunc
+	stopHealth  context.CancelFunc
+	healthc     chan healthResult
+	force       *time.Timer
+	forceC      <-chan time.Time
+	deadline    *time.Timer
+	deadlineC   <-chan time.Time
+}
+
+// step feeds ev to the lifecycle, does what it returns, and reports
+// whether the executor is done.
+func (x *executorShell) step(ev event) bool {
+	act := x.lc.step(ev)
+	if act.stopTimers {
+		x.stopTimers()
+	}
+	if act.cleanup && x.c != nil {
+		x.c.cleanup()
+	}
+	if act.cancelFetch && x.cancelFetch != nil {
+		x.cancelFetch()
+	}
+	for _, st := range act.emit {
+		select {
+		case x.a.statusc <- execStatus{key: x.tr.key, status: st}:
+		case <-x.ctx.Done():
+		}
+	}
+	if act.term {
+		x.c.signal(false)
+	}
+	if act.kill {
+		x.c.signal(true)
+	}
+	if act.armForce > 0 {
+		x.armForce(act.armForce)
+	}
+	if act.finished != "" {
+		x.a.metrics.finished.WithLabelValues(string(act.finished)).Inc()
+	}
+	return act.done
+}
+
+// fetch fetches the task's URIs into the sandbox; a kill or the agent
+// stopping meanwhile cancels it. It reports whether the executor is done.
+func (x *executorShell) fetch(ti mesos.TaskInfo, sandbox string) bool {
+	fctx, cancel := context.WithCancel(x.ctx)
+	defer cancel()
+	x.cancelFetch = cancel
 	var uris []mesos.CommandURI
 	if ti.Command != nil {
 		uris = ti.Command.URIs
 	}
-	go func() { fetched <- a.fetchURIs(launchCtx, uris, sandbox) }()
-	select {
-	case err := <-fetched:
-		if err != nil {
-			log.Warn("fetch failed", "err", err)
-			emit(status(mesos.TaskFailed, mesos.SourceAgent, mesos.ReasonContainerLaunchFailed,
-				fmt.Sprintf("Failed to launch container: Failed to fetch all URIs for container '%s': %v", cid, err)))
-			return
+	fetched := make(chan error, 1)
+	go func() { fetched <- x.a.fetchURIs(fctx, uris, sandbox) }()
+	ctxDone := x.ctx.Done()
+	for {
+		select {
+		case err := <-fetched:
+			if err != nil && fctx.Err() == nil {
+				x.log.Warn("fetch failed", "err", err)
+			}
+			return x.step(event{kind: evFetched, err: err})
+		case p := <-x.tr.killc:
+			x.step(event{kind: evKill, policy: p})
+		case <-ctxDone:
+			ctxDone = nil
+			x.step(event{kind: evShutdown})
 		}
-	case <-tr.killc:
-		cancelLaunch()
-		<-fetched
-		emit(status(mesos.TaskKilled, mesos.SourceAgent, mesos.ReasonTaskKilledDuringLaunch, "Task killed before it was launched"))
-		return
-	case <-ctx.Done():
-		cancelLaunch()
-		<-fetched
-		return
 	}
+}
 
-	var cred *syscall.Credential
-	if a.cfg.SwitchUser && (ti.Container == nil || ti.Container.Type != mesos.ContainerDocker) {
-		var err error
-		if cred, err = switchUser(taskUser(fw, ti), sandbox); err != nil {
-			log.Warn("task dropped", "err", err)
-			emit(status(mesos.TaskDropped, mesos.SourceAgent, mesos.ReasonExecutorTerminated, err.Error()))
-			return
-		}
+// preparedEvent is prepare's answer: evPrepared with the container, or
+// evRefused with why.
+type preparedEvent struct {
+	event
+	c container
+}
+
+// prepare sets up the task's container (switching user for command tasks
+// when configured).
+func (a *Agent) prepare(fw mesos.FrameworkInfo, ti mesos.TaskInfo, sandbox, cid string, env []string) preparedEvent {
+	refuse := func(state mesos.TaskState, reason, msg string) preparedEvent {
+		return preparedEvent{event: event{kind: evRefused, state: state, reason: reason, msg: msg}}
 	}
-	env := a.taskEnv(fw, ti, sandbox, cid)
-	var c container
-	defaultGrace := a.cfg.KillGrace
+	grace := a.cfg.KillGrace
 	if ti.Container != nil && ti.Container.Type == mesos.ContainerDocker {
 		if a.docker == nil {
-			emit(status(mesos.TaskFailed, mesos.SourceAgent, mesos.ReasonContainerLaunchFailed,
-				"Failed to launch container: the docker containerizer is not enabled on this agent"))
-			return
+			return refuse(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed,
+				"Failed to launch container: the docker containerizer is not enabled on this agent")
 		}
 		dc, err := a.newDockerContainer(ti, sandbox, cid, env)
 		if err != nil {
-			emit(status(mesos.TaskFailed, mesos.SourceAgent, mesos.ReasonContainerLaunchFailed, "Failed to launch container: "+err.Error()))
-			return
+			return refuse(mesos.TaskFailed, mesos.ReasonContainerLaunchFailed, "Failed to launch container: "+err.Error())
 		}
-		c = dc
-		defaultGrace = a.cfg.DockerStopGrace
-	} else {
-		c = newProcessContainer(ti, sandbox, env, cred)
+		return preparedEvent{event: event{kind: evPrepared, grace: taskGrace(ti, a.cfg.DockerStopGrace)}, c: dc}
 	}
-
-	emit(status(mesos.TaskStarting, mesos.SourceExecutor, "", ""))
-	cs, err := c.start(ctx)
-	if err != nil {
-		c.cleanup()
-		log.Warn("launch failed", "err", err)
-		emit(status(mesos.TaskFailed, mesos.SourceExecutor, mesos.ReasonContainerLaunchFailed, "Failed to launch container: "+err.Error()))
-		return
+	var cred *syscall.Credential
+	if a.cfg.SwitchUser {
+		var err error
+		if cred, err = switchUser(taskUser(fw, ti), sandbox); err != nil {
+			return refuse(mesos.TaskDropped, mesos.ReasonExecutorTerminated, err.Error())
+		}
 	}
-	cs.ContainerID = &mesos.ContainerID{Value: cid}
-	running := status(mesos.TaskRunning, mesos.SourceExecutor, "", "")
-	running.ContainerStatus = cs
-	emit(running)
-	log.Info("task running")
+	return preparedEvent{event: event{kind: evPrepared, grace: taskGrace(ti, grace)}, c: newProcessContainer(ti, sandbox, env, cred)}
+}
 
-	healthc := make(chan healthResult, 4)
-	hctx, stopHealth := context.WithCancel(ctx)
-	defer stopHealth()
+// taskGrace is the task's kill policy's grace, else the containerizer's.
+func taskGrace(ti mesos.TaskInfo, def time.Duration) time.Duration {
+	if ti.KillPolicy != nil && ti.KillPolicy.GracePeriod != nil {
+		return ti.KillPolicy.GracePeriod.Duration()
+	}
+	return def
+}
+
+// watch runs the started task until it exits: health results, kills, the
+// completion deadline and the agent stopping go to the lifecycle.
+func (x *executorShell) watch(ti mesos.TaskInfo, sandbox string, env []string) {
+	x.healthc = make(chan healthResult, 4)
+	hctx, stop := context.WithCancel(x.ctx)
+	x.stopHealth = stop
 	if ti.HealthCheck != nil {
-		go runHealthCheck(hctx, ti.HealthCheck, c.checkHost(), sandbox, env, healthc, log)
+		go runHealthCheck(hctx, ti.HealthCheck, x.c.checkHost(), sandbox, env, x.healthc, x.log)
 	}
-	var maxTimer <-chan time.Time
 	if ti.MaxCompletionTime != nil {
-		t := time.NewTimer(ti.MaxCompletionTime.Duration())
-		defer t.Stop()
-		maxTimer = t.C
+		x.deadline = time.NewTimer(ti.MaxCompletionTime.Duration())
+		x.deadlineC = x.deadline.C
 	}
-
-	var (
-		killing    bool
-		forceAt    *time.Timer
-		forceC     <-chan time.Time
-		healthy    *bool
-		finalState mesos.TaskState
-		reason     string
-		ctxDone    = ctx.Done()
-	)
-	startKill := func(grace time.Duration, announce bool) {
-		if !killing {
-			killing = true
-			if announce && fw.HasCapability(mesos.CapTaskKillingState) {
-				emit(status(mesos.TaskKilling, mesos.SourceExecutor, "", ""))
-			}
-			c.signal(false)
-		}
-		if grace <= 0 {
-			c.signal(true)
-			return
-		}
-		if forceAt == nil {
-			forceAt = time.NewTimer(grace)
-			forceC = forceAt.C
-		} else {
-			forceAt.Reset(grace) // a KILL with a policy may shorten the grace
-		}
-	}
-	taskGrace := func(override *mesos.KillPolicy) time.Duration {
-		if override != nil && override.GracePeriod != nil {
-			return override.GracePeriod.Duration()
-		}
-		if ti.KillPolicy != nil && ti.KillPolicy.GracePeriod != nil {
-			return ti.KillPolicy.GracePeriod.Duration()
-		}
-		return defaultGrace
-	}
-	var ex exitInfo
-wait:
+	ctxDone := x.ctx.Done()
 	for {
+		var ev event
 		select {
-		case ex = <-c.wait():
-			break wait
-		case p := <-tr.killc:
-			if finalState == "" {
-				finalState = mesos.TaskKilled
+		case ex := <-x.c.wait():
+			ev = event{kind: evExit, exit: ex, stopping: x.ctx.Err() != nil}
+			if !ev.stopping {
+				ev.stderrTail = stderrTail(sandbox, ti) // used when the task failed
 			}
-			startKill(taskGrace(p), true)
-		case <-forceC:
-			c.signal(true)
-		case h := <-healthc:
-			if killing {
-				continue // Mesos's executor ignores health once killing
-			}
-			hv := h.healthy
-			healthy = &hv
-			// Every result is a TASK_RUNNING update, the last failure too;
-			// then the kill (TASK_KILLING, TASK_KILLED healthy=false with
-			// no reason), as Mesos's command executor does.
-			up := status(mesos.TaskRunning, mesos.SourceExecutor, mesos.ReasonTaskHealthCheckUpdated, "")
-			up.Healthy = &hv
-			up.ContainerStatus = cs
-			emit(up)
-			if h.kill {
-				if finalState == "" {
-					finalState = mesos.TaskKilled
-				}
-				startKill(taskGrace(nil), true)
-			}
-		case <-maxTimer:
-			if finalState == "" {
-				finalState, reason = mesos.TaskFailed, mesos.ReasonMaxCompletionTimeReached
-			}
-			startKill(0, false)
+		case p := <-x.tr.killc:
+			ev = event{kind: evKill, policy: p}
+		case <-x.forceC:
+			ev = event{kind: evForce}
+		case h := <-x.healthc:
+			ev = event{kind: evHealth, health: h}
+		case <-x.deadlineC:
+			ev = event{kind: evDeadline}
 		case <-ctxDone:
 			ctxDone = nil
-			startKill(min(taskGrace(nil), a.cfg.ShutdownGrace), false)
+			ev = event{kind: evShutdown}
+		}
+		if x.step(ev) {
+			if ev.stopping {
+				x.log.Info("task stopped with the agent")
+			} else {
+				x.log.Info("task ended", "state", x.lc.final, "detail", ev.exit.message())
+			}
+			return
 		}
 	}
-	stopHealth()
-	if forceAt != nil {
-		forceAt.Stop()
-	}
-	c.cleanup()
-	if ctx.Err() != nil {
-		log.Info("task stopped with the agent")
+}
+
+func (x *executorShell) armForce(d time.Duration) {
+	if x.force == nil {
+		x.force = time.NewTimer(d)
+		x.forceC = x.force.C
 		return
 	}
-	switch {
-	case finalState != "":
-	case ex.err == nil && ex.signal == "" && ex.code == 0:
-		finalState = mesos.TaskFinished
-	default:
-		finalState = mesos.TaskFailed
+	x.force.Reset(d) // a KILL with a policy may shorten the grace
+}
+
+func (x *executorShell) stopTimers() {
+	if x.stopHealth != nil {
+		x.stopHealth()
 	}
-	msg := ex.message()
-	if finalState == mesos.TaskFailed {
-		// The cause is usually on the task's stderr: carry its last lines.
-		if tail := stderrTail(sandbox, ti); tail != "" {
-			msg += "; stderr: " + tail
-		}
+	if x.force != nil {
+		x.force.Stop()
 	}
-	final := status(finalState, mesos.SourceExecutor, reason, msg)
-	if ti.HealthCheck != nil && healthy != nil {
-		final.Healthy = healthy
+	if x.deadline != nil {
+		x.deadline.Stop()
 	}
-	final.ContainerStatus = cs
-	emit(final)
-	a.metrics.finished.WithLabelValues(string(finalState)).Inc()
-	log.Info("task ended", "state", finalState, "detail", msg)
 }
