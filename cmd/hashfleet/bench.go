@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hashfleet/hashfleet/internal/miner"
 	"github.com/hashfleet/hashfleet/internal/sha256d"
 )
 
@@ -182,26 +183,14 @@ func runBenchCmd(ctx context.Context, out io.Writer, f benchFlags) error {
 
 func printBench(out io.Writer, r *benchResult) {
 	for _, t := range r.PerThread {
-		fmt.Fprintf(out, "%s thread %d: %s", r.Impl, t.Thread, rate(t.HashesPerSecond))
+		fmt.Fprintf(out, "%s thread %d: %s", r.Impl, t.Thread, miner.FormatHashRate(t.HashesPerSecond))
 		if t.HashesPerCPUSecond > 0 {
-			fmt.Fprintf(out, " (%s per CPU-second)", rate(t.HashesPerCPUSecond))
+			fmt.Fprintf(out, " (%s per CPU-second)", miner.FormatHashRate(t.HashesPerCPUSecond))
 		}
 		fmt.Fprintln(out)
 	}
 	fmt.Fprintf(out, "%s total: %s (%d hashes in %.2f s, %d threads)\n",
-		r.Impl, rate(r.HashesPerSecond), r.Hashes, r.Seconds, r.Threads)
-}
-
-func rate(hps float64) string {
-	switch {
-	case hps >= 1e9:
-		return fmt.Sprintf("%.2f GH/s", hps/1e9)
-	case hps >= 1e6:
-		return fmt.Sprintf("%.2f MH/s", hps/1e6)
-	case hps >= 1e3:
-		return fmt.Sprintf("%.2f kH/s", hps/1e3)
-	}
-	return fmt.Sprintf("%.0f H/s", hps)
+		r.Impl, miner.FormatHashRate(r.HashesPerSecond), r.Hashes, r.Seconds, r.Threads)
 }
 
 // A hasher hashes n nonces of the benchmark header starting at base.

@@ -26,6 +26,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/dashboard/feed"
 	"github.com/hashfleet/hashfleet/internal/dockerapi"
 	"github.com/hashfleet/hashfleet/internal/mesos"
+	"github.com/hashfleet/hashfleet/internal/miner"
 	"github.com/hashfleet/hashfleet/internal/minimesos"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
 	"github.com/hashfleet/hashfleet/internal/node"
@@ -379,7 +380,7 @@ func (s demoSummary) line() string {
 		first = fmt.Sprintf("first block after %.1fs", s.FirstBlockSeconds)
 	}
 	return fmt.Sprintf("summary   %d blocks accepted (height %d), %s average over %.1fs of hashing (estimated from %d shares), %.1fs elapsed, %s",
-		s.BlocksAccepted, s.Height, formatRate(s.HashesPerSecond), s.HashingSeconds, s.SharesAccepted, s.ElapsedSeconds, first)
+		s.BlocksAccepted, s.Height, miner.FormatHashRate(s.HashesPerSecond), s.HashingSeconds, s.SharesAccepted, s.ElapsedSeconds, first)
 }
 
 // demoWatch is demoProgress's state between ticks.
@@ -421,7 +422,7 @@ func demoProgress(ctx context.Context, cfg demoConfig, rpc *chain.Client, sched 
 		sum.SharesAccepted = snap.Server.Accepted
 		if time.Since(w.lastRate) >= 5*time.Second && snap.Server.Connections > 0 {
 			w.lastRate = time.Now()
-			say("mining    %s from %d workers, %d shares accepted, %d rejected", formatRate(snap.Server.HashRate),
+			say("mining    %s from %d workers, %d shares accepted, %d rejected", miner.FormatHashRate(snap.Server.HashRate),
 				len(snap.Workers), snap.Server.Accepted, sumRejected(snap.Server.Rejected))
 		}
 		if time.Since(w.lastWork) >= time.Second {
@@ -568,16 +569,6 @@ func sumRejected(m map[string]uint64) uint64 {
 		n += v
 	}
 	return n
-}
-
-func formatRate(h float64) string {
-	units := []string{"H/s", "kH/s", "MH/s", "GH/s", "TH/s"}
-	i := 0
-	for h >= 1000 && i < len(units)-1 {
-		h /= 1000
-		i++
-	}
-	return fmt.Sprintf("%.2f %s", h, units[i])
 }
 
 func randomHex(n int) string {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -31,7 +30,7 @@ getblockchaininfo, getmininginfo, getnetworkinfo, sendrawtransaction,
 getrawmempool, generatetoaddress, getchaintips.
 
 Authentication is HTTP basic auth: --rpc-user with the password from
---rpc-password-file or $HASHFLEET_RPC_PASSWORD, or, by default, Bitcoin Core's
+--rpc-password-file or $` + envRPCPassword + `, or, by default, Bitcoin Core's
 cookie file (<datadir>/regtest/.cookie, or --rpc-cookie=FILE), holding
 "__cookie__:<password>", removed on exit.`,
 		Args: cobra.NoArgs,
@@ -85,7 +84,7 @@ cookie file (<datadir>/regtest/.cookie, or --rpc-cookie=FILE), holding
 	}
 	f := cmd.Flags()
 	f.StringVar(&listen, "rpc-listen", node.DefaultRPCListen, "JSON-RPC listen address")
-	f.StringVar(&user, "rpc-user", "", "RPC user (password from --rpc-password-file or $HASHFLEET_RPC_PASSWORD); default: cookie auth")
+	f.StringVar(&user, "rpc-user", "", "RPC user (password from --rpc-password-file or $"+envRPCPassword+"); default: cookie auth")
 	f.StringVar(&passFile, "rpc-password-file", "", "file holding the RPC password")
 	f.StringVar(&cookie, "rpc-cookie", "", "cookie auth (the default without --rpc-user); --rpc-cookie=FILE writes the cookie to FILE")
 	f.Lookup("rpc-cookie").NoOptDefVal = "default"
@@ -97,21 +96,11 @@ cookie file (<datadir>/regtest/.cookie, or --rpc-cookie=FILE), holding
 }
 
 // nodeRPCPassword reads the password from a file, or from
-// $HASHFLEET_RPC_PASSWORD; never from argv.
+// $HASHFLEET_RPC_PASSWORD (envRPCPassword); never from argv.
 func nodeRPCPassword(file string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("node: rpc password file: %w", err)
-		}
-		p := strings.TrimRight(string(b), "\r\n")
-		if p == "" {
-			return "", fmt.Errorf("node: rpc password file %s is empty", file)
-		}
-		return p, nil
+	p, err := requireSecret("--rpc-password-file", file, envRPCPassword)
+	if err != nil {
+		return "", fmt.Errorf("node: rpc password: %w", err)
 	}
-	if p := os.Getenv("HASHFLEET_RPC_PASSWORD"); p != "" {
-		return p, nil
-	}
-	return "", errors.New("node: --rpc-user needs --rpc-password-file or $HASHFLEET_RPC_PASSWORD")
+	return p, nil
 }

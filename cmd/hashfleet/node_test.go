@@ -28,7 +28,7 @@ func TestNodeCmdFlagErrors(t *testing.T) {
 		{name: "password file without user", args: []string{"--ephemeral", "--rpc-password-file", pw}, want: "needs --rpc-user"},
 		{name: "user without password", args: []string{"--ephemeral", "--rpc-user", "u"}, want: "--rpc-password-file"},
 		{name: "user and cookie", args: []string{"--ephemeral", "--rpc-user", "u", "--rpc-password-file", pw, "--rpc-cookie"}, want: "exclusive"},
-		{name: "missing password file", args: []string{"--ephemeral", "--rpc-user", "u", "--rpc-password-file", filepath.Join(dir, "nope")}, want: "password file"},
+		{name: "missing password file", args: []string{"--ephemeral", "--rpc-user", "u", "--rpc-password-file", filepath.Join(dir, "nope")}, want: "--rpc-password-file: open"},
 		{name: "positional arg", args: []string{"--ephemeral", "extra"}, want: "unknown command"},
 	}
 	for _, tc := range cases {

@@ -53,7 +53,7 @@ launches workers ("hashfleet worker") told the server's address, up to
 new server is launched (with backoff if it keeps failing).
 
 The node RPC password is read from --rpc-password-file or the
-HASHFLEET_RPC_PASSWORD environment variable and handed to the server task only
+` + envRPCPassword + ` environment variable and handed to the server task only
 through its environment. The Mesos secret is read from --secret-file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runScheduler(cmd.Context(), f) },
@@ -64,7 +64,7 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.payout, "payout", "", "payout address for found blocks (required)")
 	fl.StringVar(&f.network, "network", "regtest", "bitcoin network: regtest, testnet, signet, mainnet")
 	fl.StringVar(&f.rpcUser, "rpc-user", "", "node RPC user")
-	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env HASHFLEET_RPC_PASSWORD)")
+	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env "+envRPCPassword+")")
 	fl.StringVar(&f.taskMode, "task-mode", "command", "how tasks run: command (fetch this binary) or docker")
 	fl.StringVar(&f.image, "image", "hashfleet:latest", "Docker image for --task-mode docker")
 	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings), HOST, or USER (port mappings, with --docker-network-name)")
@@ -97,18 +97,6 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
-}
-
-func readSecretFile(path, what string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", what, err)
-	}
-	s := strings.TrimRight(string(b), "\r\n")
-	if s == "" {
-		return "", fmt.Errorf("%s: file %s is empty", what, path)
-	}
-	return s, nil
 }
 
 func advertiseBase(listen, advertise string) (string, error) {
@@ -184,16 +172,17 @@ func schedulerConfig(f schedulerFlags, log *slog.Logger) (cfg scheduler.Config, 
 		},
 	}
 	if f.secretFile != "" {
-		if cfg.Secret, err = readSecretFile(f.secretFile, "--secret-file"); err != nil {
+		if cfg.Secret, err = requireSecret("--secret-file", f.secretFile, ""); err != nil {
 			return cfg, "", err
 		}
 	}
 	if f.rpcPasswordFile != "" {
-		if cfg.RPCPassword, err = readSecretFile(f.rpcPasswordFile, "--rpc-password-file"); err != nil {
-			return cfg, "", err
-		}
+		cfg.RPCPassword, err = requireSecret("--rpc-password-file", f.rpcPasswordFile, "")
 	} else {
-		cfg.RPCPassword = os.Getenv("HASHFLEET_RPC_PASSWORD")
+		cfg.RPCPassword, err = readSecret("--rpc-password-file", "", envRPCPassword)
+	}
+	if err != nil {
+		return cfg, "", err
 	}
 	if f.masterCAFile != "" {
 		if cfg.TLS, err = masterTLS(f.masterCAFile); err != nil {

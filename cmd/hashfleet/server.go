@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -41,14 +40,6 @@ type serverFlags struct {
 	blockMaturity                                int
 	blockCheck                                   time.Duration
 }
-
-// envRPCPassword and envPoolPassword carry secrets; they never go on the
-// command line.
-const (
-	envRPCPassword  = "HASHFLEET_RPC_PASSWORD"
-	envPoolPassword = "HASHFLEET_POOL_PASSWORD"
-	envUpPassword   = "HASHFLEET_UPSTREAM_PASSWORD"
-)
 
 func newServerCmd() *cobra.Command {
 	var f serverFlags
@@ -102,19 +93,6 @@ among our workers and shares meeting the upstream difficulty are forwarded.`,
 	return cmd
 }
 
-// readSecret returns the secret from file (trimmed of one trailing
-// newline) or, when file is empty, from the environment variable env.
-func readSecret(file, env string) (string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("read password file: %w", err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	}
-	return os.Getenv(env), nil
-}
-
 // runServer runs the server until ctx is cancelled, logging to logw.
 // defaultDiffs fills in the share difficulties left at 0: lower on regtest.
 func (f *serverFlags) defaultDiffs(regtest bool) {
@@ -141,7 +119,7 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("server: --network: %w", err)
 	}
-	poolPassword, err := readSecret(f.poolPasswordFile, envPoolPassword)
+	poolPassword, err := readSecret("--pool-password-file", f.poolPasswordFile, envPoolPassword)
 	if err != nil {
 		return fmt.Errorf("server: pool password: %w", err)
 	}
@@ -210,7 +188,7 @@ func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg p
 	if err != nil {
 		return nil, fmt.Errorf("server: --payout: %w", err)
 	}
-	rpcPassword, err := readSecret(f.rpcPasswordFile, envRPCPassword)
+	rpcPassword, err := readSecret("--rpc-password-file", f.rpcPasswordFile, envRPCPassword)
 	if err != nil {
 		return nil, fmt.Errorf("server: rpc password: %w", err)
 	}
@@ -258,7 +236,7 @@ func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*
 	if user == "" {
 		return nil, errors.New("server: proxy mode needs --upstream-user, a user in the --upstream URL, or --payout")
 	}
-	password, err := readSecret(f.upstreamPasswordFile, envUpPassword)
+	password, err := readSecret("--upstream-password-file", f.upstreamPasswordFile, envUpPassword)
 	if err != nil {
 		return nil, fmt.Errorf("server: upstream password: %w", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -99,11 +98,11 @@ func workerPassword(cmd *cobra.Command, f *workerFlags, log *slog.Logger) (strin
 		log.Warn("pool password given with -p is visible in the process list; prefer $" + workerPasswordEnv + " or --pass-file")
 		return f.pass, nil
 	case f.passFile != "":
-		b, err := os.ReadFile(f.passFile)
+		p, err := readSecret("--pass-file", f.passFile, "")
 		if err != nil {
-			return "", fmt.Errorf("worker: pass file: %w", err)
+			return "", fmt.Errorf("worker: %w", err)
 		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+		return p, nil
 	}
 	if v, ok := os.LookupEnv(workerPasswordEnv); ok {
 		return v, nil
