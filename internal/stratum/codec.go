@@ -1,12 +1,12 @@
 package stratum
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -18,10 +18,27 @@ const MaxLineLen = 64 << 10
 // Reader reads newline-delimited Stratum messages. Empty lines are skipped
 // and a trailing '\r' is stripped. A Reader is not safe for concurrent use;
 // one goroutine owns it.
+//
+// A Reader holds no buffer while nothing is pending: the wait for input
+// reads into a small array inside the Reader, and a buffer from a shared
+// pool carries bytes only until the lines in them are consumed. A pool
+// with 100,000 idle sessions thus holds no read buffers at all.
 type Reader struct {
-	br  *bufio.Reader
-	max int
+	r    io.Reader
+	max  int
+	wait [waitLen]byte // where the read lands while no bytes are pending
+	bp   *[]byte       // pooled buffer holding pending bytes; nil when none
+	off  int           // start of the unconsumed bytes in *bp
+	err  error         // the read error to report once pending bytes are consumed
+	idle int           // consecutive empty reads without error
 }
+
+// waitLen is the size of the idle read: one typical request (a submit is
+// ~150 bytes) arrives in it whole.
+const waitLen = 256
+
+// readBufs are the buffers of Readers with pending bytes.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // NewReader returns a Reader with the default MaxLineLen.
 func NewReader(r io.Reader) *Reader { return NewReaderSize(r, MaxLineLen) }
@@ -31,8 +48,7 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 	if max < 64 {
 		max = 64
 	}
-	// The buffer holds max bytes plus the newline and an optional '\r'.
-	return &Reader{br: bufio.NewReaderSize(r, max+2), max: max}
+	return &Reader{r: r, max: max}
 }
 
 // ReadLine returns the next non-empty line without its line ending. The
@@ -43,28 +59,92 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 // (io.EOF at a clean end; io.ErrUnexpectedEOF for a final line without '\n'
 // is not reported: such a line is returned, and io.EOF follows).
 func (r *Reader) ReadLine() ([]byte, error) {
+	r.release()
 	for {
-		line, err := r.br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if derr := r.discardLine(); derr != nil && !errors.Is(derr, io.EOF) {
-				return nil, derr
-			}
-			return nil, fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, r.max)
-		}
-		if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
-			return nil, err
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) > r.max {
-			return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrLineTooLong, len(line), r.max)
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			if err != nil {
-				return nil, err
+		buf := r.pending()
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			r.off += i + 1
+			if line, err, ok := r.emit(buf[:i]); ok {
+				return line, err
 			}
 			continue
 		}
-		return line, nil
+		if len(buf) >= r.max+2 { // no newline where the longest line's would be
+			return nil, r.discardLine()
+		}
+		if r.err != nil {
+			r.off += len(buf)
+			if line, err, ok := r.emit(buf); ok {
+				return line, err
+			}
+			return nil, r.err
+		}
+		r.fill()
+	}
+}
+
+// emit checks one line (without its '\n'); ok is false for a blank line.
+func (r *Reader) emit(line []byte) ([]byte, error, bool) {
+	line = bytes.TrimRight(line, "\r\n")
+	if len(line) > r.max {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrLineTooLong, len(line), r.max), true
+	}
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil, nil, false
+	}
+	return line, nil, true
+}
+
+// pending returns the unconsumed bytes.
+func (r *Reader) pending() []byte {
+	if r.bp == nil {
+		return nil
+	}
+	return (*r.bp)[r.off:]
+}
+
+// release gives the buffer back once everything in it was consumed (the
+// caller is done with the last line by the time it calls again).
+func (r *Reader) release() {
+	if r.bp == nil || r.off < len(*r.bp) {
+		return
+	}
+	if cap(*r.bp) <= 2*MaxLineLen {
+		*r.bp = (*r.bp)[:0]
+		readBufs.Put(r.bp)
+	}
+	r.bp, r.off = nil, 0
+}
+
+// fill reads once: into the wait array when nothing is pending (then into
+// a pooled buffer), else straight into the buffer after what is pending.
+func (r *Reader) fill() {
+	var n int
+	var err error
+	if r.bp == nil {
+		n, err = r.r.Read(r.wait[:])
+		if n > 0 {
+			r.bp = readBufs.Get().(*[]byte)
+			*r.bp = append((*r.bp)[:0], r.wait[:n]...)
+			r.off = 0
+		}
+	} else {
+		buf := append((*r.bp)[:0], (*r.bp)[r.off:]...) // keep only what is pending
+		if cap(buf)-len(buf) < waitLen {
+			buf = slices.Grow(buf, len(buf)+waitLen)
+		}
+		n, err = r.r.Read(buf[len(buf):cap(buf)])
+		*r.bp, r.off = buf[:len(buf)+n], 0
+	}
+	switch {
+	case err != nil:
+		r.err = err
+	case n == 0:
+		if r.idle++; r.idle > 100 {
+			r.err = io.ErrNoProgress
+		}
+	default:
+		r.idle = 0
 	}
 }
 
@@ -74,19 +154,27 @@ func (r *Reader) ReadLine() ([]byte, error) {
 const maxDiscard = 1 << 20
 
 // discardLine drops input up to and including the next newline, at most
-// maxDiscard bytes.
+// maxDiscard bytes, and reports the line as too long (or the read error
+// that came first, other than EOF).
 func (r *Reader) discardLine() error {
 	for n := 0; ; {
-		line, err := r.br.ReadSlice('\n')
-		if err == nil {
-			return nil
+		buf := r.pending()
+		if i := bytes.IndexByte(buf, '\n'); i >= 0 {
+			r.off += i + 1
+			return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, r.max)
 		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return err
-		}
-		if n += len(line); n > maxDiscard {
+		n += len(buf)
+		r.off += len(buf)
+		if n > maxDiscard {
 			return fmt.Errorf("%w: no newline within %d bytes", ErrLineTooLong, n)
 		}
+		if r.err != nil {
+			if errors.Is(r.err, io.EOF) {
+				return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, r.max)
+			}
+			return r.err
+		}
+		r.fill()
 	}
 }
 

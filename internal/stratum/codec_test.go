@@ -257,3 +257,86 @@ func TestEndlessLineBounded(t *testing.T) {
 		t.Fatalf("endless line: got %v, want ErrLineTooLong", err)
 	}
 }
+
+// chunkReader returns its data in reads of at most n bytes.
+type chunkReader struct {
+	data []byte
+	n    int
+}
+
+func (c *chunkReader) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	k := min(len(p), c.n, len(c.data))
+	copy(p, c.data[:k])
+	c.data = c.data[k:]
+	return k, nil
+}
+
+// readAll lists what ReadLine returns until EOF: lines, and "ERR:toolong".
+func readAll(t testing.TB, r *Reader) []string {
+	var got []string
+	for range 1 << 16 {
+		line, err := r.ReadLine()
+		switch {
+		case errors.Is(err, ErrLineTooLong):
+			got = append(got, "ERR:toolong")
+		case err == io.EOF:
+			return got
+		case err != nil:
+			t.Fatalf("ReadLine: %v", err)
+		default:
+			got = append(got, string(line))
+		}
+	}
+	t.Fatal("ReadLine never reached EOF")
+	return nil
+}
+
+// TestReaderHoldsNoBufferWhenIdle: once every line read so far is
+// consumed, the Reader gives its buffer back, so an idle connection holds
+// only the small wait array; a partial line keeps one until it completes.
+func TestReaderHoldsNoBufferWhenIdle(t *testing.T) {
+	pr, pw := io.Pipe()
+	r := NewReaderSize(pr, 4096)
+	go pw.Write([]byte("{\"id\":1}\n{\"id\":2"))
+	if line, err := r.ReadLine(); err != nil || string(line) != `{"id":1}` {
+		t.Fatalf("first line: %q, %v", line, err)
+	}
+	if r.bp == nil {
+		t.Fatal("a partial line is pending but the Reader holds no buffer")
+	}
+	go pw.Write([]byte("}\n"))
+	if line, err := r.ReadLine(); err != nil || string(line) != `{"id":2}` {
+		t.Fatalf("second line: %q, %v", line, err)
+	}
+	done := make(chan struct{})
+	go func() { r.ReadLine(); close(done) }()
+	// The reader now waits for input; the last line's buffer is released
+	// when the call begins.
+	for range 100 {
+		pw.Write(nil) // a zero-length write lets the waiting Read return 0 bytes
+	}
+	pw.Close()
+	<-done
+	if r.bp != nil {
+		t.Errorf("idle Reader holds a %d-byte buffer", cap(*r.bp))
+	}
+}
+
+// TestReaderChunking: the lines do not depend on how the input is split
+// into reads.
+func TestReaderChunking(t *testing.T) {
+	input := "a\r\n\n" + strings.Repeat("x", 150) + "\nmid\n" + strings.Repeat("y", 400) + "\r\n" + strings.Repeat("z", 3000) + "\nlast"
+	want := readAll(t, NewReaderSize(strings.NewReader(input), 300))
+	if len(want) != 6 {
+		t.Fatalf("whole input: %q", want)
+	}
+	for _, n := range []int{1, 2, 7, 255, 256, 257, 1000, 5000} {
+		got := readAll(t, NewReaderSize(&chunkReader{data: []byte(input), n: n}, 300))
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("reads of %d bytes: got %q, want %q", n, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -149,6 +150,20 @@ func FuzzError(f *testing.F) {
 		}
 		if enc2, _ := json.Marshal(&e2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding not stable: %s then %s", enc, enc2)
+		}
+	})
+}
+
+// FuzzReaderChunks: however the input is split into reads, the Reader
+// returns the same lines and errors.
+func FuzzReaderChunks(f *testing.F) {
+	f.Add([]byte("a\nb\r\n\n"+strings.Repeat("x", 200)+"\nok"), uint8(3))
+	f.Add([]byte(strings.Repeat("y", 300)), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		want := readAll(t, NewReaderSize(bytes.NewReader(data), 128))
+		got := readAll(t, NewReaderSize(&chunkReader{data: data, n: int(n%64) + 1}, 128))
+		if strings.Join(got, "\x00") != strings.Join(want, "\x00") {
+			t.Fatalf("chunked reads: got %q, want %q", got, want)
 		}
 	})
 }
