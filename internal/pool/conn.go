@@ -54,8 +54,10 @@ var errSlowClient = &closeError{Reason: reasonSlowClient}
 const maxMalformed = 8
 
 // conn is one TCP connection: a reader goroutine that decodes and handles
-// requests, and a writer goroutine that drains a bounded send queue. Both
-// are started by serve and joined before it returns.
+// requests, and a writer goroutine that drains a bounded send queue and
+// runs only while the queue holds lines. An idle connection is thus one
+// goroutine blocked in a read into a 256-byte array (stratum.Reader), with
+// no writer and no buffers; serve joins the writer before it returns.
 type conn struct {
 	s     *Server
 	nc    net.Conn
@@ -63,10 +65,17 @@ type conn struct {
 	log   *slog.Logger
 	start time.Time
 
-	sendq  chan []byte
-	room   chan struct{} // the writer took lines off sendq (buffer 1)
-	closec chan error    // reader asks the writer to flush and close, once
+	ctx    context.Context // the connection's; cancelled with its cause
 	cancel context.CancelCauseFunc
+	room   chan struct{} // the writer took lines off the queue (buffer 1)
+
+	// wmu guards the send queue. Lock order: mu, then wmu.
+	wmu     sync.Mutex
+	queue   [][]byte // lines for the writer; nil when empty
+	final   error    // closeAfterFlush's cause: ends the connection once the queue is sent
+	writing bool     // a writer goroutine is running
+	closed  bool     // serve is returning: no new writer
+	writers sync.WaitGroup
 
 	host      string       // hostKey of the remote address
 	isSession atomic.Bool  // subscribed and authorized (for Stats)
@@ -78,7 +87,7 @@ type conn struct {
 	sess session
 }
 
-func newConn(s *Server, nc net.Conn, cancel context.CancelCauseFunc) *conn {
+func newConn(s *Server, nc net.Conn, ctx context.Context, cancel context.CancelCauseFunc) *conn {
 	id := s.ids.Add(1)
 	now := time.Now()
 	c := &conn{
@@ -87,10 +96,9 @@ func newConn(s *Server, nc net.Conn, cancel context.CancelCauseFunc) *conn {
 		id:     id,
 		log:    s.log.With("conn", id, "remote", nc.RemoteAddr().String()),
 		start:  now,
-		sendq:  make(chan []byte, s.cfg.SendQueueLen),
-		room:   make(chan struct{}, 1),
-		closec: make(chan error, 1),
+		ctx:    ctx,
 		cancel: cancel,
+		room:   make(chan struct{}, 1),
 	}
 	c.sess.init(s.cfg, now)
 	c.lastShare.Store(now.UnixNano())
@@ -105,14 +113,15 @@ func (c *conn) serve(ctx context.Context) {
 	defer stop()
 	c.log.Debug("connected")
 
-	// The reader runs on this goroutine, the writer on a second one: two
-	// goroutines per connection.
-	var wg sync.WaitGroup
-	wg.Go(func() { cancel(c.writeLoop(ctx)) })
+	// The reader runs on this goroutine; the writer, while there is
+	// something to send, on a second one.
 	if err := c.readLoop(ctx); err != nil {
 		cancel(err)
 	}
-	wg.Wait()
+	c.wmu.Lock()
+	c.closed = true
+	c.wmu.Unlock()
+	c.writers.Wait()
 	c.nc.Close()
 
 	cause := context.Cause(ctx)
@@ -142,79 +151,125 @@ func (c *conn) serve(ctx context.Context) {
 	c.log.Log(context.Background(), lvl, "disconnected", "reason", reason, "cause", cause, "worker", name)
 }
 
-// enqueue queues line without blocking. A full queue means the client does
-// not read fast enough: it is disconnected and counted (STYLE R7). The
-// reader keeps half the queue free for the broadcaster (waitRoom), so a
-// client that pipelines requests but reads its answers never fills it.
+// enqueue queues line without blocking and starts the writer if it is not
+// running. A full queue means the client does not read fast enough: it is
+// disconnected and counted (STYLE R7). The reader keeps half the queue free
+// for the broadcaster (waitRoom), so a client that pipelines requests but
+// reads its answers never fills it.
 func (c *conn) enqueue(line []byte) bool {
-	select {
-	case c.sendq <- line:
-		return true
-	default:
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if len(c.queue) >= c.s.cfg.SendQueueLen {
 		c.cancel(errSlowClient)
 		return false
 	}
+	c.queue = append(c.queue, line)
+	c.startWriterLocked()
+	return true
 }
 
 // closeAfterFlush makes the writer send everything queued so far, then end
-// the connection with cause.
+// the connection with cause (the first cause given wins).
 func (c *conn) closeAfterFlush(cause error) {
-	select {
-	case c.closec <- cause:
-	default:
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.final == nil {
+		c.final = cause
 	}
+	c.startWriterLocked()
+}
+
+func (c *conn) startWriterLocked() {
+	if c.writing || c.closed {
+		return
+	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
+}
+
+// queueLen is how many lines wait for the writer.
+func (c *conn) queueLen() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.queue)
 }
 
 // writeBufs recycles write buffers, so that an idle connection holds none.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func (c *conn) writeLoop(ctx context.Context) error {
+// writeLoop sends the queue in batches and returns once it is empty (or the
+// connection ends); enqueue starts it again for the next line.
+func (c *conn) writeLoop() {
+	defer c.writers.Done()
 	for {
-		var (
-			final error
-			first []byte
-		)
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case first = <-c.sendq:
-		case final = <-c.closec:
+		bp, final, ok := c.takeBatch()
+		if !ok {
+			return
 		}
-		bp := writeBufs.Get().(*[]byte)
-		buf := append((*bp)[:0], first...)
-		// Batch whatever else is queued into one write.
-	drain:
-		for len(buf) < 64<<10 {
-			select {
-			case line := <-c.sendq:
-				buf = append(buf, line...)
-			default:
-				break drain
-			}
-		}
-		select { // after the drain, so that the reader sees the room it is told of
-		case c.room <- struct{}{}:
-		default:
-		}
-		var err error
-		if len(buf) > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
-			_, err = c.nc.Write(buf)
-		}
-		if cap(buf) <= 256<<10 {
-			*bp = buf[:0]
+		err := c.write(*bp)
+		if cap(*bp) <= 256<<10 {
+			*bp = (*bp)[:0]
 			writeBufs.Put(bp)
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return &closeError{Reason: reasonSlowClient, Err: err} // the client stopped reading
+		if err == nil {
+			err = final
 		}
 		if err != nil {
-			return &closeError{Reason: reasonWriteError, Err: err}
-		}
-		if final != nil {
-			return final
+			c.cancel(err)
+			c.wmu.Lock()
+			c.writing = false
+			c.wmu.Unlock()
+			return
 		}
 	}
+}
+
+// takeBatch takes up to 64 KiB of queued lines into a pooled buffer, with
+// the final cause when the batch empties the queue. ok is false when there
+// is nothing to do: the writer then stops (in the same critical section
+// that saw the queue empty, so no line is left behind).
+func (c *conn) takeBatch() (bp *[]byte, final error, ok bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.ctx.Err() != nil || (len(c.queue) == 0 && c.final == nil) {
+		c.writing = false
+		return nil, nil, false
+	}
+	bp = writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	n := 0
+	for n < len(c.queue) && (n == 0 || len(buf)+len(c.queue[n]) <= 64<<10) {
+		buf = append(buf, c.queue[n]...)
+		c.queue[n] = nil
+		n++
+	}
+	*bp = buf
+	if c.queue = c.queue[n:]; len(c.queue) == 0 {
+		c.queue = nil // an idle connection keeps no queue
+		final = c.final
+	}
+	select { // the reader may be waiting for room
+	case c.room <- struct{}{}:
+	default:
+	}
+	return bp, final, true
+}
+
+// write sends one batch with the write timeout.
+func (c *conn) write(buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	_, err := c.nc.Write(buf)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &closeError{Reason: reasonSlowClient, Err: err} // the client stopped reading
+	case err != nil:
+		return &closeError{Reason: reasonWriteError, Err: err}
+	}
+	return nil
 }
 
 func (c *conn) readLoop(ctx context.Context) error {
@@ -286,7 +341,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 // dropped by the writer's timeout, not here. It returns false once ctx is
 // done.
 func (c *conn) waitRoom(ctx context.Context) bool {
-	for len(c.sendq) > cap(c.sendq)/2 {
+	for c.queueLen() > c.s.cfg.SendQueueLen/2 {
 		select {
 		case <-c.room:
 		case <-ctx.Done():

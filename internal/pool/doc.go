@@ -10,8 +10,10 @@
 // goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
 // job, queued on every session without waiting), a ticker (vardiff for
 // idle sessions, persistence flushes), and per connection one reader (it
-// decodes and answers requests, calling Submit synchronously) and one
-// writer (it drains a bounded send queue in batched writes). A client
+// decodes and answers requests, calling Submit synchronously) and, only
+// while lines are queued, one writer (it drains a bounded send queue in
+// batched writes and ends when it is empty): an idle session is a reader
+// blocked on a 256-byte array, with no writer and no buffers. A client
 // whose queue fills is dropped and counted, never waited on (STYLE R7);
 // the reader stops reading while half the queue is taken, so a client that
 // pipelines requests and reads its answers is slowed, not dropped.

@@ -46,7 +46,7 @@ func TestExtranonce2SizeChange(t *testing.T) {
 			defer client.Close()
 			ctx, cancel := context.WithCancelCause(context.Background())
 			defer cancel(nil)
-			c := newConn(s, server, cancel)
+			c := newConn(s, server, ctx, cancel)
 			s.mu.Lock()
 			s.conns[c] = struct{}{}
 			s.mu.Unlock()

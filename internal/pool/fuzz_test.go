@@ -102,7 +102,7 @@ func FuzzSessionLines(f *testing.F) {
 		server, client := net.Pipe()
 		ctx, cancel := context.WithCancelCause(context.Background())
 		defer cancel(nil)
-		c := newConn(s, server, cancel)
+		c := newConn(s, server, ctx, cancel)
 		done := make(chan struct{})
 		go func() { c.serve(ctx); close(done) }()
 		read := make(chan error, 1)

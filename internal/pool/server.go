@@ -249,7 +249,7 @@ func (s *Server) admit(ctx context.Context, nc net.Conn) (*conn, context.Context
 		return nil, nil, reason
 	}
 	cctx, cancel := context.WithCancelCause(ctx)
-	c := newConn(s, nc, cancel)
+	c := newConn(s, nc, cctx, cancel)
 	c.host = key
 	s.conns[c] = struct{}{}
 	return c, cctx, ""
