@@ -125,7 +125,7 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	}
 	f.defaultDiffs(params.Name == "regtest")
 	reg := obs.NewRegistry()
-	var jobs *job.Manager
+	var jobs jobSource
 	if f.upstream != "" {
 		jobs, err = newProxyJobs(f, log, reg)
 	} else {
@@ -179,6 +179,13 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	return err
 }
 
+// jobSource is node mode (*job.Manager) or proxy mode (*job.Proxy).
+type jobSource interface {
+	pool.JobSource
+	Run(ctx context.Context) error
+	Status() job.Status
+}
+
 // newNodeJobs builds the job manager in front of a node's JSON-RPC.
 func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
 	if f.payout == "" {
@@ -222,7 +229,7 @@ func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg p
 
 // newProxyJobs builds the job manager in proxy mode, fed by an upstream
 // Stratum pool.
-func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
+func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*job.Proxy, error) {
 	// Credentials in the URL (stratum+tcp://user:pass@host:port, as
 	// cpuminer accepts) are used when no flag or environment gives them.
 	upURL, urlUser, urlPass := f.upstream, "", ""
@@ -252,7 +259,7 @@ func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	jobs, err := job.New(job.Config{
+	jobs, err := job.NewProxy(job.ProxyConfig{
 		Upstream:   up,
 		Logger:     log.With("component", "job"),
 		Registerer: reg,

@@ -2,10 +2,7 @@ package job
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -20,16 +17,10 @@ import (
 
 // Config configures a Manager. Defaults are applied by New.
 type Config struct {
-	// Source provides block templates; required unless Upstream is set.
+	// Source provides block templates; required.
 	Source TemplateSource
-	// Submitter submits found blocks; required unless Upstream is set.
+	// Submitter submits found blocks; required.
 	Submitter BlockSubmitter
-	// Upstream, when set, puts the Manager in proxy mode: jobs come from
-	// an upstream pool's mining.notify, each connection's extranonce1 is
-	// a prefix of the upstream extranonce2 (Extranonce1Size bytes, default
-	// 2), and shares that meet the upstream target are forwarded to it.
-	// Source, Submitter and PayoutScript are then unused.
-	Upstream WorkSource
 	// Checker verifies accepted blocks are in the main chain; default:
 	// Submitter when it implements BlockChecker, else no verification.
 	Checker BlockChecker
@@ -66,19 +57,13 @@ type Config struct {
 
 // Validate reports whether cfg is usable. It does not modify cfg.
 func (cfg Config) Validate() error {
-	if cfg.Upstream != nil {
-		if cfg.Source != nil || cfg.Submitter != nil {
-			return errors.New("job: config: Upstream (proxy mode) excludes Source and Submitter")
-		}
-	} else {
-		switch {
-		case cfg.Source == nil:
-			return errors.New("job: config: Source is required")
-		case cfg.Submitter == nil:
-			return errors.New("job: config: Submitter is required")
-		case len(cfg.PayoutScript) == 0:
-			return errors.New("job: config: PayoutScript is required")
-		}
+	switch {
+	case cfg.Source == nil:
+		return errors.New("job: config: Source is required")
+	case cfg.Submitter == nil:
+		return errors.New("job: config: Submitter is required")
+	case len(cfg.PayoutScript) == 0:
+		return errors.New("job: config: PayoutScript is required")
 	}
 	switch {
 	case cfg.Extranonce1Size < 0 || cfg.Extranonce1Size > 8:
@@ -93,50 +78,26 @@ func (cfg Config) Validate() error {
 	return nil
 }
 
-// Manager turns templates into jobs, hands out extranonce1 values,
-// validates shares and submits blocks. Run drives the template loop;
-// Subscribe, Current, NewExtranonce1, Submit and Status are safe for
-// concurrent use from any goroutine.
+// Manager is node mode: it turns a node's block templates into jobs,
+// hands out extranonce1 values, validates shares and submits, retries and
+// verifies found blocks. Run drives the template loop; Subscribe, Current,
+// NewExtranonce1, Submit, WaitBlock, BlockConfirmations and Status are safe
+// for concurrent use from any goroutine. Proxy is the upstream-pool
+// counterpart; both share core.
 type Manager struct {
-	cfg     Config
-	log     *slog.Logger
-	met     *metrics
-	params  BuildParams
-	idBase  uint32
-	en1Next atomic.Uint64
-
-	table    atomic.Pointer[jobTable] // written only by the owner goroutine
-	dups     dupSet
+	core
+	cfg      Config
+	params   BuildParams
 	fetchSeq atomic.Uint64
-	kick     chan struct{}            // buffered(1): fetch a template now
-	fwdq     chan chain.UpstreamShare // proxy mode: shares to forward
-	running  atomic.Bool
+	kick     chan struct{} // buffered(1): fetch a template now
 	stopping chan struct{} // closed when Run is shutting down
-
-	// subMu guards subs.
-	subMu   sync.Mutex
-	subs    map[uint64]chan *Job
-	nextSub uint64
 
 	// blockMu guards blocks: every block hash ever submitted, so none is
 	// submitted twice.
 	blockMu sync.Mutex
 	blocks  map[[32]byte]*blockTask
 
-	templates   atomic.Uint64
-	blocksFound atomic.Uint64
-	blocksOK    atomic.Uint64
-	forwarded   atomic.Uint64
-	lastErr     atomic.Pointer[string]
-}
-
-// jobTable is an immutable snapshot of the known jobs.
-type jobTable struct {
-	byID    map[string]*Job
-	order   []string // oldest first
-	current *Job
-	tpl     *chain.Template
-	tipSeq  uint64 // fetch sequence of the template that set the tip
+	blocksOK atomic.Uint64
 }
 
 // New returns a Manager for cfg. It does no I/O.
@@ -146,9 +107,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Extranonce1Size == 0 {
 		cfg.Extranonce1Size = 4
-		if cfg.Upstream != nil {
-			cfg.Extranonce1Size = 2
-		}
 	}
 	if cfg.Extranonce2Size == 0 {
 		cfg.Extranonce2Size = 8
@@ -182,143 +140,29 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	var seed [12]byte
-	_, _ = rand.Read(seed[:])
 	m := &Manager{
 		cfg: cfg,
-		log: cfg.Logger,
-		met: newMetrics(cfg.Registerer),
 		params: BuildParams{
 			PayoutScript:    cfg.PayoutScript,
 			Tag:             cfg.Tag,
 			Extranonce1Size: cfg.Extranonce1Size,
 			Extranonce2Size: cfg.Extranonce2Size,
 		},
-		idBase:   binary.BigEndian.Uint32(seed[:4]),
 		kick:     make(chan struct{}, 1),
-		fwdq:     make(chan chain.UpstreamShare, forwardQueueLen),
 		stopping: make(chan struct{}),
-		subs:     make(map[uint64]chan *Job),
 		blocks:   make(map[[32]byte]*blockTask),
 	}
-	m.en1Next.Store(binary.BigEndian.Uint64(seed[4:]))
-	m.dups.max = cfg.MaxDupEntries
-	m.table.Store(&jobTable{byID: map[string]*Job{}})
+	m.init(cfg.Logger, cfg.Registerer, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries)
 	return m, nil
 }
 
-// Extranonce2Size is the extranonce2 size miners must use. In proxy mode
-// it follows the upstream (0 before the first job); jobs carry their own
-// Extranonce2Size, which is authoritative.
-func (m *Manager) Extranonce2Size() int {
-	if m.cfg.Upstream != nil {
-		if j := m.Current(); j != nil {
-			return j.Extranonce2Size
-		}
-		return 0
-	}
-	return m.cfg.Extranonce2Size
-}
-
-// Extranonce1Size is the size of the values NewExtranonce1 returns.
-func (m *Manager) Extranonce1Size() int { return m.cfg.Extranonce1Size }
-
-// NewExtranonce1 returns an extranonce1 unique among all values this
-// Manager has returned (a counter from a random start, so 2^(8·size)
-// connections get distinct values). Safe for concurrent use.
-func (m *Manager) NewExtranonce1() []byte {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], m.en1Next.Add(1))
-	return append([]byte(nil), b[8-m.cfg.Extranonce1Size:]...)
-}
-
-// Current returns the newest job, or nil before the first template.
-func (m *Manager) Current() *Job { return m.table.Load().current }
-
-// Subscribe returns a channel that receives each new job (buffer 1,
-// newest wins: a slow reader skips intermediate jobs, but a skipped clean
-// job turns the next delivered one into a clean copy), starting with the
-// current job if any, and a func that unsubscribes and closes the channel.
-func (m *Manager) Subscribe() (<-chan *Job, func()) {
-	ch := make(chan *Job, 1)
-	m.subMu.Lock()
-	id := m.nextSub
-	m.nextSub++
-	m.subs[id] = ch
-	if cur := m.Current(); cur != nil {
-		ch <- cur
-	}
-	m.subMu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			m.subMu.Lock()
-			delete(m.subs, id)
-			close(ch)
-			m.subMu.Unlock()
-		})
-	}
-}
-
-func (m *Manager) broadcast(j *Job) {
-	m.subMu.Lock()
-	defer m.subMu.Unlock()
-	for _, ch := range m.subs {
-		send := j
-		select {
-		case old := <-ch:
-			if old.Clean && !send.Clean {
-				c := *send
-				c.Clean = true
-				send = &c
-			}
-		default:
-		}
-		select {
-		case ch <- send:
-		default: // cannot happen: only broadcast sends, under subMu
-		}
-	}
-}
-
-// Status is a snapshot for the dashboard and /api/stats.
-type Status struct {
-	Height         int64   `json:"height"`
-	PrevHash       string  `json:"prev_hash"` // display order
-	JobID          string  `json:"job_id"`
-	Txs            int     `json:"txs"`
-	Bits           string  `json:"bits"`
-	NetworkDiff    float64 `json:"network_difficulty"`
-	Jobs           int     `json:"jobs"`
-	Templates      uint64  `json:"templates"`
-	BlocksFound    uint64  `json:"blocks_found"`
-	BlocksAccepted uint64  `json:"blocks_accepted"`
-	// Forwarded counts shares queued for the upstream pool (proxy mode),
-	// counted before Submit returns.
-	Forwarded uint64    `json:"forwarded,omitempty"`
-	LastJob   time.Time `json:"last_job"`
-	LastError string    `json:"last_error,omitempty"`
-}
+// Extranonce2Size is the extranonce2 size miners must use.
+func (m *Manager) Extranonce2Size() int { return m.cfg.Extranonce2Size }
 
 // Status returns a snapshot of the manager's state.
 func (m *Manager) Status() Status {
-	t := m.table.Load()
-	s := Status{
-		Jobs:           len(t.byID),
-		Templates:      m.templates.Load(),
-		BlocksFound:    m.blocksFound.Load(),
-		BlocksAccepted: m.blocksOK.Load(),
-		Forwarded:      m.forwarded.Load(),
-	}
-	if p := m.lastErr.Load(); p != nil {
-		s.LastError = *p
-	}
-	if j := t.current; j != nil {
-		s.Height, s.PrevHash, s.JobID, s.Txs = j.Height, btc.HashString(j.PrevHash), j.ID, len(j.Txs)
-		s.Bits = btc.HexUint32(j.Bits)
-		s.NetworkDiff = btc.TargetToDifficulty(j.NetworkTarget)
-		s.LastJob = j.Created
-	}
+	s := m.status()
+	s.BlocksAccepted = m.blocksOK.Load()
 	return s
 }
 
@@ -341,13 +185,6 @@ func (m *Manager) Run(ctx context.Context) error {
 		close(m.stopping)
 		m.waitSettled()
 	}()
-	if m.cfg.Upstream != nil {
-		err := m.runProxy(ctx)
-		if ctx.Err() != nil {
-			return nil
-		}
-		return err
-	}
 	templc := make(chan fetched)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.longpollLoop(gctx, templc) })
@@ -366,9 +203,7 @@ func (m *Manager) fetch(ctx context.Context, lpid string) (fetched, error) {
 	tpl, err := m.cfg.Source.GetBlockTemplate(ctx, lpid)
 	if err != nil {
 		if ctx.Err() == nil {
-			m.met.templateErrors.Inc()
-			s := err.Error()
-			m.lastErr.Store(&s)
+			m.recordErr(err)
 		}
 		return fetched{}, err
 	}
@@ -472,9 +307,7 @@ func (m *Manager) ownerLoop(ctx context.Context, templc <-chan fetched) error {
 			m.templates.Add(1)
 			seq++
 			if err := m.apply(f, seq, time.Now()); err != nil {
-				m.met.templateErrors.Inc()
-				s := err.Error()
-				m.lastErr.Store(&s)
+				m.recordErr(err)
 				m.log.Error("cannot build job from template", "height", f.tpl.Height, "err", err)
 			}
 		}
@@ -498,8 +331,7 @@ func (m *Manager) apply(f fetched, seq uint64, now time.Time) error {
 			return nil
 		}
 	}
-	id := fmt.Sprintf("%08x%x", m.idBase, seq)
-	j, err := NewJob(id, tpl, m.params, newTip, now)
+	j, err := NewJob(m.jobID(seq), tpl, m.params, newTip, now)
 	if err != nil {
 		return err
 	}
@@ -523,33 +355,6 @@ func (m *Manager) apply(f fetched, seq uint64, now time.Time) error {
 	return nil
 }
 
-// publish stores a new job table with j as the current job (dropping every
-// older job when dropOld) and broadcasts j. Only the owner goroutine calls
-// it.
-func (m *Manager) publish(old *jobTable, j *Job, tpl *chain.Template, tipSeq uint64, dropOld bool) {
-	t := &jobTable{byID: make(map[string]*Job, len(old.byID)+1), current: j, tpl: tpl, tipSeq: tipSeq}
-	if !dropOld {
-		t.order = append(t.order, old.order...)
-		for k, v := range old.byID {
-			t.byID[k] = v
-		}
-	}
-	t.order = append(t.order, j.ID)
-	t.byID[j.ID] = j
-	for len(t.order) > m.cfg.MaxJobs {
-		delete(t.byID, t.order[0])
-		t.order = t.order[1:]
-	}
-	newTip := old.current == nil || old.current.gen != j.gen
-	if newTip {
-		m.dups.reset(j.gen)
-		m.met.height.Set(float64(j.Height))
-	}
-	m.table.Store(t)
-	m.met.jobs.WithLabelValues(map[bool]string{true: "clean", false: "update"}[newTip]).Inc()
-	m.broadcast(j)
-}
-
 // templateChanged reports whether a same-tip template differs enough to be
 // worth a new job: other transactions, version, value, or a newer time.
 func templateChanged(a, b *chain.Template) bool {
@@ -570,29 +375,17 @@ func templateChanged(a, b *chain.Template) bool {
 // Submit validates a share (mining-protocols.md §1.7 order) and, when its
 // hash meets the network target, assembles and submits the block at once
 // — also for shares rejected as stale, out-of-window or outside the
-// version mask. A rejection is returned as a *stratum.RejectError together with
-// the Result (Hash, Difficulty, Block set when the header was hashed).
-// A block is submitted at most once per hash; node errors are retried in
-// the background for SubmitRetryFor. Safe for concurrent use.
+// version mask. A rejection is returned as a *stratum.RejectError together
+// with the Result (Hash, Difficulty, Block set when the header was
+// hashed). A block is submitted at most once per hash; node errors are
+// retried in the background for SubmitRetryFor. Safe for concurrent use.
 func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
-	t := m.table.Load()
-	j := t.byID[sh.JobID]
-	stale := j != nil && t.current != nil && j.gen != t.current.gen
-	v := Check(j, stale, &sh, uint32(time.Now().Unix()))
-	var res Result
-	if v.Hashed {
-		res.Hash = v.Hash
-		res.Difficulty = btc.HashDifficulty(v.Hash)
-		res.Stale = stale
-	}
+	j, v, res := m.verdict(&sh)
 	rej := v.Reject
-	if rej == nil && j.Upstream != nil && (v.Version^j.Version)&^j.Upstream.VersionMask != 0 {
-		rej = errUpstreamVersion
-	}
 	if rej == nil && !m.dups.add(j.gen, v.Hash) {
 		rej = errDuplicate
 	}
-	if v.Solves && rej != errDuplicate && j.Upstream == nil {
+	if v.Solves && rej != errDuplicate {
 		b := m.submitBlock(ctx, j, &sh, v)
 		res.Block = &b
 	}
@@ -601,52 +394,5 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		// regtest the network target is easier than share difficulty 1.
 		rej = CheckTarget(&v.Hash, &sh.Target)
 	}
-	if j != nil && j.Upstream != nil {
-		res.Block = m.forward(j, &sh, v, rej)
-	}
-	if rej != nil {
-		m.met.shares.WithLabelValues(rej.Kind.String()).Inc()
-		return res, rej
-	}
-	m.met.sharesAccepted.Inc()
-	return res, nil
-}
-
-// dupSet remembers share hashes (SHA-256d of the full 80-byte header, so
-// the version, ntime, nonce and both extranonces are all part of the key)
-// for the current tip. Memory is bounded by rotating two generations.
-type dupSet struct {
-	max int
-	// mu guards the fields below.
-	mu   sync.Mutex
-	tip  uint64 // tip generation
-	cur  map[[32]byte]struct{}
-	prev map[[32]byte]struct{}
-}
-
-func (d *dupSet) reset(tip uint64) {
-	d.mu.Lock()
-	d.tip, d.cur, d.prev = tip, make(map[[32]byte]struct{}), nil
-	d.mu.Unlock()
-}
-
-// add records h for tip and reports whether it was new. Hashes for another
-// tip (a race with a tip change) are not recorded and count as new.
-func (d *dupSet) add(tip uint64, h [32]byte) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if tip != d.tip || d.cur == nil {
-		return true
-	}
-	if _, ok := d.cur[h]; ok {
-		return false
-	}
-	if _, ok := d.prev[h]; ok {
-		return false
-	}
-	if len(d.cur) >= d.max/2 {
-		d.prev, d.cur = d.cur, make(map[[32]byte]struct{}, len(d.cur))
-	}
-	d.cur[h] = struct{}{}
-	return true
+	return m.count(res, rej)
 }

@@ -2,11 +2,16 @@ package job
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
@@ -32,6 +37,116 @@ const (
 	forwardQueueLen = 4096
 	forwardParallel = 32
 )
+
+// ProxyConfig configures a Proxy. Defaults are applied by NewProxy.
+type ProxyConfig struct {
+	// Upstream is the pool the jobs come from and shares go to; required.
+	Upstream WorkSource
+	// Extranonce1Size is the prefix of the upstream extranonce2 that
+	// tells our connections apart (bytes, default 2); workers get the
+	// rest of it as their extranonce2.
+	Extranonce1Size int
+	// MaxJobs is how many recent jobs are kept for share lookup; default 64.
+	MaxJobs int
+	// MaxDupEntries bounds the duplicate-share memory; default 1<<21.
+	MaxDupEntries int
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers nothing.
+	Registerer prometheus.Registerer
+}
+
+// Validate reports whether cfg is usable. It does not modify cfg.
+func (cfg ProxyConfig) Validate() error {
+	switch {
+	case cfg.Upstream == nil:
+		return errors.New("job: proxy config: Upstream is required")
+	case cfg.Extranonce1Size < 0 || cfg.Extranonce1Size > 8:
+		return errors.New("job: proxy config: Extranonce1Size must be 1..8")
+	case cfg.MaxJobs < 0 || cfg.MaxDupEntries < 0:
+		return errors.New("job: proxy config: negative limit")
+	}
+	return nil
+}
+
+// Proxy is proxy mode: jobs come from an upstream pool's mining.notify,
+// each connection's extranonce1 is a prefix of the upstream extranonce2,
+// and shares that meet the upstream target are forwarded to it. It shares
+// job publication, Check and the duplicate set with Manager (core); it
+// submits no blocks itself, so WaitBlock and BlockConfirmations answer
+// ErrUnknownBlock and ErrCannotFollow. Run drives it; the other methods
+// are safe for concurrent use.
+type Proxy struct {
+	core
+	cfg       ProxyConfig
+	fwdq      chan chain.UpstreamShare // shares to forward
+	forwarded atomic.Uint64
+}
+
+// NewProxy returns a Proxy for cfg. It does no I/O.
+func NewProxy(cfg ProxyConfig) (*Proxy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.Extranonce1Size = cmp.Or(cfg.Extranonce1Size, 2)
+	cfg.MaxJobs = cmp.Or(cfg.MaxJobs, 64)
+	cfg.MaxDupEntries = cmp.Or(cfg.MaxDupEntries, 1<<21)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m := &Proxy{cfg: cfg, fwdq: make(chan chain.UpstreamShare, forwardQueueLen)}
+	m.init(cfg.Logger, cfg.Registerer, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries)
+	return m, nil
+}
+
+// Extranonce2Size is the extranonce2 size of the current upstream job (0
+// before the first one); jobs carry their own, which is authoritative.
+func (m *Proxy) Extranonce2Size() int {
+	if j := m.Current(); j != nil {
+		return j.Extranonce2Size
+	}
+	return 0
+}
+
+// Status returns a snapshot of the proxy's state.
+func (m *Proxy) Status() Status {
+	s := m.status()
+	s.Forwarded = m.forwarded.Load()
+	return s
+}
+
+// WaitBlock returns ErrUnknownBlock: a block found in proxy mode is the
+// upstream pool's to submit.
+func (m *Proxy) WaitBlock(context.Context, [32]byte) (Block, error) {
+	return Block{}, ErrUnknownBlock
+}
+
+// BlockConfirmations returns ErrCannotFollow: the proxy has no node.
+func (m *Proxy) BlockConfirmations(context.Context, [32]byte) (int64, error) {
+	return 0, ErrCannotFollow
+}
+
+// Submit validates a share like Manager.Submit, also against the upstream
+// pool's version mask, and queues it for the upstream when it meets the
+// upstream target (a block-solving share even when locally stale). Safe
+// for concurrent use.
+func (m *Proxy) Submit(_ context.Context, sh Share) (Result, error) {
+	j, v, res := m.verdict(&sh)
+	rej := v.Reject
+	if rej == nil && (v.Version^j.Version)&^j.Upstream.VersionMask != 0 {
+		rej = errUpstreamVersion
+	}
+	if rej == nil && !m.dups.add(j.gen, v.Hash) {
+		rej = errDuplicate
+	}
+	if rej == nil && !v.Solves {
+		rej = CheckTarget(&v.Hash, &sh.Target)
+	}
+	if j != nil {
+		res.Block = m.forward(j, &sh, v, rej)
+	}
+	return m.count(res, rej)
+}
 
 // NewProxyJob builds an immutable job from upstream work. The upstream
 // extranonce1 is appended to coinb1; the upstream extranonce2 is split
@@ -101,18 +216,26 @@ func coinbaseHeight(coinb1 []byte) int64 {
 	return 0
 }
 
-// runProxy is Run in proxy mode.
-func (m *Manager) runProxy(ctx context.Context) error {
+// Run connects to the upstream and turns its work into jobs, forwarding
+// queued shares, until ctx is cancelled. Run may be called once.
+func (m *Proxy) Run(ctx context.Context) error {
+	if !m.running.CompareAndSwap(false, true) {
+		return errors.New("job: Run called twice")
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.cfg.Upstream.Run(gctx) })
 	g.Go(func() error { return m.proxyOwnerLoop(gctx) })
 	g.Go(func() error { return m.forwardLoop(gctx) })
-	return g.Wait()
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // proxyOwnerLoop turns upstream work into jobs; it is the single writer of
 // m.table in proxy mode.
-func (m *Manager) proxyOwnerLoop(ctx context.Context) error {
+func (m *Proxy) proxyOwnerLoop(ctx context.Context) error {
 	var seq uint64
 	work := m.cfg.Upstream.Work()
 	for {
@@ -123,9 +246,7 @@ func (m *Manager) proxyOwnerLoop(ctx context.Context) error {
 			m.templates.Add(1)
 			seq++
 			if err := m.applyUpstream(w, seq, time.Now()); err != nil {
-				m.met.templateErrors.Inc()
-				s := err.Error()
-				m.lastErr.Store(&s)
+				m.recordErr(err)
 				m.log.Error("cannot build job from upstream work", "upstream_job", w.Notify.JobID, "err", err)
 			}
 		}
@@ -134,11 +255,10 @@ func (m *Manager) proxyOwnerLoop(ctx context.Context) error {
 
 // applyUpstream publishes a job for upstream work. A new session (a
 // reconnect) drops every older job: their extranonce1 is gone.
-func (m *Manager) applyUpstream(w chain.UpstreamWork, seq uint64, now time.Time) error {
+func (m *Proxy) applyUpstream(w chain.UpstreamWork, seq uint64, now time.Time) error {
 	old := m.table.Load()
 	cur := old.current
-	id := fmt.Sprintf("%08x%x", m.idBase, seq)
-	j, err := NewProxyJob(id, w, m.cfg.Extranonce1Size, now)
+	j, err := NewProxyJob(m.jobID(seq), w, m.cfg.Extranonce1Size, now)
 	if err != nil {
 		return err
 	}
@@ -164,7 +284,7 @@ func (m *Manager) applyUpstream(w chain.UpstreamWork, seq uint64, now time.Time)
 // sending: accepted locally (or rejected locally only as stale, when it
 // solves a block), same session, and meeting the upstream target. It
 // returns the Block record for a block-solving share.
-func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError) *Block {
+func (m *Proxy) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError) *Block {
 	if !v.Hashed {
 		return nil
 	}
@@ -203,7 +323,7 @@ func (m *Manager) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError
 }
 
 // forwardLoop sends queued shares upstream, up to forwardParallel at once.
-func (m *Manager) forwardLoop(ctx context.Context) error {
+func (m *Proxy) forwardLoop(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, forwardParallel)

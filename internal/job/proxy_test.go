@@ -81,7 +81,7 @@ func TestProxyModeForwardsShares(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Config{Upstream: up, Logger: quiet})
+	m, err := NewProxy(ProxyConfig{Upstream: up, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestProxyModeForwardsShares(t *testing.T) {
 
 // runManager runs m until the test ends (its cleanup cancels Run and checks
 // that it returned nil) and returns Run's context.
-func runManager(t *testing.T, m *Manager) context.Context {
+func runManager(t *testing.T, m interface{ Run(context.Context) error }) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

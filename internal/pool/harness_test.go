@@ -105,15 +105,23 @@ type harnessOpts struct {
 	sub     job.BlockSubmitter
 	cfg     pool.Config // Jobs, Listener, Logger are filled in
 	dataDir string
-	payout  []byte       // default payoutScript
-	jobCfg  *job.Config  // overrides the job.Config built from src, sub and payout
-	log     *slog.Logger // the pool's logger; default testLogger
+	payout  []byte           // default payoutScript
+	jobCfg  *job.Config      // overrides the job.Config built from src, sub and payout
+	proxy   *job.ProxyConfig // proxy mode: a job.Proxy instead of a job.Manager
+	log     *slog.Logger     // the pool's logger; default testLogger
 }
 
-// harness runs a real job.Manager and pool.Server on loopback.
+// jobSource is a job.Manager or a job.Proxy.
+type jobSource interface {
+	pool.JobSource
+	Run(ctx context.Context) error
+}
+
+// harness runs a real job.Manager (or job.Proxy) and pool.Server on
+// loopback.
 type harness struct {
 	pool   *pool.Server
-	jobs   *job.Manager
+	jobs   jobSource
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
@@ -139,9 +147,15 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	if o.jobCfg != nil {
 		jcfg = *o.jobCfg
 	}
-	jobs, err := job.New(jcfg)
+	var jobs jobSource
+	var err error
+	if o.proxy != nil {
+		jobs, err = job.NewProxy(*o.proxy)
+	} else {
+		jobs, err = job.New(jcfg)
+	}
 	if err != nil {
-		t.Fatalf("job.New: %v", err)
+		t.Fatalf("job source: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

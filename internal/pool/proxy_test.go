@@ -22,8 +22,8 @@ func TestProxyMode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jcfg := job.Config{Upstream: up, Logger: testLogger(t).With("component", "job")}
-	h := startHarness(t, harnessOpts{jobCfg: &jcfg, cfg: pool.Config{InitialDiff: 1e-5, MinDiff: 1e-7}})
+	pcfg := job.ProxyConfig{Upstream: up, Logger: testLogger(t).With("component", "job")}
+	h := startHarness(t, harnessOpts{proxy: &pcfg, cfg: pool.Config{InitialDiff: 1e-5, MinDiff: 1e-7}})
 
 	c := dial(t, h.addr)
 	c.handshake("local")
