@@ -21,16 +21,17 @@ var allowed = map[string][]string{
 	"btc":              {},
 	"sha256d":          {},
 	"stratum":          {},
-	"mesos":            {},
+	"backoff":          {}, // the one capped exponential backoff
+	"mesos":            {"backoff"},
 	"obs":              {},
 	"porttest":         {}, // test helper: ports for tests (no internal imports)
 	"parts":            {}, // integration parts: detection and install hints (tests, doctor)
-	"chain":            {"btc", "stratum"},
+	"chain":            {"btc", "stratum", "backoff"},
 	"node":             {"btc"},
 	"job":              {"btc", "sha256d", "stratum", "chain"},
 	"pool":             {"job", "stratum", "btc"},
-	"miner":            {"stratum", "sha256d", "btc"},
-	"scheduler":        {"mesos"},
+	"miner":            {"stratum", "sha256d", "btc", "backoff"},
+	"scheduler":        {"mesos", "backoff"},
 	"minimesos/master": {"mesos"},
 	"dockerapi":        {}, // Docker Engine API client (agent, demo)
 	"minimesos/agent":  {"mesos", "dockerapi"},

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hashfleet/hashfleet/internal/backoff"
 )
 
 // Config configures a Client. Defaults are applied by New.
@@ -287,7 +288,7 @@ func (c *Client) call(ctx context.Context, method string, params []any, result a
 	if err != nil {
 		return fmt.Errorf("chain: %s: encode params: %w", method, err)
 	}
-	backoff := c.backoffMin
+	bo := backoff.Backoff{Min: c.backoffMin, Max: c.backoffMax}
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
 		raw, err := c.do(ctx, method, body, timeout)
@@ -309,7 +310,7 @@ func (c *Client) call(ctx context.Context, method string, params []any, result a
 			return err
 		}
 		c.met.retries.WithLabelValues(method).Inc()
-		sleep := backoff/2 + rand.N(backoff/2+1)
+		sleep := bo.Next()
 		c.log.Warn("rpc call failed; retrying", "method", method, "attempt", attempt+1, "in", sleep, "err", err)
 		t := time.NewTimer(sleep)
 		select {
@@ -318,7 +319,6 @@ func (c *Client) call(ctx context.Context, method string, params []any, result a
 			return fmt.Errorf("chain: %s: %w (last error: %v)", method, ctx.Err(), err)
 		case <-t.C:
 		}
-		backoff = min(backoff*2, c.backoffMax)
 	}
 }
 

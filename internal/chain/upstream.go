@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/url"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
@@ -192,7 +192,7 @@ func (u *Upstream) Work() <-chan UpstreamWork { return u.work }
 // Run connects, subscribes and authorizes, then reads until the
 // connection fails, and reconnects with backoff, until ctx is cancelled.
 func (u *Upstream) Run(ctx context.Context) error {
-	backoff := 250 * time.Millisecond
+	bo := backoff.Backoff{Min: min(250*time.Millisecond, u.cfg.BackoffMax), Max: u.cfg.BackoffMax}
 	for {
 		start := time.Now()
 		err := u.session(ctx)
@@ -200,9 +200,9 @@ func (u *Upstream) Run(ctx context.Context) error {
 			return nil
 		}
 		if time.Since(start) > time.Minute {
-			backoff = 250 * time.Millisecond
+			bo.Reset()
 		}
-		sleep := backoff/2 + rand.N(backoff/2+1)
+		sleep := bo.Next()
 		u.log.Warn("upstream connection lost; reconnecting", "in", sleep, "err", err)
 		t := time.NewTimer(sleep)
 		select {
@@ -211,7 +211,6 @@ func (u *Upstream) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 		}
-		backoff = min(backoff*2, u.cfg.BackoffMax)
 	}
 }
 

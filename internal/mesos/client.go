@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/backoff"
 )
 
 // SchedulerPath is the scheduler API endpoint path on a master.
@@ -108,7 +110,7 @@ type ClientConfig struct {
 	HeartbeatMisses int               // watchdog fires after this many silent heartbeat intervals; default 5
 	MaxFrameSize    int               // RecordIO frame limit; default DefaultMaxFrameSize
 	MaxRedirects    int               // 307 hops per request; default 5
-	Backoff         Backoff           // re-subscription backoff; zero value = 0.5 s .. 15 s
+	Backoff         backoff.Backoff   // re-subscription backoff; zero value = 0.5 s .. 15 s
 	Transport       http.RoundTripper // optional (tests); default: a dedicated HTTP/1.1 transport
 	Logger          *slog.Logger
 }
@@ -296,7 +298,7 @@ func (c *Client) Call(ctx context.Context, call Call) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
 	defer cancel()
-	bo := Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
+	bo := backoff.Backoff{Min: 100 * time.Millisecond, Max: 2 * time.Second}
 	for {
 		resp, _, err := c.post(ctx, endpoint, call.Type, body, streamID)
 		if err != nil {
@@ -457,7 +459,7 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 	}
 }
 
-func (c *Client) runOnce(ctx context.Context, h Handler, bo *Backoff) error {
+func (c *Client) runOnce(ctx context.Context, h Handler, bo *backoff.Backoff) error {
 	sub, err := c.Subscribe(ctx, h.SubscribeCall())
 	if err != nil {
 		return err

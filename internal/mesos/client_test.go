@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -148,7 +149,7 @@ func TestClientRedirect503AuthAndCalls(t *testing.T) {
 
 	det, _ := mesos.NewStaticDetector(strings.TrimPrefix(follower.URL, "http://"))
 	c, err := mesos.NewClient(mesos.ClientConfig{Detector: det, Principal: "p", Secret: "s3cret",
-		Backoff: mesos.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}})
+		Backoff: backoff.Backoff{Min: time.Millisecond, Max: 5 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestHeartbeatWatchdog(t *testing.T) {
 		m := &fakeMaster{t: t, streamID: "s1", heartbeat: 15, events: make(chan string)}
 		det, _ := mesos.NewStaticDetector("master.invalid:5050")
 		c, err := mesos.NewClient(mesos.ClientConfig{Detector: det, Transport: pipeTransport{handler: m},
-			Backoff: mesos.Backoff{Min: time.Second, Max: time.Second}})
+			Backoff: backoff.Backoff{Min: time.Second, Max: time.Second}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -373,28 +374,6 @@ func TestClientTLS(t *testing.T) {
 	c2, _ := mesos.NewClient(mesos.ClientConfig{Detector: det, Scheme: "https"})
 	if _, err := c2.Subscribe(ctx, mesos.Subscribe(mesos.FrameworkInfo{User: "u", Name: "n"})); err == nil {
 		t.Fatal("subscribed to an untrusted TLS master")
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	b := mesos.Backoff{Min: 100 * time.Millisecond, Max: time.Second}
-	caps := []time.Duration{100, 200, 400, 800, 1000, 1000, 1000}
-	for i, c := range caps {
-		c *= time.Millisecond
-		d := b.Next()
-		if d < c/2 || d > c {
-			t.Fatalf("attempt %d: got %v, want within [%v, %v]", i, d, c/2, c)
-		}
-	}
-	b.Reset()
-	if d := b.Next(); d > 100*time.Millisecond {
-		t.Fatalf("after Reset: got %v, want <= 100ms", d)
-	}
-	var zero mesos.Backoff
-	for range 20 {
-		if d := zero.Next(); d > 15*time.Second {
-			t.Fatalf("zero value exceeds the 15 s cap: %v", d)
-		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/sha256d"
 )
 
@@ -190,27 +191,13 @@ func (m *Miner) connectLoop(ctx context.Context) error {
 			}
 			failures++
 		}
-		d := Backoff(failures, m.cfg.MinBackoff, m.cfg.MaxBackoff, rand.Float64())
+		d := backoff.Jitter(backoff.Delay(failures, m.cfg.MinBackoff, m.cfg.MaxBackoff), rand.Float64())
 		m.log.Info("retrying", "pool", m.pools[idx].ep.String(), "in", d.Round(time.Millisecond))
 		if !sleepCtx(ctx, d) {
 			return nil
 		}
 	}
 	return nil
-}
-
-// Backoff returns the delay before retry number attempt (0 = after a
-// session that worked): min·2^attempt capped at max, with jitter r in
-// [0,1) taking it down to as little as half.
-func Backoff(attempt int, min, max time.Duration, r float64) time.Duration {
-	d := min
-	for i := 0; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d/2 + time.Duration(float64(d/2)*r)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

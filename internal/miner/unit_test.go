@@ -2,7 +2,6 @@ package miner
 
 import (
 	"testing"
-	"time"
 )
 
 func TestParseURL(t *testing.T) {
@@ -41,34 +40,6 @@ func TestParseURL(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	if got, want := redactURL("stratum+tcp://u:secret@h:1"), "stratum+tcp://***@h:1"; got != want {
 		t.Errorf("got %q, want %q", got, want)
-	}
-}
-
-func TestBackoff(t *testing.T) {
-	min, max := 100*time.Millisecond, 2*time.Second
-	tests := []struct {
-		name     string
-		attempt  int
-		r        float64
-		want     time.Duration
-		wantHigh time.Duration
-	}{
-		{name: "first, no jitter", attempt: 0, r: 0, want: 50 * time.Millisecond},
-		{name: "first, max jitter", attempt: 0, r: 0.999999, want: 99999 * time.Microsecond},
-		{name: "third", attempt: 3, r: 0, want: 400 * time.Millisecond},
-		{name: "capped", attempt: 30, r: 0, want: time.Second},
-		{name: "capped high", attempt: 1000, r: 0.5, want: 1500 * time.Millisecond},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := Backoff(tt.attempt, min, max, tt.r)
-			if got.Round(time.Millisecond) != tt.want.Round(time.Millisecond) {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-			if got > max {
-				t.Errorf("got %v over the cap %v", got, max)
-			}
-		})
 	}
 }
 

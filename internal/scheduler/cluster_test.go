@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 	"github.com/hashfleet/hashfleet/internal/mesos/zktest"
 	"github.com/hashfleet/hashfleet/internal/minimesos/agent"
@@ -185,7 +186,7 @@ func schedConfig(t *testing.T, addr, binURL, stateDir string) scheduler.Config {
 		TaskMode: scheduler.ModeCommand, BinaryURL: binURL, StateDir: stateDir,
 		HealthDelay: 200 * time.Millisecond, HealthInterval: 300 * time.Millisecond, HealthGrace: 10 * time.Second,
 		KillGrace: time.Second, LaunchTimeout: 10 * time.Second,
-		Backoff: mesos.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
+		Backoff: backoff.Backoff{Min: 50 * time.Millisecond, Max: 500 * time.Millisecond},
 		Policy: scheduler.PolicyConfig{WorkerCPUs: 1, WorkerMem: 64, MaxWorkers: 3,
 			BackoffMin: 200 * time.Millisecond, BackoffMax: 2 * time.Second, KillRetry: 2 * time.Second},
 		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelInfo})),
@@ -591,7 +592,7 @@ func TestUnreachableMaster(t *testing.T) {
 	det, _ := mesos.NewStaticDetector(addr)
 	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "x",
 		BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: t.TempDir(),
-		Backoff: mesos.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+		Backoff: backoff.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
 	st := waitFor(t, r.s, 10*time.Second, "a connection error and the node probe", func(st scheduler.Status) bool {
 		return st.LastError != "" && st.Subscriptions == 0 && st.NodeReachable != nil
 	})

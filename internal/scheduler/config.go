@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -86,7 +87,7 @@ type Config struct {
 	ReconcileInterval time.Duration     // periodic implicit reconciliation; default 15 min
 	LaunchTimeout     time.Duration     // no update for a launched task this long → explicit reconcile; default 2 min
 	HeartbeatMisses   int               // watchdog; default 5
-	Backoff           mesos.Backoff     // re-subscription backoff; default 0.5 s .. 15 s
+	Backoff           backoff.Backoff   // re-subscription backoff; default 0.5 s .. 15 s
 	Transport         http.RoundTripper // optional, for tests
 
 	Logger     *slog.Logger

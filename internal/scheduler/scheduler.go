@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -49,7 +50,7 @@ type Scheduler struct {
 	lastErrAt     time.Time
 	pending       map[string]bool // explicit reconciliation outstanding
 	reconcileAt   time.Time       // next explicit reconciliation round
-	reconcileBO   mesos.Backoff
+	reconcileBO   backoff.Backoff
 	implicitAt    time.Time
 }
 
@@ -87,7 +88,7 @@ func Teardown(ctx context.Context, cfg Config) error {
 func newScheduler(cfg Config) (*Scheduler, error) {
 	cfg = cfg.withDefaults()
 	s := &Scheduler{cfg: cfg, log: cfg.Logger, inbox: make(chan inMsg, 64), pending: map[string]bool{}, lastWanted: -1,
-		reconcileBO: mesos.Backoff{Min: 5 * time.Second, Max: 5 * time.Minute}}
+		reconcileBO: backoff.Backoff{Min: 5 * time.Second, Max: 5 * time.Minute}}
 	s.closer = func() {}
 	s.m = newMetrics(cfg.Registerer)
 

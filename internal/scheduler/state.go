@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -206,12 +207,10 @@ func (s *State) activeWorkers() (n int, cpus float64) {
 	return n, mesos.RoundScalar(cpus)
 }
 
+// backoff is the relaunch delay after failures consecutive failures
+// (BackoffMin after the first).
 func (s *State) backoff(failures int) time.Duration {
-	d := s.Config.BackoffMin
-	for i := 1; i < failures && d < s.Config.BackoffMax; i++ {
-		d *= 2
-	}
-	return min(d, s.Config.BackoffMax)
+	return backoff.Delay(failures-1, s.Config.BackoffMin, s.Config.BackoffMax)
 }
 
 // markKill records the decision to kill t (idempotent).
