@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"dashboard":        {},                                                      // the UI over snapshots it is handed
 	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system
 	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},              // scale measurement: simulated miners against the real pool
+	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
 }
 
 type pkg struct {

@@ -56,6 +56,10 @@ var all = []*Part{
 		Finds:   "`qemu-aarch64-static` or `qemu-aarch64` in PATH",
 		Install: "apt-get install -y qemu-user-static",
 		CI:      "required where a test uses it", check: checkQemu},
+	{Name: Kube, About: "real Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd) for the Kubernetes backend's tests (internal/kube/kubetest)",
+		Finds:   "kube-apiserver and kube-controller-manager in $" + EnvKubeBin + ", else ~/.cache/hashfleet/kube/" + KubeVersion + "; etcd from $" + EnvEtcd + ", else PATH, else /usr/bin/etcd",
+		Install: "tools/kube/build.sh (builds Kubernetes " + KubeVersion + " from the module proxy, ~40 min the first time) and apt-get install -y etcd-server",
+		CI:      "required; .ci/run installs etcd-server and runs tools/kube/build.sh (cached by version)", check: checkKube},
 }
 
 // run runs a command with a bound and returns its trimmed combined output.

@@ -1,14 +1,15 @@
 // Package parts lists hashfleet's optional integration parts — the real
 // programs some tests (and some deployments) need but that a plain Go
 // toolchain does not bring: btcd, ZooKeeper, chromium, the Docker engine,
-// docker compose, real Apache Mesos and qemu-user. For each it says how it
+// docker compose, real Apache Mesos, qemu-user and the Kubernetes control
+// plane (kube-apiserver, kube-controller-manager, etcd). For each it says how it
 // is found, how to install it and what CI requires, and Check reports
 // whether it is present here, where, and its version.
 //
 // It is the one place that knows these things: tests gate on a part with
 // partstest.Require, `hashfleet doctor` prints the same table for a
-// newcomer, and docs/testing.md explains it. A new part (for example the
-// Kubernetes binaries) is added here, with a check, and nowhere else.
+// newcomer, and docs/testing.md explains it. A new part is added here, with
+// a check, and nowhere else.
 package parts
 
 import (
@@ -32,6 +33,7 @@ const (
 	Compose   Name = "docker-compose"
 	Mesos     Name = "mesos"
 	QemuUser  Name = "qemu-user"
+	Kube      Name = "kube"
 )
 
 // EnvRequire, set to 1 (as .ci/run does), makes every missing part a test

@@ -176,7 +176,7 @@ func TestReportAndUnusable(t *testing.T) {
 	if err != nil || len(bad) != 1 || bad[0] != QemuUser {
 		t.Errorf("Unusable = %v, %v; want [qemu-user]", bad, err)
 	}
-	if _, err := Unusable(statuses, []string{"kube"}); err == nil {
+	if _, err := Unusable(statuses, []string{"kubernetes"}); err == nil {
 		t.Error("Unusable accepted an unknown part")
 	}
 }
