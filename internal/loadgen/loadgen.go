@@ -138,12 +138,12 @@ type run struct {
 	submitGo  chan struct{}
 	mu        sync.Mutex
 	sessions  []*session
-	connectNS []int64                 // per session: dial → first job
-	shareNS   []int64                 // accepted or rejected share round trips
-	tipCalls  []time.Time             // when each Tip call began
-	tipSeen   map[[32]byte]*tipRecord // new prevhash → its receipts
-	errs      map[string]int          // error text → count
-	counts    map[string]int64        // shares sent/accepted/rejected
+	connectNS []int64               // per session: dial → first job
+	shareNS   []int64               // accepted or rejected share round trips
+	tipCalls  []time.Time           // when each Tip call began
+	tipSeen   map[string]*tipRecord // new prevhash (as sent) → its receipts
+	errs      map[string]int        // error text → count
+	counts    map[string]int64      // shares sent/accepted/rejected
 }
 
 // tipRecord is one new chain tip as the sessions saw it.
@@ -157,7 +157,7 @@ func newRun(cfg Config) *run {
 		upDone:   make(chan struct{}),
 		submitGo: make(chan struct{}),
 		errs:     map[string]int{},
-		tipSeen:  map[[32]byte]*tipRecord{},
+		tipSeen:  map[string]*tipRecord{},
 		counts:   map[string]int64{},
 	}
 }
@@ -279,7 +279,7 @@ func (r *run) makeTip(ctx context.Context) {
 // newTip records that a session read a clean notify on a new prevhash.
 // Tips are told apart by their prevhash, not by when they were made: on a
 // loaded machine one tip's fan-out can outlast the next Tip call.
-func (r *run) newTip(prev [32]byte, now time.Time) {
+func (r *run) newTip(prev string, now time.Time) {
 	r.mu.Lock()
 	rec := r.tipSeen[prev]
 	if rec == nil {

@@ -121,3 +121,22 @@ func TestConfigRejectsNonsense(t *testing.T) {
 		t.Error("SourceDialer with 0 sources accepted")
 	}
 }
+
+func TestNotifyPrevHash(t *testing.T) {
+	prev := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		line string
+		want string
+		ok   bool
+	}{
+		{`{"id":null,"method":"mining.notify","params":["6a","` + prev + `","01","02",[],"20000000","1d00ffff","5f5e1000",true]}`, prev, true},
+		{`{"id":null,"method":"mining.set_difficulty","params":[1e-7]}`, "", false},
+		{`{"id":null,"method":"mining.notify","params":["6a","short",true]}`, "", false},
+		{`{"id":null,"method":"mining.notify","params":[]}`, "", false},
+	} {
+		got, ok := loadgen.NotifyPrevHash([]byte(tc.line))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%.60s: got %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -112,7 +112,7 @@ func (r *run) report() *Report {
 
 // tipReports orders the tips seen by their first receipt and times the
 // k-th against the k-th Tip call.
-func tipReports(seen map[[32]byte]*tipRecord, calls []time.Time) []TipReport {
+func tipReports(seen map[string]*tipRecord, calls []time.Time) []TipReport {
 	recs := slices.Collect(maps.Values(seen))
 	slices.SortFunc(recs, func(a, b *tipRecord) int { return cmp.Compare(slices.Min(a.received), slices.Min(b.received)) })
 	out := make([]TipReport, 0, len(recs))

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -45,7 +46,7 @@ type session struct {
 	work      *btc.Work
 	jobID     string
 	netTarget [32]byte
-	lastPrev  [32]byte
+	lastPrev  string // prevhash of the last notify, as sent
 	gotJob    bool
 	nextID    uint64
 	pending   map[uint64]time.Time
@@ -100,9 +101,20 @@ func (s *session) serve(ctx context.Context) {
 			return
 		}
 		now := time.Now() // before parsing: the arrival, not our decoding, is timed
+		prev, isNotify := notifyPrevHash(line)
+		if isNotify && s.i >= s.r.cfg.Submitters {
+			// A session that never submits needs only the prevhash: at
+			// 100,000 sessions, decoding every notify here would be most
+			// of the machine's work and the fan-out would time the client.
+			s.seeTip(prev, now)
+			continue
+		}
 		msg, err := stratum.ParseMessage(line)
 		if err == nil {
 			err = s.handle(msg, now)
+		}
+		if err != nil && ctx.Err() != nil {
+			return // the end of the run cut a line
 		}
 		if err != nil {
 			s.r.errorf("%v", err)
@@ -193,19 +205,46 @@ func (s *session) notify(req *stratum.Request, now time.Time) error {
 		return fmt.Errorf("notify: nbits: %v", err)
 	}
 	s.mu.Lock()
-	first := !s.gotJob
-	newTip := s.gotJob && n.PrevHash != s.lastPrev
-	s.gotJob, s.lastPrev, s.jobID, s.netTarget = true, n.PrevHash, n.JobID, netTarget
+	s.jobID, s.netTarget = n.JobID, netTarget
 	s.work = &btc.Work{PrevHash: n.PrevHash, Coinb1: n.Coinb1, Coinb2: n.Coinb2,
 		Branch: n.Branch, Version: n.Version, Bits: n.NBits, Time: n.NTime}
+	s.mu.Unlock()
+	s.seeTip(btc.StratumPrevHash(n.PrevHash), now)
+	return nil
+}
+
+// seeTip records a notify on prev (the prevhash as the pool sent it): the
+// session's first job, or a new tip.
+func (s *session) seeTip(prev string, now time.Time) {
+	s.mu.Lock()
+	first := !s.gotJob
+	newTip := s.gotJob && prev != s.lastPrev
+	s.gotJob, s.lastPrev = true, prev
 	s.mu.Unlock()
 	switch {
 	case first:
 		s.r.sessionUp(s, now)
 	case newTip:
-		s.r.newTip(n.PrevHash, now)
+		s.r.newTip(prev, now)
 	}
-	return nil
+}
+
+// notifyPrevHash finds a mining.notify's prevhash (its second parameter)
+// without decoding the line: ok is false for any other line, or a notify
+// not in the usual shape (then it is decoded in full).
+func notifyPrevHash(line []byte) (prev string, ok bool) {
+	if !bytes.Contains(line, []byte(`"mining.notify"`)) {
+		return "", false
+	}
+	_, rest, found := bytes.Cut(line, []byte(`"params":["`))
+	if !found {
+		return "", false
+	}
+	_, rest, found = bytes.Cut(rest, []byte(`","`)) // after the job id
+	if !found || len(rest) < 65 || rest[64] != '"' {
+		return "", false
+	}
+	return string(rest[:64]), true
 }
 
 // submitLoop submits a share about every ShareInterval once the hold

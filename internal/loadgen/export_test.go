@@ -1,0 +1,4 @@
+package loadgen
+
+// NotifyPrevHash exposes notifyPrevHash to the external tests.
+var NotifyPrevHash = notifyPrevHash
