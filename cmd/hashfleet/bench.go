@@ -10,7 +10,6 @@ import (
 	"io"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -234,54 +233,31 @@ var benchHeader = func() [80]byte {
 // milliseconds at tens of MH/s.
 const benchBatch = 1 << 17
 
-// runBench hashes with h on threads goroutines, each locked to its own OS
-// thread and scanning its own nonce range, until d has passed or ctx ends.
+// runBench hashes with h on threads OS threads, each scanning its own
+// nonce range of its own header, until d has passed or ctx ends.
 func runBench(ctx context.Context, name string, lanes int, h hasher, threads int, d time.Duration) benchResult {
-	res := benchResult{Impl: name, Lanes: lanes, CPU: sha256d.Features(), Threads: threads, PerThread: make([]benchThread, threads)}
-	start := time.Now()
-	deadline := start.Add(d)
-	var wg sync.WaitGroup
-	for i := range threads {
-		wg.Go(func() {
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			hdr := benchHeader
-			hdr[0] = byte(i) // a different header (and midstate) per thread
-			ms := sha256d.NewMidstate((*[64]byte)(hdr[:64]))
-			cpu0, cpuOK := threadCPUTime()
-			t0 := time.Now()
-			var hashes uint64
-			base := uint32(0)
-			for ctx.Err() == nil && time.Now().Before(deadline) {
-				h(&ms, &hdr, base, benchBatch)
-				base += benchBatch
-				hashes += benchBatch
-			}
-			el := time.Since(t0).Seconds()
-			r := benchThread{Thread: i, Hashes: hashes, Seconds: el}
-			if el > 0 {
-				r.HashesPerSecond = float64(hashes) / el
-			}
-			if cpu1, ok := threadCPUTime(); ok && cpuOK && cpu1 > cpu0 {
-				r.CPUSeconds = (cpu1 - cpu0).Seconds()
-				r.HashesPerCPUSecond = float64(hashes) / r.CPUSeconds
-			}
-			res.PerThread[i] = r
-		})
-	}
-	wg.Wait()
-	res.Seconds = time.Since(start).Seconds()
-	var cpu float64
-	for _, t := range res.PerThread {
-		res.Hashes += t.Hashes
-		cpu += t.CPUSeconds
-	}
-	if res.Seconds > 0 {
-		res.HashesPerSecond = float64(res.Hashes) / res.Seconds
-	}
-	if cpu > 0 {
-		// Per CPU-second of one thread: comparable to a single-thread figure.
-		res.HashesPerCPUSecond = float64(res.Hashes) / cpu
+	m := sha256d.Measure(ctx, threads, d, func(ctx context.Context, i int) uint64 {
+		hdr := benchHeader
+		hdr[0] = byte(i) // a different header (and midstate) per thread
+		ms := sha256d.NewMidstate((*[64]byte)(hdr[:64]))
+		var hashes uint64
+		for base := uint32(0); ctx.Err() == nil; base += benchBatch {
+			h(&ms, &hdr, base, benchBatch)
+			hashes += benchBatch
+		}
+		return hashes
+	})
+	res := benchResult{Impl: name, Lanes: lanes, CPU: sha256d.Features(), Threads: threads,
+		Hashes: m.Hashes, Seconds: m.Seconds, HashesPerSecond: m.HashesPerSecond(), HashesPerCPUSecond: m.HashesPerCPUSecond()}
+	for _, t := range m.Threads {
+		bt := benchThread{Thread: t.Thread, Hashes: t.Hashes, Seconds: t.Seconds, CPUSeconds: t.CPUSeconds}
+		if t.Seconds > 0 {
+			bt.HashesPerSecond = float64(t.Hashes) / t.Seconds
+		}
+		if t.CPUSeconds > 0 {
+			bt.HashesPerCPUSecond = float64(t.Hashes) / t.CPUSeconds
+		}
+		res.PerThread = append(res.PerThread, bt)
 	}
 	return res
 }

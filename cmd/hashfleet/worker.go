@@ -228,7 +228,7 @@ func runWorkerBenchmark(ctx context.Context, cmd *cobra.Command, f *workerFlags,
 		interval = 5 * time.Second
 	}
 	res, err := miner.Benchmark(ctx, miner.BenchConfig{Impl: im, Threads: f.threads, Duration: d, Logger: log,
-		StatsInterval: interval, Quiet: f.quiet, ThreadCPUTime: threadCPUTime})
+		StatsInterval: interval, Quiet: f.quiet})
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"runtime"
 	"sync"
 	"time"
 
@@ -22,10 +21,6 @@ type BenchConfig struct {
 	Logger        *slog.Logger
 	StatsInterval time.Duration // default 5s
 	Quiet         bool          // no per-thread lines
-	// ThreadCPUTime, if set, returns the CPU time of the calling OS thread;
-	// each benchmark thread is then locked to its OS thread and its rate per
-	// CPU-second is reported (meaningful when other processes share the cores).
-	ThreadCPUTime func() (time.Duration, bool)
 }
 
 // BenchThread is one thread's benchmark figures.
@@ -42,12 +37,13 @@ type BenchResult struct {
 	Hashes   uint64        `json:"hashes"`
 	HashRate float64       `json:"hashrate"` // H/s, all threads
 	Threads  []BenchThread `json:"threads"`  // H/s over the whole run
-	// HashesPerCPUSecond is hashes per CPU-second of one thread, when
-	// ThreadCPUTime was given.
+	// HashesPerCPUSecond is hashes per CPU-second of one thread, where the
+	// OS reports thread CPU time (sha256d.Measure).
 	HashesPerCPUSecond float64 `json:"hashes_per_cpu_second,omitempty"`
 }
 
-// Benchmark runs the miner's own hashing threads (the code path used when
+// Benchmark runs, through sha256d.Measure (each thread locked to its OS
+// thread, its CPU time measured), the miner's own hashing threads (the code path used when
 // mining: midstate per extranonce2, bounded batches, atomic counters) over
 // a synthetic job whose target no hash meets, like cpuminer --benchmark.
 func Benchmark(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
@@ -70,45 +66,25 @@ func Benchmark(ctx context.Context, cfg BenchConfig) (BenchResult, error) {
 		return BenchResult{}, err
 	}
 	m.cur.Store(benchWork(m.cfg))
-	ctx, cancel := context.WithTimeout(ctx, cfg.Duration)
-	defer cancel()
-	start := time.Now()
-	cpu := make([]time.Duration, len(m.threads))
-	var wg sync.WaitGroup
-	for i := range m.threads {
-		wg.Go(func() {
-			if cfg.ThreadCPUTime == nil {
-				m.hashLoop(ctx, i)
-				return
-			}
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			c0, ok0 := cfg.ThreadCPUTime()
-			m.hashLoop(ctx, i)
-			if c1, ok1 := cfg.ThreadCPUTime(); ok0 && ok1 && c1 > c0 {
-				cpu[i] = c1 - c0
-			}
-		})
-	}
-	wg.Go(func() { m.statsLoop(ctx) })
-	wg.Wait()
-	res := BenchResult{Impl: m.impl.Name, Elapsed: time.Since(start)}
-	secs := res.Elapsed.Seconds()
-	var cpuTotal time.Duration
-	for i := range m.threads {
-		h := m.threads[i].hashes.Load()
-		res.Hashes += h
-		bt := BenchThread{ThreadStats: ThreadStats{Thread: i, Hashes: h, HashRate: float64(h) / secs}}
-		if cpu[i] > 0 {
-			bt.CPUSeconds = cpu[i].Seconds()
-			bt.HashesPerCPUSecond = float64(h) / bt.CPUSeconds
-			cpuTotal += cpu[i]
+	sctx, stopStats := context.WithTimeout(ctx, cfg.Duration)
+	defer stopStats()
+	var stats sync.WaitGroup
+	stats.Go(func() { m.statsLoop(sctx) })
+	meas := sha256d.Measure(ctx, len(m.threads), cfg.Duration, func(ctx context.Context, i int) uint64 {
+		m.hashLoop(ctx, i)
+		return m.threads[i].hashes.Load()
+	})
+	stopStats()
+	stats.Wait()
+	res := BenchResult{Impl: m.impl.Name, Elapsed: time.Duration(meas.Seconds * float64(time.Second)), Hashes: meas.Hashes,
+		HashRate: meas.HashesPerSecond(), HashesPerCPUSecond: meas.HashesPerCPUSecond()}
+	for _, t := range meas.Threads {
+		bt := BenchThread{ThreadStats: ThreadStats{Thread: t.Thread, Hashes: t.Hashes, HashRate: float64(t.Hashes) / meas.Seconds},
+			CPUSeconds: t.CPUSeconds}
+		if t.CPUSeconds > 0 {
+			bt.HashesPerCPUSecond = float64(t.Hashes) / t.CPUSeconds
 		}
 		res.Threads = append(res.Threads, bt)
-	}
-	res.HashRate = float64(res.Hashes) / secs
-	if cpuTotal > 0 {
-		res.HashesPerCPUSecond = float64(res.Hashes) / cpuTotal.Seconds()
 	}
 	return res, nil
 }
