@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"job":              {"btc", "sha256d", "stratum", "chain"},
 	"pool":             {"job", "stratum", "btc"},
 	"miner":            {"stratum", "sha256d", "btc", "backoff"},
-	"scheduler":        {"mesos", "backoff"},
+	"scheduler":        {"mesos", "backoff", "fleet"},
 	"minimesos/master": {"mesos"},
 	"dockerapi":        {}, // Docker Engine API client (agent, demo)
 	"minimesos/agent":  {"mesos", "dockerapi"},
@@ -40,6 +40,8 @@ var allowed = map[string][]string{
 	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system
 	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},              // scale measurement: simulated miners against the real pool
 	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
+	"fleet":            {"backoff"},                                             // the engine-neutral policy: worker sizing, backoff, server/worker command lines
+	"kube":             {"fleet"},
 }
 
 type pkg struct {

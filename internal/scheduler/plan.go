@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"fmt"
-	"math"
 	"net"
 	"strconv"
 	"time"
@@ -93,18 +92,8 @@ func (s *State) Decide(offers []mesos.Offer, now time.Time) Plan {
 	serverLaunched := false
 	ready := s.ServerReady()
 	nWorkers, workerCPUs := s.activeWorkers()
-	workersWanted := func() bool {
-		if !ready {
-			return false
-		}
-		if cfg.MaxWorkers > 0 && nWorkers >= cfg.MaxWorkers {
-			return false
-		}
-		if cfg.MaxCPUs > 0 && workerCPUs+minWorkerCPUs(cfg) > cfg.MaxCPUs+1e-9 {
-			return false
-		}
-		return true
-	}
+	pol := cfg.fleet()
+	workersWanted := func() bool { return ready && !pol.Full(nWorkers, workerCPUs) }
 	serverBackoff := now.Before(s.ServerBackoffUntil)
 	workerBackoff := now.Before(s.WorkerBackoffUntil)
 
@@ -139,17 +128,8 @@ func (s *State) Decide(offers []mesos.Offer, now time.Time) Plan {
 		default:
 			srv := s.Server()
 			for workersWanted() {
-				size := cfg.WorkerCPUs
-				if size <= 0 {
-					size = math.Floor(cpus + 1e-9)
-				}
-				if cfg.MaxCPUs > 0 {
-					size = math.Min(size, math.Floor(cfg.MaxCPUs-workerCPUs+1e-9))
-					if cfg.WorkerCPUs > 0 && size < cfg.WorkerCPUs {
-						break
-					}
-				}
-				if size <= 0 || cpus+1e-9 < size || mem+1e-9 < cfg.WorkerMem {
+				size := pol.NextWorker(cpus, workerCPUs)
+				if size <= 0 || mem+1e-9 < cfg.WorkerMem {
 					break
 				}
 				d.Launches = append(d.Launches, LaunchSpec{Role: RoleWorker, CPUs: size, Mem: cfg.WorkerMem, Server: srv.ID, ServerAddr: srv.StratumAddr()})
@@ -177,18 +157,8 @@ func (s *State) Decide(offers []mesos.Offer, now time.Time) Plan {
 	return p
 }
 
-func minWorkerCPUs(cfg PolicyConfig) float64 {
-	if cfg.WorkerCPUs > 0 {
-		return cfg.WorkerCPUs
-	}
-	return 1
-}
-
 func (s *State) fullReason(n int, cpus float64) string {
-	if s.Config.MaxWorkers > 0 && n >= s.Config.MaxWorkers {
-		return fmt.Sprintf("max workers reached (%d)", s.Config.MaxWorkers)
-	}
-	return fmt.Sprintf("max cpus reached (%.3g of %.3g)", cpus, s.Config.MaxCPUs)
+	return s.Config.fleet().FullReason(n, cpus)
 }
 
 // wanted counts what is still wanted after the plan: 1 for a missing
@@ -207,14 +177,7 @@ func (s *State) wanted(serverLaunched bool, nWorkers int, workerCPUs float64) in
 	if cfg.MaxWorkers <= 0 && cfg.MaxCPUs <= 0 {
 		return 1 // unlimited: always interested
 	}
-	w := math.MaxInt
-	if cfg.MaxWorkers > 0 {
-		w = cfg.MaxWorkers - nWorkers
-	}
-	if cfg.MaxCPUs > 0 {
-		w = min(w, int(math.Floor((cfg.MaxCPUs-workerCPUs+1e-9)/minWorkerCPUs(cfg))))
-	}
-	return max(w, 0)
+	return cfg.fleet().Remaining(nWorkers, workerCPUs)
 }
 
 // Wanted is Decide's Wanted without offers: what the controller uses to

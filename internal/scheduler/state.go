@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hashfleet/hashfleet/internal/backoff"
+	"github.com/hashfleet/hashfleet/internal/fleet"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -90,6 +90,13 @@ type PolicyConfig struct {
 	StableAfter    time.Duration // a task ready this long resets its backoff; default 30 s
 	// UnreachableGrace: a server UNREACHABLE this long is replaced; default 0 (at once).
 	UnreachableGrace time.Duration
+}
+
+// fleet returns the engine-neutral part of the policy, shared with the
+// Kubernetes backend.
+func (c *PolicyConfig) fleet() fleet.Policy {
+	return fleet.Policy{WorkerCPUs: c.WorkerCPUs, MaxWorkers: c.MaxWorkers, MaxCPUs: c.MaxCPUs,
+		BackoffMin: c.BackoffMin, BackoffMax: c.BackoffMax, StableAfter: c.StableAfter}
 }
 
 func (c *PolicyConfig) withDefaults() PolicyConfig {
@@ -210,7 +217,7 @@ func (s *State) activeWorkers() (n int, cpus float64) {
 // backoff is the relaunch delay after failures consecutive failures
 // (BackoffMin after the first).
 func (s *State) backoff(failures int) time.Duration {
-	return backoff.Delay(failures-1, s.Config.BackoffMin, s.Config.BackoffMax)
+	return s.Config.fleet().Backoff(failures)
 }
 
 // markKill records the decision to kill t (idempotent).
@@ -311,10 +318,7 @@ func sameBool(a, b *bool) bool {
 // failuresAfter returns the new consecutive-failure count after t ended:
 // a task that had been ready for StableAfter resets the count to 1.
 func (s *State) failuresAfter(t *Task, failures int, now time.Time) int {
-	if !t.ReadySince.IsZero() && now.Sub(t.ReadySince) >= s.Config.StableAfter {
-		return 1
-	}
-	return failures + 1
+	return s.Config.fleet().FailuresAfter(t.ReadySince, failures, now)
 }
 
 func (s *State) applyServer(t *Task, now time.Time) {

@@ -4,11 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"math"
 	"net"
 	"strconv"
 	"strings"
 
+	"github.com/hashfleet/hashfleet/internal/fleet"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -37,7 +37,7 @@ const (
 )
 
 // EnvRPCPassword is how the node RPC password reaches the server task.
-const EnvRPCPassword = "HASHFLEET_RPC_PASSWORD"
+const EnvRPCPassword = fleet.EnvRPCPassword
 
 // EnvHealthTCP is read by `hashfleet probe`, the image's HEALTHCHECK: the
 // address, inside the container, that must accept a TCP connection. Docker
@@ -93,17 +93,8 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 		if mapped {
 			stratumPort, httpPort, host = ContainerStratumPort, ContainerHTTPPort, "0.0.0.0"
 		}
-		args = []string{"server",
-			"--node-rpc", c.NodeRPC,
-			"--payout", c.Payout,
-			"--network", c.Network,
-			"--stratum-listen", joinHostPort(host, stratumPort),
-			"--http-listen", joinHostPort(host, httpPort),
-			"--log-format", "json",
-		}
-		if c.RPCUser != "" {
-			args = append(args, "--rpc-user", c.RPCUser)
-		}
+		args = fleet.ServerArgs(fleet.Server{NodeRPC: c.NodeRPC, RPCUser: c.RPCUser, Payout: c.Payout, Network: c.Network,
+			StratumListen: joinHostPort(host, stratumPort), HTTPListen: joinHostPort(host, httpPort)})
 		if c.RPCPassword != "" {
 			// Never in argv: only the task environment carries it.
 			env = append(env, mesos.EnvVariable{Name: EnvRPCPassword, Type: mesos.EnvValue, Value: ptr(c.RPCPassword)})
@@ -126,13 +117,7 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 			}
 		}
 	case RoleWorker:
-		threads := max(1, int(math.Floor(t.CPUs+1e-9)))
-		args = []string{"worker",
-			"-o", "stratum+tcp://" + t.ServerAddr,
-			"-u", workerName(c.WorkerUser, t.ID),
-			"-t", strconv.Itoa(threads),
-			"--log-format", "json",
-		}
+		args = fleet.WorkerArgs(t.ServerAddr, workerName(c.WorkerUser, t.ID), t.CPUs)
 		ti.Labels.Labels = append(ti.Labels.Labels, mesos.Label{Key: LabelServer, Value: t.Server})
 	}
 	cmd := &mesos.CommandInfo{Shell: ptr(false)}
@@ -189,16 +174,5 @@ func describeTask(t *Task) string {
 	return s + ")"
 }
 
-// workerName is the Stratum user of a worker task: USER.WORKER, as pools
-// expect, with the task id's random suffix as the worker name so that the
-// server accounts each task separately.
-func workerName(user, taskID string) string {
-	suffix := taskID
-	if i := strings.LastIndexByte(taskID, '-'); i >= 0 {
-		suffix = taskID[i+1:]
-	}
-	if len(suffix) > 8 {
-		suffix = suffix[:8]
-	}
-	return user + "." + suffix
-}
+// workerName is the Stratum user of a worker task (fleet.WorkerName).
+func workerName(user, taskID string) string { return fleet.WorkerName(user, taskID) }
