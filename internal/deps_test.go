@@ -35,12 +35,12 @@ var allowed = map[string][]string{
 	"minimesos/master": {"mesos"},
 	"dockerapi":        {}, // Docker Engine API client (agent, demo)
 	"minimesos/agent":  {"mesos", "dockerapi"},
-	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"}, // the embedded cluster: master + local agents
-	"dashboard":        {},                                                      // the UI over snapshots it is handed
-	"dashboard/feed":   {"dashboard", "scheduler", "pool", "chain", "mesos"},    // builds those snapshots from the running system
-	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},              // scale measurement: simulated miners against the real pool
-	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
-	"fleet":            {"backoff"},                                             // the engine-neutral policy: worker sizing, backoff, server/worker command lines
+	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"},      // the embedded cluster: master + local agents
+	"dashboard":        {},                                                           // the UI over snapshots it is handed
+	"dashboard/feed":   {"dashboard", "scheduler", "kube", "pool", "chain", "mesos"}, // builds those snapshots from the running system
+	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},                   // scale measurement: simulated miners against the real pool
+	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                     // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
+	"fleet":            {"backoff"},                                                  // the engine-neutral policy: worker sizing, backoff, server/worker command lines
 	"kube":             {"fleet"},
 }
 

@@ -37,14 +37,20 @@ type schedulerFlags struct {
 	failoverTimeout, refuse, killGrace, reconcile                       time.Duration
 	noHealthCheck, teardown                                             bool
 	logFormat, logLevel                                                 string
+	backend                                                             string
+	kube                                                                kubeFlags
 }
 
 func newSchedulerCmd() *cobra.Command {
 	var f schedulerFlags
 	cmd := &cobra.Command{
 		Use:   "scheduler",
-		Short: "Run the Mesos framework that launches the miner server and workers",
-		Long: `Run the hashfleet Mesos framework (v1 HTTP scheduler API).
+		Short: "Run the framework that launches the miner server and workers (on Mesos or Kubernetes)",
+		Long: `Run the hashfleet framework: the Mesos framework (v1 HTTP scheduler API,
+the default), or with --backend kubernetes the Kubernetes controller
+(docs/kubernetes.md: server pod behind a Service with a readiness probe,
+worker pods only while it is Ready, leader election through a Lease, the RPC
+password from a Secret through --rpc-secret).
 
 It launches one miner server ("hashfleet server") on an offer with enough
 cpus, memory and two free ports, waits until it is running and healthy, then
@@ -56,7 +62,12 @@ The node RPC password is read from --rpc-password-file or the
 ` + envRPCPassword + ` environment variable and handed to the server task only
 through its environment. The Mesos secret is read from --secret-file.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runScheduler(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkBackendFlags(cmd.Flags(), f.backend); err != nil {
+				return err
+			}
+			return runScheduler(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.master, "master", "", `Mesos master: host:port[,host:port], http(s)://host:port, zk://host:2181/mesos, or "embedded" (via "hashfleet demo")`)
@@ -66,7 +77,7 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.rpcUser, "rpc-user", "", "node RPC user")
 	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env "+envRPCPassword+")")
 	fl.StringVar(&f.taskMode, "task-mode", "command", "how tasks run: command (fetch this binary) or docker")
-	fl.StringVar(&f.image, "image", "hashfleet:latest", "Docker image for --task-mode docker")
+	fl.StringVar(&f.image, "image", "hashfleet:latest", "image of the tasks: --task-mode docker, and every pod with --backend kubernetes")
 	fl.StringVar(&f.dockerNetwork, "docker-network", "BRIDGE", "Docker network for --task-mode docker: BRIDGE (port mappings), HOST, or USER (port mappings, with --docker-network-name)")
 	fl.StringVar(&f.dockerNetworkName, "docker-network-name", "", "user-defined Docker network the tasks join with --docker-network USER")
 	fl.StringVar(&f.serverListenHost, "server-listen-host", "0.0.0.0", "IP address the miner server task binds its ports on (command tasks, --docker-network HOST); workers on other agents must reach it")
@@ -87,7 +98,7 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.stateURL, "state", "", "keep the state in ZooKeeper instead: zk://host:2181/hashfleet")
 	fl.StringVar(&f.role, "role", "*", "Mesos role")
 	fl.StringVar(&f.user, "user", "", "user tasks run as (default: current user)")
-	fl.StringVar(&f.name, "name", "hashfleet", "framework name")
+	fl.StringVar(&f.name, "name", "hashfleet", "framework name; with --backend kubernetes the fleet's name (Service NAME, pods NAME-server and NAME-worker-…, Lease NAME-controller)")
 	fl.DurationVar(&f.failoverTimeout, "failover-timeout", 7*24*time.Hour, "how long the master keeps tasks while the scheduler is away")
 	fl.DurationVar(&f.refuse, "decline-filter", time.Hour, "refuse_seconds for declined offers")
 	fl.DurationVar(&f.killGrace, "kill-grace", 10*time.Second, "grace period between SIGTERM and SIGKILL")
@@ -96,6 +107,8 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.BoolVar(&f.teardown, "teardown", false, "tear the framework down (kills all its tasks), clear the state, and exit")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.backend, "backend", "mesos", "cluster engine: mesos or kubernetes")
+	addKubeFlags(fl, &f.kube)
 	return cmd
 }
 
@@ -125,6 +138,9 @@ func runScheduler(ctx context.Context, f schedulerFlags) error {
 	log, err := obs.NewLogger(os.Stderr, f.logFormat, f.logLevel)
 	if err != nil {
 		return err
+	}
+	if f.backend == "kubernetes" {
+		return runKube(ctx, f, log)
 	}
 	cfg, binaryPath, err := schedulerConfig(f, log)
 	if err != nil {
