@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
 )
 
 // fixture is one captured node reply (see testdata/README.md).
@@ -121,7 +123,7 @@ func newTestClient(t *testing.T, h http.Handler, mod func(*Config)) *Client {
 
 func mustHash(t testing.TB, s string) [32]byte {
 	t.Helper()
-	h, err := ParseHash(s)
+	h, err := btc.ParseHash("hash", s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,16 +650,5 @@ func TestSubmitResult(t *testing.T) {
 		if err != nil && !strings.HasPrefix(err.Error(), "chain: submitblock: ") {
 			t.Errorf("%q: message %q lacks the operation prefix", name, err)
 		}
-	}
-}
-
-func TestHashRoundTrip(t *testing.T) {
-	const s = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
-	h := mustHash(t, s)
-	if h[31] != 0 || h[0] != 0x6f {
-		t.Errorf("internal order: got %x", h)
-	}
-	if got := HashString(h); got != s {
-		t.Errorf("HashString: got %s, want %s", got, s)
 	}
 }

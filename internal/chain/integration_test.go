@@ -10,6 +10,7 @@ import (
 
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
 )
 
@@ -40,8 +41,8 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if HashString(best) != n.BestBlockHash(t) {
-		t.Errorf("getbestblockhash: got %s, want %s", HashString(best), n.BestBlockHash(t))
+	if btc.HashString(best) != n.BestBlockHash(t) {
+		t.Errorf("getbestblockhash: got %s, want %s", btc.HashString(best), n.BestBlockHash(t))
 	}
 
 	// Templates with witness and legacy transactions.
@@ -92,7 +93,7 @@ func TestIntegrationBtcd(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	if r.tpl.PrevHash != [32]byte(mined.BlockHash()) || r.tpl.Height != tpl.Height+1 {
-		t.Errorf("longpoll template: got prev %s height %d", HashString(r.tpl.PrevHash), r.tpl.Height)
+		t.Errorf("longpoll template: got prev %s height %d", btc.HashString(r.tpl.PrevHash), r.tpl.Height)
 	}
 
 	// submitblock: duplicate, bad block, block status.

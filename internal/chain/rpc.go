@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
 )
 
 // GetBlockTemplate asks the node for a block template, with rules
@@ -106,7 +108,7 @@ func (c *Client) GetBestBlockHash(ctx context.Context) ([32]byte, error) {
 	if err := c.Call(ctx, "getbestblockhash", nil, &s); err != nil {
 		return [32]byte{}, err
 	}
-	h, err := ParseHash(s)
+	h, err := btc.ParseHash("getbestblockhash", s)
 	if err != nil {
 		return h, &DecodeError{Method: "getbestblockhash", Err: err}
 	}
@@ -124,7 +126,7 @@ type BlockHeader struct {
 // GetBlockHeader returns the verbose header of hash (internal order).
 func (c *Client) GetBlockHeader(ctx context.Context, hash [32]byte) (*BlockHeader, error) {
 	var h BlockHeader
-	if err := c.Call(ctx, "getblockheader", []any{HashString(hash), true}, &h); err != nil {
+	if err := c.Call(ctx, "getblockheader", []any{btc.HashString(hash), true}, &h); err != nil {
 		return nil, err
 	}
 	return &h, nil
@@ -169,8 +171,8 @@ func (c *Client) Confirmations(ctx context.Context, hash [32]byte) (int64, error
 		}
 		return 0, err
 	}
-	if h.Hash != "" && h.Hash != HashString(hash) {
-		return 0, &DecodeError{Method: "getblockheader", Err: fmt.Errorf("asked for %s, got %s", HashString(hash), h.Hash)}
+	if h.Hash != "" && h.Hash != btc.HashString(hash) {
+		return 0, &DecodeError{Method: "getblockheader", Err: fmt.Errorf("asked for %s, got %s", btc.HashString(hash), h.Hash)}
 	}
 	if h.Confirmations < 0 {
 		return -1, nil
@@ -195,8 +197,8 @@ func (c *Client) BlockStatus(ctx context.Context, hash [32]byte) (BlockStatus, e
 		}
 		return BlockUnknown, err
 	}
-	if h.Hash != "" && h.Hash != HashString(hash) {
-		return BlockUnknown, &DecodeError{Method: "getblockheader", Err: fmt.Errorf("asked for %s, got %s", HashString(hash), h.Hash)}
+	if h.Hash != "" && h.Hash != btc.HashString(hash) {
+		return BlockUnknown, &DecodeError{Method: "getblockheader", Err: fmt.Errorf("asked for %s, got %s", btc.HashString(hash), h.Hash)}
 	}
 	if h.Confirmations < 0 {
 		return BlockSideChain, nil

@@ -6,11 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"strconv"
 	"strings"
 
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
 )
 
 // Template is a decoded, checked getblocktemplate reply. All hashes and the
@@ -92,79 +93,116 @@ func ParseTemplate(result []byte) (*Template, error) {
 		return nil, &TemplateError{Field: "result", Reason: err.Error()}
 	}
 	t := &Template{Rules: r.Rules, LongPollID: r.LongPollID}
+	for _, parse := range []func(*Template, *gbtReply) error{parseHeaderFields, parseTimes, parseValue, parseExtras, parseTxs} {
+		if err := parse(t, &r); err != nil {
+			return nil, err
+		}
+	}
+	for _, rule := range t.Rules {
+		if strings.TrimPrefix(rule, "!") == "segwit" {
+			t.Segwit = true
+		}
+	}
+	t.Segwit = t.Segwit || t.WitnessCommitment != nil
+	return t, nil
+}
+
+// reason is what a btc helper's error says about its input.
+func reason(err error) string {
+	if fe, ok := errors.AsType[*btc.FieldError](err); ok {
+		return fe.Reason
+	}
+	return err.Error()
+}
+
+// parseHeaderFields reads version, previousblockhash, bits and target
+// (which must agree with bits).
+func parseHeaderFields(t *Template, r *gbtReply) error {
 	if r.Version == nil {
-		return nil, &TemplateError{Field: "version", Reason: "missing"}
+		return &TemplateError{Field: "version", Reason: "missing"}
 	}
 	if *r.Version < 0 || *r.Version > 0xffffffff {
-		return nil, &TemplateError{Field: "version", Reason: "out of range"}
+		return &TemplateError{Field: "version", Reason: "out of range"}
 	}
 	t.Version = uint32(*r.Version)
 	if r.PreviousBlockHash == nil {
-		return nil, &TemplateError{Field: "previousblockhash", Reason: "missing"}
+		return &TemplateError{Field: "previousblockhash", Reason: "missing"}
 	}
-	h, err := ParseHash(*r.PreviousBlockHash)
+	h, err := btc.ParseHash("previousblockhash", *r.PreviousBlockHash)
 	if err != nil {
-		return nil, &TemplateError{Field: "previousblockhash", Reason: err.Error()}
+		return &TemplateError{Field: "previousblockhash", Reason: reason(err)}
 	}
 	t.PrevHash = h
 	if r.Bits == nil {
-		return nil, &TemplateError{Field: "bits", Reason: "missing"}
+		return &TemplateError{Field: "bits", Reason: "missing"}
 	}
 	bits, err := strconv.ParseUint(*r.Bits, 16, 32)
 	if err != nil {
-		return nil, &TemplateError{Field: "bits", Reason: "not 32-bit hex"}
+		return &TemplateError{Field: "bits", Reason: "not 32-bit hex"}
 	}
 	t.Bits = uint32(bits)
-	bitsTarget, err := compactToTarget(t.Bits)
-	if err != nil {
-		return nil, &TemplateError{Field: "bits", Reason: err.Error()}
+	if t.Target, err = btc.CompactToTarget(t.Bits); err != nil {
+		return &TemplateError{Field: "bits", Reason: reason(err)}
 	}
+	if r.Target != "" {
+		tg, err := btc.ParseHash("target", r.Target)
+		if err != nil {
+			return &TemplateError{Field: "target", Reason: reason(err)}
+		}
+		if tg != t.Target {
+			return &TemplateError{Field: "target", Reason: fmt.Sprintf("%s does not match bits %08x", r.Target, t.Bits)}
+		}
+	}
+	return nil
+}
+
+// parseTimes reads curtime, mintime (default curtime) and maxtime.
+func parseTimes(t *Template, r *gbtReply) error {
 	if r.CurTime == nil {
-		return nil, &TemplateError{Field: "curtime", Reason: "missing"}
+		return &TemplateError{Field: "curtime", Reason: "missing"}
 	}
 	if *r.CurTime <= 0 || *r.CurTime > 0xffffffff {
-		return nil, &TemplateError{Field: "curtime", Reason: "out of range"}
+		return &TemplateError{Field: "curtime", Reason: "out of range"}
 	}
 	t.CurTime = uint32(*r.CurTime)
 	if r.MinTime < 0 || r.MinTime > 0xffffffff || r.MaxTime < 0 || r.MaxTime > 0xffffffff {
-		return nil, &TemplateError{Field: "mintime", Reason: "out of range"}
+		return &TemplateError{Field: "mintime", Reason: "out of range"}
 	}
 	t.MinTime, t.MaxTime = uint32(r.MinTime), uint32(r.MaxTime)
 	if t.MinTime == 0 {
 		t.MinTime = t.CurTime
 	}
+	return nil
+}
+
+// parseValue reads height and coinbasevalue.
+func parseValue(t *Template, r *gbtReply) error {
 	if r.Height == nil {
-		return nil, &TemplateError{Field: "height", Reason: "missing"}
+		return &TemplateError{Field: "height", Reason: "missing"}
 	}
 	if *r.Height < 0 || *r.Height > 0x7fffffff {
-		return nil, &TemplateError{Field: "height", Reason: "out of range"}
+		return &TemplateError{Field: "height", Reason: "out of range"}
 	}
 	t.Height = *r.Height
 	if r.CoinbaseValue == nil {
-		return nil, &TemplateError{Field: "coinbasevalue", Reason: "missing (node answered in coinbasetxn mode?)"}
+		return &TemplateError{Field: "coinbasevalue", Reason: "missing (node answered in coinbasetxn mode?)"}
 	}
 	if *r.CoinbaseValue < 0 || *r.CoinbaseValue > 21e6*1e8 {
-		return nil, &TemplateError{Field: "coinbasevalue", Reason: "out of range"}
+		return &TemplateError{Field: "coinbasevalue", Reason: "out of range"}
 	}
 	t.CoinbaseValueSats = *r.CoinbaseValue
-	if r.Target != "" {
-		tg, err := ParseHash(r.Target)
-		if err != nil {
-			return nil, &TemplateError{Field: "target", Reason: err.Error()}
-		}
-		if tg != bitsTarget {
-			return nil, &TemplateError{Field: "target", Reason: fmt.Sprintf("%s does not match bits %08x", r.Target, t.Bits)}
-		}
-	}
-	t.Target = bitsTarget
+	return nil
+}
+
+// parseExtras reads default_witness_commitment and coinbaseaux.flags.
+func parseExtras(t *Template, r *gbtReply) error {
 	if r.DefaultWitnessCommitment != "" {
 		raw, err := hex.DecodeString(r.DefaultWitnessCommitment)
 		if err != nil {
-			return nil, &TemplateError{Field: "default_witness_commitment", Reason: "not hex"}
+			return &TemplateError{Field: "default_witness_commitment", Reason: "not hex"}
 		}
-		t.WitnessCommitment, err = normalizeCommitment(raw)
-		if err != nil {
-			return nil, &TemplateError{Field: "default_witness_commitment", Reason: err.Error()}
+		if t.WitnessCommitment, err = btc.NormalizeCommitment(raw); err != nil {
+			return &TemplateError{Field: "default_witness_commitment", Reason: reason(err)}
 		}
 	}
 	if len(r.CoinbaseAux) > 0 && string(r.CoinbaseAux) != "null" {
@@ -172,31 +210,31 @@ func ParseTemplate(result []byte) (*Template, error) {
 			Flags string `json:"flags"`
 		}
 		if err := json.Unmarshal(r.CoinbaseAux, &aux); err != nil {
-			return nil, &TemplateError{Field: "coinbaseaux", Reason: err.Error()}
+			return &TemplateError{Field: "coinbaseaux", Reason: err.Error()}
 		}
 		if aux.Flags != "" {
+			var err error
 			if t.CoinbaseAuxFlags, err = hex.DecodeString(aux.Flags); err != nil {
-				return nil, &TemplateError{Field: "coinbaseaux.flags", Reason: "not hex"}
+				return &TemplateError{Field: "coinbaseaux.flags", Reason: "not hex"}
 			}
 		}
 	}
+	return nil
+}
+
+// parseTxs reads the transactions; one with a witness makes the template
+// segwit.
+func parseTxs(t *Template, r *gbtReply) error {
 	t.Txs = make([]TemplateTx, len(r.Transactions))
-	anyWitness := false
 	for i, gt := range r.Transactions {
 		tx, err := parseTx(gt)
 		if err != nil {
-			return nil, &TemplateError{Field: fmt.Sprintf("transactions[%d]", i), Reason: err.Error()}
+			return &TemplateError{Field: fmt.Sprintf("transactions[%d]", i), Reason: err.Error()}
 		}
-		anyWitness = anyWitness || tx.Witness
+		t.Segwit = t.Segwit || tx.Witness
 		t.Txs[i] = tx
 	}
-	for _, rule := range t.Rules {
-		if strings.TrimPrefix(rule, "!") == "segwit" {
-			t.Segwit = true
-		}
-	}
-	t.Segwit = t.Segwit || t.WitnessCommitment != nil || anyWitness
-	return t, nil
+	return nil
 }
 
 func parseTx(gt gbtTx) (TemplateTx, error) {
@@ -215,18 +253,18 @@ func parseTx(gt gbtTx) (TemplateTx, error) {
 		Witness: msg.HasWitness(),
 	}
 	if gt.TxID != "" {
-		id, err := ParseHash(gt.TxID)
+		id, err := btc.ParseHash("txid", gt.TxID)
 		if err != nil {
-			return TemplateTx{}, fmt.Errorf("txid: %v", err)
+			return TemplateTx{}, fmt.Errorf("txid: %s", reason(err))
 		}
 		if id != tx.TxID {
 			return TemplateTx{}, fmt.Errorf("txid %s does not match data", gt.TxID)
 		}
 	}
 	if gt.Hash != "" {
-		id, err := ParseHash(gt.Hash)
+		id, err := btc.ParseHash("hash", gt.Hash)
 		if err != nil {
-			return TemplateTx{}, fmt.Errorf("hash: %v", err)
+			return TemplateTx{}, fmt.Errorf("hash: %s", reason(err))
 		}
 		if id != tx.WTxID {
 			return TemplateTx{}, fmt.Errorf("hash (wtxid) %s does not match data", gt.Hash)
@@ -236,74 +274,4 @@ func parseTx(gt gbtTx) (TemplateTx, error) {
 		tx.Fee = *gt.Fee
 	}
 	return tx, nil
-}
-
-// witnessMagic prefixes a witness commitment output script (BIP141):
-// OP_RETURN, push 36, aa21a9ed.
-var witnessMagic = []byte{0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed}
-
-// normalizeCommitment turns btcd's bare 32-byte commitment or Core's
-// 38-byte script into the full script.
-func normalizeCommitment(raw []byte) ([]byte, error) {
-	switch {
-	case len(raw) == 32:
-		return append(bytes.Clone(witnessMagic), raw...), nil
-	case len(raw) == 38 && bytes.HasPrefix(raw, witnessMagic):
-		return bytes.Clone(raw), nil
-	default:
-		return nil, fmt.Errorf("%d bytes, want a 32-byte hash or a 38-byte 6a24aa21a9ed script", len(raw))
-	}
-}
-
-// ParseHash decodes a 64-digit display-order hex hash (as RPC prints
-// block hashes, txids and targets) into internal byte order.
-func ParseHash(s string) ([32]byte, error) {
-	var h [32]byte
-	if len(s) != 64 {
-		return h, fmt.Errorf("hash %q: want 64 hex digits", s)
-	}
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		return h, fmt.Errorf("hash %q: not hex", s)
-	}
-	for i := range 32 {
-		h[i] = b[31-i]
-	}
-	return h, nil
-}
-
-// HashString formats an internal-order hash in display order.
-func HashString(h [32]byte) string {
-	var b [32]byte
-	for i := range 32 {
-		b[i] = h[31-i]
-	}
-	return hex.EncodeToString(b[:])
-}
-
-// compactToTarget expands compact bits into an internal-order target.
-func compactToTarget(bits uint32) ([32]byte, error) {
-	var t [32]byte
-	if bits&0x00800000 != 0 {
-		return t, errors.New("negative compact target")
-	}
-	mant := int64(bits & 0x007fffff)
-	exp := int(bits >> 24)
-	if mant == 0 {
-		return t, errors.New("zero compact target")
-	}
-	n := big.NewInt(mant)
-	if exp <= 3 {
-		n.Rsh(n, uint(8*(3-exp)))
-	} else {
-		n.Lsh(n, uint(8*(exp-3)))
-	}
-	if n.BitLen() > 256 || n.Sign() == 0 {
-		return t, errors.New("compact target out of range")
-	}
-	be := n.FillBytes(make([]byte, 32))
-	for i := range 32 {
-		t[i] = be[31-i]
-	}
-	return t, nil
 }
