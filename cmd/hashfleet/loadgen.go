@@ -159,6 +159,9 @@ func newLoadgenRunCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !cmd.Flags().Changed("connect-rate") {
+				f.cfg.ConnectRate = 18 * float64(sources)
+			}
 			f.cfg.Dial, f.cfg.Logger = dial, f.logger()
 			f.cfg.Tip = func(ctx context.Context) error { return controlCall(ctx, "POST", control+"/tip", nil) }
 			f.cfg.Memory = func() (int64, error) {
@@ -177,6 +180,7 @@ func newLoadgenRunCmd() *cobra.Command {
 	cmd.Flags().StringVar(&poolAddr, "pool", "127.0.0.1:3333", "the pool's Stratum address")
 	cmd.Flags().StringVar(&control, "control", "http://127.0.0.1:3334", "the control URL of loadgen serve")
 	cmd.Flags().IntVar(&sources, "sources", 100, "loopback source addresses to spread sessions over (127.0.0.2 up)")
+	cmd.Flags().Float64Var(&f.cfg.ConnectRate, "connect-rate", 0, "new connections per second, all sources together (default: 18/s per source, under the pool's 20/s per address)")
 	return cmd
 }
 

@@ -34,6 +34,11 @@ type Config struct {
 	// Concurrency is how many sessions are being opened at once.
 	// Default 128.
 	Concurrency int
+	// ConnectRate paces new connections (per second, all sources
+	// together); 0 opens them as fast as Concurrency allows. A pool limits
+	// new connections per address (hashfleet: 20/s, burst 100), and closes
+	// the excess at once, as it should.
+	ConnectRate float64
 	// Tips is how many new chain tips Tip makes during Hold, evenly
 	// spaced; the clean mining.notify of each is timed at every session.
 	Tips int
@@ -65,6 +70,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Tips > 0 && c.Tip == nil {
 		return c, errors.New("loadgen: Tips > 0 needs Tip")
+	}
+	if c.ConnectRate < 0 || c.ConnectRate != c.ConnectRate {
+		return c, fmt.Errorf("loadgen: ConnectRate %v must be >= 0", c.ConnectRate)
 	}
 	if c.Difficulty < 0 || c.Difficulty != c.Difficulty {
 		return c, fmt.Errorf("loadgen: Difficulty %v must be a positive number", c.Difficulty)
@@ -193,6 +201,12 @@ func (r *run) connect(ctx context.Context, wg *sync.WaitGroup) {
 	go func() {
 		defer close(next)
 		for i := range r.cfg.Sessions {
+			if r.cfg.ConnectRate > 0 {
+				at := r.start.Add(time.Duration(float64(i) / r.cfg.ConnectRate * float64(time.Second)))
+				if !sleepUntil(ctx, at) {
+					return
+				}
+			}
 			select {
 			case next <- i:
 			case <-ctx.Done():

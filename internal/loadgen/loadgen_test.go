@@ -112,6 +112,7 @@ func TestConfigRejectsNonsense(t *testing.T) {
 		{Sessions: 10},
 		{Sessions: 10, Tips: 1, Dial: dial},
 		{Sessions: 10, Difficulty: -1, Dial: dial},
+		{Sessions: 10, ConnectRate: -1, Dial: dial},
 	} {
 		if _, err := loadgen.Run(context.Background(), cfg); err == nil {
 			t.Errorf("Run(%+v) accepted", cfg)
