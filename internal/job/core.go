@@ -33,10 +33,12 @@ type core struct {
 	table atomic.Pointer[jobTable] // written only by the owner goroutine
 	dups  dupSet
 
-	// subMu guards subs and nextSub.
-	subMu   sync.Mutex
-	subs    map[uint64]chan *Job
-	nextSub uint64
+	// subMu guards subs, blockSubs, blocksEnded and nextSub.
+	subMu       sync.Mutex
+	subs        map[uint64]chan *Job
+	blockSubs   map[uint64]chan Block
+	blocksEnded bool // Run has returned: block streams are closed
+	nextSub     uint64
 
 	templates   atomic.Uint64
 	blocksFound atomic.Uint64
@@ -60,6 +62,7 @@ func (c *core) init(log *slog.Logger, reg prometheus.Registerer, en1Size, maxJob
 	c.en1Size, c.maxJobs = en1Size, maxJobs
 	c.idBase = binary.BigEndian.Uint32(seed[:4])
 	c.subs = make(map[uint64]chan *Job)
+	c.blockSubs = make(map[uint64]chan Block)
 	c.en1Next.Store(binary.BigEndian.Uint64(seed[4:]))
 	c.dups.max = maxDups
 	c.table.Store(&jobTable{byID: map[string]*Job{}})
@@ -112,6 +115,63 @@ func (c *core) Subscribe() (<-chan *Job, func()) {
 			close(ch)
 			c.subMu.Unlock()
 		})
+	}
+}
+
+// blockStreamLen is each block subscriber's buffer: outcomes waiting to be
+// read. Blocks are rare; an outcome that finds a buffer full is dropped,
+// counted and logged (the pool then settles its record from the node).
+const blockStreamLen = 64
+
+// SubscribeBlocks returns a channel that receives the final outcome of
+// every block settled from now on (node mode; proxy mode sends none) and
+// a func that unsubscribes. The channel is closed by that func or when Run
+// has returned, after the last outcome (so a reader that drains it until
+// it is closed has seen every block settled during shutdown).
+func (c *core) SubscribeBlocks() (<-chan Block, func()) {
+	ch := make(chan Block, blockStreamLen)
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	if c.blocksEnded {
+		close(ch)
+		return ch, func() {}
+	}
+	id := c.nextSub
+	c.nextSub++
+	c.blockSubs[id] = ch
+	return ch, func() {
+		c.subMu.Lock()
+		defer c.subMu.Unlock()
+		if _, ok := c.blockSubs[id]; ok {
+			delete(c.blockSubs, id)
+			close(ch)
+		}
+	}
+}
+
+// endBlocks closes every block stream; Run calls it last.
+func (c *core) endBlocks() {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	c.blocksEnded = true
+	for id, ch := range c.blockSubs {
+		delete(c.blockSubs, id)
+		close(ch)
+	}
+}
+
+// publishBlock sends a settled block's outcome to every block subscriber,
+// never waiting for one.
+func (c *core) publishBlock(b Block) {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	for _, ch := range c.blockSubs {
+		select {
+		case ch <- b:
+		default:
+			c.met.outcomesDropped.Inc()
+			c.log.Error("block outcome dropped: subscriber not reading", "hash", btc.HashString(b.Hash))
+		}
 	}
 }
 

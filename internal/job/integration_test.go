@@ -82,7 +82,7 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := runManager(t, m)
+	runManager(t, m)
 
 	waitFor(t, "a job with the mempool's transactions", func() bool {
 		j := m.Current()
@@ -97,7 +97,7 @@ func TestIntegrationBtcd(t *testing.T) {
 	sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()),
 		NTime: j.Time, Target: btc.Diff1Target, Worker: "itest"}
 	mine(t, j, &sh)
-	res, err := m.Submit(ctx, sh)
+	res, err := submit(t, m, sh)
 	if err != nil {
 		t.Fatalf("Submit: %v", err)
 	}
@@ -129,7 +129,7 @@ func TestIntegrationBtcd(t *testing.T) {
 	stale := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()),
 		NTime: j.Time, Target: btc.Diff1Target, Worker: "itest"}
 	mine(t, j, &stale)
-	res2, err := m.Submit(ctx, stale)
+	res2, err := submit(t, m, stale)
 	if rej, ok := errors.AsType[*stratum.RejectError](err); !ok || rej.Kind != stratum.RejectStale {
 		t.Fatalf("stale share: got %v, want reject 21", err)
 	}
@@ -284,7 +284,7 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	w := nodetest.NewWallet(t, n)
 	watch := &watchedNode{Client: client}
 	m, err := New(Config{Source: watch, Submitter: watch, PayoutScript: w.PkScript, Logger: quiet,
-		SubmitWait: 200 * time.Millisecond, PollInterval: 200 * time.Millisecond})
+		PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,13 +338,13 @@ func TestIntegrationEmbeddedNodeRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := runManager(t, m)
+	runManager(t, m)
 	mineOne := func() *Block {
 		t.Helper()
 		j := m.Current()
 		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, m.Extranonce2Size()), NTime: j.Time, Target: btc.Diff1Target}
 		mine(t, j, &sh)
-		res, err := m.Submit(ctx, sh)
+		res, err := submit(t, m, sh)
 		if err != nil {
 			t.Fatal(err)
 		}

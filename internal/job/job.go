@@ -123,7 +123,9 @@ type Result struct {
 	Difficulty float64  // share difficulty the hash achieves
 	Stale      bool     // the job was from an earlier tip
 	// Block is non-nil when the hash met the network target. The block was
-	// assembled and submitted (or its submission is still being retried).
+	// assembled and handed to the settler: it is Pending, and its outcome
+	// comes on SubscribeBlocks (a replayed solving share gets the final
+	// outcome when it is known).
 	Block *Block
 }
 
@@ -131,10 +133,12 @@ type Result struct {
 type Block struct {
 	Hash   [32]byte // internal order
 	Height int64
+	Worker string // the share's worker name
 	// Accepted is true when the node put the block in its main chain.
 	Accepted bool
-	// Pending is true when the submission was not settled within the
-	// Submit call; the Manager keeps retrying and logs the outcome.
+	// Pending is true while the submission is not settled: Submit never
+	// waits for the node, the settler in Run retries and publishes the
+	// final outcome on SubscribeBlocks.
 	Pending bool
 	// NodeResult is the node's submitblock answer ("" for null), or the
 	// verification outcome ("side-chain", "orphan"), or the last error.

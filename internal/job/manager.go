@@ -38,9 +38,6 @@ type Config struct {
 	RefreshInterval time.Duration
 	// MaxJobs is how many recent jobs are kept for share lookup; default 64.
 	MaxJobs int
-	// SubmitWait is how long Submit waits for a found block's submission
-	// to settle before returning it as Pending; default 10s.
-	SubmitWait time.Duration
 	// SubmitRetryFor is how long a block submission is retried through
 	// node errors and restarts; default 10m.
 	SubmitRetryFor time.Duration
@@ -70,7 +67,7 @@ func (cfg Config) Validate() error {
 		return errors.New("job: config: Extranonce1Size must be 1..8")
 	case cfg.Extranonce2Size < 0 || cfg.Extranonce2Size > 16:
 		return errors.New("job: config: Extranonce2Size must be 1..16")
-	case cfg.PollInterval < 0 || cfg.RefreshInterval < 0 || cfg.SubmitWait < 0 || cfg.SubmitRetryFor < 0 || cfg.ShutdownGrace < 0:
+	case cfg.PollInterval < 0 || cfg.RefreshInterval < 0 || cfg.SubmitRetryFor < 0 || cfg.ShutdownGrace < 0:
 		return errors.New("job: config: negative duration")
 	case cfg.MaxJobs < 0 || cfg.MaxDupEntries < 0:
 		return errors.New("job: config: negative limit")
@@ -81,7 +78,7 @@ func (cfg Config) Validate() error {
 // Manager is node mode: it turns a node's block templates into jobs,
 // hands out extranonce1 values, validates shares and submits, retries and
 // verifies found blocks. Run drives the template loop; Subscribe, Current,
-// NewExtranonce1, Submit, WaitBlock, BlockConfirmations and Status are safe
+// NewExtranonce1, Submit, SubscribeBlocks, BlockConfirmations and Status are safe
 // for concurrent use from any goroutine. Proxy is the upstream-pool
 // counterpart; both share core.
 type Manager struct {
@@ -92,10 +89,14 @@ type Manager struct {
 	kick     chan struct{} // buffered(1): fetch a template now
 	stopping chan struct{} // closed when Run is shutting down
 
-	// blockMu guards blocks: every block hash ever submitted, so none is
-	// submitted twice.
+	// blockMu guards blocks (every block hash ever submitted, so none is
+	// submitted twice), queued (found blocks the settler has not started)
+	// and closed (Run has stopped taking new blocks: settle them at once).
 	blockMu sync.Mutex
 	blocks  map[[32]byte]*blockTask
+	queued  []*blockTask
+	closed  bool
+	wake    chan struct{} // buffered(1): queued is not empty
 
 	blocksOK atomic.Uint64
 }
@@ -119,9 +120,6 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.MaxJobs == 0 {
 		cfg.MaxJobs = 64
-	}
-	if cfg.SubmitWait == 0 {
-		cfg.SubmitWait = 10 * time.Second
 	}
 	if cfg.SubmitRetryFor == 0 {
 		cfg.SubmitRetryFor = 10 * time.Minute
@@ -149,6 +147,7 @@ func New(cfg Config) (*Manager, error) {
 			Extranonce2Size: cfg.Extranonce2Size,
 		},
 		kick:     make(chan struct{}, 1),
+		wake:     make(chan struct{}, 1),
 		stopping: make(chan struct{}),
 		blocks:   make(map[[32]byte]*blockTask),
 	}
@@ -173,20 +172,24 @@ type fetched struct {
 }
 
 // Run drives the template loop: a longpoll (or polling) fetcher, a
-// periodic refresher, and the owner goroutine that turns templates into
-// jobs and publishes them. It returns when ctx is cancelled, after pending
-// block submissions have settled or ShutdownGrace has passed. Run may be
-// called once.
+// periodic refresher, the owner goroutine that turns templates into jobs
+// and publishes them, and the settler, which submits every found block
+// (one goroutine per block) and publishes its outcome on SubscribeBlocks.
+// It returns when ctx is cancelled, after pending block submissions have
+// settled or ShutdownGrace has passed. Run may be called once.
 func (m *Manager) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("job: Run called twice")
 	}
 	defer func() {
 		close(m.stopping)
+		m.startQueued(true)
 		m.waitSettled()
+		m.endBlocks()
 	}()
 	templc := make(chan fetched)
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return m.settleLoop(gctx) })
 	g.Go(func() error { return m.longpollLoop(gctx, templc) })
 	g.Go(func() error { return m.refreshLoop(gctx, templc) })
 	g.Go(func() error { return m.ownerLoop(gctx, templc) })
@@ -386,7 +389,7 @@ func (m *Manager) Submit(ctx context.Context, sh Share) (Result, error) {
 		rej = errDuplicate
 	}
 	if v.Solves && rej != errDuplicate {
-		b := m.submitBlock(ctx, j, &sh, v)
+		b := m.submitBlock(j, &sh, v)
 		res.Block = &b
 	}
 	if rej == nil && !v.Solves {

@@ -121,7 +121,39 @@ func newTestManager(t testing.TB, n *fakeNode, mod func(*Config)) *Manager {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The settler normally runs in Run; tests that drive apply directly
+	// run it alone.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = m.settleLoop(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; m.startQueued(true); m.waitSettled() })
 	return m
+}
+
+// submit submits sh and, for a share that solves a block, checks that
+// Submit returned the block Pending (it never waits for the node) and
+// waits for the block's outcome on SubscribeBlocks, which it returns in
+// res.Block.
+func submit(t testing.TB, m *Manager, sh Share) (Result, error) {
+	t.Helper()
+	blocks, stop := m.SubscribeBlocks()
+	defer stop()
+	res, err := m.Submit(context.Background(), sh)
+	if res.Block == nil || !res.Block.Pending {
+		return res, err
+	}
+	deadline := time.After(time.Hour)
+	for {
+		select {
+		case b := <-blocks:
+			if b.Hash == res.Block.Hash {
+				res.Block = &b
+				return res, err
+			}
+		case <-deadline:
+			t.Fatalf("no outcome for block %x", res.Block.Hash)
+		}
+	}
 }
 
 // nextTip returns a copy of tpl for the following block.
@@ -284,7 +316,7 @@ func TestStaleShareSolvingBlockIsSubmittedOnce(t *testing.T) {
 		applyTemplate(t, m, nextTip(tpl, 1))
 		sh := Share{JobID: old.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: old.Time, Target: btc.Diff1Target}
 		sh.Nonce = findNonce(t, old, sh, true)
-		res, err := m.Submit(context.Background(), sh)
+		res, err := submit(t, m, sh)
 		if !isKind(err, stratum.RejectStale) || !res.Stale {
 			t.Fatalf("got %v (stale %v), want stale rejection 21", err, res.Stale)
 		}
@@ -315,7 +347,7 @@ func TestSolvingShareAcceptedDespiteShareTarget(t *testing.T) {
 		j := applyTemplate(t, m, tpl)
 		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j.Time, Target: btc.Diff1Target}
 		sh.Nonce = findNonce(t, j, sh, true)
-		res, err := m.Submit(context.Background(), sh)
+		res, err := submit(t, m, sh)
 		if err != nil {
 			t.Fatalf("got %v, want accepted (it solves a block)", err)
 		}
@@ -366,7 +398,7 @@ func TestBlockSubmissionOutcomes(t *testing.T) {
 				j := applyTemplate(t, m, tpl)
 				sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j.Time, Target: maxTarget}
 				sh.Nonce = findNonce(t, j, sh, true)
-				res, err := m.Submit(context.Background(), sh)
+				res, err := submit(t, m, sh)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -385,7 +417,11 @@ func TestBlockSubmissionOutcomes(t *testing.T) {
 	}
 }
 
-func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
+// TestBlockSubmissionOutlivesRun: Submit returns a solving share's block
+// Pending at once; the settler keeps retrying through a node outage and
+// through Run's shutdown (up to ShutdownGrace), then publishes the
+// outcome on SubscribeBlocks.
+func TestBlockSubmissionOutlivesRun(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tpl := fixtureTemplate(t, "btcd_gbt_mixed_txs")
 		n := newFakeNode(tpl)
@@ -393,7 +429,12 @@ func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
 		for range 8 {
 			n.submitErrs = append(n.submitErrs, errConnRefused)
 		}
-		m := newTestManager(t, n, func(c *Config) { c.SubmitWait = time.Second; c.ShutdownGrace = time.Minute })
+		m, err := New(Config{Source: n, Submitter: n, PayoutScript: p2wpkh, Logger: quiet, ShutdownGrace: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks, stop := m.SubscribeBlocks()
+		defer stop()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error)
 		go func() { done <- m.Run(ctx) }()
@@ -402,26 +443,19 @@ func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
 		if j == nil {
 			t.Fatal("no job after Run started")
 		}
-		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j.Time, Target: maxTarget}
+		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j.Time, Target: maxTarget, Worker: "w1"}
 		sh.Nonce = findNonce(t, j, sh, true)
+		start := time.Now()
 		res, err := m.Submit(context.Background(), sh)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Block == nil || !res.Block.Pending {
-			t.Fatalf("block: got %+v, want pending", res.Block)
+		if res.Block == nil || !res.Block.Pending || res.Block.Worker != "w1" {
+			t.Fatalf("block: got %+v, want pending, by w1", res.Block)
 		}
-		if _, err := m.WaitBlock(context.Background(), [32]byte{1}); !errors.Is(err, ErrUnknownBlock) {
-			t.Errorf("WaitBlock(unknown hash): got %v, want ErrUnknownBlock", err)
+		if d := time.Since(start); d != 0 {
+			t.Errorf("Submit took %v of (fake) time, want 0: it must not wait for the node", d)
 		}
-		final := make(chan Block, 1)
-		go func() {
-			b, err := m.WaitBlock(context.Background(), res.Block.Hash)
-			if err != nil {
-				t.Errorf("WaitBlock: %v", err)
-			}
-			final <- b
-		}()
 		cancel() // shutdown while the block is still being retried
 		if err := <-done; err != nil {
 			t.Fatalf("Run: %v", err)
@@ -433,9 +467,13 @@ func TestBlockSubmissionOutlivesSubmitWaitAndRun(t *testing.T) {
 		if st := m.Status(); st.BlocksAccepted != 1 {
 			t.Errorf("accepted: got %d, want 1", st.BlocksAccepted)
 		}
-		// WaitBlock reports the final outcome of the pending block.
-		if b := <-final; !b.Accepted || b.Pending || b.Hash != res.Block.Hash {
-			t.Errorf("WaitBlock: got %+v, want the block accepted and settled", b)
+		select {
+		case b := <-blocks:
+			if !b.Accepted || b.Pending || b.Hash != res.Block.Hash || b.Worker != "w1" {
+				t.Errorf("outcome: got %+v, want the block accepted and settled", b)
+			}
+		default:
+			t.Error("no outcome on the block stream")
 		}
 	})
 }
@@ -447,12 +485,12 @@ func TestBlockSubmissionGivesUp(t *testing.T) {
 		for range 1000 {
 			n.submitErrs = append(n.submitErrs, errConnRefused)
 		}
-		m := newTestManager(t, n, func(c *Config) { c.SubmitWait = time.Hour; c.SubmitRetryFor = time.Minute })
+		m := newTestManager(t, n, func(c *Config) { c.SubmitRetryFor = time.Minute })
 		j := applyTemplate(t, m, tpl)
 		sh := Share{JobID: j.ID, Extranonce1: m.NewExtranonce1(), Extranonce2: make([]byte, 8), NTime: j.Time, Target: maxTarget}
 		sh.Nonce = findNonce(t, j, sh, true)
 		start := time.Now()
-		res, _ := m.Submit(context.Background(), sh)
+		res, _ := submit(t, m, sh)
 		if res.Block == nil || res.Block.Accepted || res.Block.Pending {
 			t.Fatalf("block: got %+v, want given up", res.Block)
 		}

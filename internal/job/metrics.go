@@ -16,6 +16,7 @@ type metrics struct {
 	submitRetries      prometheus.Counter
 	height             prometheus.Gauge
 	forwarded          *prometheus.CounterVec // result (proxy mode)
+	outcomesDropped    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -40,6 +41,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Block submissions retried after a node error or timeout."}),
 		forwarded: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "upstream_forwarded_total",
 			Help: "Proxy mode: shares forwarded upstream, by result (accepted, rejected, session_gone, queue_full)."}, []string{"result"}),
+		outcomesDropped: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "block_outcomes_dropped_total",
+			Help: "Block outcomes not delivered to a SubscribeBlocks reader whose buffer was full."}),
 		height: f.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "template_height",
 			Help: "Height of the block being mined."}),
 	}

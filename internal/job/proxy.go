@@ -73,8 +73,8 @@ func (cfg ProxyConfig) Validate() error {
 // each connection's extranonce1 is a prefix of the upstream extranonce2,
 // and shares that meet the upstream target are forwarded to it. It shares
 // job publication, Check and the duplicate set with Manager (core); it
-// submits no blocks itself, so WaitBlock and BlockConfirmations answer
-// ErrUnknownBlock and ErrCannotFollow. Run drives it; the other methods
+// submits no blocks itself: its SubscribeBlocks stream stays silent and
+// BlockConfirmations answers ErrCannotFollow. Run drives it; the other methods
 // are safe for concurrent use.
 type Proxy struct {
 	core
@@ -113,12 +113,6 @@ func (m *Proxy) Status() Status {
 	s := m.status()
 	s.Forwarded = m.forwarded.Load()
 	return s
-}
-
-// WaitBlock returns ErrUnknownBlock: a block found in proxy mode is the
-// upstream pool's to submit.
-func (m *Proxy) WaitBlock(context.Context, [32]byte) (Block, error) {
-	return Block{}, ErrUnknownBlock
 }
 
 // BlockConfirmations returns ErrCannotFollow: the proxy has no node.
@@ -222,6 +216,7 @@ func (m *Proxy) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("job: Run called twice")
 	}
+	defer m.endBlocks()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return m.cfg.Upstream.Run(gctx) })
 	g.Go(func() error { return m.proxyOwnerLoop(gctx) })
@@ -300,7 +295,7 @@ func (m *Proxy) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError) 
 	if v.Solves {
 		m.blocksFound.Add(1)
 		m.met.blocksFound.Inc()
-		b = &Block{Hash: v.Hash, Height: j.Height, Pending: true, NodeResult: "forwarded upstream"}
+		b = &Block{Hash: v.Hash, Height: j.Height, Worker: sh.Worker, Pending: true, NodeResult: "forwarded upstream"}
 		m.log.Info("share solves a block; forwarding upstream", "hash", btc.HashString(v.Hash), "height", j.Height, "worker", sh.Worker)
 	}
 	if !v.Solves && !btc.MeetsTarget(&v.Hash, &target) {

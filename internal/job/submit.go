@@ -14,16 +14,17 @@ import (
 type blockTask struct {
 	hash   [32]byte
 	height int64
+	worker string
 	data   []byte
 	done   chan struct{} // closed when result is final
 	result Block         // written before done is closed
 }
 
-// submitBlock assembles the block for a solving share and submits it
-// unless that hash was submitted before. It waits up to SubmitWait (or
-// ctx) for the outcome; the submission itself continues independently of
-// ctx.
-func (m *Manager) submitBlock(ctx context.Context, j *Job, sh *Share, v Verdict) Block {
+// submitBlock assembles the block for a solving share and hands it to
+// the settler unless that hash was found before. It never waits for the
+// node: a new block comes back Pending, a replayed one with its outcome so
+// far.
+func (m *Manager) submitBlock(j *Job, sh *Share, v Verdict) Block {
 	m.blockMu.Lock()
 	task, seen := m.blocks[v.Hash]
 	if !seen {
@@ -31,50 +32,65 @@ func (m *Manager) submitBlock(ctx context.Context, j *Job, sh *Share, v Verdict)
 		task = &blockTask{
 			hash:   v.Hash,
 			height: j.Height,
+			worker: sh.Worker,
 			data:   btc.SerializeBlock(v.Header, w.Coinbase(sh.Extranonce1, sh.Extranonce2), j.Txs, j.Witness),
 			done:   make(chan struct{}),
 		}
 		m.blocks[v.Hash] = task
+		m.queued = append(m.queued, task)
 		m.blocksFound.Add(1)
 		m.met.blocksFound.Inc()
 	}
+	closed := m.closed
 	m.blockMu.Unlock()
-	if !seen {
-		m.log.Info("share solves a block; submitting", "hash", btc.HashString(v.Hash), "height", j.Height,
-			"job", j.ID, "worker", sh.Worker, "bytes", len(task.data))
-		go m.settle(task)
+	if seen {
+		select {
+		case <-task.done:
+			return task.result
+		default:
+			return task.pending()
+		}
 	}
-	t := time.NewTimer(m.cfg.SubmitWait)
-	defer t.Stop()
-	select {
-	case <-task.done:
-		return task.result
-	case <-ctx.Done():
-	case <-t.C:
+	m.log.Info("share solves a block; submitting", "hash", btc.HashString(v.Hash), "height", j.Height,
+		"job", j.ID, "worker", sh.Worker, "bytes", len(task.data))
+	if closed {
+		m.startQueued(false) // Run has stopped: nobody else will
+	} else {
+		select {
+		case m.wake <- struct{}{}:
+		default:
+		}
 	}
-	return Block{Hash: task.hash, Height: task.height, Pending: true, NodeResult: "submission in progress"}
+	return task.pending()
 }
 
-// ErrUnknownBlock is returned by WaitBlock for a hash this manager never
-// submitted (or, in proxy mode, forwarded upstream and cannot follow).
-var ErrUnknownBlock = errors.New("job: unknown block")
+func (t *blockTask) pending() Block {
+	return Block{Hash: t.hash, Height: t.height, Worker: t.worker, Pending: true, NodeResult: "submission in progress"}
+}
 
-// WaitBlock waits until the submission of the block with this hash (internal
-// byte order) has settled and returns its final result: for a Block that
-// Submit reported as Pending, this is the node's eventual answer. It is safe
-// for concurrent use.
-func (m *Manager) WaitBlock(ctx context.Context, hash [32]byte) (Block, error) {
-	m.blockMu.Lock()
-	task := m.blocks[hash]
-	m.blockMu.Unlock()
-	if task == nil {
-		return Block{}, ErrUnknownBlock
+// settleLoop is the settler: it starts one settle goroutine per queued
+// block until ctx is cancelled (Run then settles what is left and waits).
+func (m *Manager) settleLoop(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-m.wake:
+			m.startQueued(false)
+		}
 	}
-	select {
-	case <-task.done:
-		return task.result, nil
-	case <-ctx.Done():
-		return Block{}, ctx.Err()
+}
+
+// startQueued starts a settle goroutine for every queued block; close
+// makes later found blocks start theirs at once (Run is returning).
+func (m *Manager) startQueued(close bool) {
+	m.blockMu.Lock()
+	q := m.queued
+	m.queued = nil
+	m.closed = m.closed || close
+	m.blockMu.Unlock()
+	for _, t := range q {
+		go m.settle(t)
 	}
 }
 
@@ -134,10 +150,11 @@ func (m *Manager) settle(task *blockTask) {
 		}
 	}()
 	log := m.log.With("hash", btc.HashString(task.hash), "height", task.height)
-	res := Block{Hash: task.hash, Height: task.height}
+	res := Block{Hash: task.hash, Height: task.height, Worker: task.worker}
 	defer func() {
 		task.result = res
 		close(task.done)
+		m.publishBlock(res)
 	}()
 	var nodeResult string
 	backoff := 250 * time.Millisecond

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -102,10 +103,19 @@ func TestBlockCreditSurvivesCrash(t *testing.T) {
 	cfg.InitialDiff = 1e-12
 	cfg.FlushInterval = time.Hour
 	dir := t.TempDir()
-	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, dataDir: dir})
+	var logs safeBuffer
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, dataDir: dir, log: slog.New(slog.NewTextHandler(&logs, nil))})
 	c := dial(t, h.addr)
 	c.handshake("finder")
 	hash := mineBlock(t, c, "finder")
+	// The share is answered before the node's verdict; the credit comes
+	// with the block's settled record, in the same write.
+	// The share is answered before the node's verdict; the credit is
+	// written with the block's settled record, which the pool logs once
+	// it is on disk.
+	waitFor(t, 10*time.Second, "the settled record written", func() bool {
+		return strings.Contains(logs.String(), "block settled") && strings.Contains(logs.String(), hash)
+	})
 	raw, err := os.ReadFile(filepath.Join(dir, "pool.db"))
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 // satisfies it): the stream of jobs to broadcast, a unique extranonce1 per
 // connection, share validation with block submission, and the outcome and
 // depth of found blocks. A source that cannot follow blocks (proxy mode)
-// answers job.ErrUnknownBlock and job.ErrCannotFollow.
+// sends no outcomes and answers job.ErrCannotFollow.
 type JobSource interface {
 	// Subscribe delivers the newest job (buffer 1, newest wins) until the
 	// returned func is called.
@@ -31,11 +31,16 @@ type JobSource interface {
 	// is not known yet: proxy mode before the first upstream job).
 	Extranonce2Size() int
 	// Submit validates a share and, when it meets the network target,
-	// submits the block. Rejections are *stratum.RejectError.
+	// hands the block to the source's settler; it never waits for the
+	// node (the block comes back Pending). Rejections are
+	// *stratum.RejectError.
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
-	// WaitBlock returns the final outcome of a block whose submission was
-	// still pending when Submit returned; the server updates its record.
-	WaitBlock(ctx context.Context, hash [32]byte) (job.Block, error)
+	// SubscribeBlocks delivers the final outcome of every block the source
+	// settles (the server updates its record). The channel is closed when
+	// the source's Run has returned (after its last outcome) or by the
+	// returned func; Server.Run, once cancelled, returns only after it is
+	// closed, so a graceful stop records blocks settled during shutdown.
+	SubscribeBlocks() (<-chan job.Block, func())
 	// BlockConfirmations is how deep a block is in the node's main chain:
 	// ≥ 1 in it, -1 when the node has it off its main chain, 0 when the
 	// node does not have it. The server follows found blocks with it.
@@ -137,14 +142,6 @@ type Config struct {
 	// WriteTimeout bounds one write to a client; a client that takes
 	// longer is disconnected as slow_client. Default 10 s.
 	WriteTimeout time.Duration
-	// SubmitTimeout bounds one share's validation and block submission. The
-	// submission is detached from the connection, so a client hanging up
-	// never cancels a block on its way to the node. Default 60 s.
-	SubmitTimeout time.Duration
-	// PendingWait bounds how long the server follows a block whose
-	// submission was still pending when its share was answered; default
-	// 15 min (the job manager retries a submission for 10 min).
-	PendingWait time.Duration
 
 	// BlockMaturity is the depth at which a found block counts as buried
 	// (confirmed) and is no longer followed; until then a block that
@@ -240,8 +237,6 @@ func (c Config) withDefaults() Config {
 	defDur(&c.HandshakeTimeout, 30*time.Second)
 	defDur(&c.IdleTimeout, 10*time.Minute)
 	defDur(&c.WriteTimeout, 10*time.Second)
-	defDur(&c.SubmitTimeout, 60*time.Second)
-	defDur(&c.PendingWait, 15*time.Minute)
 	defDur(&c.FlushInterval, 10*time.Second)
 	defInt(&c.BlockMaturity, 100)
 	defDur(&c.BlockCheckInterval, 30*time.Second)

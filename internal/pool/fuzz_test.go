@@ -47,10 +47,12 @@ func (f *fixedJobs) Extranonce2Size() int {
 	return f.j.Extranonce2Size
 }
 
-// WaitBlock and BlockConfirmations answer like a source that cannot follow
-// blocks (job.Manager in proxy mode).
-func (f *fixedJobs) WaitBlock(context.Context, [32]byte) (job.Block, error) {
-	return job.Block{}, job.ErrUnknownBlock
+// SubscribeBlocks and BlockConfirmations answer like a source that cannot
+// follow blocks (job.Proxy).
+func (f *fixedJobs) SubscribeBlocks() (<-chan job.Block, func()) {
+	ch := make(chan job.Block)
+	close(ch) // no Run: the stream has ended
+	return ch, func() {}
 }
 
 func (f *fixedJobs) BlockConfirmations(context.Context, [32]byte) (int64, error) {

@@ -141,7 +141,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	jcfg := job.Config{
 		Source: o.src, Submitter: o.sub, PayoutScript: o.payout, Tag: []byte("/test/"),
-		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond, SubmitWait: 5 * time.Second,
+		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond,
 		Logger: testLogger(t).With("component", "job"),
 	}
 	if o.jobCfg != nil {

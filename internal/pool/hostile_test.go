@@ -253,6 +253,7 @@ func TestWorkerNameFlood(t *testing.T) {
 	honest.handshake("honest")
 	flood(3) // pushes the honest name, which has no share yet, out
 	hash := mineBlock(t, honest, "honest")
+	waitSettled(t, h, hash)
 	flood(3) // the honest name has credit now: it stays
 
 	st := h.pool.Stats()

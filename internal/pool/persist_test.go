@@ -22,6 +22,21 @@ func mineBlock(t *testing.T, c *stratumClient, worker string) string {
 	return btc.HashString(sol.hash)
 }
 
+// waitSettled waits until the pool has recorded the node's verdict on the
+// block hash: shares are answered before it (the outcome comes on the job
+// source's block stream).
+func waitSettled(t *testing.T, h *harness, hash string) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "the outcome of block "+hash, func() bool {
+		for _, b := range h.pool.Stats().Blocks {
+			if b.Hash == hash && !b.Pending {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // TestRestartKeepsBlocksAndTotals stops the pool and starts a new one on the
 // same data dir.
 func TestRestartKeepsBlocksAndTotals(t *testing.T) {
@@ -94,8 +109,7 @@ func TestPendingBlockSettles(t *testing.T) {
 	jcfg := job.Config{
 		Source: node, Submitter: node, PayoutScript: payoutScript, Tag: []byte("/test/"),
 		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond,
-		SubmitWait: 10 * time.Millisecond, // answer the share before the node does
-		Logger:     testLogger(t).With("component", "job"),
+		Logger: testLogger(t).With("component", "job"),
 	}
 	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, jobCfg: &jcfg})
 	c := dial(t, h.addr)

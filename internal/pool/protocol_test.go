@@ -109,6 +109,12 @@ func TestRejectCodesOverTheWire(t *testing.T) {
 		t.Errorf("blocks submitted after resubmission: got %d, want 1", got)
 	}
 
+	// The share was answered before the node's verdict; the outcome comes
+	// on the job source's block stream.
+	waitFor(t, 10*time.Second, "the block's outcome recorded", func() bool {
+		bs := h.pool.Stats().Blocks
+		return len(bs) == 1 && bs[0].Accepted
+	})
 	st := h.pool.Stats()
 	if len(st.Blocks) != 1 || !st.Blocks[0].Accepted || st.Blocks[0].Worker != worker {
 		t.Errorf("Stats().Blocks: got %+v, want one accepted block by %s", st.Blocks, worker)

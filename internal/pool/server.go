@@ -41,16 +41,8 @@ type Server struct {
 	hosts  map[string]*host
 	sweepc chan struct{} // accept asks tickLoop for a sweep (buffer 1)
 
-	// pendingc carries blocks whose submission had not settled when the
-	// share was answered; followLoop updates their records.
-	pendingc chan pendingBlock
 	// tipc wakes confirmLoop when a new tip is published.
 	tipc chan struct{}
-}
-
-type pendingBlock struct {
-	hash [32]byte
-	rec  BlockRecord
 }
 
 // broadcastJob is a job with its notify parameters encoded once for all
@@ -96,8 +88,7 @@ func New(cfg Config) (*Server, error) {
 		hosts:   make(map[string]*host),
 		sweepc:  make(chan struct{}, 1),
 
-		pendingc: make(chan pendingBlock, 64),
-		tipc:     make(chan struct{}, 1),
+		tipc: make(chan struct{}, 1),
 	}
 	var (
 		totals map[string]WorkerTotals
@@ -168,6 +159,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stratum listening", "addr", ln.Addr().String())
 
+	// Subscribed before the first connection, so no outcome is missed.
+	blocks, stopBlocks := s.cfg.Jobs.SubscribeBlocks()
+	defer stopBlocks()
 	var conns sync.WaitGroup
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -177,7 +171,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
-	g.Go(func() error { return s.followLoop(gctx) })
+	g.Go(func() error { return s.outcomeLoop(blocks) })
 	g.Go(func() error { return s.confirmLoop(gctx) })
 	err := g.Wait()
 	conns.Wait()
@@ -426,41 +420,21 @@ func (s *Server) StatsHandler() http.Handler {
 	})
 }
 
-// followPending queues a block whose submission is still pending so that
-// its record is updated once the job source knows the outcome. It never
-// blocks: with the queue full the record stays pending (and says so).
-func (s *Server) followPending(hash [32]byte, rec BlockRecord) {
-	select {
-	case s.pendingc <- pendingBlock{hash: hash, rec: rec}:
-	default:
-		s.log.Warn("too many pending block submissions to follow; record stays pending", "hash", rec.Hash)
-	}
-}
-
-// followLoop waits for the outcome of each pending block and records it.
-// On shutdown it gives the job source a short grace to settle them.
-func (s *Server) followLoop(ctx context.Context) error {
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case p := <-s.pendingc:
-			wg.Go(func() {
-				wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.PendingWait)
-				defer cancel()
-				b, err := s.cfg.Jobs.WaitBlock(wctx, p.hash)
-				if err != nil {
-					s.log.Warn("pending block: outcome unknown", "hash", p.rec.Hash, "err", err)
-					return
-				}
-				rec := p.rec
-				rec.Pending, rec.Accepted, rec.NodeResult, rec.State = b.Pending, b.Accepted, b.NodeResult, ""
-				if rec, changed := s.recordBlock(rec); changed {
-					s.log.Info("pending block settled", "hash", rec.Hash, "height", rec.Height, "state", rec.State, "node_result", rec.NodeResult)
-				}
-			})
+// outcomeLoop records the outcome of every block the job source settles,
+// as broadcastLoop takes job updates. An outcome that arrives before its
+// share's pending record creates the record itself. After ctx is
+// cancelled it keeps reading until the stream ends (the job source's Run
+// has returned, having settled its blocks or spent its ShutdownGrace), so
+// a graceful stop records every outcome; a block that could not settle
+// keeps its pending record, which the next start resolves from the node
+// (confirmLoop).
+func (s *Server) outcomeLoop(blocks <-chan job.Block) error {
+	for b := range blocks {
+		rec := BlockRecord{Height: b.Height, Hash: btc.HashString(b.Hash), Worker: b.Worker, Time: time.Now(),
+			Accepted: b.Accepted, NodeResult: b.NodeResult}
+		if rec, changed := s.recordBlock(rec); changed {
+			s.log.Info("block settled", "hash", rec.Hash, "height", rec.Height, "state", rec.State, "node_result", rec.NodeResult)
 		}
 	}
+	return nil
 }

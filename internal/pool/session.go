@@ -379,11 +379,9 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 		c.rejectShare(req.ID, worker, rej)
 		return
 	}
-	// Detached from the connection: a client hanging up must not cancel a
-	// block on its way to the node.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.cfg.SubmitTimeout)
-	res, err := c.s.cfg.Jobs.Submit(sctx, sh)
-	cancel()
+	// Submit never waits for the node: a found block comes back Pending
+	// and its outcome arrives on the job source's block stream.
+	res, err := c.s.cfg.Jobs.Submit(ctx, sh)
 	now := time.Now()
 	if err != nil {
 		if res.Block != nil { // a stale or otherwise rejected share can still solve a block
@@ -431,14 +429,11 @@ func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
 	}
 	rec, changed := c.s.recordBlock(rec)
 	if !changed {
-		return // a solving share replayed: the block is recorded and counted once
-	}
-	if b.Pending {
-		c.s.followPending(b.Hash, rec)
+		return // a solving share replayed (or its outcome came first): recorded and counted once
 	}
 	switch {
 	case b.Pending:
-		c.log.Warn("block found; submission still pending (the job manager keeps retrying)", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
+		c.log.Info("block found; submitting", "height", rec.Height, "hash", rec.Hash)
 	case b.Accepted:
 		c.log.Info("block found and accepted", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
 	default:
