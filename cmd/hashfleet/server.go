@@ -216,6 +216,7 @@ func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg p
 	jobs, err := job.New(job.Config{
 		Source:       node,
 		Submitter:    node,
+		Checker:      node,
 		PayoutScript: script,
 		Tag:          []byte(f.tag),
 		Logger:       log.With("component", "job"),

@@ -77,7 +77,7 @@ func TestIntegrationBtcd(t *testing.T) {
 	if err != nil || info.Chain != "regtest" {
 		t.Fatalf("getblockchaininfo: got %+v, %v", info, err)
 	}
-	m, err := New(Config{Source: client, Submitter: client, PayoutScript: w.PkScript, Tag: []byte("/hashfleet-test/"),
+	m, err := New(Config{Source: client, Submitter: client, Checker: client, PayoutScript: w.PkScript, Tag: []byte("/hashfleet-test/"),
 		Logger: quiet, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +283,7 @@ func TestIntegrationBtcdOutage(t *testing.T) {
 	}
 	w := nodetest.NewWallet(t, n)
 	watch := &watchedNode{Client: client}
-	m, err := New(Config{Source: watch, Submitter: watch, PayoutScript: w.PkScript, Logger: quiet,
+	m, err := New(Config{Source: watch, Submitter: watch, Checker: watch, PayoutScript: w.PkScript, Logger: quiet,
 		PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func TestIntegrationEmbeddedNodeRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(Config{Source: client, Submitter: client, PayoutScript: w.PkScript, Logger: quiet, PollInterval: 200 * time.Millisecond})
+	m, err := New(Config{Source: client, Submitter: client, Checker: client, PayoutScript: w.PkScript, Logger: quiet, PollInterval: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,14 @@ type BlockSubmitter interface {
 	SubmitBlock(ctx context.Context, block []byte) error
 }
 
-// BlockChecker reports whether the node has a block in its main chain. The
-// Manager uses it after a submission the node did not reject, because btcd
-// answers null for side-chain and orphan blocks too. It is satisfied by
-// *chain.Client.
+// BlockChecker tells where the node has a block. The Manager checks
+// BlockStatus after a submission the node did not reject, because btcd
+// answers null for side-chain and orphan blocks too, and answers
+// BlockConfirmations with Confirmations: ≥ 1 in the main chain, -1 off it,
+// 0 unknown to the node. It is satisfied by *chain.Client.
 type BlockChecker interface {
 	BlockStatus(ctx context.Context, hash [32]byte) (chain.BlockStatus, error)
+	Confirmations(ctx context.Context, hash [32]byte) (int64, error)
 }
 
 // Job is one unit of work sent to miners: a block template with our

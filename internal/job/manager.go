@@ -21,8 +21,10 @@ type Config struct {
 	Source TemplateSource
 	// Submitter submits found blocks; required.
 	Submitter BlockSubmitter
-	// Checker verifies accepted blocks are in the main chain; default:
-	// Submitter when it implements BlockChecker, else no verification.
+	// Checker verifies that blocks the node did not reject are in its main
+	// chain and reports their depth (*chain.Client: pass the same client
+	// as Source, Submitter and Checker). Nil: such blocks count as
+	// accepted unverified and BlockConfirmations answers ErrCannotFollow.
 	Checker BlockChecker
 	// PayoutScript is the coinbase output script; required.
 	PayoutScript []byte
@@ -87,11 +89,11 @@ type Manager struct {
 	params   BuildParams
 	fetchSeq atomic.Uint64
 	kick     chan struct{} // buffered(1): fetch a template now
-	stopping chan struct{} // closed when Run is shutting down
 
 	// blockMu guards blocks (every block hash ever submitted, so none is
 	// submitted twice), queued (found blocks the settler has not started)
-	// and closed (Run has stopped taking new blocks: settle them at once).
+	// and closed (the settler has stopped: a later block is settled on its
+	// own, within ShutdownGrace).
 	blockMu sync.Mutex
 	blocks  map[[32]byte]*blockTask
 	queued  []*blockTask
@@ -130,11 +132,6 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxDupEntries == 0 {
 		cfg.MaxDupEntries = 1 << 21
 	}
-	if cfg.Checker == nil {
-		if c, ok := cfg.Submitter.(BlockChecker); ok {
-			cfg.Checker = c
-		}
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -146,10 +143,9 @@ func New(cfg Config) (*Manager, error) {
 			Extranonce1Size: cfg.Extranonce1Size,
 			Extranonce2Size: cfg.Extranonce2Size,
 		},
-		kick:     make(chan struct{}, 1),
-		wake:     make(chan struct{}, 1),
-		stopping: make(chan struct{}),
-		blocks:   make(map[[32]byte]*blockTask),
+		kick:   make(chan struct{}, 1),
+		wake:   make(chan struct{}, 1),
+		blocks: make(map[[32]byte]*blockTask),
 	}
 	m.init(cfg.Logger, cfg.Registerer, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries)
 	return m, nil
@@ -173,8 +169,9 @@ type fetched struct {
 
 // Run drives the template loop: a longpoll (or polling) fetcher, a
 // periodic refresher, the owner goroutine that turns templates into jobs
-// and publishes them, and the settler, which submits every found block
-// (one goroutine per block) and publishes its outcome on SubscribeBlocks.
+// and publishes them, and the settler, which submits found blocks one at a
+// time in the order they were found and publishes each outcome on
+// SubscribeBlocks.
 // It returns when ctx is cancelled, after pending block submissions have
 // settled or ShutdownGrace has passed. Run may be called once.
 func (m *Manager) Run(ctx context.Context) error {
@@ -182,9 +179,7 @@ func (m *Manager) Run(ctx context.Context) error {
 		return errors.New("job: Run called twice")
 	}
 	defer func() {
-		close(m.stopping)
-		m.startQueued(true)
-		m.waitSettled()
+		m.waitSettled() // blocks found after the settler stopped
 		m.endBlocks()
 	}()
 	templc := make(chan fetched)

@@ -96,6 +96,18 @@ func (n *fakeNode) SubmitBlock(ctx context.Context, block []byte) error {
 	return n.result
 }
 
+// Confirmations reports 1 for a block it was given, 0 otherwise.
+func (n *fakeNode) Confirmations(ctx context.Context, hash [32]byte) (int64, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, b := range n.submitted {
+		if len(b) >= 80 && btc.BlockHash((*[80]byte)(b[:80])) == hash {
+			return 1, nil
+		}
+	}
+	return 0, nil
+}
+
 func (n *fakeNode) BlockStatus(ctx context.Context, hash [32]byte) (chain.BlockStatus, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -113,7 +125,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 func newTestManager(t testing.TB, n *fakeNode, mod func(*Config)) *Manager {
 	t.Helper()
-	cfg := Config{Source: n, Submitter: n, PayoutScript: p2wpkh, Tag: []byte("/hashfleet/"), Logger: quiet}
+	cfg := Config{Source: n, Submitter: n, Checker: n, PayoutScript: p2wpkh, Tag: []byte("/hashfleet/"), Logger: quiet}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -126,7 +138,7 @@ func newTestManager(t testing.TB, n *fakeNode, mod func(*Config)) *Manager {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = m.settleLoop(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; m.startQueued(true); m.waitSettled() })
+	t.Cleanup(func() { cancel(); <-done; m.waitSettled() })
 	return m
 }
 
@@ -429,7 +441,7 @@ func TestBlockSubmissionOutlivesRun(t *testing.T) {
 		for range 8 {
 			n.submitErrs = append(n.submitErrs, errConnRefused)
 		}
-		m, err := New(Config{Source: n, Submitter: n, PayoutScript: p2wpkh, Logger: quiet, ShutdownGrace: time.Minute})
+		m, err := New(Config{Source: n, Submitter: n, Checker: n, PayoutScript: p2wpkh, Logger: quiet, ShutdownGrace: time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

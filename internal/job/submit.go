@@ -54,7 +54,12 @@ func (m *Manager) submitBlock(j *Job, sh *Share, v Verdict) Block {
 	m.log.Info("share solves a block; submitting", "hash", btc.HashString(v.Hash), "height", j.Height,
 		"job", j.ID, "worker", sh.Worker, "bytes", len(task.data))
 	if closed {
-		m.startQueued(false) // Run has stopped: nobody else will
+		// Run has stopped: no settler; try within ShutdownGrace.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ShutdownGrace)
+			defer cancel()
+			m.settle(ctx, task)
+		}()
 	} else {
 		select {
 		case m.wake <- struct{}{}:
@@ -68,52 +73,64 @@ func (t *blockTask) pending() Block {
 	return Block{Hash: t.hash, Height: t.height, Worker: t.worker, Pending: true, NodeResult: "submission in progress"}
 }
 
-// settleLoop is the settler: it starts one settle goroutine per queued
-// block until ctx is cancelled (Run then settles what is left and waits).
+// settleLoop is the settler: it settles found blocks one at a time, in
+// the order they were found, so the node sees them in that order (a block
+// that builds on another, or two at one height, reach it as they were
+// mined). Once ctx is cancelled it settles what is queued within
+// ShutdownGrace, closes the queue and returns.
 func (m *Manager) settleLoop(ctx context.Context) error {
-	for {
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(ctx, func() { // the shutdown grace
+		t := time.NewTimer(m.cfg.ShutdownGrace)
+		defer t.Stop()
 		select {
-		case <-ctx.Done():
+		case <-t.C:
+			cancel()
+		case <-sctx.Done():
+		}
+	})()
+	for {
+		for t := m.popQueued(ctx.Err() != nil); t != nil; t = m.popQueued(ctx.Err() != nil) {
+			m.settle(sctx, t)
+		}
+		if ctx.Err() != nil {
 			return nil
+		}
+		select {
 		case <-m.wake:
-			m.startQueued(false)
+		case <-ctx.Done():
 		}
 	}
 }
 
-// startQueued starts a settle goroutine for every queued block; close
-// makes later found blocks start theirs at once (Run is returning).
-func (m *Manager) startQueued(close bool) {
+// popQueued takes the oldest queued block, nil when there is none; with
+// close, an empty queue is closed (later blocks are settled on their own).
+func (m *Manager) popQueued(close bool) *blockTask {
 	m.blockMu.Lock()
-	q := m.queued
-	m.queued = nil
-	m.closed = m.closed || close
-	m.blockMu.Unlock()
-	for _, t := range q {
-		go m.settle(t)
+	defer m.blockMu.Unlock()
+	if len(m.queued) == 0 {
+		m.closed = m.closed || close
+		return nil
 	}
+	t := m.queued[0]
+	m.queued = m.queued[1:]
+	return t
 }
 
-// ConfirmationCounter is implemented by node clients that report a
-// block's depth in the main chain (*chain.Client does): ≥ 1 in it, -1 off
-// it, 0 unknown to the node.
-type ConfirmationCounter interface {
-	Confirmations(ctx context.Context, hash [32]byte) (int64, error)
-}
-
-// ErrCannotFollow is returned by BlockConfirmations when the manager's node
-// client cannot report confirmations (e.g. in proxy mode).
+// ErrCannotFollow is returned by BlockConfirmations when there is no
+// BlockChecker (no Config.Checker, or proxy mode).
 var ErrCannotFollow = errors.New("job: node client cannot report block confirmations")
 
 // BlockConfirmations reports how deep the block hash (internal order) is in
-// the node's main chain, as ConfirmationCounter; the pool follows its found
-// blocks with it until they are buried or orphaned. Safe for concurrent use.
+// the node's main chain, as BlockChecker.Confirmations; the pool follows
+// its found blocks with it until they are buried or orphaned. Safe for
+// concurrent use.
 func (m *Manager) BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error) {
-	cc, ok := m.cfg.Checker.(ConfirmationCounter)
-	if !ok {
+	if m.cfg.Checker == nil {
 		return 0, ErrCannotFollow
 	}
-	return cc.Confirmations(ctx, hash)
+	return m.cfg.Checker.Confirmations(ctx, hash)
 }
 
 // waitSettled waits until every block submitted so far has settled.
@@ -131,24 +148,11 @@ func (m *Manager) waitSettled() {
 
 // settle submits task until the node gives a definite answer, then checks
 // that an unrejected block is really in the main chain. Node errors,
-// timeouts and restarts are retried for SubmitRetryFor (cut to
-// ShutdownGrace once Run stops).
-func (m *Manager) settle(task *blockTask) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.SubmitRetryFor)
+// timeouts and restarts are retried for SubmitRetryFor, or until ctx ends
+// (the settler's shutdown grace).
+func (m *Manager) settle(ctx context.Context, task *blockTask) {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.SubmitRetryFor)
 	defer cancel()
-	go func() {
-		select {
-		case <-m.stopping:
-			t := time.NewTimer(m.cfg.ShutdownGrace)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				cancel()
-			case <-ctx.Done():
-			}
-		case <-ctx.Done():
-		}
-	}()
 	log := m.log.With("hash", btc.HashString(task.hash), "height", task.height)
 	res := Block{Hash: task.hash, Height: task.height, Worker: task.worker}
 	defer func() {

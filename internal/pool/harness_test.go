@@ -144,6 +144,9 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond,
 		Logger: testLogger(t).With("component", "job"),
 	}
+	if c, ok := o.sub.(job.BlockChecker); ok {
+		jcfg.Checker = c // a real node client (chain.Client) also verifies and follows blocks
+	}
 	if o.jobCfg != nil {
 		jcfg = *o.jobCfg
 	}
