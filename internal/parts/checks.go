@@ -60,6 +60,10 @@ var all = []*Part{
 		Finds:   "kube-apiserver and kube-controller-manager in $" + EnvKubeBin + ", else ~/.cache/hashfleet/kube/" + KubeVersion + "; etcd from $" + EnvEtcd + ", else PATH, else /usr/bin/etcd",
 		Install: "tools/kube/build.sh (builds Kubernetes " + KubeVersion + " from the module proxy, ~40 min the first time) and apt-get install -y etcd-server",
 		CI:      "required; .ci/run installs etcd-server and runs tools/kube/build.sh (cached by version)", check: checkKube},
+	{Name: Kubelet, About: "a real node for the Kubernetes tests (kubetest Options.Kubelet): kubelet and kube-scheduler, a private containerd, runc and the CNI bridge, so Pods really run",
+		Finds:   "kubelet and kube-scheduler beside kube-apiserver; `containerd`, `ctr` and `runc` in PATH; the CNI plugins in $" + EnvCNIBin + ", else /usr/lib/cni, else /opt/cni/bin; root",
+		Install: "tools/kube/build.sh and apt-get install -y containerd runc containernetworking-plugins (as root)",
+		CI:      "required; .ci/run installs them", check: checkKubelet},
 }
 
 // run runs a command with a bound and returns its trimmed combined output.

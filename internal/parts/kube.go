@@ -89,3 +89,71 @@ func checkKube(ctx context.Context) Status {
 	versions = append(versions, "etcd "+strings.TrimSpace(strings.TrimPrefix(firstLine(v), "etcd Version:")))
 	return Status{State: Present, Path: dir + ", " + etcd, Version: strings.Join(versions, ", ")}
 }
+
+// EnvCNIBin points at the folder of the CNI plugins (bridge, host-local,
+// loopback, portmap); the default is Debian's /usr/lib/cni, else
+// /opt/cni/bin.
+const EnvCNIBin = "HASHFLEET_CNI_BIN"
+
+// CNIBinDir returns the folder of the CNI plugins, or an error naming where
+// it looked.
+func CNIBinDir() (string, error) {
+	cands := []string{"/usr/lib/cni", "/opt/cni/bin"}
+	if d := os.Getenv(EnvCNIBin); d != "" {
+		cands = []string{d}
+	}
+	for _, d := range cands {
+		if _, err := os.Stat(filepath.Join(d, "bridge")); err == nil {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("no CNI bridge plugin in %s", strings.Join(cands, " or "))
+}
+
+// kubeNodeBinaries are what a kubetest node runs besides the control plane.
+var kubeNodeBinaries = []string{"kube-scheduler", "kubelet"}
+
+// checkKubelet checks what a real node needs: the kubelet and
+// kube-scheduler of tools/kube, containerd (with its ctr), runc, the CNI
+// plugins, and root (the kubelet manages cgroups, mounts and networks).
+func checkKubelet(ctx context.Context) Status {
+	dir, err := KubeBinDir()
+	if err != nil {
+		return Status{State: Absent, Detail: err.Error()}
+	}
+	for _, name := range kubeNodeBinaries {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return Status{State: Absent, Detail: fmt.Sprintf("no %s in %s (tools/kube/build.sh builds it there)", name, dir)}
+		}
+	}
+	var missing []string
+	for _, name := range []string{"containerd", "ctr", "runc"} {
+		if _, ok := lookPath(name); !ok {
+			missing = append(missing, name)
+		}
+	}
+	cni, err := CNIBinDir()
+	if err != nil {
+		missing = append(missing, err.Error())
+	}
+	if len(missing) > 0 {
+		return Status{State: Absent, Path: dir, Detail: "missing: " + strings.Join(missing, ", ")}
+	}
+	if os.Geteuid() != 0 {
+		return Status{State: Absent, Path: dir, Detail: "a kubelet node needs root (cgroups, mounts, network namespaces)"}
+	}
+	kv, err := run(ctx, nil, filepath.Join(dir, "kubelet"), "--version")
+	if err != nil {
+		return Status{State: Broken, Path: dir, Detail: err.Error()}
+	}
+	cv, err := run(ctx, nil, "containerd", "--version")
+	if err != nil {
+		return Status{State: Broken, Path: dir, Detail: err.Error()}
+	}
+	f := strings.Fields(firstLine(cv)) // "containerd github.com/containerd/containerd 1.6.20~ds1 ..."
+	if len(f) >= 3 {
+		cv = f[2]
+	}
+	return Status{State: Present, Path: dir + ", " + cni,
+		Version: strings.TrimPrefix(firstLine(kv), "Kubernetes ") + ", containerd " + cv}
+}

@@ -101,3 +101,38 @@ func TestKubeCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestKubeletCheck(t *testing.T) {
+	bin := t.TempDir()
+	writeScripts(t, bin, map[string]string{"kubelet": "echo Kubernetes v1.37.2", "kube-scheduler": "true"})
+	path := t.TempDir()
+	writeScripts(t, path, map[string]string{"containerd": "echo containerd github.com/containerd/containerd 1.6.20~ds1 1.6.20~ds1-1", "ctr": "true", "runc": "true"})
+	cni := t.TempDir()
+	writeScripts(t, cni, map[string]string{"bridge": "true"})
+	t.Setenv(EnvKubeBin, bin)
+	t.Setenv("PATH", path)
+	t.Setenv(EnvCNIBin, cni)
+	p, _ := Lookup(Kubelet)
+	s := p.Check(context.Background())
+	switch {
+	case os.Geteuid() != 0:
+		if s.State != Absent || !strings.Contains(s.Detail, "root") {
+			t.Errorf("not root: %+v, want absent for lack of root", s)
+		}
+	case s.State != Present || s.Version != "v1.37.2, containerd 1.6.20~ds1":
+		t.Errorf("everything there: %+v", s)
+	}
+	if err := os.Remove(filepath.Join(path, "runc")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(EnvCNIBin, t.TempDir())
+	if s = p.Check(context.Background()); s.State != Absent || !strings.Contains(s.Detail, "runc") || !strings.Contains(s.Detail, "no CNI bridge plugin") {
+		t.Errorf("without runc and CNI plugins: %+v", s)
+	}
+	if err := os.Remove(filepath.Join(bin, "kube-scheduler")); err != nil {
+		t.Fatal(err)
+	}
+	if s = p.Check(context.Background()); s.State != Absent || !strings.Contains(s.Detail, "no kube-scheduler") {
+		t.Errorf("without kube-scheduler: %+v", s)
+	}
+}

@@ -34,6 +34,7 @@ const (
 	Mesos     Name = "mesos"
 	QemuUser  Name = "qemu-user"
 	Kube      Name = "kube"
+	Kubelet   Name = "kubelet"
 )
 
 // EnvRequire, set to 1 (as .ci/run does), makes every missing part a test

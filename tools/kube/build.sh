@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the real Kubernetes binaries (kube-apiserver, kube-controller-manager,
-# kubelet) from the Go module proxy into a cache folder and prints that folder.
+# kube-scheduler, kubelet) from the Go module proxy into a cache folder and prints that folder.
 # The first build takes tens of minutes and ~3 GB of memory; later runs reuse
 # the binaries when the pinned version has not changed (the folder is named
 # after it), and rebuild in seconds to minutes from a warm Go build cache.
@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 version=$(grep -oE "^(require)?[[:space:]]*k8s.io/kubernetes v[^ ]+" go.mod | awk "{print \$NF}")
 [ -n "$version" ] || { echo "tools/kube/go.mod pins no k8s.io/kubernetes" >&2; exit 1; }
 dir=${HASHFLEET_KUBE_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/hashfleet/kube/$version}
-cmds=(kube-apiserver kube-controller-manager kubelet)
+cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet)
 missing=0
 for c in "${cmds[@]}"; do [ -x "$dir/$c" ] || missing=1; done
 if [ "$missing" = 1 ]; then

@@ -1,6 +1,6 @@
 // Tool module: builds the real Kubernetes control-plane binaries the
 // Kubernetes backend's tests run against (kube-apiserver,
-// kube-controller-manager, kubelet), from the Go module proxy. Kept out of
+// kube-controller-manager, kube-scheduler, kubelet), from the Go module proxy. Kept out of
 // the main module so hashfleet itself does not depend on k8s.io/kubernetes.
 // build.sh is the entry point.
 module github.com/hashfleet/hashfleet/tools/kube

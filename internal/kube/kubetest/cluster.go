@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +34,13 @@ var DefaultControllers = []string{
 	"endpointslice-controller", "clusterrole-aggregation-controller",
 }
 
+// NodeControllers are added to DefaultControllers with Options.Kubelet:
+// the node lifecycle controller lifts the not-ready taint a kubelet
+// registers its node with (nothing is scheduled there until it does), and
+// marks a node that stops reporting NotReady and evicts its Pods; the
+// taint-eviction controller does the evicting.
+var NodeControllers = []string{"node-lifecycle-controller", "taint-eviction-controller"}
+
 // Options says what Start runs besides etcd and kube-apiserver.
 type Options struct {
 	// ControllerManager runs kube-controller-manager; without it no
@@ -45,6 +53,12 @@ type Options struct {
 	// APIServerArgs are added to kube-apiserver's flags, after the
 	// harness's own (a later flag wins).
 	APIServerArgs []string
+	// Kubelet adds a real node, NodeName: a kubelet on a private
+	// containerd with a CNI bridge, and kube-scheduler, so Pods are
+	// scheduled and their containers really run (images must be imported:
+	// ImportImage, ImportDockerImage). It needs the kubelet part (root,
+	// containerd, runc, CNI plugins) and implies ControllerManager.
+	Kubelet bool
 }
 
 // startTimeout bounds each component's start; generous, since the machine
@@ -63,6 +77,8 @@ type Cluster struct {
 	etcd  *proc
 	api   *proc
 	cm    *proc
+	node  *node   // with Options.Kubelet
+	procs []*proc // every process started, for the logs of a failed test
 }
 
 // Start runs etcd and kube-apiserver (and kube-controller-manager if
@@ -82,7 +98,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	}
 	c := &Cluster{dir: t.TempDir()}
 	t.Cleanup(func() { c.stop(t) })
-	base := porttest.Block(t, 3) // etcd client, etcd peer, API server
+	base := porttest.Block(t, 4) // etcd client, etcd peer, API server, kubelet
 	if err := c.writePKI(); err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +111,24 @@ func Start(t testing.TB, opts Options) *Cluster {
 	c.etcd = &proc{name: "etcd", path: etcdBin, log: c.path("etcd.log"), args: etcdArgs(c.path("etcd"), base)}
 	c.api = &proc{name: "kube-apiserver", path: filepath.Join(bin, "kube-apiserver"), log: c.path("kube-apiserver.log"),
 		args: append(c.apiServerArgs(base), opts.APIServerArgs...)}
+	c.procs = []*proc{c.etcd, c.api}
 	if err := c.etcd.start(); err != nil {
 		t.Fatal(err)
 	}
 	c.waitFor(t, "etcd health", func(ctx context.Context) error { return etcdHealthy(ctx, base) }, c.etcd)
 	c.StartAPIServer(t)
-	if opts.ControllerManager {
-		c.startControllerManager(t, filepath.Join(bin, "kube-controller-manager"), opts.Controllers)
+	if opts.ControllerManager || opts.Kubelet {
+		controllers := opts.Controllers
+		if len(controllers) == 0 {
+			controllers = DefaultControllers
+			if opts.Kubelet {
+				controllers = append(slices.Clone(controllers), NodeControllers...)
+			}
+		}
+		c.startControllerManager(t, filepath.Join(bin, "kube-controller-manager"), controllers)
+	}
+	if opts.Kubelet {
+		c.startNode(t, bin, base+3)
 	}
 	return c
 }
@@ -124,7 +151,12 @@ func (c *Cluster) writePKI() error {
 	if err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"ca.crt": p.certP, "apiserver.crt": cert, "apiserver.key": key, "sa.key": saKey, "sa.pub": saPub} {
+	kcert, kkey, err := p.client("kube-apiserver-kubelet-client", "system:masters")
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string][]byte{"ca.crt": p.certP, "apiserver.crt": cert, "apiserver.key": key, "sa.key": saKey, "sa.pub": saPub,
+		"apiserver-kubelet-client.crt": kcert, "apiserver-kubelet-client.key": kkey} {
 		if err := os.WriteFile(c.path(name), b, 0o600); err != nil {
 			return err
 		}
@@ -170,6 +202,9 @@ func (c *Cluster) apiServerArgs(base int) []string {
 		"--enable-admission-plugins=NodeRestriction",
 		"--allow-privileged=true",
 		"--profiling=false",
+		// for logs and exec through the API (the kubelet trusts the CA)
+		"--kubelet-client-certificate=" + c.path("apiserver-kubelet-client.crt"),
+		"--kubelet-client-key=" + c.path("apiserver-kubelet-client.key"),
 	}
 }
 
@@ -318,8 +353,8 @@ func (c *Cluster) stop(t testing.TB) {
 	if !t.Failed() {
 		return
 	}
-	for _, p := range []*proc{c.etcd, c.api, c.cm} {
-		if p != nil && p.cmd != nil {
+	for _, p := range c.procs {
+		if p.cmd != nil {
 			t.Logf("kubetest: --- %s log (%s) ---\n%s", p.name, p.log, p.tail(logTail))
 		}
 	}

@@ -82,9 +82,6 @@ func writeKubeconfig(path string, cfg *rest.Config) error {
 // waits until the ServiceAccount controller has made default/default.
 func (c *Cluster) startControllerManager(t testing.TB, bin string, controllers []string) {
 	t.Helper()
-	if len(controllers) == 0 {
-		controllers = DefaultControllers
-	}
 	cert, key, err := c.pki.client("system:kube-controller-manager", "system:masters")
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +100,7 @@ func (c *Cluster) startControllerManager(t testing.TB, bin string, controllers [
 		"--service-cluster-ip-range=" + serviceCIDR,
 		"--cert-dir=" + c.path("controller-manager-certs"),
 	}}
+	c.procs = append(c.procs, c.cm)
 	if err := c.cm.start(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,13 @@
 // t.TempDir. Every process is stopped at t.Cleanup, and when the test has
 // failed the tail of each log is written to the test output.
 //
-// There is no kubelet: nothing runs a Pod. A test plays the kubelet with
-// AddNode, RunPod and EndPod, which write the statuses a kubelet would.
+// By default there is no kubelet: nothing runs a Pod, and a test plays the
+// kubelet with AddNode, RunPod and EndPod, which write the statuses a
+// kubelet would. With Options.Kubelet (the "kubelet" part: root,
+// containerd, runc, CNI plugins) a real node joins — a kubelet on a
+// private containerd with its own CNI bridge, and kube-scheduler — and
+// Pods really run; images are imported, never pulled (ImportImage,
+// ImportDockerImage), and KillContainer crashes a container.
 // StopAPIServer, StartAPIServer, RestartAPIServer, PauseAPIServer and
 // ResumeAPIServer make the API server go away (connection refused, or a
 // frozen process that accepts connections and answers nothing) and come
