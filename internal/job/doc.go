@@ -4,24 +4,29 @@
 // The pure core is NewJob (template → *Job: coinbase split at the
 // extranonce slot, merkle branch, recomputed witness commitment) and Check
 // (one share against one job, in the order of mining-protocols.md §1.7:
-// job lookup/stale 21, extranonce sizes 20, ntime window 20, version mask
-// 20; then the Manager's duplicate check 22 keyed on the header hash and
-// the share target 23).
+// job lookup/stale, extranonce sizes, ntime window, version mask; then the
+// duplicate check keyed on the header hash and the share target).
+// Rejections are *stratum.RejectError values whose kind gives the Stratum
+// code, the metric label and the message.
 //
-// Manager is the shell. Run owns the goroutines: a longpoll fetcher (with
-// a polling fallback), a periodic refresher (new transactions, newer
-// ntime) and the single owner goroutine that publishes jobs as immutable
-// snapshots. Submit runs on the caller's goroutine without locks except a
+// Two job sources share that core (core.go: the job table published as
+// immutable snapshots by one owner goroutine, subscribers, extranonce1
+// allocation, the duplicate set): Manager (node mode) and Proxy (proxy
+// mode). Submit runs on the caller's goroutine without locks except a
 // short one for the duplicate set, so pool sessions validate in parallel.
 //
-// Blocks: a share whose hash meets the network target is assembled and
-// submitted at once — even when the share itself is rejected as stale,
-// out of the ntime window or outside the version mask. Each block hash is
-// submitted at most once; its submission is retried through node errors,
-// timeouts and restarts, and an unrejected block is verified to be in the
-// node's main chain (btcd answers null for side-chain and orphan blocks).
+// Manager's Run owns a longpoll fetcher (with a polling fallback), a
+// periodic refresher (new transactions, newer ntime), the owner goroutine
+// and the settler. A share whose hash meets the network target is
+// assembled at once — even when the share itself is rejected as stale, out
+// of the ntime window or outside the version mask — and handed to the
+// settler; Submit never waits for the node. Each block hash is submitted
+// at most once, blocks in the order found; a submission is retried through
+// node errors, timeouts and restarts (SubmitRetryFor), and an unrejected
+// block is verified to be in the node's main chain (btcd answers null for
+// side-chain and orphan blocks). Each outcome goes out on SubscribeBlocks.
 //
-// Proxy mode (Config.Upstream, e.g. a *chain.Upstream): jobs come from an
+// Proxy (NewProxy, e.g. over a *chain.Upstream): jobs come from an
 // upstream pool's mining.notify (NewProxyJob appends the upstream
 // extranonce1 to coinb1), each connection's extranonce1 is a prefix of the
 // upstream extranonce2, so the upstream's extranonce2 space is split among

@@ -9,9 +9,11 @@
 // A Server is built by New and driven by Run(ctx), which owns every
 // goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
 // job, queued on every session without waiting), a ticker (vardiff for
-// idle sessions, persistence flushes), and per connection one reader (it
-// decodes and answers requests, calling Submit synchronously) and, only
-// while lines are queued, one writer (it drains a bounded send queue in
+// idle sessions, persistence flushes), an outcome reader (the job
+// source's block stream: found blocks' final records), a block follower,
+// and per connection one reader (it decodes and answers requests, calling
+// Submit synchronously, which never waits for the node) and, only while
+// lines are queued, one writer (it drains a bounded send queue in
 // batched writes and ends when it is empty): an idle session is a reader
 // blocked on a 256-byte array, with no writer and no buffers. A client
 // whose queue fills is dropped and counted, never waited on (STYLE R7);
