@@ -100,8 +100,8 @@ func (c *Controller) lead(ctx context.Context) error {
 			UpdateFunc: func(_, o any) { c.poke() }}); err != nil {
 			return fmt.Errorf("kube: %s informer: %w", name, err)
 		}
-		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, _ *cache.Reflector, err error) {
-			cache.DefaultWatchErrorHandler(ctx, nil, err)
+		_ = inf.SetWatchErrorHandlerWithContext(func(ctx context.Context, r *cache.Reflector, err error) {
+			cache.DefaultWatchErrorHandler(ctx, r, err)
 			c.noteErr("watch "+name, err)
 		})
 		synced = append(synced, inf.HasSynced)

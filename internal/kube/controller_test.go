@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func testConfig(cl kubernetes.Interface) Config {
 
 // startController runs a controller for cfg until the test ends.
 func startController(t *testing.T, cfg Config) *Controller {
+	c, _ := runController(t, cfg)
+	return c
+}
+
+// runController runs a controller for cfg; stop (also called when the test
+// ends) cancels it and waits for Run to return.
+func runController(t *testing.T, cfg Config) (c *Controller, stop func()) {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -72,13 +80,17 @@ func startController(t *testing.T, cfg Config) *Controller {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return c
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return c, stop
 }
 
 // poll calls f until it returns nil or a generous deadline passes.

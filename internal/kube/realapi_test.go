@@ -27,16 +27,22 @@ import (
 // (group/resource verb).
 type callLog struct {
 	mu    sync.Mutex
-	calls map[string]bool
+	calls map[string]int
 }
 
 func (l *callLog) wrap(rt http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		l.mu.Lock()
-		l.calls[rbacCall(r)] = true
+		l.calls[rbacCall(r)]++
 		l.mu.Unlock()
 		return rt.RoundTrip(r)
 	})
+}
+
+func (l *callLog) count(call string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.calls[call]
 }
 
 func (l *callLog) seen() []string {
@@ -166,16 +172,24 @@ type realEnv struct {
 	admin kubernetes.Interface
 	calls *callLog
 	ctl   *Controller
+	stop  func() // stops ctl
 	ns    string
 }
 
-// startReal runs a real API server with the manifests' RBAC, and the
-// controller as the manifests' ServiceAccount with leader election.
-func startReal(t *testing.T, p fleet.Policy) *realEnv {
+// startReal runs a real API server with the manifests' RBAC (edited by
+// editRole, when not nil), two Ready nodes, the test playing their kubelet,
+// and the controller as the manifests' ServiceAccount with leader election.
+func startReal(t *testing.T, p fleet.Policy, editRole func(*rbacv1.Role), tweak ...func(*Config)) *realEnv {
 	kc := kubetest.Start(t, kubetest.Options{})
-	e := &realEnv{kc: kc, admin: kc.Clientset(t), calls: &callLog{calls: map[string]bool{}}, ns: "hashfleet"}
+	e := &realEnv{kc: kc, admin: kc.Clientset(t), calls: &callLog{calls: map[string]int{}}, ns: "hashfleet"}
 	kc.Namespace(t, e.ns)
-	applyRBAC(t, e.admin, manifests(t))
+	objs := manifests(t)
+	for _, o := range objs {
+		if r, ok := o.(*rbacv1.Role); ok && editRole != nil {
+			editRole(r)
+		}
+	}
+	applyRBAC(t, e.admin, objs)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { playKubelet(ctx, e.admin, e.ns) })
@@ -183,17 +197,27 @@ func startReal(t *testing.T, p fleet.Policy) *realEnv {
 	for _, n := range []string{"node-a", "node-b"} {
 		addReadyNode(t, e.admin, n, "4")
 	}
-	sa := kc.ServiceAccountConfig(t, e.ns, "hashfleet-controller")
+	cfg := e.controllerConfig(t, p, "test")
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	e.ctl, e.stop = runController(t, cfg)
+	return e
+}
+
+// controllerConfig is the controller's Config as the ServiceAccount, its
+// calls recorded.
+func (e *realEnv) controllerConfig(t *testing.T, p fleet.Policy, identity string) Config {
+	sa := e.kc.ServiceAccountConfig(t, e.ns, "hashfleet-controller")
 	sa.Wrap(func(rt http.RoundTripper) http.RoundTripper { return e.calls.wrap(rt) })
 	cl, err := kubernetes.NewForConfig(rest.CopyConfig(sa))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig(cl)
-	cfg.Namespace, cfg.Policy, cfg.Registerer = e.ns, p, prometheus.NewRegistry()
+	cfg.Namespace, cfg.Policy, cfg.Registerer, cfg.Identity = e.ns, p, prometheus.NewRegistry(), identity
 	cfg.LeaderElection, cfg.LeaseDuration, cfg.RenewDeadline, cfg.RetryPeriod = true, 15*time.Second, 10*time.Second, time.Second
-	e.ctl = startController(t, cfg)
-	return e
+	return cfg
 }
 
 func (e *realEnv) pods(t *testing.T, role Role) []corev1.Pod {
@@ -255,7 +279,7 @@ func (e *realEnv) events(t *testing.T) map[string]int32 {
 // replaced; then it checks that the controller used exactly the verbs the
 // manifests grant.
 func TestRealAPIServer(t *testing.T) {
-	e := startReal(t, fleet.Policy{WorkerCPUs: 1, MaxWorkers: 3, BackoffMin: 200 * time.Millisecond})
+	e := startReal(t, fleet.Policy{WorkerCPUs: 1, MaxWorkers: 3, BackoffMin: 200 * time.Millisecond}, nil)
 	ctx := context.Background()
 	var srv corev1.Pod
 	poll(t, "server pod", func() (err error) { srv, err = e.server(t); return err })
