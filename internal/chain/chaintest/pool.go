@@ -20,8 +20,8 @@ type Submitted struct {
 	Submit   stratum.Submit
 	Hash     [32]byte
 	Accepted bool
-	Reason   string // rejection reason
-	Block    bool   // the hash met the job's network target
+	Reject   *stratum.RejectError // why it was refused; nil when accepted
+	Block    bool                 // the hash met the job's network target
 }
 
 // FakePool is a minimal Stratum v1 pool: configure (version rolling with
@@ -146,16 +146,7 @@ func (p *FakePool) serve(c net.Conn, fc *fakeConn) {
 			if sub.Accepted {
 				reply(true)
 			} else {
-				code := stratum.ErrOther
-				switch sub.Reason {
-				case "job not found":
-					code = stratum.ErrJobNotFound
-				case "duplicate":
-					code = stratum.ErrDuplicate
-				case "low difficulty":
-					code = stratum.ErrLowDifficulty
-				}
-				fail(code, sub.Reason)
+				fail(sub.Reject.Kind.Code(), sub.Reject.Message())
 			}
 		default:
 			fail(stratum.ErrOther, "unsupported")
@@ -178,19 +169,19 @@ func (p *FakePool) check(fc *fakeConn, s stratum.Submit) Submitted {
 	p.mu.Unlock()
 	switch {
 	case !fc.authorized:
-		sub.Reason = "unauthorized"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectUnauthorized}
 		return sub
 	case !ok:
-		sub.Reason = "job not found"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectJobNotFound}
 		return sub
 	case len(s.Extranonce2) != p.Extranonce2Size:
-		sub.Reason = "bad extranonce2 size"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectExtranonce}
 		return sub
 	case s.HasVersionBits && s.VersionBits&^fc.mask != 0:
-		sub.Reason = "version mask violation"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectVersion}
 		return sub
 	case dup:
-		sub.Reason = "duplicate"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectDuplicate}
 		return sub
 	}
 	version := job.Version
@@ -202,14 +193,14 @@ func (p *FakePool) check(fc *fakeConn, s stratum.Submit) Submitted {
 	sub.Hash = btc.BlockHash(&hdr)
 	target, err := btc.DifficultyToTarget(diff)
 	if err != nil {
-		sub.Reason = err.Error()
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectOther, Detail: err.Error()}
 		return sub
 	}
 	if nt, err := btc.CompactToTarget(job.NBits); err == nil {
 		sub.Block = btc.MeetsTarget(&sub.Hash, &nt)
 	}
 	if !btc.MeetsTarget(&sub.Hash, &target) {
-		sub.Reason = "low difficulty"
+		sub.Reject = &stratum.RejectError{Kind: stratum.RejectLowDifficulty}
 		return sub
 	}
 	sub.Accepted = true

@@ -98,7 +98,8 @@ type Share struct {
 	Hash    [32]byte
 	Diff    float64 // job difficulty at issue
 	Valid   bool
-	Reason  string
+	Reason  string               // why it is invalid, for test messages
+	Reject  *stratum.RejectError // what the pool answers for it; nil when valid
 }
 
 // NewServer starts a Server on loopback; it is closed when the test ends.
@@ -460,16 +461,7 @@ func (c *session) handle(req *stratum.Request) {
 		f.shares = append(f.shares, rec)
 		f.mu.Unlock()
 		if !rec.Valid {
-			code := stratum.ErrOther
-			switch rec.Reason {
-			case "job not found":
-				code = stratum.ErrJobNotFound
-			case "duplicate":
-				code = stratum.ErrDuplicate
-			case "low difficulty":
-				code = stratum.ErrLowDifficulty
-			}
-			c.fail(req.ID, code, rec.Reason)
+			c.fail(req.ID, rec.Reject.Kind.Code(), rec.Reason)
 			return
 		}
 		switch {
@@ -501,23 +493,26 @@ func (c *session) check(p stratum.Submit) Share {
 	j := f.jobs[p.JobID]
 	f.mu.Unlock()
 	rec := Share{JobID: p.JobID, En1: en1, En2: p.Extranonce2, NTime: p.NTime, Nonce: p.Nonce, Diff: diff}
-	bad := func(reason string) Share { rec.Reason = reason; return rec }
+	bad := func(kind stratum.RejectKind, reason string) Share {
+		rec.Reason, rec.Reject = reason, &stratum.RejectError{Kind: kind, Detail: reason}
+		return rec
+	}
 	if j == nil || !sent {
-		return bad("job not found")
+		return bad(stratum.RejectJobNotFound, "job not found")
 	}
 	if p.Worker != user {
-		return bad("worker mismatch")
+		return bad(stratum.RejectUnauthorized, "worker mismatch")
 	}
 	if len(p.Extranonce2) != j.en2sz {
-		return bad("extranonce2 size")
+		return bad(stratum.RejectExtranonce, "extranonce2 size")
 	}
 	if p.NTime != j.n.NTime {
-		return bad("ntime changed")
+		return bad(stratum.RejectNTime, "ntime changed")
 	}
 	version := j.n.Version
 	if p.HasVersionBits {
 		if mask == 0 || p.VersionBits&^mask != 0 {
-			return bad("version bits outside mask")
+			return bad(stratum.RejectVersion, "version bits outside mask")
 		}
 		version = version&^mask | p.VersionBits&mask
 	}
@@ -537,17 +532,17 @@ func (c *session) check(p stratum.Submit) Share {
 	rec.Hash = dsha(hdr[:])
 	target, err := btc.DifficultyToTarget(diff)
 	if err != nil {
-		return bad("bad difficulty")
+		return bad(stratum.RejectOther, "bad difficulty")
 	}
 	if !leq(rec.Hash, target) {
-		return bad("low difficulty")
+		return bad(stratum.RejectLowDifficulty, "low difficulty")
 	}
 	f.mu.Lock()
 	dup := f.dups[hdr]
 	f.dups[hdr] = true
 	f.mu.Unlock()
 	if dup {
-		return bad("duplicate")
+		return bad(stratum.RejectDuplicate, "duplicate")
 	}
 	rec.Valid = true
 	return rec
