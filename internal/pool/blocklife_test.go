@@ -51,6 +51,7 @@ func TestBlockReplayCountedOnce(t *testing.T) {
 			t.Fatalf("replay %d: accepted, want a reject", i)
 		}
 	}
+	waitSettled(t, h, btc.HashString(sol.hash))
 	st := h.pool.Stats()
 	if len(st.Blocks) != 1 {
 		t.Fatalf("blocks: got %d records, want 1", len(st.Blocks))
