@@ -232,14 +232,7 @@ func (s *session) handle(msg *stratum.Message) error {
 	}
 	req := msg.Request()
 	isCall := msg.Kind() == stratum.KindRequest
-	// refuse logs a bad server message and, for calls, answers with error 20.
-	refuse := func(err error) error {
-		s.log.Warn("refused message from pool", "method", req.Method, "reason", err)
-		if isCall {
-			return s.replyErr(req.ID, stratum.ErrOther, err.Error())
-		}
-		return nil
-	}
+	refuse := func(err error) error { return s.refuse(req, isCall, err) }
 	switch req.Method {
 	case stratum.MethodNotify:
 		var n stratum.Notify
@@ -282,18 +275,7 @@ func (s *session) handle(msg *stratum.Message) error {
 		if err := req.Decode(&r); err != nil {
 			return refuse(err)
 		}
-		ep := s.p.ep
-		if r.Host != "" {
-			ep.Host = r.Host
-		}
-		if r.Port != 0 {
-			ep.Port = r.Port
-		}
-		if s.m.cfg.NoRedirect && ep.Host != s.p.ep.Host {
-			s.log.Warn("ignoring client.reconnect to another host (no-redirect)", "to", ep.String())
-			return nil
-		}
-		return &reconnectError{ep: ep, wait: r.Wait}
+		return s.reconnectTo(r)
 	case stratum.MethodPing:
 		if isCall {
 			return s.reply(req.ID, stratum.PongResult)
@@ -318,6 +300,34 @@ func (s *session) handle(msg *stratum.Message) error {
 		}
 	}
 	return nil
+}
+
+// refuse logs a bad server message and, for calls, answers with error 20.
+func (s *session) refuse(req *stratum.Request, isCall bool, err error) error {
+	s.log.Warn("refused message from pool", "method", req.Method, "reason", err)
+	if isCall {
+		return s.replyErr(req.ID, stratum.ErrOther, err.Error())
+	}
+	return nil
+}
+
+// reconnectTo answers client.reconnect with a *reconnectError that ends
+// the session and makes the miner dial the named endpoint (this pool's,
+// for what r leaves out); with NoRedirect a move to another host is
+// ignored.
+func (s *session) reconnectTo(r stratum.Reconnect) error {
+	ep := s.p.ep
+	if r.Host != "" {
+		ep.Host = r.Host
+	}
+	if r.Port != 0 {
+		ep.Port = r.Port
+	}
+	if s.m.cfg.NoRedirect && ep.Host != s.p.ep.Host {
+		s.log.Warn("ignoring client.reconnect to another host (no-redirect)", "to", ep.String())
+		return nil
+	}
+	return &reconnectError{ep: ep, wait: r.Wait}
 }
 
 func (s *session) refuseJob(reason error) {
