@@ -248,7 +248,35 @@ func (u *Upstream) session(ctx context.Context) error {
 	readErr := make(chan error, 1)
 	go func() { readErr <- u.readLoop(conn, r, s) }()
 
-	// Handshake: configure (optional), subscribe, authorize.
+	if err := u.handshake(ctx, s); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	u.sess = s
+	u.mu.Unlock()
+	s.dmu.Lock()
+	s.pmu.Lock()
+	s.ready = true
+	early := s.early
+	s.early = nil
+	s.pmu.Unlock()
+	for _, n := range early {
+		u.deliver(s, n)
+	}
+	s.dmu.Unlock()
+	u.connected.Set(1)
+	u.log.Info("upstream session ready", "extranonce1", fmt.Sprintf("%x", s.en1), "extranonce2_size", s.en2Size, "version_mask", fmt.Sprintf("%08x", s.mask))
+	select {
+	case err := <-readErr:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// handshake runs configure (when a version mask is wanted; a pool that
+// does not answer it is fine), subscribe and authorize on s.
+func (u *Upstream) handshake(ctx context.Context, s *upSession) error {
 	if u.cfg.VersionMask != 0 {
 		res, err := u.request(ctx, s, stratum.MethodConfigure, stratum.VersionRollingRequest(u.cfg.VersionMask, 0))
 		if err == nil && res.Error == nil {
@@ -282,27 +310,7 @@ func (u *Upstream) session(ctx context.Context) error {
 	if err := res.Bool(); err != nil {
 		return fmt.Errorf("chain: upstream: authorize %s: %w", u.cfg.User, err)
 	}
-	u.mu.Lock()
-	u.sess = s
-	u.mu.Unlock()
-	s.dmu.Lock()
-	s.pmu.Lock()
-	s.ready = true
-	early := s.early
-	s.early = nil
-	s.pmu.Unlock()
-	for _, n := range early {
-		u.deliver(s, n)
-	}
-	s.dmu.Unlock()
-	u.connected.Set(1)
-	u.log.Info("upstream session ready", "extranonce1", fmt.Sprintf("%x", s.en1), "extranonce2_size", s.en2Size, "version_mask", fmt.Sprintf("%08x", s.mask))
-	select {
-	case err := <-readErr:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 var errNoReply = errors.New("chain: upstream: no reply")
