@@ -94,6 +94,9 @@ func (c *Cluster) startControllerManager(t testing.TB, bin string, controllers [
 		"--kubeconfig=" + kc,
 		"--controllers=" + strings.Join(controllers, ","),
 		"--leader-elect=false",
+		// A node whose kubelet stops reporting is NotReady (and its Pods
+		// not Ready) after 30 s, not the default 50 s: StopKubelet.
+		"--node-monitor-grace-period=30s",
 		"--secure-port=0", // nothing to serve: health is read through the API
 		"--service-account-private-key-file=" + c.path("sa.key"),
 		"--root-ca-file=" + c.path("ca.crt"),

@@ -98,6 +98,12 @@ func (c *Cluster) startKubelet(t testing.TB, bin string, port int) {
 	if err := n.kubelet.start(); err != nil {
 		t.Fatal(err)
 	}
+	c.waitNodeReady(t)
+}
+
+// waitNodeReady waits until the node's Ready condition is True.
+func (c *Cluster) waitNodeReady(t testing.TB) {
+	t.Helper()
 	cs := c.Clientset(t)
 	c.waitFor(t, "node "+NodeName+" Ready (kubelet)", func(ctx context.Context) error {
 		nd, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
@@ -110,7 +116,7 @@ func (c *Cluster) startKubelet(t testing.TB, bin string, port int) {
 			}
 		}
 		return errors.New("not Ready yet")
-	}, c.api, n.containerd, n.kubelet)
+	}, c.api, c.node.containerd, c.node.kubelet)
 }
 
 func (c *Cluster) startScheduler(t testing.TB, bin string) {
@@ -232,4 +238,32 @@ func (c *Cluster) KillContainer(t testing.TB, namespace, pod, name string) {
 		return
 	}
 	t.Fatalf("kubetest: %s/%s has no container %s", namespace, pod, name)
+}
+
+// StopKubelet stops the node's kubelet, leaving its containers running: the
+// node goes silent, as one that disappears from the network. After the node
+// monitor's grace period (30 s here) the node lifecycle controller marks it
+// NotReady (Unknown) and its Pods not Ready; Pods are evicted only after
+// their not-ready/unreachable tolerations (300 s by default). It needs
+// Options.Kubelet.
+func (c *Cluster) StopKubelet(t testing.TB) {
+	t.Helper()
+	if c.node == nil {
+		t.Fatal("kubetest: StopKubelet needs Options.Kubelet")
+	}
+	c.node.kubelet.stop()
+}
+
+// StartKubelet starts the node's kubelet again (after StopKubelet) and
+// waits until the node is Ready; the kubelet takes back the containers
+// that kept running.
+func (c *Cluster) StartKubelet(t testing.TB) {
+	t.Helper()
+	if c.node == nil {
+		t.Fatal("kubetest: StartKubelet needs Options.Kubelet")
+	}
+	if err := c.node.kubelet.start(); err != nil {
+		t.Fatal(err)
+	}
+	c.waitNodeReady(t)
 }

@@ -14,7 +14,8 @@ import (
 
 // TestKubelet: with a real node, a Pod is scheduled by kube-scheduler, its
 // containers run (an IP on the node's bridge), a killed container is
-// restarted by the kubelet, and a deleted Pod's container goes away.
+// restarted by the kubelet, a node whose kubelet stops goes NotReady with
+// its Pod, and both come back with the kubelet; a deleted Pod goes away.
 func TestKubelet(t *testing.T) {
 	c := kubetest.Start(t, kubetest.Options{Kubelet: true})
 	ctx := t.Context()
@@ -49,6 +50,30 @@ func TestKubelet(t *testing.T) {
 	eventually(t, "the pod scheduled, running and ready", running(0))
 	c.KillContainer(t, "node", "p", "main")
 	eventually(t, "the killed container restarted by the kubelet", running(1))
+
+	// The node goes silent: NotReady, the pod not Ready; then back.
+	c.StopKubelet(t)
+	eventually(t, "the silent node NotReady and its pod not Ready", func() error {
+		nd, err := cs.CoreV1().Nodes().Get(ctx, kubetest.NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range nd.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return errors.New("node still Ready")
+			}
+		}
+		p, err := cs.CoreV1().Pods("node").Get(ctx, "p", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if podReady(p) {
+			return errors.New("pod still Ready")
+		}
+		return nil
+	})
+	c.StartKubelet(t)
+	eventually(t, "the pod Ready again, its container never restarted", running(1))
 	if err := cs.CoreV1().Pods("node").Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
