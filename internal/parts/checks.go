@@ -58,7 +58,7 @@ var all = []*Part{
 		CI:      "required where a test uses it", check: checkQemu},
 	{Name: Kube, About: "real Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd) for the Kubernetes backend's tests (internal/kube/kubetest)",
 		Finds:   "kube-apiserver and kube-controller-manager in $" + EnvKubeBin + ", else ~/.cache/hashfleet/kube/" + KubeVersion + "; etcd from $" + EnvEtcd + ", else PATH, else /usr/bin/etcd",
-		Install: "tools/kube/build.sh (builds Kubernetes " + KubeVersion + " from the module proxy, ~40 min the first time) and apt-get install -y etcd-server",
+		Install: "tools/kube/build.sh (builds Kubernetes " + KubeVersion + " from the module proxy, 12-40 min the first time) and apt-get install -y etcd-server",
 		CI:      "required; .ci/run installs etcd-server and runs tools/kube/build.sh (cached by version)", check: checkKube},
 	{Name: Kubelet, About: "a real node for the Kubernetes tests (kubetest Options.Kubelet): kubelet and kube-scheduler, a private containerd, runc and the CNI bridge, so Pods really run",
 		Finds:   "kubelet and kube-scheduler beside kube-apiserver; `containerd`, `ctr` and `runc` in PATH; the CNI plugins in $" + EnvCNIBin + ", else /usr/lib/cni, else /opt/cni/bin; root",
