@@ -8,13 +8,22 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// Assembly in scan_arm64.s (hand-written).
+// Assembly in scan_arm64.s and scan_neon_arm64.s (hand-written).
 
 // kernelSHA2x4 scans n nonces (a multiple of 4) four at a time, the four
 // interleaved so that the SHA-2 unit always has independent work.
 //
 //go:noescape
 func kernelSHA2x4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+// kernelNEON4 scans n nonces (a multiple of 4) four at a time, one per
+// 32-bit lane of the NEON registers, for cores without the SHA-2 extension.
+//
+//go:noescape
+func kernelNEON4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+
+// neonLanes are the offsets of the four lanes' nonces within a group.
+var neonLanes = [4]uint32{0, 1, 2, 3}
 
 // sha2Pad holds the constant message words the arm64 kernel loads: block 2
 // words 4..15 of the first hash (padding and the 640-bit length), then
@@ -24,18 +33,32 @@ var sha2Pad = [20]uint32{
 	0x80000000, 0, 0, 0, 0, 0, 0, 256,
 }
 
-var useSHA2 = cpu.ARM64.HasSHA2
+var (
+	useSHA2 = cpu.ARM64.HasSHA2
+	useNEON = cpu.ARM64.HasASIMD
+)
 
 func scanARMSHA2(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
 	return scanKernel(kARMSHA2, ms, tail, target, base, n)
 }
 
-// kernelARMSHA2 runs the 4-nonce assembly over the largest multiple of 4
-// and the generic kernel over the 0..3 nonces left.
-func kernelARMSHA2(p *prep, t7, base, n uint32) (uint32, bool) {
+func scanNEON(ms *Midstate, tail *[16]byte, target *[32]byte, base, n uint32) (uint32, bool) {
+	return scanKernel(kNEON, ms, tail, target, base, n)
+}
+
+// kernelX4 runs a 4-nonce assembly kernel (k: kARMSHA2 or kNEON) over the
+// largest multiple of 4 and the generic kernel over the 0..3 nonces left.
+func kernelX4(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
 	m := n &^ 3
 	if m > 0 {
-		if nonce, ok := kernelSHA2x4(p, t7, base, m); ok {
+		var nonce uint32
+		var ok bool
+		if k == kNEON {
+			nonce, ok = kernelNEON4(p, t7, base, m)
+		} else {
+			nonce, ok = kernelSHA2x4(p, t7, base, m)
+		}
+		if ok {
 			return nonce, true
 		}
 	}
@@ -47,18 +70,22 @@ func kernelARMSHA2(p *prep, t7, base, n uint32) (uint32, bool) {
 
 // archImpls lists the assembly implementations for arm64.
 func archImpls() []Impl {
-	why := ""
+	sha2, neon := "", ""
 	if !useSHA2 {
-		why = "needs the ARMv8 SHA2 extension, CPU lacks SHA2"
+		sha2 = "needs the ARMv8 SHA2 extension, CPU lacks SHA2"
+	}
+	if !useNEON {
+		neon = "needs ASIMD (NEON), CPU lacks ASIMD"
 	}
 	return []Impl{
-		{Name: "armsha2", Available: why == "", Missing: why, CPUFlags: []string{"sha2"}, Scan: scanARMSHA2, Lanes: 4},
+		{Name: "armsha2", Available: sha2 == "", Missing: sha2, CPUFlags: []string{"sha2"}, Scan: scanARMSHA2, Lanes: 4},
+		{Name: "neon", Available: neon == "", Missing: neon, CPUFlags: []string{"asimd"}, Scan: scanNEON, Lanes: 4},
 	}
 }
 
 func archKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {
-	if k == kARMSHA2 {
-		return kernelARMSHA2(p, t7, base, n)
+	if k == kARMSHA2 || k == kNEON {
+		return kernelX4(k, p, t7, base, n)
 	}
 	panic("sha256d: unknown kernel")
 }

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "arm64x4.h"
 
 // ARMv8 SHA-2 extension kernel: four nonces interleaved, each in its own
 // eight vector registers, so the SHA unit always has independent work.
@@ -63,15 +64,6 @@
 	VLD1	(R10), [W2.S4, W3.S4]; \
 	VLD1	(R6), [A.S4, E.S4]
 
-// CHECK: H7 of nonce I against t7; a hit jumps to found with I in R11.
-#define CHECK(E, I) \
-	VMOV	E.S[3], R9; \
-	ADDW	R7, R9, R9; \
-	REVW	R9, R9; \
-	MOVW	$I, R11; \
-	CMPW	R1, R9; \
-	BLS	found
-
 #define QS4_0 QS(V0, V1, V2, V3, V4, V5, V6, V7); \
 	QS(V8, V9, V10, V11, V12, V13, V14, V15); \
 	QS(V16, V17, V18, V19, V20, V21, V22, V23); \
@@ -127,17 +119,8 @@
 
 // func kernelSHA2x4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 TEXT ·kernelSHA2x4(SB), NOSPLIT, $0-29
-	MOVD	p+0(FP), R0
-	MOVWU	t7+8(FP), R1
-	MOVWU	base+12(FP), R2
-	MOVWU	n+16(FP), R3
-	LSR	$2, R3, R3
-	CBZ	R3, none
-	ADD	$64, R0, R8 // &p.w (prepOffW)
-	MOVD	$·sha2Pad(SB), R5
+	PROLOGUE
 	ADD	$48, R5, R10
-	MOVD	$·iv(SB), R6
-	MOVWU	28(R6), R7
 
 loop:
 	MOVD	$·k(SB), R4
@@ -160,22 +143,15 @@ loop:
 	QS4_0; QS4_1; QS4_2; QS4_3
 	QS4_0; QS4_1; QS4_2; QS4_3
 	Q4_0; Q4_1; Q4_2; LAST4
-	CHECK(V1, 0)
-	CHECK(V9, 1)
-	CHECK(V17, 2)
-	CHECK(V25, 3)
-	ADDW	$4, R2, R2
-	SUB	$1, R3, R3
-	CBNZ	R3, loop
+	// H7 is lane 3 of each nonce's (e,f,g,h).
+	CHECK_H7(V1, 3, 0)
+	CHECK_H7(V9, 3, 1)
+	CHECK_H7(V17, 3, 2)
+	CHECK_H7(V25, 3, 3)
+	NEXT
 
 none:
-	MOVW	ZR, nonce+24(FP)
-	MOVB	ZR, ok+28(FP)
-	RET
+	RETURN_NONE
 
 found:
-	ADDW	R11, R2, R2
-	MOVW	R2, nonce+24(FP)
-	MOVD	$1, R9
-	MOVB	R9, ok+28(FP)
-	RET
+	RETURN_FOUND

@@ -58,7 +58,7 @@ type Impl struct {
 // lacks one.
 var kernelArch = []struct{ name, arch string }{
 	{"hybrid", "amd64"}, {"avx512", "amd64"}, {"shani", "amd64"}, {"avx2", "amd64"},
-	{"armsha2", "arm64"},
+	{"armsha2", "arm64"}, {"neon", "arm64"},
 }
 
 // Unavailable lists the kernels this CPU or build cannot run, each with
@@ -218,6 +218,7 @@ const (
 	kAVX512
 	kHybrid
 	kARMSHA2
+	kNEON
 )
 
 func runKernel(k kernel, p *prep, t7, base, n uint32) (uint32, bool) {

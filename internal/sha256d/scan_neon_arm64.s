@@ -1,0 +1,202 @@
+//go:build !purego
+
+#include "textflag.h"
+#include "arm64x4.h"
+
+// NEON (ASIMD) kernel for arm64 cores without the SHA-2 extension: four
+// nonces, one per 32-bit lane of each vector register.
+//   V0..V7    the state a..h (the names rotate by one register per round)
+//   V8..V23   the 16-word message schedule window, W[j] in V(8 + j%16)
+//   V24..V28  temporaries (V28 = T1 of the round), V29 the round constant
+//   V31       the lane offsets 0,1,2,3 added to the group's first nonce
+// Per nonce, as armsha2: block 2 of the header from the midstate (64 rounds,
+// schedule extended in the window), the feed-forward, then the second hash
+// of the 32-byte digest stopped after round 60, where e is known and
+// H7 = IV7 + e. Only H7 is compared (against the target's top word); the Go
+// side rechecks every candidate in full (scanKernel -> confirm).
+//
+// Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
+// R4 K pointer, R5 sha2Pad, R6 iv, R7 iv[7], R8 &p.w, R10 sha2Pad+44,
+// R12 sha2Pad+48, R13 sha2Pad+76.
+
+// ROR: D = S rotated right by N, in every lane.
+#define ROR(D, S, N) \
+	VUSHR	$N, S.S4, D.S4; \
+	VSLI	$(32-N), S.S4, D.S4
+
+// ROR2: D = (X ror A) ^ (X ror B) (V25 scratch).
+#define ROR2(D, X, A, B) \
+	ROR(D, X, A); \
+	ROR(V25, X, B); \
+	VEOR	V25.B16, D.B16, D.B16
+
+// BSIG: D = (X ror A) ^ (X ror B) ^ (X ror C): Σ0 and Σ1.
+#define BSIG(D, X, A, B, C) \
+	ROR2(D, X, A, B); \
+	ROR(V25, X, C); \
+	VEOR	V25.B16, D.B16, D.B16
+
+// SSIG: D = (X ror A) ^ (X ror B) ^ (X >> C): σ0 and σ1.
+#define SSIG(D, X, A, B, C) \
+	ROR2(D, X, A, B); \
+	VUSHR	$C, X.S4, V25.S4; \
+	VEOR	V25.B16, D.B16, D.B16
+
+// ROUND: one SHA-256 round in all four lanes; the new a is written into
+// H's register and d += T1, so the caller rotates the names.
+#define ROUND(A, B, C, D, E, F, G, H, W) \
+	VLD1R	(R4), [V29.S4]; \
+	ADD	$4, R4; \
+	VADD	W.S4, V29.S4, V28.S4; \
+	VADD	H.S4, V28.S4, V28.S4; \
+	BSIG(V24, E, 6, 11, 25); \
+	VADD	V24.S4, V28.S4, V28.S4; \
+	VEOR	G.B16, F.B16, V25.B16; \
+	VAND	E.B16, V25.B16, V25.B16; \
+	VEOR	G.B16, V25.B16, V25.B16; \
+	VADD	V25.S4, V28.S4, V28.S4; \
+	VADD	V28.S4, D.S4, D.S4; \
+	BSIG(V24, A, 2, 13, 22); \
+	VORR	B.B16, A.B16, V26.B16; \
+	VAND	C.B16, V26.B16, V26.B16; \
+	VAND	B.B16, A.B16, V27.B16; \
+	VORR	V27.B16, V26.B16, V26.B16; \
+	VADD	V26.S4, V24.S4, V24.S4; \
+	VADD	V24.S4, V28.S4, H.S4
+
+// SCHED: WJ (holding W[j-16]) += σ0(W15) + W7 + σ1(W2), i.e. W[j] from
+// W[j-15], W[j-7] and W[j-2].
+#define SCHED(WJ, W15, W7, W2) \
+	SSIG(V24, W15, 7, 18, 3); \
+	VADD	V24.S4, WJ.S4, WJ.S4; \
+	VADD	W7.S4, WJ.S4, WJ.S4; \
+	SSIG(V24, W2, 17, 19, 10); \
+	VADD	V24.S4, WJ.S4, WJ.S4
+
+// STATE: the eight words at (R) broadcast into V0..V7.
+#define STATE(R) \
+	VLD1	(R), [V24.S4, V25.S4]; \
+	VDUP	V24.S[0], V0.S4; \
+	VDUP	V24.S[1], V1.S4; \
+	VDUP	V24.S[2], V2.S4; \
+	VDUP	V24.S[3], V3.S4; \
+	VDUP	V25.S[0], V4.S4; \
+	VDUP	V25.S[1], V5.S4; \
+	VDUP	V25.S[2], V6.S4; \
+	VDUP	V25.S[3], V7.S4
+
+// FEED: WI = midstate word (lane L of M) + state word X.
+#define FEED(M, L, X, WI) \
+	VDUP	M.S[L], V26.S4; \
+	VADD	V26.S4, X.S4, WI.S4
+
+// ZERO: the words W[9..14] (V17..V22), zero in both blocks.
+#define ZERO \
+	VEOR	V17.B16, V17.B16, V17.B16; \
+	VEOR	V18.B16, V18.B16, V18.B16; \
+	VEOR	V19.B16, V19.B16, V19.B16; \
+	VEOR	V20.B16, V20.B16, V20.B16; \
+	VEOR	V21.B16, V21.B16, V21.B16; \
+	VEOR	V22.B16, V22.B16, V22.B16
+
+// RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
+#define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3); \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7)
+
+// RS5, RS3: rounds j..j+4 and j+5..j+7 (j a multiple of 8, j >= 16), each
+// after extending its W; X0..X15 = the window's registers from W[j%16] on.
+#define RS5(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
+	SCHED(X0, X1, X9, X14); \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0); \
+	SCHED(X1, X2, X10, X15); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1); \
+	SCHED(X2, X3, X11, X0); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2); \
+	SCHED(X3, X4, X12, X1); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3); \
+	SCHED(X4, X5, X13, X2); \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4)
+
+#define RS3(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
+	SCHED(X5, X6, X14, X3); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5); \
+	SCHED(X6, X7, X15, X4); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6); \
+	SCHED(X7, X8, X0, X5); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7)
+
+// RS8A, RS8B: rounds j..j+7 with the schedule, j%16 = 0 and 8.
+#define RS8A RS5(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23); RS3(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23)
+#define RS8B RS5(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15); RS3(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15)
+#define R8A RB8(V8, V9, V10, V11, V12, V13, V14, V15)
+#define R8B RB8(V16, V17, V18, V19, V20, V21, V22, V23)
+
+// func kernelNEON4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
+TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
+	PROLOGUE
+	ADD	$44, R5, R10 // 640
+	ADD	$48, R5, R12 // 0x80000000
+	ADD	$76, R5, R13 // 256
+	MOVD	$·neonLanes(SB), R9
+	VLD1	(R9), [V31.S4]
+
+loop:
+	// Block 2: midstate, words 0..2 from prep, 3 the nonces, 4..15 padding.
+	MOVD	$·k(SB), R4
+	STATE(R0)
+	VLD1	(R8), [V26.S4]
+	VDUP	V26.S[0], V8.S4
+	VDUP	V26.S[1], V9.S4
+	VDUP	V26.S[2], V10.S4
+	VDUP	R2, V11.S4
+	VADD	V31.S4, V11.S4, V11.S4
+	VREV32	V11.B16, V11.B16
+	VLD1R	(R5), [V12.S4]
+	VEOR	V13.B16, V13.B16, V13.B16
+	VEOR	V14.B16, V14.B16, V14.B16
+	VEOR	V15.B16, V15.B16, V15.B16
+	VEOR	V16.B16, V16.B16, V16.B16
+	ZERO
+	VLD1R	(R10), [V23.S4]
+	R8A; R8B
+	RS8A; RS8B
+	RS8A; RS8B
+	RS8A; RS8B
+	// Feed-forward: the first digest is the second hash's words 0..7.
+	VLD1	(R0), [V24.S4, V25.S4]
+	FEED(V24, 0, V0, V8)
+	FEED(V24, 1, V1, V9)
+	FEED(V24, 2, V2, V10)
+	FEED(V24, 3, V3, V11)
+	FEED(V25, 0, V4, V12)
+	FEED(V25, 1, V5, V13)
+	FEED(V25, 2, V6, V14)
+	FEED(V25, 3, V7, V15)
+	VLD1R	(R12), [V16.S4]
+	ZERO
+	VLD1R	(R13), [V23.S4]
+	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
+	MOVD	$·k(SB), R4
+	STATE(R6)
+	R8A; R8B
+	RS8A; RS8B
+	RS8A; RS8B
+	RS8A; RS5(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15)
+	CHECK_H7(V7, 0, 0)
+	CHECK_H7(V7, 1, 1)
+	CHECK_H7(V7, 2, 2)
+	CHECK_H7(V7, 3, 3)
+	NEXT
+
+none:
+	RETURN_NONE
+
+found:
+	RETURN_FOUND
