@@ -26,7 +26,7 @@ import (
 // kubeFlags are the scheduler's options that only --backend kubernetes reads.
 type kubeFlags struct {
 	kubeconfig, namespace, rpcSecret, rpcSecretKey, identity string
-	leaderElect                                              bool
+	leaderElect, dialPodIP                                   bool
 }
 
 func addKubeFlags(fl *pflag.FlagSet, k *kubeFlags) {
@@ -35,6 +35,7 @@ func addKubeFlags(fl *pflag.FlagSet, k *kubeFlags) {
 	fl.StringVar(&k.rpcSecret, "rpc-secret", "", "kubernetes: Secret holding the node RPC password; the server pod reads it through a secretKeyRef")
 	fl.StringVar(&k.rpcSecretKey, "rpc-secret-key", "rpc-password", "kubernetes: key of the password in --rpc-secret")
 	fl.StringVar(&k.identity, "identity", "", "kubernetes: this replica's identity in the leader Lease (default: $POD_NAME, else the host name)")
+	fl.BoolVar(&k.dialPodIP, "dial-pod-ip", false, "kubernetes: workers dial the server pod's IP, not the Service (clusters without cluster DNS or Service proxy)")
 	fl.BoolVar(&k.leaderElect, "leader-elect", true, "kubernetes: act only while holding the Lease NAME-controller (run several replicas safely)")
 }
 
@@ -45,7 +46,7 @@ var mesosOnlyFlags = []string{"master", "task-mode", "docker-network", "docker-n
 	"failover-timeout", "decline-filter", "reconcile-interval", "teardown", "no-health-check"}
 
 // kubeOnlyFlags are rejected with --backend mesos.
-var kubeOnlyFlags = []string{"kubeconfig", "namespace", "rpc-secret", "rpc-secret-key", "identity", "leader-elect"}
+var kubeOnlyFlags = []string{"kubeconfig", "namespace", "rpc-secret", "rpc-secret-key", "identity", "leader-elect", "dial-pod-ip"}
 
 // checkBackendFlags fails on a flag the chosen backend does not read.
 func checkBackendFlags(fl *pflag.FlagSet, backend string) error {
@@ -101,7 +102,7 @@ func kubeConfig(f schedulerFlags, log *slog.Logger) (kube.Config, error) {
 		Payout: f.payout, Network: f.network, RPCSecret: k.rpcSecret, RPCSecretKey: k.rpcSecretKey,
 		ServerCPUs: f.serverCPUs, ServerMem: f.serverMem, WorkerMem: f.workerMem,
 		Policy:         fleet.Policy{WorkerCPUs: f.workerCPUs, MaxWorkers: f.maxWorkers, MaxCPUs: f.maxCPUs},
-		LeaderElection: k.leaderElect, Identity: id, Logger: log,
+		LeaderElection: k.leaderElect, Identity: id, DialPodIP: k.dialPodIP, Logger: log,
 	}, nil
 }
 

@@ -56,6 +56,11 @@ type Config struct {
 	RPCSecret    string
 	RPCSecretKey string
 
+	// DialPodIP: workers dial the server pod's IP instead of the Service
+	// (for clusters without cluster DNS or a Service proxy; each worker
+	// belongs to one server incarnation anyway).
+	DialPodIP bool
+
 	ServerCPUs float64 // cpu request of the server; default 1
 	ServerMem  float64 // MiB; default 256
 	WorkerMem  float64 // MiB per worker; default 128

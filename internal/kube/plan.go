@@ -8,6 +8,7 @@ type Create struct {
 	Name      string  // the pod's name (the server's is fixed: at most one can exist)
 	CPUs      float64 // cpu request (worker; the server's comes from the config)
 	ServerUID string  // worker: the server it mines for
+	ServerIP  string  // worker: that server pod's IP (for Config.DialPodIP)
 }
 
 // Delete is a pod the policy wants deleted.

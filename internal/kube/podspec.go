@@ -2,6 +2,8 @@ package kube
 
 import (
 	"fmt"
+	"net"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -82,7 +84,11 @@ func (c *Config) serverPod() *corev1.Pod {
 // workerPod is one worker for cr, dialling the Service; its cpu request
 // and limit are its size, so that it gets the cpus it hashes on.
 func (c *Config) workerPod(cr Create) *corev1.Pod {
-	args := fleet.WorkerArgs(c.serviceAddr(), fleet.WorkerName(c.WorkerUser, cr.Name), cr.CPUs)
+	addr := c.serviceAddr()
+	if c.DialPodIP && cr.ServerIP != "" {
+		addr = net.JoinHostPort(cr.ServerIP, strconv.Itoa(StratumPort))
+	}
+	args := fleet.WorkerArgs(addr, fleet.WorkerName(c.WorkerUser, cr.Name), cr.CPUs)
 	p := c.podBase(cr.Name, RoleWorker, args, cr.CPUs, c.WorkerMem)
 	p.Labels[LabelServerUID] = cr.ServerUID
 	ct := &p.Spec.Containers[0]

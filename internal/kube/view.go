@@ -22,7 +22,7 @@ func podCPUs(p *corev1.Pod) float64 {
 func podView(p *corev1.Pod) Pod {
 	v := Pod{
 		Name: p.Name, UID: string(p.UID), Role: Role(p.Labels[LabelRole]), ServerUID: p.Labels[LabelServerUID],
-		Node: p.Spec.NodeName, Phase: Phase(p.Status.Phase), Deleting: p.DeletionTimestamp != nil, CPUs: podCPUs(p),
+		Node: p.Spec.NodeName, IP: p.Status.PodIP, Phase: Phase(p.Status.Phase), Deleting: p.DeletionTimestamp != nil, CPUs: podCPUs(p),
 	}
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {

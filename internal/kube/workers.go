@@ -88,7 +88,7 @@ func (s *State) createWorkers(p *Plan, w World, srv *Pod, n int, cpus, pending f
 			}
 			s.seq++
 			c := Create{Role: RoleWorker, Name: s.cfg.WorkerPrefix + s.cfg.Nonce + strconv.FormatUint(s.seq, 36),
-				CPUs: size, ServerUID: srv.UID}
+				CPUs: size, ServerUID: srv.UID, ServerIP: srv.IP}
 			s.expect[c.Name] = expectation{role: RoleWorker, cpus: size, serverUID: srv.UID, at: w.Now}
 			p.Creates = append(p.Creates, c)
 			free, n, cpus, made = round(free-size), n+1, round(cpus+size), made+1

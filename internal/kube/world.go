@@ -30,6 +30,7 @@ type Pod struct {
 	Role      Role
 	ServerUID string // worker: UID of the server pod it was created for
 	Node      string // "" = not scheduled yet
+	IP        string // the pod's IP, once it has one
 	Phase     Phase
 	Ready     bool // the Ready condition is True
 	Deleting  bool // deletionTimestamp set

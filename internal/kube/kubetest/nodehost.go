@@ -57,7 +57,8 @@ state = %[2]q
 			filepath.Join(n.dir, "containerd-opt"), SandboxImage, cniBin, filepath.Join(n.dir, "cni")),
 		"cni/10-kubetest.conflist": fmt.Sprintf(`{"cniVersion": "1.0.0", "name": "kubetest-%[1]d", "plugins": [
   {"type": "bridge", "bridge": %[2]q, "isGateway": true,
-   "ipam": {"type": "host-local", "dataDir": %[3]q, "ranges": [[{"subnet": %[4]q}]], "routes": [{"dst": "0.0.0.0/0"}]}}]}
+   "ipam": {"type": "host-local", "dataDir": %[3]q, "ranges": [[{"subnet": %[4]q}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+  {"type": "firewall"}]}
 `, port, n.bridge, filepath.Join(n.dir, "ipam"), subnet(port)),
 		"kubelet.yaml": fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

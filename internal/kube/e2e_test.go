@@ -1,0 +1,180 @@
+package kube
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/hashfleet/hashfleet/internal/fleet"
+	"github.com/hashfleet/hashfleet/internal/kube/kubetest"
+	"github.com/hashfleet/hashfleet/internal/parts"
+	"github.com/hashfleet/hashfleet/internal/parts/partstest"
+)
+
+// buildImage builds the hashfleet image under a tag unique to this test
+// (deploy/docker/build.sh), removed when the test ends.
+func buildImage(t *testing.T) string {
+	t.Helper()
+	tag := fmt.Sprintf("hashfleet-kubetest:%d", os.Getpid())
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { exec.Command("docker", "image", "rm", "-f", tag).Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, filepath.Join(root, "deploy/docker/build.sh"), tag).CombinedOutput(); err != nil {
+		t.Fatalf("deploy/docker/build.sh: %v\n%s", err, out)
+	}
+	return tag
+}
+
+const e2ePassword = "e2e-rpc-password"
+
+// startNodePod runs the regtest node (hashfleet node) as a pod of image
+// and returns its RPC URL (pod IP), once it answers.
+func startNodePod(t *testing.T, cs kubernetes.Interface, ns, image string) string {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "regtest-node"}, Spec: corev1.PodSpec{
+		Containers: []corev1.Container{{Name: "node", Image: image, ImagePullPolicy: corev1.PullNever,
+			Args: []string{"node", "--ephemeral", "--rpc-listen", "0.0.0.0:18443", "--rpc-user", "u"},
+			Env: []corev1.EnvVar{{Name: fleet.EnvRPCPassword, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "hashfleet-rpc"}, Key: "rpc-password"}}}}}}}}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var url string
+	poll(t, "the node pod answers", func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "regtest-node", metav1.GetOptions{})
+		if err != nil || p.Status.PodIP == "" {
+			return fmt.Errorf("node pod: %v (phase %s)", err, p.Status.Phase)
+		}
+		url = "http://" + net.JoinHostPort(p.Status.PodIP, "18443")
+		_, err = blockCount(url)
+		return err
+	})
+	return url
+}
+
+func blockCount(url string) (int, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewBufferString(`{"jsonrpc":"1.0","id":1,"method":"getblockcount","params":[]}`))
+	if err != nil {
+		return 0, err
+	}
+	req.SetBasicAuth("u", e2ePassword)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result int `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("getblockcount: %s: %w", resp.Status, err)
+	}
+	return out.Result, nil
+}
+
+// TestEndToEndKubelet runs everything for real: a kubelet on containerd
+// runs the node, the server and the worker pods of the hashfleet image;
+// the node accepts a block; the server container is killed; every worker
+// pod is deleted, a new server starts, and the node accepts a block again.
+func TestEndToEndKubelet(t *testing.T) {
+	partstest.Require(t, parts.Docker)
+	kc := kubetest.Start(t, kubetest.Options{Kubelet: true})
+	image := buildImage(t)
+	kc.ImportDockerImage(t, image)
+	cs, ns, ctx := kc.Clientset(t), testNS, context.Background()
+	kc.Namespace(t, ns)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hashfleet-rpc"}, StringData: map[string]string{"rpc-password": e2ePassword}}
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dumpPods(t, cs, ns, filepath.Join(kc.Dir(), "node", "pod-logs")) })
+	nodeURL := startNodePod(t, cs, ns, image)
+	cfg := testConfig(cs)
+	cfg.Namespace, cfg.Image, cfg.ImagePullPolicy, cfg.NodeRPC, cfg.RPCUser = ns, image, corev1.PullNever, nodeURL, "u"
+	cfg.Payout, cfg.DialPodIP, cfg.Registerer = "bcrt1qq9mm2m4e50hsu2pqx5ykc6lrp49u5vdqs0gp7u", true, prometheus.NewRegistry()
+	cfg.ServerCPUs, cfg.ServerMem, cfg.WorkerMem = 0.2, 64, 64
+	cfg.Policy = fleet.Policy{WorkerCPUs: 1, MaxWorkers: 1, BackoffMin: time.Second}
+	c := startController(t, cfg)
+
+	blocksAfter := func(what string, base int) int {
+		var n int
+		poll(t, what, func() (err error) {
+			if n, err = blockCount(nodeURL); err == nil && n <= base {
+				st := c.Status()
+				err = fmt.Errorf("%d blocks (server ready %v, workers %d, %q)", n, st.ServerReady, st.Workers, st.WorkerReason)
+			}
+			return err
+		})
+		return n
+	}
+	n := blocksAfter("a block from the first server", 0)
+	srv, err := cs.CoreV1().Pods(ns).Get(ctx, "hashfleet-server", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc.KillContainer(t, ns, "hashfleet-server", "server")
+	poll(t, "a new server, Ready", func() error {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, "hashfleet-server", metav1.GetOptions{})
+		switch {
+		case err != nil:
+			return err
+		case p.UID == srv.UID:
+			return errors.New("still the killed server")
+		case !podView(p).Ready:
+			return errors.New("not Ready yet")
+		}
+		return nil
+	})
+	for _, w := range listPods(t, cs, RoleWorker) {
+		if w.Labels[LabelServerUID] == string(srv.UID) && w.DeletionTimestamp == nil {
+			t.Errorf("worker %s of the killed server still there", w.Name)
+		}
+	}
+	blocksAfter("a block from the new server", n)
+	if st := c.Status(); st.ServerFailures != 1 {
+		t.Errorf("server failures %d, want 1", st.ServerFailures)
+	}
+}
+
+// dumpPods logs, when the test failed, each pod's status and the tail of
+// its containers' logs (the kubelet's files under logDir).
+func dumpPods(t *testing.T, cs kubernetes.Interface, ns, logDir string) {
+	if !t.Failed() {
+		return
+	}
+	l, err := cs.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Logf("dump pods: %v", err)
+	}
+	for _, p := range l.Items {
+		st, _ := json.Marshal(p.Status.ContainerStatuses)
+		t.Logf("pod %s: phase %s ip %s containers %s", p.Name, p.Status.Phase, p.Status.PodIP, st)
+	}
+	files, _ := filepath.Glob(filepath.Join(logDir, ns+"_*", "*", "*.log"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		t.Logf("%s:\n%s", f, b)
+	}
+}
