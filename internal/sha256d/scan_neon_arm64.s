@@ -7,7 +7,8 @@
 // nonces, one per 32-bit lane of each vector register.
 //   V0..V7    the state a..h (the names rotate by one register per round)
 //   V8..V23   the 16-word message schedule window, W[j] in V(8 + j%16)
-//   V24..V28  temporaries (V28 = T1 of the round), V29 the round constant
+//   V24..V26  temporaries, V28 T1 of the round, V29 the round constant
+//   V27, V30  a^b of the last two rounds, for Maj
 //   V31       the lane offsets 0,1,2,3 added to the group's first nonce
 // Per nonce, as armsha2: block 2 of the header from the midstate (64 rounds,
 // schedule extended in the window), the feed-forward, then the second hash
@@ -16,8 +17,8 @@
 // side rechecks every candidate in full (scanKernel -> confirm).
 //
 // Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
-// R4 K pointer, R5 sha2Pad, R6 iv, R7 iv[7], R8 &p.w, R10 sha2Pad+44,
-// R12 sha2Pad+48, R13 sha2Pad+76.
+// R4 K pointer (post-incremented per round), R5 sha2Pad, R6 iv, R7 iv[7],
+// R8 &p.w, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -43,24 +44,23 @@
 	VEOR	V25.B16, D.B16, D.B16
 
 // ROUND: one SHA-256 round in all four lanes; the new a is written into
-// H's register and d += T1, so the caller rotates the names.
-#define ROUND(A, B, C, D, E, F, G, H, W) \
-	VLD1R	(R4), [V29.S4]; \
-	ADD	$4, R4; \
+// H's register and d += T1, so the caller rotates the names. Ch is a bit
+// select on e; Maj(a,b,c) = b ^ ((a^b) & (b^c)), where b^c is the previous
+// round's a^b: XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
+#define ROUND(A, B, C, D, E, F, G, H, W, XAB, XBC) \
+	VLD1R.P	4(R4), [V29.S4]; \
 	VADD	W.S4, V29.S4, V28.S4; \
 	VADD	H.S4, V28.S4, V28.S4; \
 	BSIG(V24, E, 6, 11, 25); \
 	VADD	V24.S4, V28.S4, V28.S4; \
-	VEOR	G.B16, F.B16, V25.B16; \
-	VAND	E.B16, V25.B16, V25.B16; \
-	VEOR	G.B16, V25.B16, V25.B16; \
+	VMOV	E.B16, V25.B16; \
+	VBSL	G.B16, F.B16, V25.B16; \
 	VADD	V25.S4, V28.S4, V28.S4; \
 	VADD	V28.S4, D.S4, D.S4; \
 	BSIG(V24, A, 2, 13, 22); \
-	VORR	B.B16, A.B16, V26.B16; \
-	VAND	C.B16, V26.B16, V26.B16; \
-	VAND	B.B16, A.B16, V27.B16; \
-	VORR	V27.B16, V26.B16, V26.B16; \
+	VEOR	B.B16, A.B16, XAB.B16; \
+	VAND	XBC.B16, XAB.B16, V26.B16; \
+	VEOR	B.B16, V26.B16, V26.B16; \
 	VADD	V26.S4, V24.S4, V24.S4; \
 	VADD	V24.S4, V28.S4, H.S4
 
@@ -101,36 +101,36 @@
 
 // RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
 #define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7)
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0, V27, V30); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1, V30, V27); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2, V27, V30); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3, V30, V27); \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4, V27, V30); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5, V30, V27); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6, V27, V30); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7, V30, V27)
 
 // RS5, RS3: rounds j..j+4 and j+5..j+7 (j a multiple of 8, j >= 16), each
 // after extending its W; X0..X15 = the window's registers from W[j%16] on.
 #define RS5(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
 	SCHED(X0, X1, X9, X14); \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0); \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0, V27, V30); \
 	SCHED(X1, X2, X10, X15); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1, V30, V27); \
 	SCHED(X2, X3, X11, X0); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2, V27, V30); \
 	SCHED(X3, X4, X12, X1); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3, V30, V27); \
 	SCHED(X4, X5, X13, X2); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4)
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4, V27, V30)
 
 #define RS3(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
 	SCHED(X5, X6, X14, X3); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5, V30, V27); \
 	SCHED(X6, X7, X15, X4); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6, V27, V30); \
 	SCHED(X7, X8, X0, X5); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7)
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7, V30, V27)
 
 // RS8A, RS8B: rounds j..j+7 with the schedule, j%16 = 0 and 8.
 #define RS8A RS5(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23); RS3(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23)
@@ -165,6 +165,7 @@ loop:
 	VEOR	V16.B16, V16.B16, V16.B16
 	ZERO
 	VLD1R	(R10), [V23.S4]
+	VEOR	V1.B16, V2.B16, V30.B16
 	R8A; R8B
 	RS8A; RS8B
 	RS8A; RS8B
@@ -185,6 +186,7 @@ loop:
 	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
 	MOVD	$·k(SB), R4
 	STATE(R6)
+	VEOR	V1.B16, V2.B16, V30.B16
 	R8A; R8B
 	RS8A; RS8B
 	RS8A; RS8B
