@@ -171,6 +171,7 @@ func TestCrashSafety(t *testing.T) {
 	worker.kill() // no new blocks from here on
 	elapsed := time.Since(start)
 
+	waitNodeAnswers(t, rpc) // the last kill may have been the node's
 	st := settledStats(t, httpAddr)
 	checkCrashInvariants(t, st, rpc)
 	t.Logf("%d kills (%d node, %d server) in %v; %d blocks recorded, %d credited", nodeKills+serverKills, nodeKills, serverKills,
@@ -209,6 +210,24 @@ func waitProgress(t *testing.T, httpAddr string, after int) int {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no new block credited within 90s (still %d; last error %v)", after, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitNodeAnswers waits until the node's RPC answers again: a node just
+// restarted may not be serving yet when the pool's stats already look
+// settled (blocks keep being credited between kills).
+func waitNodeAnswers(t *testing.T, rpc *nodetest.RPCNode) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, err := rpc.Call(context.Background(), "getblockcount")
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node not answering 60s after the last restart: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
