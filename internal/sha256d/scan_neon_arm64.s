@@ -18,7 +18,7 @@
 //
 // Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
 // R4 K pointer (post-incremented per round), R5 sha2Pad, R6 iv, R7 iv[7],
-// R8 &p.w, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
+// R8 &p.w, R14 &p.w16, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -43,11 +43,10 @@
 	VUSHR	$C, X.S4, V25.S4; \
 	VEOR	V25.B16, D.B16, D.B16
 
-// ROUND: one SHA-256 round in all four lanes; the new a is written into
-// H's register and d += T1, so the caller rotates the names. Ch is a bit
-// select on e; Maj(a,b,c) = b ^ ((a^b) & (b^c)), where b^c is the previous
-// round's a^b: XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
-#define ROUND(A, B, C, D, E, F, G, H, W, XAB, XBC) \
+// ROUNDE: the e half of a round: V28 = T1 = h + Σ1(e) + Ch(e,f,g) + K + W,
+// d += T1 (the new e). Alone, it is the whole of rounds 57..60 of the
+// second hash, which only feed e. Ch is a bit select on a copy of e.
+#define ROUNDE(D, E, F, G, H, W) \
 	VLD1R.P	4(R4), [V29.S4]; \
 	VADD	W.S4, V29.S4, V28.S4; \
 	VADD	H.S4, V28.S4, V28.S4; \
@@ -56,7 +55,14 @@
 	VMOV	E.B16, V25.B16; \
 	VBSL	G.B16, F.B16, V25.B16; \
 	VADD	V25.S4, V28.S4, V28.S4; \
-	VADD	V28.S4, D.S4, D.S4; \
+	VADD	V28.S4, D.S4, D.S4
+
+// ROUND: one SHA-256 round in all four lanes; the new a is written into
+// H's register and d += T1, so the caller rotates the names.
+// Maj(a,b,c) = b ^ ((a^b) & (b^c)), where b^c is the previous round's a^b:
+// XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
+#define ROUND(A, B, C, D, E, F, G, H, W, XAB, XBC) \
+	ROUNDE(D, E, F, G, H, W); \
 	BSIG(V24, A, 2, 13, 22); \
 	VEOR	B.B16, A.B16, XAB.B16; \
 	VAND	XBC.B16, XAB.B16, V26.B16; \
@@ -72,6 +78,25 @@
 	VADD	W7.S4, WJ.S4, WJ.S4; \
 	SSIG(V24, W2, 17, 19, 10); \
 	VADD	V24.S4, WJ.S4, WJ.S4
+
+// SCHED1: WJ += W7 + σ1(W2), for block 2's j = 20..29, where W[j-15] is
+// one of the zero words 5..14.
+#define SCHED1(WJ, W7, W2) \
+	SSIG(V24, W2, 17, 19, 10); \
+	VADD	W7.S4, WJ.S4, WJ.S4; \
+	VADD	V24.S4, WJ.S4, WJ.S4
+
+// PRESCHED: block 2's W16..W19 from prep (w16, w17 whole; w18 and w19
+// without their W3 terms, added here) into the window, after round 15.
+#define PRESCHED \
+	VLD1	(R14), [V26.S4]; \
+	SSIG(V24, V11, 7, 18, 3); \
+	VDUP	V26.S[2], V10.S4; \
+	VADD	V24.S4, V10.S4, V10.S4; \
+	VDUP	V26.S[3], V25.S4; \
+	VADD	V25.S4, V11.S4, V11.S4; \
+	VDUP	V26.S[0], V8.S4; \
+	VDUP	V26.S[1], V9.S4
 
 // STATE: the eight words at (R) broadcast into V0..V7.
 #define STATE(R) \
@@ -138,9 +163,55 @@
 #define R8A RB8(V8, V9, V10, V11, V12, V13, V14, V15)
 #define R8B RB8(V16, V17, V18, V19, V20, V21, V22, V23)
 
+// B2R16: block 2 rounds 16..31; W16..W19 come from PRESCHED, and
+// W[j-15] is zero for j = 20..29 (block 2's words 5..14).
+#define B2R16 \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V8, V27, V30); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, V9, V30, V27); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, V10, V27, V30); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, V11, V30, V27); \
+	SCHED1(V12, V21, V10); \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V12, V27, V30); \
+	SCHED1(V13, V22, V11); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V13, V30, V27); \
+	SCHED1(V14, V23, V12); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V14, V27, V30); \
+	SCHED1(V15, V8, V13); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V15, V30, V27); \
+	SCHED1(V16, V9, V14); \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V16, V27, V30); \
+	SCHED1(V17, V10, V15); \
+	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, V17, V30, V27); \
+	SCHED1(V18, V11, V16); \
+	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, V18, V27, V30); \
+	SCHED1(V19, V12, V17); \
+	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, V19, V30, V27); \
+	SCHED1(V20, V13, V18); \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V20, V27, V30); \
+	SCHED1(V21, V14, V19); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V21, V30, V27); \
+	SCHED(V22, V23, V15, V20); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V22, V27, V30); \
+	SCHED(V23, V8, V16, V21); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V23, V30, V27)
+
+// H2TAIL: rounds 56..60 of the second hash; 57..60 only feed e.
+#define H2TAIL \
+	SCHED(V16, V17, V9, V14); \
+	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V16, V27, V30); \
+	SCHED(V17, V18, V10, V15); \
+	ROUNDE(V2, V3, V4, V5, V6, V17); \
+	SCHED(V18, V19, V11, V16); \
+	ROUNDE(V1, V2, V3, V4, V5, V18); \
+	SCHED(V19, V20, V12, V17); \
+	ROUNDE(V0, V1, V2, V3, V4, V19); \
+	SCHED(V20, V21, V13, V18); \
+	ROUNDE(V7, V0, V1, V2, V3, V20)
+
 // func kernelNEON4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	PROLOGUE
+	ADD	$80, R0, R14 // &p.w16 (prepOffW16)
 	ADD	$44, R5, R10 // 640
 	ADD	$48, R5, R12 // 0x80000000
 	ADD	$76, R5, R13 // 256
@@ -167,7 +238,8 @@ loop:
 	VLD1R	(R10), [V23.S4]
 	VEOR	V1.B16, V2.B16, V30.B16
 	R8A; R8B
-	RS8A; RS8B
+	PRESCHED
+	B2R16
 	RS8A; RS8B
 	RS8A; RS8B
 	// Feed-forward: the first digest is the second hash's words 0..7.
@@ -190,7 +262,7 @@ loop:
 	R8A; R8B
 	RS8A; RS8B
 	RS8A; RS8B
-	RS8A; RS5(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15)
+	RS8A; H2TAIL
 	CHECK_H7(V7, 0, 0)
 	CHECK_H7(V7, 1, 1)
 	CHECK_H7(V7, 2, 2)
