@@ -260,8 +260,9 @@ func (c *Controller) createPod(ctx context.Context, st *State, cr Create) {
 	case apierrors.IsAlreadyExists(err):
 		st.Created(cr, time.Now()) // the informer will show it
 	default:
-		c.noteErr("create", err)
-		c.event(st.CreateFailed(cr, explain(err, "create", "pods", c.cfg.Namespace), time.Now()), nil)
+		msg := explain(err, "create", "pods", c.cfg.Namespace)
+		c.noteErr("create", errors.New(msg))
+		c.event(st.CreateFailed(cr, msg, time.Now()), nil)
 	}
 }
 

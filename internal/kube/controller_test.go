@@ -69,9 +69,10 @@ func startController(t *testing.T, cfg Config) *Controller {
 	return c
 }
 
-// runController runs a controller for cfg; stop (also called when the test
-// ends) cancels it and waits for Run to return.
-func runController(t *testing.T, cfg Config) (c *Controller, stop func()) {
+// runController runs a controller for cfg; stop cancels it and returns
+// Run's result. When the test ends the controller is stopped, and an error
+// from Run that no stop call returned fails the test.
+func runController(t *testing.T, cfg Config) (c *Controller, stop func() error) {
 	t.Helper()
 	c, err := New(cfg)
 	if err != nil {
@@ -81,15 +82,22 @@ func runController(t *testing.T, cfg Config) (c *Controller, stop func()) {
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
 	var once sync.Once
-	stop = func() {
+	var runErr error
+	returned := false
+	stop = func() error {
 		once.Do(func() {
 			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Run: %v", err)
-			}
+			runErr = <-done
 		})
+		returned = true
+		return runErr
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		seen := returned
+		if err := stop(); err != nil && !seen {
+			t.Errorf("Run: %v", err)
+		}
+	})
 	return c, stop
 }
 

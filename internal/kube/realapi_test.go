@@ -172,7 +172,7 @@ type realEnv struct {
 	admin kubernetes.Interface
 	calls *callLog
 	ctl   *Controller
-	stop  func() // stops ctl
+	stop  func() error // stops ctl, returns what its Run returned
 	ns    string
 }
 

@@ -194,7 +194,9 @@ func TestRealLeaderElection(t *testing.T) {
 		}
 		return nil
 	})
-	e.stop() // releases the Lease (ReleaseOnCancel)
+	if err := e.stop(); err != nil { // releases the Lease (ReleaseOnCancel)
+		t.Fatalf("first replica: %v", err)
+	}
 	poll(t, "the standby leads", func() error {
 		if st := second.Status(); !st.IsLeader || !st.ServerReady || st.Workers != 1 {
 			return fmt.Errorf("second: leader %v server ready %v workers %d", st.IsLeader, st.ServerReady, st.Workers)
@@ -206,5 +208,48 @@ func TestRealLeaderElection(t *testing.T) {
 	}
 	if st := second.Status(); st.ServerFailures != 0 {
 		t.Errorf("the new leader counted %d server failures, want 0", st.ServerFailures)
+	}
+}
+
+// TestRealMissingNamespace: a namespace that does not exist is named in
+// the status and the logs (Events cannot be recorded there), and creates
+// back off.
+func TestRealMissingNamespace(t *testing.T) {
+	e := startReal(t, fleet.Policy{BackoffMin: 200 * time.Millisecond}, nil)
+	cfg := testConfig(e.admin)
+	cfg.Namespace, cfg.Registerer = "absent", nil
+	c := startController(t, cfg)
+	poll(t, "the missing namespace reported", func() error {
+		if st := c.Status(); !strings.Contains(st.LastError, "namespace absent does not exist") {
+			return fmt.Errorf("last error %q", st.LastError)
+		}
+		return nil
+	})
+}
+
+// TestRealLeaseLost: when the API server stops answering for longer than
+// RenewDeadline, the leader stops acting and Run returns an error (the
+// process exits and its Deployment restarts it), so a replica that cannot
+// renew never acts beside a new leader.
+func TestRealLeaseLost(t *testing.T) {
+	e := startReal(t, fleet.Policy{}, nil, func(c *Config) {
+		c.LeaseDuration, c.RenewDeadline, c.RetryPeriod = 4*time.Second, 3*time.Second, 500*time.Millisecond
+	})
+	poll(t, "leading", func() error {
+		if !e.ctl.Status().IsLeader {
+			return errors.New("not leading")
+		}
+		return nil
+	})
+	e.kc.PauseAPIServer(t)
+	poll(t, "leadership lost", func() error {
+		if e.ctl.Status().IsLeader {
+			return errors.New("still leading")
+		}
+		return nil
+	})
+	e.kc.ResumeAPIServer(t)
+	if err := e.stop(); err == nil || !strings.Contains(err.Error(), "lost the leader Lease") {
+		t.Errorf("Run returned %v, want the lost Lease", err)
 	}
 }
