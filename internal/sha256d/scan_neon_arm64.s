@@ -10,15 +10,16 @@
 //   V24..V26  temporaries, V28 T1 of the round, V29 the round constant
 //   V27, V30  a^b of the last two rounds, for Maj
 //   V31       the lane offsets 0,1,2,3 added to the group's first nonce
-// Per nonce, as armsha2: block 2 of the header from the midstate (64 rounds,
-// schedule extended in the window), the feed-forward, then the second hash
-// of the 32-byte digest stopped after round 60, where e is known and
-// H7 = IV7 + e. Only H7 is compared (against the target's top word); the Go
+// Per nonce, as the amd64 kernels: block 2 of the header from round 3 on
+// (rounds 0..2, round 3's nonce-free terms and W16..W19's are computed once
+// per call in prep), the schedule extended in the window without the zero
+// words' terms, the feed-forward, then the second hash of the 32-byte
+// digest stopped after round 60, where e is known and H7 = IV7 + e. Only H7 is compared (against the target's top word); the Go
 // side rechecks every candidate in full (scanKernel -> confirm).
 //
 // Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
 // R4 K pointer (post-incremented per round), R5 sha2Pad, R6 iv, R7 iv[7],
-// R8 &p.w, R14 &p.w16, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
+// R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -63,6 +64,10 @@
 // XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
 #define ROUND(A, B, C, D, E, F, G, H, W, XAB, XBC) \
 	ROUNDE(D, E, F, G, H, W); \
+	ROUNDA(A, B, H, XAB, XBC)
+
+// ROUNDA: the a half of a round, T1 in V28: H = T1 + Σ0(a) + Maj(a,b,c).
+#define ROUNDA(A, B, H, XAB, XBC) \
 	BSIG(V24, A, 2, 13, 22); \
 	VEOR	B.B16, A.B16, XAB.B16; \
 	VAND	XBC.B16, XAB.B16, V26.B16; \
@@ -98,17 +103,27 @@
 	VDUP	V26.S[0], V8.S4; \
 	VDUP	V26.S[1], V9.S4
 
-// STATE: the eight words at (R) broadcast into V0..V7.
-#define STATE(R) \
+// STATE: the eight words at (R) broadcast into A..H.
+#define STATE(R, A, B, C, D, E, F, G, H) \
 	VLD1	(R), [V24.S4, V25.S4]; \
-	VDUP	V24.S[0], V0.S4; \
-	VDUP	V24.S[1], V1.S4; \
-	VDUP	V24.S[2], V2.S4; \
-	VDUP	V24.S[3], V3.S4; \
-	VDUP	V25.S[0], V4.S4; \
-	VDUP	V25.S[1], V5.S4; \
-	VDUP	V25.S[2], V6.S4; \
-	VDUP	V25.S[3], V7.S4
+	VDUP	V24.S[0], A.S4; \
+	VDUP	V24.S[1], B.S4; \
+	VDUP	V24.S[2], C.S4; \
+	VDUP	V24.S[3], D.S4; \
+	VDUP	V25.S[0], E.S4; \
+	VDUP	V25.S[1], F.S4; \
+	VDUP	V25.S[2], G.S4; \
+	VDUP	V25.S[3], H.S4
+
+// ROUND3: block 2's round 3 from prep's state after round 2 (in V5..V4,
+// round 3's names): T1 = pre3 (lane 3 of V26) + W3, pre3 holding every
+// nonce-free term; b^c for Maj into V27.
+#define ROUND3 \
+	VDUP	V26.S[3], V28.S4; \
+	VADD	V11.S4, V28.S4, V28.S4; \
+	VADD	V28.S4, V0.S4, V0.S4; \
+	VEOR	V6.B16, V7.B16, V27.B16; \
+	ROUNDA(V5, V6, V4, V30, V27)
 
 // FEED: WI = midstate word (lane L of M) + state word X.
 #define FEED(M, L, X, WI) \
@@ -163,6 +178,13 @@
 #define R8A RB8(V8, V9, V10, V11, V12, V13, V14, V15)
 #define R8B RB8(V16, V17, V18, V19, V20, V21, V22, V23)
 
+// B2R4: block 2 rounds 4..7.
+#define B2R4 \
+	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V12, V27, V30); \
+	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V13, V30, V27); \
+	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V14, V27, V30); \
+	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V15, V30, V27)
+
 // B2R16: block 2 rounds 16..31; W16..W19 come from PRESCHED, and
 // W[j-15] is zero for j = 20..29 (block 2's words 5..14).
 #define B2R16 \
@@ -212,6 +234,7 @@
 TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	PROLOGUE
 	ADD	$80, R0, R14 // &p.w16 (prepOffW16)
+	ADD	$32, R0, R15 // &p.st (prepOffSt)
 	ADD	$44, R5, R10 // 640
 	ADD	$48, R5, R12 // 0x80000000
 	ADD	$76, R5, R13 // 256
@@ -219,13 +242,11 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	VLD1	(R9), [V31.S4]
 
 loop:
-	// Block 2: midstate, words 0..2 from prep, 3 the nonces, 4..15 padding.
-	MOVD	$·k(SB), R4
-	STATE(R0)
+	// Block 2 from round 3: prep's state after the nonce-free rounds 0..2,
+	// W3 the nonces, W4..W15 padding (W0..W2 are only in prep's terms).
+	MOVD	$·k+16(SB), R4
+	STATE(R15, V5, V6, V7, V0, V1, V2, V3, V4)
 	VLD1	(R8), [V26.S4]
-	VDUP	V26.S[0], V8.S4
-	VDUP	V26.S[1], V9.S4
-	VDUP	V26.S[2], V10.S4
 	VDUP	R2, V11.S4
 	VADD	V31.S4, V11.S4, V11.S4
 	VREV32	V11.B16, V11.B16
@@ -236,8 +257,8 @@ loop:
 	VEOR	V16.B16, V16.B16, V16.B16
 	ZERO
 	VLD1R	(R10), [V23.S4]
-	VEOR	V1.B16, V2.B16, V30.B16
-	R8A; R8B
+	ROUND3
+	B2R4; R8B
 	PRESCHED
 	B2R16
 	RS8A; RS8B
@@ -257,7 +278,7 @@ loop:
 	VLD1R	(R13), [V23.S4]
 	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
 	MOVD	$·k(SB), R4
-	STATE(R6)
+	STATE(R6, V0, V1, V2, V3, V4, V5, V6, V7)
 	VEOR	V1.B16, V2.B16, V30.B16
 	R8A; R8B
 	RS8A; RS8B
