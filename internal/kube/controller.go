@@ -132,8 +132,9 @@ func (c *Controller) lead(ctx context.Context) error {
 func (c *Controller) loop(ctx context.Context, st *State, l listers) error {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	periodic := true
+	var svcTried time.Time
 	for {
+		periodic := false
 		select {
 		case <-ctx.Done():
 			return nil
@@ -141,9 +142,11 @@ func (c *Controller) loop(ctx context.Context, st *State, l listers) error {
 		case <-timer.C:
 			periodic = true
 		}
-		if periodic || c.svc == nil {
+		// Checked every Resync; while missing, at most every 10 s (a
+		// refusal is logged each time, not on every informer event).
+		if periodic && time.Since(svcTried) >= c.cfg.Resync || c.svc == nil && time.Since(svcTried) >= 10*time.Second {
+			svcTried = time.Now()
 			c.ensureService(ctx)
-			periodic = false
 		}
 		w, pods, err := c.observe(l)
 		if err != nil {
