@@ -178,3 +178,53 @@ func dumpPods(t *testing.T, cs kubernetes.Interface, ns, logDir string) {
 		t.Logf("%s:\n%s", f, b)
 	}
 }
+
+// TestKubeletBadImageAndSecret: on a real kubelet, a server image that is
+// not on the node (pull policy Never: ErrImageNeverPull) gets one
+// ImagePullFailed Event and no replacement pods; with the image present
+// but the RPC Secret missing, the kubelet's CreateContainerConfigError
+// becomes a ConfigError Event naming the Secret, and once the Secret
+// exists the next refusal gets its own Event.
+func TestKubeletBadImageAndSecret(t *testing.T) {
+	kc := kubetest.Start(t, kubetest.Options{Kubelet: true})
+	cs, ns, ctx := kc.Clientset(t), testNS, context.Background()
+	kc.Namespace(t, ns)
+	cfg := testConfig(cs)
+	cfg.Image, cfg.ImagePullPolicy, cfg.ServerCPUs, cfg.ServerMem = "hashfleet-absent:none", corev1.PullNever, 0.1, 32
+	cfg.Registerer = prometheus.NewRegistry()
+	_, stop := runController(t, cfg)
+	e := &realEnv{kc: kc, admin: cs, ns: ns, calls: &callLog{calls: map[string]int{}}}
+	e.waitEvent(t, "ImagePullFailed", "ErrImageNeverPull")
+	time.Sleep(3 * time.Second) // the kubelet keeps retrying meanwhile
+	if got := e.eventMessages(t, "ImagePullFailed"); len(got) != 1 {
+		t.Errorf("ImagePullFailed events %q, want one", got)
+	}
+	if l, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err != nil || len(l.Items) != 1 {
+		t.Errorf("pods: %d (%v), want the one server pod kept", len(l.Items), err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Pods(ns).Delete(ctx, "hashfleet-server", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "the bad server gone", func() error {
+		if _, err := e.server(t); err == nil {
+			return errors.New("still there")
+		}
+		return nil
+	})
+	// The pause image is on the node: a container that cannot start for
+	// want of the Secret, not of the image.
+	cfg.Image, cfg.Registerer = kubetest.SandboxImage, prometheus.NewRegistry()
+	startController(t, cfg)
+	e.waitEvent(t, "ConfigError", `secret "hashfleet-rpc" not found`)
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "hashfleet-rpc"}, StringData: map[string]string{"rpc-password": "x"}}
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, secret, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Past the Secret, the kubelet finds the next problem: the pause image
+	// runs as root, which the pod's runAsNonRoot refuses. A new message is
+	// a new Event.
+	e.waitEvent(t, "ConfigError", "runAsNonRoot")
+}

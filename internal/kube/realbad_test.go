@@ -181,32 +181,39 @@ func TestRealAPIServerRestart(t *testing.T) {
 // relaunch).
 func TestRealLeaderElection(t *testing.T) {
 	e := startReal(t, fleet.Policy{WorkerCPUs: 1, MaxWorkers: 1, BackoffMin: 100 * time.Millisecond}, nil)
-	second := startController(t, e.controllerConfig(t, fleet.Policy{WorkerCPUs: 1, MaxWorkers: 1}, "second"))
+	second, stopSecond := runController(t, e.controllerConfig(t, fleet.Policy{WorkerCPUs: 1, MaxWorkers: 1}, "second"))
 	var srv corev1.Pod
 	poll(t, "server pod", func() (err error) { srv, err = e.server(t); return err })
 	if _, err := kubetest.RunPod(context.Background(), e.admin, e.ns, srv.Name, "node-a", true); err != nil {
 		t.Fatal(err)
 	}
 	e.waitWorkers(t, 1)
-	poll(t, "the standby sees the leader", func() error {
-		if st := second.Status(); st.IsLeader || st.Leader != "test" {
-			return fmt.Errorf("second: leader %q is leader %v", st.Leader, st.IsLeader)
+	leader, standby, stopLeader := e.ctl, second, e.stop
+	poll(t, "one leader, one standby that sees it", func() error {
+		a, b := e.ctl.Status(), second.Status()
+		switch {
+		case a.IsLeader && !b.IsLeader && b.Leader == "test":
+			leader, standby, stopLeader = e.ctl, second, e.stop
+		case b.IsLeader && !a.IsLeader && a.Leader == "second":
+			leader, standby, stopLeader = second, e.ctl, stopSecond
+		default:
+			return fmt.Errorf("first: leads %v sees %q; second: leads %v sees %q", a.IsLeader, a.Leader, b.IsLeader, b.Leader)
 		}
 		return nil
 	})
-	if err := e.stop(); err != nil { // releases the Lease (ReleaseOnCancel)
-		t.Fatalf("first replica: %v", err)
+	if err := stopLeader(); err != nil { // releases the Lease (ReleaseOnCancel)
+		t.Fatalf("leader %s: %v", leader.cfg.Identity, err)
 	}
 	poll(t, "the standby leads", func() error {
-		if st := second.Status(); !st.IsLeader || !st.ServerReady || st.Workers != 1 {
-			return fmt.Errorf("second: leader %v server ready %v workers %d", st.IsLeader, st.ServerReady, st.Workers)
+		if st := standby.Status(); !st.IsLeader || !st.ServerReady || st.Workers != 1 {
+			return fmt.Errorf("standby: leader %v server ready %v workers %d", st.IsLeader, st.ServerReady, st.Workers)
 		}
 		return nil
 	})
 	if s, err := e.server(t); err != nil || s.UID != srv.UID {
 		t.Errorf("server after the handover: %v %v, want the same pod %s adopted", s.UID, err, srv.UID)
 	}
-	if st := second.Status(); st.ServerFailures != 0 {
+	if st := standby.Status(); st.ServerFailures != 0 {
 		t.Errorf("the new leader counted %d server failures, want 0", st.ServerFailures)
 	}
 }

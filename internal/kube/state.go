@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/fleet"
@@ -162,13 +163,15 @@ func (s *State) del(p *Plan, now time.Time, q *Pod, force bool, reason string) {
 }
 
 // waitClass groups the waiting reasons the kubelet alternates between, so
-// that one problem is reported once.
-func waitClass(reason string) string {
+// that one problem is reported once: every image pull failure is one
+// (their messages vary with the retry), any other reason is one per
+// message (a missing Secret, then once it exists another config error).
+func waitClass(reason, msg string) string {
 	switch reason {
 	case "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull":
 		return "image"
 	}
-	return reason
+	return reason + ": " + msg
 }
 
 // reportWaiting records a Warning once per pod and kind of problem when the
@@ -180,12 +183,12 @@ func (s *State) reportWaiting(p *Plan, q *Pod) {
 	if q.Waiting == "" {
 		return
 	}
-	class := waitClass(q.Waiting)
+	class := waitClass(q.Waiting, q.Message)
 	if s.reported[q.UID] == class {
 		return
 	}
 	s.reported[q.UID] = class
-	reason := map[string]string{"image": "ImagePullFailed", "CreateContainerConfigError": "ConfigError"}[class]
+	reason := map[string]string{"image": "ImagePullFailed", "CreateContainerConfigError": "ConfigError"}[strings.TrimSuffix(waitClass(q.Waiting, ""), ": ")]
 	p.event(q.Name, true, cmp.Or(reason, "ContainerWaiting"),
 		fmt.Sprintf("%s pod %s waits: %s: %s (the kubelet retries; the pod is kept)", q.Role, q.Name, q.Waiting, q.Message))
 }

@@ -257,6 +257,14 @@ func TestWaitingReportedOnceAndPodKept(t *testing.T) {
 	if !slices.Equal(reasons(p), []string{"ConfigError"}) || !strings.Contains(p.Events[0].Message, "hashfleet-rpc") {
 		t.Errorf("missing secret: events %+v, want a ConfigError naming the secret", p.Events)
 	}
+	if p := s.Reconcile(World{Pods: []Pod{srv}, Nodes: twoNodes(), Now: t0.Add(61 * time.Second)}); len(p.Events) != 0 {
+		t.Errorf("the same config error again: events %+v, want none", p.Events)
+	}
+	srv.Message = "container has runAsNonRoot and image will run as root"
+	p = s.Reconcile(World{Pods: []Pod{srv}, Nodes: twoNodes(), Now: t0.Add(62 * time.Second)})
+	if !slices.Equal(reasons(p), []string{"ConfigError"}) || !strings.Contains(p.Events[0].Message, "runAsNonRoot") {
+		t.Errorf("another config error: events %+v, want a new ConfigError", p.Events)
+	}
 }
 
 func TestNodeGone(t *testing.T) {
