@@ -186,7 +186,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.save(context.WithoutCancel(ctx))
 			return ctx.Err()
 		case m := <-s.inbox:
-			s.handle(cctx, m)
+			s.handleBatch(cctx, m)
 		case <-tick.C:
 			s.tick(cctx)
 		}
@@ -275,6 +275,44 @@ func (s *Scheduler) mustSave(ctx context.Context) error {
 	return nil
 }
 
+// maxUpdateBatch bounds how many queued status updates are applied
+// together, saved once and then acknowledged.
+const maxUpdateBatch = 512
+
+// handleBatch handles m; when m is a status update, it takes the updates
+// queued right behind it too, applies them all, saves the state once and
+// only then acknowledges them: durable before acknowledged, as one update
+// alone, without rewriting the whole state file per update (which made a
+// fleet of thousands of tasks quadratic).
+func (s *Scheduler) handleBatch(ctx context.Context, m inMsg) {
+	if !isUpdate(m) {
+		s.handle(ctx, m)
+		return
+	}
+	batch := []mesos.TaskStatus{m.event.Update.Status}
+	var next *inMsg
+	for len(batch) < maxUpdateBatch && next == nil {
+		select {
+		case m2 := <-s.inbox:
+			if isUpdate(m2) {
+				batch = append(batch, m2.event.Update.Status)
+			} else {
+				next = &m2
+			}
+		default:
+			next = &inMsg{} // nothing queued
+		}
+	}
+	s.onUpdates(ctx, batch)
+	if next != nil {
+		s.handle(ctx, *next)
+	}
+}
+
+func isUpdate(m inMsg) bool {
+	return m.event != nil && m.event.Type == mesos.EventUpdate && m.event.Update != nil
+}
+
 func (s *Scheduler) handle(ctx context.Context, m inMsg) {
 	switch {
 	case m.subscribed != nil:
@@ -352,7 +390,7 @@ func (s *Scheduler) onEvent(ctx context.Context, e mesos.Event) {
 	case mesos.EventOffers:
 		s.onOffers(ctx, e.Offers.Offers)
 	case mesos.EventUpdate:
-		s.onUpdate(ctx, e.Update.Status)
+		s.onUpdates(ctx, []mesos.TaskStatus{e.Update.Status})
 	case mesos.EventRescind:
 		s.log.Debug("scheduler: offer rescinded", "offer", e.Rescind.OfferID.Value)
 	case mesos.EventFailure:
@@ -449,8 +487,32 @@ func (s *Scheduler) noteOffer(d OfferDecision, now time.Time) {
 	s.log.Debug("scheduler: offer", "offer", d.Offer.ID.Value, "host", d.Offer.Hostname, "decision", d.Reason)
 }
 
-func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
+// onUpdates applies status updates, makes them durable, then acknowledges
+// them.
+func (s *Scheduler) onUpdates(ctx context.Context, sts []mesos.TaskStatus) {
 	now := time.Now()
+	for _, st := range sts {
+		s.applyUpdate(st, now)
+	}
+	// Applied and durable before the acknowledgement.
+	if s.dirty {
+		if err := s.mustSave(ctx); err != nil {
+			return // not acknowledged: the agents will resend
+		}
+	}
+	for _, st := range sts {
+		if ack, ok := mesos.Acknowledge(s.fw(), st); ok {
+			if s.call(ctx, ack) == nil {
+				s.m.acks.Inc()
+			}
+		}
+	}
+	s.sendKills(ctx, now)
+	s.reviveOrSuppress(ctx)
+}
+
+// applyUpdate records one status update in the state (not yet saved).
+func (s *Scheduler) applyUpdate(st mesos.TaskStatus, now time.Time) {
 	s.m.updates.WithLabelValues(string(st.State)).Inc()
 	delete(s.pending, st.TaskID.Value)
 	u := s.state.Apply(st, now)
@@ -492,19 +554,6 @@ func (s *Scheduler) onUpdate(ctx context.Context, st mesos.TaskStatus) {
 		}
 		s.dirty = true
 	}
-	// Applied and durable before the acknowledgement.
-	if s.dirty {
-		if err := s.mustSave(ctx); err != nil {
-			return // not acknowledged: the agent will resend
-		}
-	}
-	if ack, ok := mesos.Acknowledge(s.fw(), st); ok {
-		if s.call(ctx, ack) == nil {
-			s.m.acks.Inc()
-		}
-	}
-	s.sendKills(ctx, now)
-	s.reviveOrSuppress(ctx)
 }
 
 func (s *Scheduler) sendKills(ctx context.Context, now time.Time) {
