@@ -52,80 +52,13 @@ func (m *Master) reply(w http.ResponseWriter, call mesos.CallType, code int, msg
 }
 
 func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
-	// Authentication comes first: in Mesos libprocess runs the
-	// authenticator before the endpoint handler (even on a non-leader).
-	principal := ""
-	if m.auth != nil {
-		p, ok := m.auth.authenticate(r)
-		if !ok {
-			m.log.Debug("unauthenticated scheduler API request", "remote", r.RemoteAddr)
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+AuthRealm+`"`)
-			m.reply(w, "", http.StatusUnauthorized, "")
-			return
-		}
-		principal = p
-	}
-	if st := m.lead.Load(); st == nil || !st.self {
-		if st != nil && st.leader != "" {
-			p := r.URL.Path
-			if !strings.HasPrefix(p, "/master/") {
-				p = "/master" + p
-			}
-			w.Header().Set("Location", "//"+st.leader+p)
-			m.reply(w, "", http.StatusTemporaryRedirect, "")
-			return
-		}
-		m.reply(w, "", http.StatusServiceUnavailable, "No leader elected")
+	principal, ok := m.admitCall(w, r)
+	if !ok {
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		m.reply(w, "", http.StatusMethodNotAllowed, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
+	call, ok := m.readCall(w, r, principal)
+	if !ok {
 		return
-	}
-	ct, ok := r.Header["Content-Type"]
-	if !ok || len(ct) == 0 {
-		m.reply(w, "", http.StatusBadRequest, "Expecting 'Content-Type' to be present")
-		return
-	}
-	switch ct[0] {
-	case ctJSON:
-	case ctProtobuf:
-		// Mesos accepts protobuf; this master has no protobuf codec and
-		// says so rather than misparsing.
-		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json (application/x-protobuf is not supported by this master)")
-		return
-	default:
-		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json or application/x-protobuf")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			m.reply(w, "", http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", m.cfg.MaxBodyBytes))
-			return
-		}
-		m.reply(w, "", http.StatusBadRequest, "Failed to read request body: "+err.Error())
-		return
-	}
-	call, err := parseCall(body)
-	if err != nil {
-		m.reply(w, "", http.StatusBadRequest, err.Error())
-		return
-	}
-	if err := validateCall(call); err != nil {
-		m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
-		return
-	}
-	if call.Type == mesos.CallSubscribe && principal != "" {
-		// Part of Mesos's call validation; an unset principal is filled in.
-		fi := &call.Subscribe.FrameworkInfo
-		if fi.Principal == "" {
-			fi.Principal = principal
-		} else if fi.Principal != principal {
-			m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+principalMismatchMessage(principal, fi.Principal))
-			return
-		}
 	}
 	sid, hasSID := r.Header["Mesos-Stream-Id"]
 	if call.Type == mesos.CallSubscribe {
@@ -155,6 +88,94 @@ func (m *Master) serveScheduler(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.reply(w, call.Type, res.code, res.body)
+}
+
+// admitCall checks, in Mesos's order, what comes before the body:
+// authentication, leadership, method and content type. It replies and
+// returns ok=false when the request goes no further.
+func (m *Master) admitCall(w http.ResponseWriter, r *http.Request) (string, bool) {
+	// Authentication comes first: in Mesos libprocess runs the
+	// authenticator before the endpoint handler (even on a non-leader).
+	principal := ""
+	if m.auth != nil {
+		p, ok := m.auth.authenticate(r)
+		if !ok {
+			m.log.Debug("unauthenticated scheduler API request", "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+AuthRealm+`"`)
+			m.reply(w, "", http.StatusUnauthorized, "")
+			return "", false
+		}
+		principal = p
+	}
+	if st := m.lead.Load(); st == nil || !st.self {
+		if st != nil && st.leader != "" {
+			p := r.URL.Path
+			if !strings.HasPrefix(p, "/master/") {
+				p = "/master" + p
+			}
+			w.Header().Set("Location", "//"+st.leader+p)
+			m.reply(w, "", http.StatusTemporaryRedirect, "")
+			return "", false
+		}
+		m.reply(w, "", http.StatusServiceUnavailable, "No leader elected")
+		return "", false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		m.reply(w, "", http.StatusMethodNotAllowed, fmt.Sprintf("Expecting one of { 'POST' }, but received '%s'", r.Method))
+		return "", false
+	}
+	ct, ok := r.Header["Content-Type"]
+	if !ok || len(ct) == 0 {
+		m.reply(w, "", http.StatusBadRequest, "Expecting 'Content-Type' to be present")
+		return "", false
+	}
+	switch ct[0] {
+	case ctJSON:
+	case ctProtobuf:
+		// Mesos accepts protobuf; this master has no protobuf codec and
+		// says so rather than misparsing.
+		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json (application/x-protobuf is not supported by this master)")
+		return "", false
+	default:
+		m.reply(w, "", http.StatusUnsupportedMediaType, "Expecting 'Content-Type' of application/json or application/x-protobuf")
+		return "", false
+	}
+	return principal, true
+}
+
+// readCall reads, parses and validates the call in the body. It replies
+// and returns ok=false when the call is refused.
+func (m *Master) readCall(w http.ResponseWriter, r *http.Request, principal string) (*mesos.Call, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			m.reply(w, "", http.StatusRequestEntityTooLarge, fmt.Sprintf("Request body exceeds %d bytes", m.cfg.MaxBodyBytes))
+			return nil, false
+		}
+		m.reply(w, "", http.StatusBadRequest, "Failed to read request body: "+err.Error())
+		return nil, false
+	}
+	call, err := parseCall(body)
+	if err != nil {
+		m.reply(w, "", http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	if err := validateCall(call); err != nil {
+		m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+err.Error())
+		return nil, false
+	}
+	if call.Type == mesos.CallSubscribe && principal != "" {
+		// Part of Mesos's call validation; an unset principal is filled in.
+		fi := &call.Subscribe.FrameworkInfo
+		if fi.Principal == "" {
+			fi.Principal = principal
+		} else if fi.Principal != principal {
+			m.reply(w, call.Type, http.StatusBadRequest, "Failed to validate scheduler::Call: "+principalMismatchMessage(principal, fi.Principal))
+			return nil, false
+		}
+	}
+	return call, true
 }
 
 // serveSubscribe streams RecordIO-framed events until either side ends the
