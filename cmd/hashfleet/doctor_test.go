@@ -53,7 +53,7 @@ func TestDoctor(t *testing.T) {
 	if _, err := runDoctor(t, "--require", "chromium,qemu-user"); err == nil || !strings.Contains(err.Error(), "qemu-user") {
 		t.Errorf("--require qemu-user without qemu: err = %v", err)
 	}
-	if _, err := runDoctor(t, "--require", "kubelet"); err == nil || !strings.Contains(err.Error(), "unknown integration part") {
+	if _, err := runDoctor(t, "--require", "nosuchpart"); err == nil || !strings.Contains(err.Error(), "unknown integration part") {
 		t.Errorf("--require of an unknown part: err = %v", err)
 	}
 }
