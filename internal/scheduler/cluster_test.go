@@ -155,7 +155,12 @@ func (c *cluster) addAgent(ctx context.Context, res string, log *slog.Logger) st
 	}
 	actx, stop := context.WithCancel(ctx)
 	c.agents[id.Value] = stop
-	c.agentWG.Go(func() { a.Run(actx, id, c.m) })
+	done := make(chan struct{})
+	c.agentWG.Go(func() { a.Run(actx, id, c.m); close(done) })
+	// Registered after the agent's TempDir, so it runs before that is
+	// removed (cleanups run last first): the agent and its tasks stop
+	// writing into the work dir before it goes.
+	c.t.Cleanup(func() { stop(); <-done })
 	return id.Value
 }
 
