@@ -21,8 +21,8 @@ import (
 
 // bootMaster starts an embedded master on ln with nAgents fresh process
 // agents (each with its own block of ports) and points c at it. The returned stop ends the
-// master first (its subscription streams end, its listener and
-// connections close), then its agents, which kill their tasks: an
+// master first (its subscription streams end, then its HTTP server shuts
+// down gracefully, as obs.Serve does in production), then its agents, which kill their tasks: an
 // in-process cluster going down as a whole. stop waits for all of it.
 func bootMaster(t *testing.T, c *cluster, ln net.Listener, nAgents int, log *slog.Logger) (stop func()) {
 	t.Helper()
@@ -49,7 +49,16 @@ func bootMaster(t *testing.T, c *cluster, ln net.Listener, nAgents int, log *slo
 		stopped = true
 		stopMaster()
 		<-done
-		srv.Close()
+		// Shutdown, not Close: the stream handlers are returning now and
+		// net/http must still write each stream's last chunk, or the
+		// scheduler reads an unexpected EOF instead of an ended stream
+		// (Close raced them: a CI failure of TestClusterMasterRestart).
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := srv.Shutdown(sctx); err != nil {
+			t.Errorf("master HTTP server shutdown: %v", err)
+			srv.Close()
+		}
+		cancel()
 		stopAgents()
 		c.agentWG.Wait()
 	}
