@@ -28,7 +28,7 @@ var allowed = map[string][]string{
 	"parts":            {}, // integration parts: detection and install hints (tests, doctor)
 	"chain":            {"btc", "stratum", "backoff"},
 	"node":             {"btc"},
-	"job":              {"btc", "sha256d", "stratum", "chain"},
+	"job":              {"btc", "sha256d", "stratum", "chain", "backoff"},
 	"pool":             {"job", "stratum", "btc"},
 	"miner":            {"stratum", "sha256d", "btc", "backoff"},
 	"scheduler":        {"mesos", "backoff", "fleet"},

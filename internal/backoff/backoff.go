@@ -1,10 +1,12 @@
 // Package backoff is the one capped exponential backoff of the module:
 // Delay (the deterministic curve, for pure cores such as the scheduler's
 // policy), Jitter (down to half, for retries that must not synchronise)
-// and Backoff (the two as a sequence, for retry loops).
+// and Backoff (the two as a sequence, for retry loops), and Sleep, the
+// wait between two tries that ends early when the caller gives up.
 package backoff
 
 import (
+	"context"
 	"math/rand/v2"
 	"time"
 )
@@ -54,6 +56,23 @@ func (b *Backoff) Reset() { b.n = 0 }
 
 // Attempts returns how many delays were handed out since the last Reset.
 func (b *Backoff) Attempts() int { return b.n }
+
+// Sleep waits for d or until ctx is done, whichever comes first; it
+// returns ctx.Err() when ctx ended the wait (also when it was done
+// already), nil otherwise. A d of zero or less only checks ctx.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func minDur(a, b time.Duration) time.Duration {
 	if a < b {

@@ -1,7 +1,10 @@
 package backoff
 
 import (
+	"context"
+	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -72,4 +75,38 @@ func TestBackoff(t *testing.T) {
 			t.Fatalf("zero value exceeds the 15 s cap: %v", d)
 		}
 	}
+}
+
+func TestSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := Sleep(context.Background(), 3*time.Second); err != nil {
+			t.Fatalf("full sleep: got %v, want nil", err)
+		}
+		if d := time.Since(start); d != 3*time.Second {
+			t.Errorf("full sleep took %v, want 3s", d)
+		}
+
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		start = time.Now()
+		if err := Sleep(ctx, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("cut short: got %v, want context.DeadlineExceeded", err)
+		}
+		if d := time.Since(start); d != time.Second {
+			t.Errorf("cut short after %v, want 1s (the deadline)", d)
+		}
+
+		done, cancelDone := context.WithCancel(context.Background())
+		cancelDone()
+		if err := Sleep(done, time.Hour); !errors.Is(err, context.Canceled) {
+			t.Errorf("ctx done before: got %v, want context.Canceled", err)
+		}
+		if err := Sleep(done, 0); !errors.Is(err, context.Canceled) {
+			t.Errorf("zero delay, ctx done: got %v, want context.Canceled", err)
+		}
+		if err := Sleep(context.Background(), -time.Second); err != nil {
+			t.Errorf("negative delay: got %v, want nil", err)
+		}
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
 )
@@ -217,22 +218,11 @@ func deliver(ctx context.Context, templc chan<- fetched, f fetched) error {
 	}
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // longpollLoop keeps a longpoll outstanding, falling back to polling every
 // PollInterval when the node gives no longpollid or longpoll fails.
 func (m *Manager) longpollLoop(ctx context.Context, templc chan<- fetched) error {
 	lpid := ""
-	backoff := m.cfg.PollInterval / 4
+	bo := backoff.Backoff{Min: m.cfg.PollInterval / 4, Max: 30 * time.Second}
 	for {
 		start := time.Now()
 		f, err := m.fetch(ctx, lpid)
@@ -240,27 +230,27 @@ func (m *Manager) longpollLoop(ctx context.Context, templc chan<- fetched) error
 			return nil
 		}
 		if err != nil {
-			m.log.Warn("getblocktemplate failed; retrying", "longpoll", lpid != "", "in", backoff, "err", err)
+			d := bo.Next()
+			m.log.Warn("getblocktemplate failed; retrying", "longpoll", lpid != "", "in", d, "err", err)
 			lpid = ""
-			if sleepCtx(ctx, backoff) != nil {
+			if backoff.Sleep(ctx, d) != nil {
 				return nil
 			}
-			backoff = min(backoff*2, 30*time.Second)
 			continue
 		}
-		backoff = m.cfg.PollInterval / 4
+		bo.Reset()
 		if deliver(ctx, templc, f) != nil {
 			return nil
 		}
 		switch {
 		case f.tpl.LongPollID == "":
 			// No longpoll support: poll.
-			if sleepCtx(ctx, m.cfg.PollInterval) != nil {
+			if backoff.Sleep(ctx, m.cfg.PollInterval) != nil {
 				return nil
 			}
 		case time.Since(start) < 50*time.Millisecond && f.tpl.LongPollID == lpid:
 			// The node returned at once with the same id: do not spin.
-			if sleepCtx(ctx, m.cfg.PollInterval) != nil {
+			if backoff.Sleep(ctx, m.cfg.PollInterval) != nil {
 				return nil
 			}
 		}

@@ -3,8 +3,10 @@ package job
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
 )
@@ -146,6 +148,12 @@ func (m *Manager) waitSettled() {
 	}
 }
 
+// nodeRetry paces the tries of one block's submission and of its
+// main-chain check: 250 ms doubling to 10 s, with jitter.
+func nodeRetry() backoff.Backoff {
+	return backoff.Backoff{Min: 250 * time.Millisecond, Max: 10 * time.Second}
+}
+
 // settle submits task until the node gives a definite answer, then checks
 // that an unrejected block is really in the main chain. Node errors,
 // timeouts and restarts are retried for SubmitRetryFor, or until ctx ends
@@ -160,71 +168,68 @@ func (m *Manager) settle(ctx context.Context, task *blockTask) {
 		close(task.done)
 		m.publishBlock(res)
 	}()
-	var nodeResult string
-	backoff := 250 * time.Millisecond
+	nodeResult, failed := m.deliverBlock(ctx, task.data, log)
+	if failed != "" {
+		res.NodeResult = nodeResult
+		m.met.blocks.WithLabelValues(failed).Inc()
+		return
+	}
+	res.Accepted, res.NodeResult = true, nodeResult
+	if m.cfg.Checker != nil {
+		res.Accepted, res.NodeResult = m.verify(ctx, task.hash, nodeResult, log)
+	}
+	if !res.Accepted {
+		m.met.blocks.WithLabelValues("not_main_chain").Inc()
+		log.Warn("block not in the node's main chain", "result", res.NodeResult)
+		return
+	}
+	m.blocksOK.Add(1)
+	m.met.blocks.WithLabelValues("accepted").Inc()
+	log.Info("block accepted", "result", nodeResult)
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// deliverBlock submits data until the node answers or ctx ends. The node
+// took it when failed is "": result is then its word ("" for null, or why
+// it already has the block). Otherwise failed is the outcome label
+// (rejected, error, lost) and result says why.
+func (m *Manager) deliverBlock(ctx context.Context, data []byte, log *slog.Logger) (result, failed string) {
+	bo := nodeRetry()
 	for attempt := 1; ; attempt++ {
-		err := m.cfg.Submitter.SubmitBlock(ctx, task.data)
+		err := m.cfg.Submitter.SubmitBlock(ctx, data)
 		if err == nil {
-			break
+			return "", ""
 		}
 		if known, ok := errors.AsType[*chain.BlockKnownError](err); ok {
-			nodeResult = known.Result // e.g. an earlier try landed
-			break
+			return known.Result, "" // e.g. an earlier try landed
 		}
 		if rej, ok := errors.AsType[*chain.BlockRejectedError](err); ok {
-			res.NodeResult = rej.Reason
-			m.met.blocks.WithLabelValues("rejected").Inc()
 			log.Error("node rejected block", "result", rej.Reason)
-			return
+			return rej.Reason, "rejected"
 		}
 		if rpcErr, ok := errors.AsType[*chain.RPCError](err); ok && !chain.Retryable(rpcErr) {
 			// A definite JSON-RPC error (e.g. -22 decode failed): no retry helps.
-			res.NodeResult = err.Error()
-			m.met.blocks.WithLabelValues("error").Inc()
 			log.Error("block submission failed", "err", err)
-			return
+			return err.Error(), "error"
 		}
 		m.met.submitRetries.Inc()
-		if ctx.Err() != nil {
-			res.NodeResult = "gave up: " + err.Error()
-			m.met.blocks.WithLabelValues("lost").Inc()
+		d := bo.Next()
+		if ctx.Err() == nil {
+			log.Warn("block submission failed; retrying", "attempt", attempt, "in", d, "err", err)
+		}
+		if backoff.Sleep(ctx, d) != nil {
 			log.Error("block submission gave up; node unreachable", "attempts", attempt, "err", err)
-			return
+			return "gave up: " + err.Error(), "lost"
 		}
-		log.Warn("block submission failed; retrying", "attempt", attempt, "in", backoff, "err", err)
-		if sleepCtx(ctx, backoff) != nil {
-			res.NodeResult = "gave up: " + err.Error()
-			m.met.blocks.WithLabelValues("lost").Inc()
-			log.Error("block submission gave up; node unreachable", "attempts", attempt, "err", err)
-			return
-		}
-		backoff = min(backoff*2, 10*time.Second)
-	}
-	res.NodeResult = nodeResult
-	if m.cfg.Checker == nil {
-		res.Accepted = true
-	} else {
-		res.Accepted, res.NodeResult = m.verify(ctx, task.hash, nodeResult, log)
-	}
-	if res.Accepted {
-		m.blocksOK.Add(1)
-		m.met.blocks.WithLabelValues("accepted").Inc()
-		log.Info("block accepted", "result", nodeResult)
-		select {
-		case m.kick <- struct{}{}:
-		default:
-		}
-	} else {
-		m.met.blocks.WithLabelValues("not_main_chain").Inc()
-		log.Warn("block not in the node's main chain", "result", res.NodeResult)
 	}
 }
 
 // verify asks the node where it has the block, retrying node errors.
-func (m *Manager) verify(ctx context.Context, hash [32]byte, nodeResult string, log interface {
-	Warn(string, ...any)
-}) (bool, string) {
-	backoff := 250 * time.Millisecond
+func (m *Manager) verify(ctx context.Context, hash [32]byte, nodeResult string, log *slog.Logger) (bool, string) {
+	bo := nodeRetry()
 	for {
 		st, err := m.cfg.Checker.BlockStatus(ctx, hash)
 		if err == nil {
@@ -238,10 +243,9 @@ func (m *Manager) verify(ctx context.Context, hash [32]byte, nodeResult string, 
 			}
 		}
 		log.Warn("block status check failed; retrying", "err", err)
-		if sleepCtx(ctx, backoff) != nil {
+		if backoff.Sleep(ctx, bo.Next()) != nil {
 			// Could not verify: the node did not reject it, report its word.
 			return true, nodeResult + " (unverified)"
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 }

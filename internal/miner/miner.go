@@ -176,7 +176,7 @@ func (m *Miner) connectLoop(ctx context.Context) error {
 			m.log.Info("pool requested reconnect", "to", rc.ep.String(), "wait", rc.wait)
 			redirect = &rc.ep
 			failures = 0
-			if !sleepCtx(ctx, rc.wait) {
+			if backoff.Sleep(ctx, rc.wait) != nil {
 				return nil
 			}
 			continue
@@ -193,25 +193,11 @@ func (m *Miner) connectLoop(ctx context.Context) error {
 		}
 		d := backoff.Jitter(backoff.Delay(failures, m.cfg.MinBackoff, m.cfg.MaxBackoff), rand.Float64())
 		m.log.Info("retrying", "pool", m.pools[idx].ep.String(), "in", d.Round(time.Millisecond))
-		if !sleepCtx(ctx, d) {
+		if backoff.Sleep(ctx, d) != nil {
 			return nil
 		}
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // dial connects to ep, with TLS for stratum+ssl endpoints.

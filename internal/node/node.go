@@ -187,31 +187,66 @@ func New(cfg Config) (*Node, error) {
 	return n, nil
 }
 
+// open opens (or creates) the chain database under the data dir, loads
+// the chain with its mempool and template generator, sets up the RPC
+// credentials and listens. Close releases what it opened, also on error.
 func (n *Node) open() error {
 	netDir := filepath.Join(n.dataDir, n.params.Name)
 	if err := os.MkdirAll(netDir, 0o700); err != nil {
 		return fmt.Errorf("node: datadir: %w", err)
 	}
-	dbPath := filepath.Join(netDir, "blocks_ffldb")
-	db, err := database.Open("ffldb", dbPath, n.params.Net)
+	db, err := openDB(filepath.Join(netDir, "blocks_ffldb"), n.params)
 	if err != nil {
-		var dbErr database.Error
-		if !errors.As(err, &dbErr) || dbErr.ErrorCode != database.ErrDbDoesNotExist {
-			return fmt.Errorf("node: open database %s: %w", dbPath, err)
-		}
-		if db, err = database.Create("ffldb", dbPath, n.params.Net); err != nil {
-			return fmt.Errorf("node: create database %s: %w", dbPath, err)
-		}
+		return err
 	}
 	n.db = db
 	if n.flusher, err = newDBFlusher(db); err != nil {
 		return err
 	}
+	if err := n.loadChain(); err != nil {
+		return err
+	}
+	if err := n.setCredentials(netDir); err != nil {
+		return err
+	}
+	n.ln = n.cfg.Listener
+	if n.ln == nil {
+		if n.ln, err = net.Listen("tcp", n.cfg.RPCListen); err != nil {
+			return fmt.Errorf("node: rpc listen: %w", err)
+		}
+	}
+	best := n.chain.BestSnapshot()
+	n.log.Info("chain loaded", "datadir", n.dataDir, "ephemeral", n.ephemeral,
+		"height", best.Height, "tip", best.Hash.String(), "rpc", n.ln.Addr().String(), "cookie", n.cookie)
+	return nil
+}
+
+// openDB opens the ffldb block database of params' network at path,
+// creating it when it does not exist yet.
+func openDB(path string, params *chaincfg.Params) (database.DB, error) {
+	db, err := database.Open("ffldb", path, params.Net)
+	if err == nil {
+		return db, nil
+	}
+	var dbErr database.Error
+	if !errors.As(err, &dbErr) || dbErr.ErrorCode != database.ErrDbDoesNotExist {
+		return nil, fmt.Errorf("node: open database %s: %w", path, err)
+	}
+	if db, err = database.Create("ffldb", path, params.Net); err != nil {
+		return nil, fmt.Errorf("node: create database %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// loadChain builds btcd's chain over n.db (full validation), the mempool
+// that feeds templates and the template generator, and subscribes to the
+// chain's events.
+func (n *Node) loadChain() error {
 	n.tsrc = blockchain.NewMedianTime()
 	sigCache := txscript.NewSigCache(10000)
 	hashCache := txscript.NewHashCache(10000)
 	chain, err := blockchain.New(&blockchain.Config{
-		DB:               db,
+		DB:               n.db,
 		ChainParams:      n.params,
 		TimeSource:       n.tsrc,
 		SigCache:         sigCache,
@@ -249,29 +284,26 @@ func (n *Node) open() error {
 		TxMinFreeFee:   mempool.DefaultMinRelayTxFee,
 	}, n.params, n.mp, chain, n.tsrc, sigCache, hashCache)
 	chain.Subscribe(n.onChainEvent)
+	return nil
+}
 
+// setCredentials takes the configured RPC user and password, or makes a
+// random password and writes it to the cookie file (by default in
+// netDir), as bitcoind does.
+func (n *Node) setCredentials(netDir string) error {
 	if n.cfg.RPCUser != "" {
 		n.user, n.password = n.cfg.RPCUser, n.cfg.RPCPassword
-	} else {
-		n.user, n.password = cookieUser, randomHex(32)
-		n.cookie = n.cfg.CookieFile
-		if n.cookie == "" {
-			n.cookie = filepath.Join(netDir, ".cookie")
-		}
-		if err := writeCookie(n.cookie, n.user+":"+n.password); err != nil {
-			n.cookie = ""
-			return err
-		}
+		return nil
 	}
-	n.ln = n.cfg.Listener
-	if n.ln == nil {
-		if n.ln, err = net.Listen("tcp", n.cfg.RPCListen); err != nil {
-			return fmt.Errorf("node: rpc listen: %w", err)
-		}
+	n.user, n.password = cookieUser, randomHex(32)
+	n.cookie = n.cfg.CookieFile
+	if n.cookie == "" {
+		n.cookie = filepath.Join(netDir, ".cookie")
 	}
-	best := chain.BestSnapshot()
-	n.log.Info("chain loaded", "datadir", n.dataDir, "ephemeral", n.ephemeral,
-		"height", best.Height, "tip", best.Hash.String(), "rpc", n.ln.Addr().String(), "cookie", n.cookie)
+	if err := writeCookie(n.cookie, n.user+":"+n.password); err != nil {
+		n.cookie = ""
+		return err
+	}
 	return nil
 }
 

@@ -81,41 +81,11 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	}
 	var args []string
 	var env []mesos.EnvVariable
-	docker := c.TaskMode == ModeDocker
-	// mapped: the container has its own network namespace and the server's
-	// offered ports are mapped to its fixed container ports.
-	mapped := docker && (c.DockerNetwork == mesos.NetworkBridge || c.DockerNetwork == mesos.NetworkUser)
 	switch t.Role {
 	case RoleServer:
 		ti.Resources = append(ti.Resources, mesos.PortsResource(t.Ports...))
-		stratumPort, httpPort := t.Ports[0], t.Ports[1]
-		host := c.ServerListenHost
-		if mapped {
-			stratumPort, httpPort, host = ContainerStratumPort, ContainerHTTPPort, "0.0.0.0"
-		}
-		args = fleet.ServerArgs(fleet.Server{NodeRPC: c.NodeRPC, RPCUser: c.RPCUser, Payout: c.Payout, Network: c.Network,
-			StratumListen: joinHostPort(host, stratumPort), HTTPListen: joinHostPort(host, httpPort)})
-		if c.RPCPassword != "" {
-			// Never in argv: only the task environment carries it.
-			env = append(env, mesos.EnvVariable{Name: EnvRPCPassword, Type: mesos.EnvValue, Value: ptr(c.RPCPassword)})
-		}
-		if docker {
-			// The image's HEALTHCHECK (hashfleet probe) dials the Stratum
-			// port from inside the container's network namespace.
-			env = append(env, mesos.EnvVariable{Name: EnvHealthTCP, Type: mesos.EnvValue,
-				Value: ptr(net.JoinHostPort("127.0.0.1", strconv.FormatUint(stratumPort, 10)))})
-		}
-		if !c.NoHealthCheck {
-			ti.HealthCheck = &mesos.HealthCheck{
-				Type:                mesos.HealthTCP,
-				TCP:                 &mesos.TCPCheckInfo{Port: uint32(stratumPort)},
-				DelaySeconds:        ptr(c.HealthDelay.Seconds()),
-				IntervalSeconds:     ptr(c.HealthInterval.Seconds()),
-				TimeoutSeconds:      ptr(5.0),
-				ConsecutiveFailures: ptr(uint32(3)),
-				GracePeriodSeconds:  ptr(c.HealthGrace.Seconds()),
-			}
-		}
+		args, env = c.serverCommand(t)
+		ti.HealthCheck = c.serverHealthCheck(t)
 	case RoleWorker:
 		args = fleet.WorkerArgs(t.ServerAddr, workerName(c.WorkerUser, t.ID), t.CPUs)
 		ti.Labels.Labels = append(ti.Labels.Labels, mesos.Label{Key: LabelServer, Value: t.Server})
@@ -128,20 +98,7 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	case ModeDocker:
 		// docker run … image args…: the image's ENTRYPOINT is hashfleet.
 		cmd.Arguments = args
-		dk := &mesos.DockerInfo{Image: c.Image, Network: c.DockerNetwork, ForcePullImage: c.ForcePullImage}
-		if mapped && t.Role == RoleServer {
-			// With USER too, the Docker containerizer takes the mappings
-			// from DockerInfo (NetworkInfo.port_mappings is for CNI).
-			dk.PortMappings = []mesos.PortMapping{
-				{HostPort: uint32(t.Ports[0]), ContainerPort: ContainerStratumPort, Protocol: "tcp"},
-				{HostPort: uint32(t.Ports[1]), ContainerPort: ContainerHTTPPort, Protocol: "tcp"},
-			}
-		}
-		ti.Container = &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: dk}
-		if c.DockerNetwork == mesos.NetworkUser {
-			// Exactly one network_infos entry, whose name is the network.
-			ti.Container.NetworkInfos = []mesos.NetworkInfo{{Name: c.DockerNetworkName}}
-		}
+		ti.Container = c.dockerContainer(t)
 	default:
 		cmd.URIs = []mesos.CommandURI{{Value: c.BinaryURL, Executable: ptr(true), Extract: ptr(false), OutputFile: "hashfleet"}}
 		cmd.Value = ptr("./hashfleet")
@@ -149,6 +106,79 @@ func (c *Config) taskInfo(t *Task) mesos.TaskInfo {
 	}
 	ti.Command = cmd
 	return ti
+}
+
+// portsMapped reports whether a Docker task has its own network namespace
+// and the server's offered ports are mapped to its fixed container ports.
+func (c *Config) portsMapped() bool {
+	return c.TaskMode == ModeDocker && (c.DockerNetwork == mesos.NetworkBridge || c.DockerNetwork == mesos.NetworkUser)
+}
+
+// serverListen is where the server task listens, as the task sees it: its
+// offered ports on ServerListenHost, or the fixed container ports on all
+// addresses when they are mapped.
+func (c *Config) serverListen(t *Task) (host string, stratumPort, httpPort uint64) {
+	if c.portsMapped() {
+		return "0.0.0.0", ContainerStratumPort, ContainerHTTPPort
+	}
+	return c.ServerListenHost, t.Ports[0], t.Ports[1]
+}
+
+// serverCommand is the server task's arguments and environment: the RPC
+// password only in the environment, never in argv; in Docker, the address
+// the image's HEALTHCHECK (hashfleet probe) dials from inside the
+// container's network namespace.
+func (c *Config) serverCommand(t *Task) ([]string, []mesos.EnvVariable) {
+	host, stratumPort, httpPort := c.serverListen(t)
+	args := fleet.ServerArgs(fleet.Server{NodeRPC: c.NodeRPC, RPCUser: c.RPCUser, Payout: c.Payout, Network: c.Network,
+		StratumListen: joinHostPort(host, stratumPort), HTTPListen: joinHostPort(host, httpPort)})
+	var env []mesos.EnvVariable
+	if c.RPCPassword != "" {
+		env = append(env, mesos.EnvVariable{Name: EnvRPCPassword, Type: mesos.EnvValue, Value: ptr(c.RPCPassword)})
+	}
+	if c.TaskMode == ModeDocker {
+		env = append(env, mesos.EnvVariable{Name: EnvHealthTCP, Type: mesos.EnvValue,
+			Value: ptr(net.JoinHostPort("127.0.0.1", strconv.FormatUint(stratumPort, 10)))})
+	}
+	return args, env
+}
+
+// serverHealthCheck is the TCP check of the server's Stratum port; nil
+// with NoHealthCheck.
+func (c *Config) serverHealthCheck(t *Task) *mesos.HealthCheck {
+	if c.NoHealthCheck {
+		return nil
+	}
+	_, stratumPort, _ := c.serverListen(t)
+	return &mesos.HealthCheck{
+		Type:                mesos.HealthTCP,
+		TCP:                 &mesos.TCPCheckInfo{Port: uint32(stratumPort)},
+		DelaySeconds:        ptr(c.HealthDelay.Seconds()),
+		IntervalSeconds:     ptr(c.HealthInterval.Seconds()),
+		TimeoutSeconds:      ptr(5.0),
+		ConsecutiveFailures: ptr(uint32(3)),
+		GracePeriodSeconds:  ptr(c.HealthGrace.Seconds()),
+	}
+}
+
+// dockerContainer is the ContainerInfo of a Docker task: the image, the
+// network and, for a server with mapped ports, its port mappings.
+func (c *Config) dockerContainer(t *Task) *mesos.ContainerInfo {
+	dk := &mesos.DockerInfo{Image: c.Image, Network: c.DockerNetwork, ForcePullImage: c.ForcePullImage}
+	if c.portsMapped() && t.Role == RoleServer {
+		// With USER too, the Docker containerizer takes the mappings
+		// from DockerInfo (NetworkInfo.port_mappings is for CNI).
+		dk.PortMappings = []mesos.PortMapping{
+			{HostPort: uint32(t.Ports[0]), ContainerPort: ContainerStratumPort, Protocol: "tcp"},
+			{HostPort: uint32(t.Ports[1]), ContainerPort: ContainerHTTPPort, Protocol: "tcp"},
+		}
+	}
+	ci := &mesos.ContainerInfo{Type: mesos.ContainerDocker, Docker: dk}
+	if c.DockerNetwork == mesos.NetworkUser {
+		// Exactly one network_infos entry, whose name is the network.
+		ci.NetworkInfos = []mesos.NetworkInfo{{Name: c.DockerNetworkName}}
+	}
+	return ci
 }
 
 // CommandLine is the hashfleet command line (the subcommand, then its

@@ -69,77 +69,18 @@ type dockerContainer struct {
 // resources and prepares the create request.
 func (a *Agent) newDockerContainer(ti mesos.TaskInfo, sandbox, cid string, env []string) (*dockerContainer, error) {
 	di := ti.Container.Docker
-	network := di.NetworkOrDefault()
-	mode := ""
-	switch network {
-	case mesos.NetworkHost:
-		mode = "host"
-	case mesos.NetworkBridge:
-		mode = "bridge"
-	case mesos.NetworkNone:
-		mode = "none"
-	case mesos.NetworkUser:
-		mode = ti.Container.NetworkInfos[0].Name
-	default:
-		return nil, fmt.Errorf("unsupported docker network %q", network)
+	mode, err := dockerNetworkMode(ti)
+	if err != nil {
+		return nil, err
 	}
-	for _, p := range di.Parameters {
-		if p.Key == "net" || p.Key == "network" {
-			mode = p.Value
-		}
+	exposed, bindings, err := dockerPorts(ti)
+	if err != nil {
+		return nil, err
 	}
-	if len(di.PortMappings) > 0 && (network == mesos.NetworkHost || network == mesos.NetworkNone) {
-		return nil, errors.New("Port mappings are only supported for bridge and user-defined networks")
+	entrypoint, cmd, err := dockerCommand(ti.Command)
+	if err != nil {
+		return nil, err
 	}
-	exposed := map[string]any{}
-	bindings := map[string][]map[string]string{}
-	ports := mesos.AllRanges(ti.Resources, mesos.ResPorts)
-	for _, pm := range di.PortMappings {
-		in := false
-		for _, r := range ports {
-			if uint64(pm.HostPort) >= r.Begin && uint64(pm.HostPort) <= r.End {
-				in = true
-			}
-		}
-		if !in {
-			return nil, fmt.Errorf("Port [%d] not included in resources", pm.HostPort)
-		}
-		proto := pm.Protocol
-		if proto == "" {
-			proto = "tcp"
-		}
-		key := fmt.Sprintf("%d/%s", pm.ContainerPort, proto)
-		exposed[key] = map[string]any{}
-		bindings[key] = append(bindings[key], map[string]string{"HostPort": strconv.Itoa(int(pm.HostPort))})
-	}
-	ci := ti.Command
-	var entrypoint, cmd []string
-	if ci != nil {
-		value := ""
-		if ci.Value != nil {
-			value = *ci.Value
-		}
-		if ci.IsShell() {
-			if value == "" {
-				return nil, errors.New("shell command of a docker task has no value")
-			}
-			entrypoint, cmd = []string{"/bin/sh", "-c"}, []string{value}
-		} else {
-			if value != "" {
-				cmd = append(cmd, value)
-			}
-			cmd = append(cmd, ci.Arguments...)
-		}
-	}
-	// Inside the container the sandbox is at /mnt/mesos/sandbox; only the
-	// task's own variables and the MESOS_* ones are passed, not the agent's.
-	var cenv []string
-	for _, kv := range env {
-		if k, _, _ := cutEnv(kv); isTaskEnv(ti, k) {
-			cenv = append(cenv, kv)
-		}
-	}
-	cenv = append(cenv, "MESOS_SANDBOX="+sandboxMount)
 	hostConfig := map[string]any{
 		"NetworkMode":  mode,
 		"Binds":        []string{sandbox + ":" + sandboxMount},
@@ -154,7 +95,7 @@ func (a *Agent) newDockerContainer(ti mesos.TaskInfo, sandbox, cid string, env [
 	}
 	create := map[string]any{
 		"Image":        di.Image,
-		"Env":          cenv,
+		"Env":          containerEnv(ti, env),
 		"Labels":       map[string]string{labelWorkDir: a.cfg.WorkDir, labelTask: ti.TaskID.Value},
 		"ExposedPorts": exposed,
 		"HostConfig":   hostConfig,
@@ -171,6 +112,101 @@ func (a *Agent) newDockerContainer(ti mesos.TaskInfo, sandbox, cid string, env [
 	}
 	return &dockerContainer{d: a.docker, name: "mesos-" + cid, create: create, host: host, sandbox: sandbox,
 		waitc: make(chan exitInfo, 1), logs: make(chan struct{})}, nil
+}
+
+// dockerNetworkMode is the Docker network mode of the task's container:
+// its DockerInfo network (a user network by its NetworkInfo name), or a
+// "net"/"network" parameter, which wins as it does on a Mesos agent.
+func dockerNetworkMode(ti mesos.TaskInfo) (string, error) {
+	di := ti.Container.Docker
+	network := di.NetworkOrDefault()
+	mode := ""
+	switch network {
+	case mesos.NetworkHost:
+		mode = "host"
+	case mesos.NetworkBridge:
+		mode = "bridge"
+	case mesos.NetworkNone:
+		mode = "none"
+	case mesos.NetworkUser:
+		mode = ti.Container.NetworkInfos[0].Name
+	default:
+		return "", fmt.Errorf("unsupported docker network %q", network)
+	}
+	for _, p := range di.Parameters {
+		if p.Key == "net" || p.Key == "network" {
+			mode = p.Value
+		}
+	}
+	if len(di.PortMappings) > 0 && (network == mesos.NetworkHost || network == mesos.NetworkNone) {
+		return "", errors.New("Port mappings are only supported for bridge and user-defined networks")
+	}
+	return mode, nil
+}
+
+// dockerPorts turns the task's port mappings into the container's exposed
+// ports and host bindings; each host port must be one of the task's port
+// resources (the Mesos agent's words when it is not).
+func dockerPorts(ti mesos.TaskInfo) (exposed map[string]any, bindings map[string][]map[string]string, err error) {
+	exposed = map[string]any{}
+	bindings = map[string][]map[string]string{}
+	ports := mesos.AllRanges(ti.Resources, mesos.ResPorts)
+	for _, pm := range ti.Container.Docker.PortMappings {
+		in := false
+		for _, r := range ports {
+			if uint64(pm.HostPort) >= r.Begin && uint64(pm.HostPort) <= r.End {
+				in = true
+			}
+		}
+		if !in {
+			return nil, nil, fmt.Errorf("Port [%d] not included in resources", pm.HostPort)
+		}
+		proto := pm.Protocol
+		if proto == "" {
+			proto = "tcp"
+		}
+		key := fmt.Sprintf("%d/%s", pm.ContainerPort, proto)
+		exposed[key] = map[string]any{}
+		bindings[key] = append(bindings[key], map[string]string{"HostPort": strconv.Itoa(int(pm.HostPort))})
+	}
+	return exposed, bindings, nil
+}
+
+// dockerCommand is the container's entrypoint and command: a shell
+// command runs under /bin/sh -c; otherwise the value and arguments
+// replace the image's command (its entrypoint kept). No CommandInfo keeps
+// the image's own.
+func dockerCommand(ci *mesos.CommandInfo) (entrypoint, cmd []string, err error) {
+	if ci == nil {
+		return nil, nil, nil
+	}
+	value := ""
+	if ci.Value != nil {
+		value = *ci.Value
+	}
+	if ci.IsShell() {
+		if value == "" {
+			return nil, nil, errors.New("shell command of a docker task has no value")
+		}
+		return []string{"/bin/sh", "-c"}, []string{value}, nil
+	}
+	if value != "" {
+		cmd = append(cmd, value)
+	}
+	return nil, append(cmd, ci.Arguments...), nil
+}
+
+// containerEnv is the container's environment: inside it the sandbox is
+// at /mnt/mesos/sandbox, and only the task's own variables and the
+// MESOS_* ones are passed, not the agent's.
+func containerEnv(ti mesos.TaskInfo, env []string) []string {
+	var cenv []string
+	for _, kv := range env {
+		if k, _, _ := cutEnv(kv); isTaskEnv(ti, k) {
+			cenv = append(cenv, kv)
+		}
+	}
+	return append(cenv, "MESOS_SANDBOX="+sandboxMount)
 }
 
 func cutEnv(kv string) (string, string, bool) {

@@ -263,23 +263,8 @@ func (m *Master) Run(ctx context.Context) error {
 	m.streams = map[connID]*stream{}
 	m.agents = map[string]Agent{}
 	m.log.Info("master started", "addr", m.cfg.Addr, "version", Version)
-	var zkErr chan error
-	if m.cfg.ZK != "" {
-		zkErr = make(chan error, 1)
-		zctx, stopZK := context.WithCancel(ctx)
-		defer func() {
-			stopZK()
-			<-zkErr
-		}()
-		go func() {
-			err := m.contend(zctx, m.cfg.ZK)
-			m.lead.Store(nil)
-			if err == nil {
-				err = zctx.Err()
-			}
-			zkErr <- err
-		}()
-	}
+	zkErr, stopZK := m.startContending(ctx)
+	defer stopZK()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -309,30 +294,9 @@ func (m *Master) Run(ctx context.Context) error {
 			}
 			r.reply <- m.core.call(time.Now(), r.call, r.streamID, r.hasStream)
 		case id := <-m.closec:
-			if s := m.streams[id]; s != nil {
-				delete(m.streams, id)
-				close(s.done)
-			}
-			m.core.disconnected(time.Now(), id)
+			m.streamClosed(id)
 		case r := <-m.agentc:
-			if r.partition || r.reconnect {
-				if r.partition {
-					m.core.markUnreachable(time.Now(), r.id)
-				} else {
-					m.core.reregisterAgent(time.Now(), r.id)
-				}
-				r.reply <- r.id
-				break
-			}
-			if r.remove {
-				m.core.removeAgent(time.Now(), r.id)
-				delete(m.agents, r.id)
-				r.reply <- r.id
-				break
-			}
-			id := m.core.addAgent(time.Now(), r.hostname, r.res)
-			m.agents[id] = r.agent
-			r.reply <- id
+			r.reply <- m.agentChange(r)
 		case r := <-m.updatec:
 			m.core.statusUpdate(time.Now(), r.fw, r.status, r.latest)
 			close(r.done)
@@ -341,6 +305,59 @@ func (m *Master) Run(ctx context.Context) error {
 		}
 		m.apply()
 	}
+}
+
+// startContending runs the ZooKeeper leader contention when the master
+// has a ZK address: the returned channel yields its end (nil channel
+// without ZK), and stop ends it and waits for it.
+func (m *Master) startContending(ctx context.Context) (zkErr chan error, stop func()) {
+	if m.cfg.ZK == "" {
+		return nil, func() {}
+	}
+	zkErr = make(chan error, 1)
+	zctx, stopZK := context.WithCancel(ctx)
+	go func() {
+		err := m.contend(zctx, m.cfg.ZK)
+		m.lead.Store(nil)
+		if err == nil {
+			err = zctx.Err()
+		}
+		zkErr <- err
+	}()
+	return zkErr, func() {
+		stopZK()
+		<-zkErr
+	}
+}
+
+// streamClosed forgets a subscription stream whose connection ended.
+// Only Run's goroutine calls it.
+func (m *Master) streamClosed(id connID) {
+	if s := m.streams[id]; s != nil {
+		delete(m.streams, id)
+		close(s.done)
+	}
+	m.core.disconnected(time.Now(), id)
+}
+
+// agentChange applies an agent's registration, removal, partition or
+// reconnection and returns its id. Only Run's goroutine calls it.
+func (m *Master) agentChange(r agentReq) string {
+	now := time.Now()
+	switch {
+	case r.partition:
+		m.core.markUnreachable(now, r.id)
+	case r.reconnect:
+		m.core.reregisterAgent(now, r.id)
+	case r.remove:
+		m.core.removeAgent(now, r.id)
+		delete(m.agents, r.id)
+	default:
+		id := m.core.addAgent(now, r.hostname, r.res)
+		m.agents[id] = r.agent
+		return id
+	}
+	return r.id
 }
 
 func (m *Master) closeStreams() {
