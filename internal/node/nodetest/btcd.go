@@ -137,15 +137,47 @@ func StartBtcd(t testing.TB) *RPCNode {
 	return nil
 }
 
+// startBtcd runs btcd on regtest in a temp dir with a random RPC
+// password, waits until it answers RPC, and stops it when the test ends.
 func startBtcd(t testing.TB, bin string) (*RPCNode, error) {
 	dir := t.TempDir()
-	port := strconv.Itoa(porttest.Port(t))
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(porttest.Port(t)))
 	pass := randomHex(16)
 	conf := filepath.Join(dir, "btcd.conf")
 	if err := os.WriteFile(conf, []byte("[Application Options]\nrpcuser=nodetest\nrpcpass="+pass+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", port)
+	exited, stop, err := execBtcd(bin, dir, conf, addr)
+	if err != nil {
+		return nil, err
+	}
+	params := chaincfg.RegressionNetParams
+	n := &RPCNode{
+		URL:      "http://" + addr,
+		User:     "nodetest",
+		Password: pass,
+		Kind:     KindBtcd,
+		DataDir:  filepath.Join(dir, "data"),
+		Params:   &params,
+		Client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
+	}
+	if err := awaitRPC(n, exited); err != nil {
+		stop()
+		return nil, fmt.Errorf("%w\n%s", err, tailFiles(dir))
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("btcd logs (%s):\n%s", dir, tailFiles(dir))
+		}
+	})
+	return n, nil
+}
+
+// execBtcd starts btcd with its data, logs and HOME in dir, its output in
+// dir/stderr.log. exited is closed when it has exited; stop ends it
+// (SIGINT, then SIGKILL after 10 s) and waits.
+func execBtcd(bin, dir, conf, addr string) (exited <-chan struct{}, stop func(), err error) {
 	cmd := exec.Command(bin,
 		"--configfile="+conf,
 		"--regtest",
@@ -161,65 +193,52 @@ func startBtcd(t testing.TB, bin string) (*RPCNode, error) {
 	cmd.Env = append(os.Environ(), "HOME="+dir) // keep ~/.btcd untouched
 	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		stderr.Close()
-		return nil, fmt.Errorf("exec %s: %w", bin, err)
+		return nil, nil, fmt.Errorf("exec %s: %w", bin, err)
 	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); stderr.Close(); close(exited) }()
-	stop := func() {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); stderr.Close(); close(done) }()
+	return done, func() {
 		select {
-		case <-exited:
+		case <-done:
 			return
 		default:
 		}
 		cmd.Process.Signal(syscall.SIGINT)
 		select {
-		case <-exited:
+		case <-done:
 		case <-time.After(10 * time.Second):
 			cmd.Process.Kill()
-			<-exited
+			<-done
 		}
-	}
-	params := chaincfg.RegressionNetParams
-	n := &RPCNode{
-		URL:      "http://" + addr,
-		User:     "nodetest",
-		Password: pass,
-		Kind:     KindBtcd,
-		DataDir:  filepath.Join(dir, "data"),
-		Params:   &params,
-		Client:   &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32}},
-	}
+	}, nil
+}
+
+// awaitRPC waits up to 30 s for n to answer getblockcount; it fails at
+// once when the process exits.
+func awaitRPC(n *RPCNode, exited <-chan struct{}) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_, err := n.Call(ctx, "getblockcount")
 		cancel()
 		if err == nil {
-			break
+			return nil
 		}
 		select {
 		case <-exited:
-			return nil, fmt.Errorf("btcd exited during startup: %v\n%s", err, tailFiles(dir))
+			return fmt.Errorf("btcd exited during startup: %v", err)
 		default:
 		}
 		if time.Now().After(deadline) {
-			stop()
-			return nil, fmt.Errorf("btcd did not answer RPC within 30s: %v\n%s", err, tailFiles(dir))
+			return fmt.Errorf("btcd did not answer RPC within 30s: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Cleanup(func() {
-		stop()
-		if t.Failed() {
-			t.Logf("btcd logs (%s):\n%s", dir, tailFiles(dir))
-		}
-	})
-	return n, nil
 }
 
 // tailFiles returns the last lines of btcd's stderr and log files.
