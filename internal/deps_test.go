@@ -22,25 +22,26 @@ var allowed = map[string][]string{
 	"sha256d":          {},
 	"stratum":          {},
 	"backoff":          {}, // the one capped exponential backoff
+	"store":            {}, // the server's state file (bbolt): buckets of records, damage is an error
 	"mesos":            {"backoff"},
 	"obs":              {},
 	"porttest":         {}, // test helper: ports for tests (no internal imports)
 	"parts":            {}, // integration parts: detection and install hints (tests, doctor)
 	"chain":            {"btc", "stratum", "backoff"},
 	"node":             {"btc"},
-	"job":              {"btc", "sha256d", "stratum", "chain", "backoff"},
-	"pool":             {"job", "stratum", "btc"},
+	"job":              {"btc", "sha256d", "stratum", "chain", "backoff", "store"},
+	"pool":             {"job", "stratum", "btc", "store"},
 	"miner":            {"stratum", "sha256d", "btc", "backoff"},
 	"scheduler":        {"mesos", "backoff", "fleet"},
 	"minimesos/master": {"mesos"},
 	"dockerapi":        {}, // Docker Engine API client (agent, demo)
 	"minimesos/agent":  {"mesos", "dockerapi"},
-	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"},      // the embedded cluster: master + local agents
-	"dashboard":        {},                                                           // the UI over snapshots it is handed
-	"dashboard/feed":   {"dashboard", "scheduler", "kube", "pool", "chain", "mesos"}, // builds those snapshots from the running system
-	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},                   // scale measurement: simulated miners against the real pool
-	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                     // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
-	"fleet":            {"backoff"},                                                  // the engine-neutral policy: worker sizing, backoff, server/worker command lines
+	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"},             // the embedded cluster: master + local agents
+	"dashboard":        {},                                                                  // the UI over snapshots it is handed
+	"dashboard/feed":   {"dashboard", "scheduler", "kube", "pool", "job", "chain", "mesos"}, // builds those snapshots from the running system
+	"loadgen":          {"pool", "job", "chain", "stratum", "btc"},                          // scale measurement: simulated miners against the real pool
+	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                            // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
+	"fleet":            {"backoff"},                                                         // the engine-neutral policy: worker sizing, backoff, server/worker command lines
 	"kube":             {"fleet"},
 }
 

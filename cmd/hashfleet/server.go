@@ -23,6 +23,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/obs"
 	"github.com/hashfleet/hashfleet/internal/pool"
+	"github.com/hashfleet/hashfleet/internal/store"
 )
 
 // serverFlags are the `hashfleet server` options.
@@ -125,11 +126,18 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 	}
 	f.defaultDiffs(params.Name == "regtest")
 	reg := obs.NewRegistry()
+	var st *store.DB // the state file: found blocks (job) and worker totals (pool)
+	if f.dataDir != "" {
+		if st, err = store.Open(f.dataDir); err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
+		defer st.Close() // after both Run calls below have returned
+	}
 	var jobs jobSource
 	if f.upstream != "" {
-		jobs, err = newProxyJobs(f, log, reg)
+		jobs, err = newProxyJobs(f, st, log, reg)
 	} else {
-		jobs, err = newNodeJobs(f, params, log, reg)
+		jobs, err = newNodeJobs(f, params, st, log, reg)
 	}
 	if err != nil {
 		return err
@@ -147,12 +155,9 @@ func runServer(ctx context.Context, f serverFlags, logw io.Writer) error {
 		ConnRatePerIP:  f.connRatePerIP,
 		ConnBurstPerIP: f.connBurstPerIP,
 		ShareTimeout:   f.shareTimeout,
-		DataDir:        f.dataDir,
-
-		BlockMaturity:      f.blockMaturity,
-		BlockCheckInterval: f.blockCheck,
-		Logger:             log.With("component", "pool"),
-		Registerer:         reg,
+		Store:          st,
+		Logger:         log.With("component", "pool"),
+		Registerer:     reg,
 	})
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -187,7 +192,7 @@ type jobSource interface {
 }
 
 // newNodeJobs builds the job manager in front of a node's JSON-RPC.
-func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
+func newNodeJobs(f serverFlags, params *chaincfg.Params, st *store.DB, log *slog.Logger, reg prometheus.Registerer) (*job.Manager, error) {
 	if f.payout == "" {
 		return nil, errors.New("server: --payout is required")
 	}
@@ -219,8 +224,12 @@ func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg p
 		Checker:      node,
 		PayoutScript: script,
 		Tag:          []byte(f.tag),
-		Logger:       log.With("component", "job"),
-		Registerer:   reg,
+		Store:        st,
+
+		BlockMaturity:      f.blockMaturity,
+		BlockCheckInterval: f.blockCheck,
+		Logger:             log.With("component", "job"),
+		Registerer:         reg,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -230,7 +239,7 @@ func newNodeJobs(f serverFlags, params *chaincfg.Params, log *slog.Logger, reg p
 
 // newProxyJobs builds the job manager in proxy mode, fed by an upstream
 // Stratum pool.
-func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*job.Proxy, error) {
+func newProxyJobs(f serverFlags, st *store.DB, log *slog.Logger, reg prometheus.Registerer) (*job.Proxy, error) {
 	// Credentials in the URL (stratum+tcp://user:pass@host:port, as
 	// cpuminer accepts) are used when no flag or environment gives them.
 	upURL, urlUser, urlPass := f.upstream, "", ""
@@ -262,6 +271,7 @@ func newProxyJobs(f serverFlags, log *slog.Logger, reg prometheus.Registerer) (*
 	}
 	jobs, err := job.NewProxy(job.ProxyConfig{
 		Upstream:   up,
+		Store:      st,
 		Logger:     log.With("component", "job"),
 		Registerer: reg,
 	})

@@ -116,8 +116,8 @@ func TestServerCommand(t *testing.T) {
 	}
 
 	_, metrics := httpGet(t, base+"/metrics")
-	if !strings.Contains(metrics, "hashfleet_pool_blocks_found_total") {
-		t.Errorf("/metrics lacks hashfleet_pool_blocks_found_total")
+	if !strings.Contains(metrics, "hashfleet_job_blocks_total") {
+		t.Errorf("/metrics lacks hashfleet_job_blocks_total")
 	}
 	_, jobStatus := httpGet(t, base+"/api/job")
 	for name, text := range map[string]string{"logs": logs.String(), "/api/stats": stats, "/metrics": metrics, "/api/job": jobStatus} {

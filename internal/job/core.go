@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/store"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -32,6 +33,7 @@ type core struct {
 
 	table atomic.Pointer[jobTable] // written only by the owner goroutine
 	dups  dupSet
+	book  *book // every block found
 
 	// subMu guards subs, blockSubs, blocksEnded and nextSub.
 	subMu       sync.Mutex
@@ -54,8 +56,17 @@ type jobTable struct {
 	tipSeq  uint64          // node mode: fetch sequence of the template that set the tip
 }
 
-// init sets c up; New and NewProxy call it once, before any use.
-func (c *core) init(log *slog.Logger, reg prometheus.Registerer, en1Size, maxJobs, maxDups int) {
+// init sets c up, loading the block records of st (nil: none, kept in
+// memory only); New and NewProxy call it once, before any use.
+func (c *core) init(log *slog.Logger, reg prometheus.Registerer, st *store.DB, en1Size, maxJobs, maxDups int) error {
+	var loaded []BlockRecord
+	if st != nil {
+		var err error
+		if loaded, err = loadBlocks(st); err != nil {
+			return err
+		}
+	}
+	c.book = newBook(st, loaded, log)
 	var seed [12]byte
 	_, _ = rand.Read(seed[:])
 	c.log, c.met = log, newMetrics(reg)
@@ -66,6 +77,20 @@ func (c *core) init(log *slog.Logger, reg prometheus.Registerer, en1Size, maxJob
 	c.en1Next.Store(binary.BigEndian.Uint64(seed[4:]))
 	c.dups.max = maxDups
 	c.table.Store(&jobTable{byID: map[string]*Job{}})
+	return nil
+}
+
+// Blocks returns every block found (loaded from the state file and found
+// since), oldest first, each as last written. Safe for concurrent use.
+func (c *core) Blocks() []BlockRecord { return c.book.snapshot() }
+
+// recordFound records the report of block b, found by a share or settled,
+// and reports whether it changed the record (a replay changes nothing).
+func (c *core) recordFound(b Block) bool {
+	rec := BlockRecord{Height: b.Height, Hash: btc.HashString(b.Hash), Worker: b.Worker, Time: time.Now(),
+		Accepted: b.Accepted, Pending: b.Pending, NodeResult: b.NodeResult}
+	_, changed := c.book.found(rec)
+	return changed
 }
 
 // jobID names the seq-th job of this process.

@@ -1,5 +1,6 @@
 // Package job turns block templates into immutable Stratum jobs, hands out
-// extranonce1 values, validates shares and assembles and submits blocks.
+// extranonce1 values, validates shares, and owns found blocks: it
+// records, counts, submits, retries, verifies, follows and persists them.
 //
 // The pure core is NewJob (template → *Job: coinbase split at the
 // extranonce slot, merkle branch, recomputed witness commitment) and Check
@@ -16,8 +17,8 @@
 // short one for the duplicate set, so pool sessions validate in parallel.
 //
 // Manager's Run owns a longpoll fetcher (with a polling fallback), a
-// periodic refresher (new transactions, newer ntime), the owner goroutine
-// and the settler. A share whose hash meets the network target is
+// periodic refresher (new transactions, newer ntime), the owner goroutine,
+// the settler and the follower. A share whose hash meets the network target is
 // assembled at once — even when the share itself is rejected as stale, out
 // of the ntime window or outside the version mask — and handed to the
 // settler; Submit never waits for the node. Each block hash is submitted
@@ -25,6 +26,16 @@
 // node errors, timeouts and restarts (SubmitRetryFor), and an unrejected
 // block is verified to be in the node's main chain (btcd answers null for
 // side-chain and orphan blocks). Each outcome goes out on SubscribeBlocks.
+//
+// The block book (book.go) holds one BlockRecord per hash: written to the
+// state file (Config.Store, bucket "blocks", fsynced) before Submit
+// answers the share that found it, and again when it settles and at each
+// state change; New loads it, and a record that does not decode is a
+// *store.DamagedError. With a BlockChecker the follower (follow.go, in
+// Run) asks the node at each new tip and every BlockCheckInterval how deep
+// each accepted block is, until it is buried BlockMaturity deep
+// (confirmed) or leaves the main chain (orphaned, credit withdrawn);
+// blocks left pending by a dead run are settled from the node's word.
 //
 // Proxy (NewProxy, e.g. over a *chain.Upstream): jobs come from an
 // upstream pool's mining.notify (NewProxyJob appends the upstream

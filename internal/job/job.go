@@ -28,9 +28,9 @@ type BlockSubmitter interface {
 
 // BlockChecker tells where the node has a block. The Manager checks
 // BlockStatus after a submission the node did not reject, because btcd
-// answers null for side-chain and orphan blocks too, and answers
-// BlockConfirmations with Confirmations: ≥ 1 in the main chain, -1 off it,
-// 0 unknown to the node. It is satisfied by *chain.Client.
+// answers null for side-chain and orphan blocks too, and follows found
+// blocks with Confirmations: ≥ 1 in the main chain, -1 off it, 0 unknown
+// to the node. It is satisfied by *chain.Client.
 type BlockChecker interface {
 	BlockStatus(ctx context.Context, hash [32]byte) (chain.BlockStatus, error)
 	Confirmations(ctx context.Context, hash [32]byte) (int64, error)

@@ -14,6 +14,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/backoff"
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/store"
 )
 
 // Config configures a Manager. Defaults are applied by New.
@@ -23,10 +24,24 @@ type Config struct {
 	// Submitter submits found blocks; required.
 	Submitter BlockSubmitter
 	// Checker verifies that blocks the node did not reject are in its main
-	// chain and reports their depth (*chain.Client: pass the same client
-	// as Source, Submitter and Checker). Nil: such blocks count as
-	// accepted unverified and BlockConfirmations answers ErrCannotFollow.
+	// chain and reports their depth, by which found blocks are followed
+	// (*chain.Client: pass the same client as Source, Submitter and
+	// Checker). Nil: such blocks count as accepted unverified and are not
+	// followed.
 	Checker BlockChecker
+	// Store, if set, keeps the block records (bucket "blocks") across
+	// restarts: each is written, fsynced, before Submit answers the share
+	// that found it and again at each change of state. New loads them.
+	// The caller opens and closes it.
+	Store *store.DB
+	// BlockMaturity is the depth at which a found block counts as buried
+	// (confirmed) and is no longer followed; until then a block that
+	// leaves the node's main chain is marked orphaned. Default 100 (the
+	// coinbase maturity of every network).
+	BlockMaturity int
+	// BlockCheckInterval is how often found blocks are re-checked besides
+	// at each new tip. Default 30 s.
+	BlockCheckInterval time.Duration
 	// PayoutScript is the coinbase output script; required.
 	PayoutScript []byte
 	// Tag is put in the coinbase scriptSig (e.g. "/hashfleet/").
@@ -70,19 +85,20 @@ func (cfg Config) Validate() error {
 		return errors.New("job: config: Extranonce1Size must be 1..8")
 	case cfg.Extranonce2Size < 0 || cfg.Extranonce2Size > 16:
 		return errors.New("job: config: Extranonce2Size must be 1..16")
-	case cfg.PollInterval < 0 || cfg.RefreshInterval < 0 || cfg.SubmitRetryFor < 0 || cfg.ShutdownGrace < 0:
+	case cfg.PollInterval < 0 || cfg.RefreshInterval < 0 || cfg.SubmitRetryFor < 0 || cfg.ShutdownGrace < 0 || cfg.BlockCheckInterval < 0:
 		return errors.New("job: config: negative duration")
-	case cfg.MaxJobs < 0 || cfg.MaxDupEntries < 0:
+	case cfg.MaxJobs < 0 || cfg.MaxDupEntries < 0 || cfg.BlockMaturity < 0:
 		return errors.New("job: config: negative limit")
 	}
 	return nil
 }
 
 // Manager is node mode: it turns a node's block templates into jobs,
-// hands out extranonce1 values, validates shares and submits, retries and
-// verifies found blocks. Run drives the template loop; Subscribe, Current,
-// NewExtranonce1, Submit, SubscribeBlocks, BlockConfirmations and Status are safe
-// for concurrent use from any goroutine. Proxy is the upstream-pool
+// hands out extranonce1 values, validates shares, and owns found blocks:
+// it records, submits, retries, verifies, follows and persists them. Run
+// drives the template loop, the settler and the follower; Subscribe,
+// Current, NewExtranonce1, Submit, SubscribeBlocks, Blocks and Status are
+// safe for concurrent use from any goroutine. Proxy is the upstream-pool
 // counterpart; both share core.
 type Manager struct {
 	core
@@ -90,6 +106,7 @@ type Manager struct {
 	params   BuildParams
 	fetchSeq atomic.Uint64
 	kick     chan struct{} // buffered(1): fetch a template now
+	tipc     chan struct{} // buffered(1): a new tip was published; follow blocks now
 
 	// blockMu guards blocks (every block hash ever submitted, so none is
 	// submitted twice), queued (found blocks the settler has not started)
@@ -104,7 +121,9 @@ type Manager struct {
 	blocksOK atomic.Uint64
 }
 
-// New returns a Manager for cfg. It does no I/O.
+// New returns a Manager for cfg, with the block records of cfg.Store
+// loaded (a record that does not decode is a *store.DamagedError). It does
+// no network I/O.
 func New(cfg Config) (*Manager, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -133,6 +152,12 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.MaxDupEntries == 0 {
 		cfg.MaxDupEntries = 1 << 21
 	}
+	if cfg.BlockMaturity == 0 {
+		cfg.BlockMaturity = 100
+	}
+	if cfg.BlockCheckInterval == 0 {
+		cfg.BlockCheckInterval = 30 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -145,10 +170,13 @@ func New(cfg Config) (*Manager, error) {
 			Extranonce2Size: cfg.Extranonce2Size,
 		},
 		kick:   make(chan struct{}, 1),
+		tipc:   make(chan struct{}, 1),
 		wake:   make(chan struct{}, 1),
 		blocks: make(map[[32]byte]*blockTask),
 	}
-	m.init(cfg.Logger, cfg.Registerer, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries)
+	if err := m.init(cfg.Logger, cfg.Registerer, cfg.Store, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -170,9 +198,10 @@ type fetched struct {
 
 // Run drives the template loop: a longpoll (or polling) fetcher, a
 // periodic refresher, the owner goroutine that turns templates into jobs
-// and publishes them, and the settler, which submits found blocks one at a
-// time in the order they were found and publishes each outcome on
-// SubscribeBlocks.
+// and publishes them, the settler, which submits found blocks one at a
+// time in the order they were found, records each outcome and publishes
+// it on SubscribeBlocks, and (with a Checker) the follower, which follows
+// recorded blocks until they are buried or orphaned.
 // It returns when ctx is cancelled, after pending block submissions have
 // settled or ShutdownGrace has passed. Run may be called once.
 func (m *Manager) Run(ctx context.Context) error {
@@ -189,6 +218,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	g.Go(func() error { return m.longpollLoop(gctx, templc) })
 	g.Go(func() error { return m.refreshLoop(gctx, templc) })
 	g.Go(func() error { return m.ownerLoop(gctx, templc) })
+	if m.cfg.Checker != nil {
+		g.Go(func() error { return m.followLoop(gctx) })
+	}
 	err := g.Wait()
 	if ctx.Err() != nil {
 		return nil
@@ -263,13 +295,7 @@ func (m *Manager) longpollLoop(ctx context.Context, templc chan<- fetched) error
 func (m *Manager) refreshLoop(ctx context.Context, templc chan<- fetched) error {
 	t := time.NewTicker(m.cfg.RefreshInterval)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		case <-m.kick:
-		}
+	for tickOrKick(ctx, t, m.kick) {
 		f, err := m.fetch(ctx, "")
 		if ctx.Err() != nil {
 			return nil
@@ -282,6 +308,19 @@ func (m *Manager) refreshLoop(ctx context.Context, templc chan<- fetched) error 
 			return nil
 		}
 	}
+	return nil
+}
+
+// tickOrKick waits for t's next tick or a signal on kick; it reports false
+// once ctx is done.
+func tickOrKick(ctx context.Context, t *time.Ticker, kick <-chan struct{}) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-kick:
+	}
+	return true
 }
 
 // ownerLoop is the single writer of m.table.
@@ -336,10 +375,17 @@ func (m *Manager) apply(f fetched, seq uint64, now time.Time) error {
 		j.gen++
 		tipSeq = f.seq
 		m.log.Info("new tip", "height", j.Height, "prev", btc.HashString(j.PrevHash), "txs", len(j.Txs), "job", j.ID)
+
 	} else {
 		m.log.Debug("job update", "height", j.Height, "txs", len(j.Txs), "job", j.ID)
 	}
 	m.publish(old, j, tpl, tipSeq, false)
+	if newTip { // follow found blocks from the new tip
+		select {
+		case m.tipc <- struct{}{}:
+		default:
+		}
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ type metrics struct {
 	sharesAccepted     prometheus.Counter     // shares{result="accepted"}, resolved once
 	blocks             *prometheus.CounterVec // outcome
 	blocksFound        prometheus.Counter
+	blockStates        *prometheus.CounterVec // state
 	jobs               *prometheus.CounterVec // kind: clean, update
 	templateErrors     prometheus.Counter
 	commitmentMismatch prometheus.Counter
@@ -31,6 +32,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			[]string{"outcome"}),
 		blocksFound: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "blocks_found_total",
 			Help: "Shares that met the network target (distinct block hashes)."}),
+		blockStates: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "block_state_changes_total",
+			Help: "Followed blocks that became confirmed (buried), orphaned or rejected (a pending one the node never got), or came back to the main chain (accepted)."},
+			[]string{"state"}),
 		jobs: f.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "jobs_total",
 			Help: "Jobs published, by kind (clean = new tip, update = same tip)."}, []string{"kind"}),
 		templateErrors: f.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "template_errors_total",

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/store"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 	"golang.org/x/sync/errgroup"
 )
@@ -50,6 +51,10 @@ type ProxyConfig struct {
 	MaxJobs int
 	// MaxDupEntries bounds the duplicate-share memory; default 1<<21.
 	MaxDupEntries int
+	// Store, if set, keeps the records of blocks forwarded upstream
+	// (bucket "blocks") across restarts, as Config.Store. The caller opens
+	// and closes it.
+	Store *store.DB
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil registers nothing.
@@ -73,8 +78,9 @@ func (cfg ProxyConfig) Validate() error {
 // each connection's extranonce1 is a prefix of the upstream extranonce2,
 // and shares that meet the upstream target are forwarded to it. It shares
 // job publication, Check and the duplicate set with Manager (core); it
-// submits no blocks itself: its SubscribeBlocks stream stays silent and
-// BlockConfirmations answers ErrCannotFollow. Run drives it; the other methods
+// submits no blocks itself: a block-solving share is forwarded and
+// recorded as pending ("forwarded upstream"), never followed, and its
+// SubscribeBlocks stream stays silent. Run drives it; the other methods
 // are safe for concurrent use.
 type Proxy struct {
 	core
@@ -95,7 +101,9 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 		cfg.Logger = slog.Default()
 	}
 	m := &Proxy{cfg: cfg, fwdq: make(chan chain.UpstreamShare, forwardQueueLen)}
-	m.init(cfg.Logger, cfg.Registerer, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries)
+	if err := m.init(cfg.Logger, cfg.Registerer, cfg.Store, cfg.Extranonce1Size, cfg.MaxJobs, cfg.MaxDupEntries); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -113,11 +121,6 @@ func (m *Proxy) Status() Status {
 	s := m.status()
 	s.Forwarded = m.forwarded.Load()
 	return s
-}
-
-// BlockConfirmations returns ErrCannotFollow: the proxy has no node.
-func (m *Proxy) BlockConfirmations(context.Context, [32]byte) (int64, error) {
-	return 0, ErrCannotFollow
 }
 
 // Submit validates a share like Manager.Submit, also against the upstream
@@ -296,6 +299,7 @@ func (m *Proxy) forward(j *Job, sh *Share, v Verdict, rej *stratum.RejectError) 
 		m.blocksFound.Add(1)
 		m.met.blocksFound.Inc()
 		b = &Block{Hash: v.Hash, Height: j.Height, Worker: sh.Worker, Pending: true, NodeResult: "forwarded upstream"}
+		m.recordFound(*b)
 		m.log.Info("share solves a block; forwarding upstream", "hash", btc.HashString(v.Hash), "height", j.Height, "worker", sh.Worker)
 	}
 	if !v.Solves && !btc.MeetsTarget(&v.Hash, &target) {

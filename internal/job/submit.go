@@ -39,11 +39,9 @@ func (m *Manager) submitBlock(j *Job, sh *Share, v Verdict) Block {
 			done:   make(chan struct{}),
 		}
 		m.blocks[v.Hash] = task
-		m.queued = append(m.queued, task)
 		m.blocksFound.Add(1)
 		m.met.blocksFound.Inc()
 	}
-	closed := m.closed
 	m.blockMu.Unlock()
 	if seen {
 		select {
@@ -53,8 +51,17 @@ func (m *Manager) submitBlock(j *Job, sh *Share, v Verdict) Block {
 			return task.pending()
 		}
 	}
+	// Recorded (and on disk) before the share is answered, and before the
+	// settler can record the outcome.
+	m.recordFound(task.pending())
 	m.log.Info("share solves a block; submitting", "hash", btc.HashString(v.Hash), "height", j.Height,
 		"job", j.ID, "worker", sh.Worker, "bytes", len(task.data))
+	m.blockMu.Lock()
+	closed := m.closed
+	if !closed {
+		m.queued = append(m.queued, task)
+	}
+	m.blockMu.Unlock()
 	if closed {
 		// Run has stopped: no settler; try within ShutdownGrace.
 		go func() {
@@ -120,21 +127,6 @@ func (m *Manager) popQueued(close bool) *blockTask {
 	return t
 }
 
-// ErrCannotFollow is returned by BlockConfirmations when there is no
-// BlockChecker (no Config.Checker, or proxy mode).
-var ErrCannotFollow = errors.New("job: node client cannot report block confirmations")
-
-// BlockConfirmations reports how deep the block hash (internal order) is in
-// the node's main chain, as BlockChecker.Confirmations; the pool follows
-// its found blocks with it until they are buried or orphaned. Safe for
-// concurrent use.
-func (m *Manager) BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error) {
-	if m.cfg.Checker == nil {
-		return 0, ErrCannotFollow
-	}
-	return m.cfg.Checker.Confirmations(ctx, hash)
-}
-
 // waitSettled waits until every block submitted so far has settled.
 func (m *Manager) waitSettled() {
 	m.blockMu.Lock()
@@ -164,6 +156,7 @@ func (m *Manager) settle(ctx context.Context, task *blockTask) {
 	log := m.log.With("hash", btc.HashString(task.hash), "height", task.height)
 	res := Block{Hash: task.hash, Height: task.height, Worker: task.worker}
 	defer func() {
+		m.recordFound(res)
 		task.result = res
 		close(task.done)
 		m.publishBlock(res)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -19,9 +18,9 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/btc"
 	"github.com/hashfleet/hashfleet/internal/chain"
+	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/node"
 	"github.com/hashfleet/hashfleet/internal/node/nodetest"
-	"github.com/hashfleet/hashfleet/internal/pool"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -59,8 +58,11 @@ func TestBlockReplayCountedOnce(t *testing.T) {
 	if w := workerStats(st, "w"); w == nil || w.Blocks != 1 {
 		t.Errorf("worker w: got %+v, want 1 block", w)
 	}
-	if got := counterValue(t, reg, "hashfleet_pool_blocks_found_total", "accepted"); got != 1 {
-		t.Errorf("hashfleet_pool_blocks_found_total{result=accepted}: got %v, want 1", got)
+	if got := counterValue(t, reg, "hashfleet_job_blocks_total", "accepted"); got != 1 {
+		t.Errorf("hashfleet_job_blocks_total{outcome=accepted}: got %v, want 1", got)
+	}
+	if got := counterValue(t, reg, "hashfleet_job_blocks_found_total", ""); got != 1 {
+		t.Errorf("hashfleet_job_blocks_found_total: got %v, want 1", got)
 	}
 	if n := len(node.blocks()); n != 1 {
 		t.Errorf("node received %d blocks, want 1", n)
@@ -73,7 +75,8 @@ func TestBlockReplayCountedOnce(t *testing.T) {
 }
 
 // counterValue returns the gathered value of the counter name with a
-// label valued label (0 when absent).
+// label valued label, or of the unlabelled counter name when label is ""
+// (0 when absent).
 func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -85,6 +88,9 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 			continue
 		}
 		for _, m := range mf.GetMetric() {
+			if label == "" && len(m.GetLabel()) == 0 {
+				return m.GetCounter().GetValue()
+			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetValue() == label {
 					return m.GetCounter().GetValue()
@@ -96,27 +102,23 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label string) fl
 }
 
 // TestBlockCreditSurvivesCrash: the worker's block credit is on disk with
-// the block record, not only after the next totals flush: pool.db copied
-// while the server runs (what a kill -9 leaves) credits the block.
+// the block record (the job source's), not only after the next totals
+// flush: pool.db copied while the server runs (what a kill -9 leaves)
+// credits the block.
 func TestBlockCreditSurvivesCrash(t *testing.T) {
 	node := newFakeNode()
 	cfg := protocolConfig()
 	cfg.InitialDiff = 1e-12
 	cfg.FlushInterval = time.Hour
 	dir := t.TempDir()
-	var logs safeBuffer
-	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, dataDir: dir, log: slog.New(slog.NewTextHandler(&logs, nil))})
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg, dataDir: dir})
 	c := dial(t, h.addr)
 	c.handshake("finder")
 	hash := mineBlock(t, c, "finder")
-	// The share is answered before the node's verdict; the credit comes
-	// with the block's settled record, in the same write.
-	// The share is answered before the node's verdict; the credit is
-	// written with the block's settled record, which the pool logs once
-	// it is on disk.
-	waitFor(t, 10*time.Second, "the settled record written", func() bool {
-		return strings.Contains(logs.String(), "block settled") && strings.Contains(logs.String(), hash)
-	})
+	// The share is answered before the node's verdict; the credit is the
+	// block's settled record, which shows in the stats only once it is
+	// on disk.
+	waitSettled(t, h, hash)
 	raw, err := os.ReadFile(filepath.Join(dir, "pool.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -152,16 +154,15 @@ func TestBlockFollowedUntilBuriedOrOrphaned(t *testing.T) {
 	}
 	cfg := protocolConfig()
 	cfg.InitialDiff = 1e-12
-	cfg.BlockMaturity = 3
-	cfg.BlockCheckInterval = 20 * time.Millisecond
 	dir := t.TempDir()
-	h := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout, dataDir: dir})
+	follow := harnessOpts{src: client, sub: client, cfg: cfg, payout: payout, dataDir: dir, blockMaturity: 3, blockCheck: 20 * time.Millisecond}
+	h := startHarness(t, follow)
 	c := dial(t, h.addr)
 	c.handshake("w")
 	first := mineBlock(t, c, "w")
-	rec := waitBlock(t, h, first, func(b pool.BlockRecord) bool { return b.State == pool.BlockAccepted })
+	rec := waitBlock(t, h, first, func(b job.BlockRecord) bool { return b.State == job.BlockAccepted })
 	reorgOut(t, n, rec.Height)
-	rec = waitBlock(t, h, first, func(b pool.BlockRecord) bool { return b.State == pool.BlockOrphaned })
+	rec = waitBlock(t, h, first, func(b job.BlockRecord) bool { return b.State == job.BlockOrphaned })
 	if rec.Reason == "" || rec.Accepted != true {
 		t.Errorf("orphaned record: got %+v, want a reason and the node's original acceptance kept", rec)
 	}
@@ -172,9 +173,9 @@ func TestBlockFollowedUntilBuriedOrOrphaned(t *testing.T) {
 	for j := c.nextJob(10 * time.Second); !j.clean || j.work.PrevHash != tipHash(t, n); j = c.nextJob(10 * time.Second) {
 	}
 	second := mineBlock(t, c, "w")
-	waitBlock(t, h, second, func(b pool.BlockRecord) bool { return b.State == pool.BlockAccepted })
+	waitBlock(t, h, second, func(b job.BlockRecord) bool { return b.State == job.BlockAccepted })
 	n.Generate(t, 2, "")
-	rec = waitBlock(t, h, second, func(b pool.BlockRecord) bool { return b.State == pool.BlockConfirmed })
+	rec = waitBlock(t, h, second, func(b job.BlockRecord) bool { return b.State == job.BlockConfirmed })
 	if rec.Confirmations < 3 {
 		t.Errorf("confirmed record: got %d confirmations, want at least 3", rec.Confirmations)
 	}
@@ -183,7 +184,7 @@ func TestBlockFollowedUntilBuriedOrOrphaned(t *testing.T) {
 	}
 	// The states are persisted and shown in /api/stats.
 	h.stop(t)
-	h2 := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout, dataDir: dir})
+	h2 := startHarness(t, follow)
 	var api struct {
 		Blocks []struct{ Hash, State, Reason string }
 	}
@@ -214,9 +215,9 @@ func tipHash(t *testing.T, n *nodetest.RPCNode) [32]byte {
 }
 
 // waitBlock waits until the pool's record of hash satisfies ok.
-func waitBlock(t *testing.T, h *harness, hash string, ok func(pool.BlockRecord) bool) pool.BlockRecord {
+func waitBlock(t *testing.T, h *harness, hash string, ok func(job.BlockRecord) bool) job.BlockRecord {
 	t.Helper()
-	var rec pool.BlockRecord
+	var rec job.BlockRecord
 	waitFor(t, 20*time.Second, "block "+hash+" state", func() bool {
 		for _, b := range h.pool.Stats().Blocks {
 			if b.Hash == hash {
@@ -304,12 +305,11 @@ func TestBlockOrphanedByNodeRollback(t *testing.T) {
 	}
 	cfg := protocolConfig()
 	cfg.InitialDiff = 1e-12
-	cfg.BlockCheckInterval = 20 * time.Millisecond
-	h := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout})
+	h := startHarness(t, harnessOpts{src: client, sub: client, cfg: cfg, payout: payout, blockCheck: 20 * time.Millisecond})
 	c := dial(t, h.addr)
 	c.handshake("w")
 	hash := mineBlock(t, c, "w")
-	waitBlock(t, h, hash, func(b pool.BlockRecord) bool { return b.State == pool.BlockAccepted })
+	waitBlock(t, h, hash, func(b job.BlockRecord) bool { return b.State == job.BlockAccepted })
 
 	stop()
 	ln2, err := net.Listen("tcp", addr)
@@ -317,7 +317,7 @@ func TestBlockOrphanedByNodeRollback(t *testing.T) {
 		t.Fatalf("listen on %s again for the replacement node: %v", addr, err)
 	}
 	defer runNode(ln2, t.TempDir())()
-	rec := waitBlock(t, h, hash, func(b pool.BlockRecord) bool { return b.State == pool.BlockOrphaned })
+	rec := waitBlock(t, h, hash, func(b job.BlockRecord) bool { return b.State == job.BlockOrphaned })
 	if !strings.Contains(rec.Reason, "no longer has") {
 		t.Errorf("reason: got %q, want the node no longer has the block", rec.Reason)
 	}

@@ -12,13 +12,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashfleet/hashfleet/internal/job"
+	"github.com/hashfleet/hashfleet/internal/store"
 )
 
 // JobSource is what the pool needs from the job manager (*job.Manager
-// satisfies it): the stream of jobs to broadcast, a unique extranonce1 per
-// connection, share validation with block submission, and the outcome and
-// depth of found blocks. A source that cannot follow blocks (proxy mode)
-// sends no outcomes and answers job.ErrCannotFollow.
+// and *job.Proxy satisfy it): the stream of jobs to broadcast, a unique
+// extranonce1 per connection, share validation with block submission, and
+// the records of found blocks, which the job source owns (it records,
+// submits, follows and persists them).
 type JobSource interface {
 	// Subscribe delivers the newest job (buffer 1, newest wins) until the
 	// returned func is called.
@@ -35,16 +36,9 @@ type JobSource interface {
 	// node (the block comes back Pending). Rejections are
 	// *stratum.RejectError.
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
-	// SubscribeBlocks delivers the final outcome of every block the source
-	// settles (the server updates its record). The channel is closed when
-	// the source's Run has returned (after its last outcome) or by the
-	// returned func; Server.Run, once cancelled, returns only after it is
-	// closed, so a graceful stop records blocks settled during shutdown.
-	SubscribeBlocks() (<-chan job.Block, func())
-	// BlockConfirmations is how deep a block is in the node's main chain:
-	// ≥ 1 in it, -1 when the node has it off its main chain, 0 when the
-	// node does not have it. The server follows found blocks with it.
-	BlockConfirmations(ctx context.Context, hash [32]byte) (int64, error)
+	// Blocks returns the record of every block found, oldest first, for
+	// /api/stats and the workers' block counts. Safe for concurrent use.
+	Blocks() []job.BlockRecord
 }
 
 // Config configures a Server. Zero values mean the documented defaults,
@@ -143,18 +137,10 @@ type Config struct {
 	// longer is disconnected as slow_client. Default 10 s.
 	WriteTimeout time.Duration
 
-	// BlockMaturity is the depth at which a found block counts as buried
-	// (confirmed) and is no longer followed; until then a block that
-	// leaves the node's main chain is marked orphaned. Default 100 (the
-	// coinbase maturity of every network).
-	BlockMaturity int
-	// BlockCheckInterval is how often found blocks are re-checked besides
-	// at each new tip. Default 30 s.
-	BlockCheckInterval time.Duration
-
-	// DataDir, if set, holds pool.db (bbolt): found blocks and per-worker
-	// share totals, kept across restarts.
-	DataDir string
+	// Store, if set, keeps the per-worker share totals (bucket "workers")
+	// across restarts; New loads them. The job source keeps the found
+	// blocks in the same file. The caller opens and closes it.
+	Store *store.DB
 	// FlushInterval is how often worker totals are written. Default 10 s.
 	FlushInterval time.Duration
 
@@ -187,8 +173,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("MaxLineLen %d: want at least 256", c.MaxLineLen))
 	}
 	if c.MaxConns < 0 || c.SendQueueLen < 0 || c.MsgBurst < 0 || c.MaxMsgRate < 0 ||
-		c.MaxConnsPerIP < 0 || c.ConnRatePerIP < 0 || c.ConnBurstPerIP < 0 || c.MaxWorkerNames < 0 || c.FDReserve < 0 || c.ShareTimeout < 0 ||
-		c.BlockMaturity < 0 || c.BlockCheckInterval < 0 {
+		c.MaxConnsPerIP < 0 || c.ConnRatePerIP < 0 || c.ConnBurstPerIP < 0 || c.MaxWorkerNames < 0 || c.FDReserve < 0 || c.ShareTimeout < 0 {
 		errs = append(errs, errors.New("limits must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -238,8 +223,6 @@ func (c Config) withDefaults() Config {
 	defDur(&c.IdleTimeout, 10*time.Minute)
 	defDur(&c.WriteTimeout, 10*time.Second)
 	defDur(&c.FlushInterval, 10*time.Second)
-	defInt(&c.BlockMaturity, 100)
-	defDur(&c.BlockCheckInterval, 30*time.Second)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

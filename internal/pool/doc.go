@@ -2,16 +2,17 @@
 // connections, hands each session the jobs of a job source (job.Manager),
 // turns mining.submit into job.Share values for validation, and keeps the
 // accounting (per-worker and pool hash rate, accepted and rejected shares by
-// reason, found blocks) that /api/stats, /metrics and the dashboard show.
+// reason) that /api/stats, /metrics and the dashboard show. Found blocks
+// are the job source's: it records, submits, follows and persists them;
+// the pool shows its records (Stats.Blocks) and credits each worker with
+// its accepted and confirmed ones.
 //
 // # Shape
 //
 // A Server is built by New and driven by Run(ctx), which owns every
 // goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
 // job, queued on every session without waiting), a ticker (vardiff for
-// idle sessions, persistence flushes), an outcome reader (the job
-// source's block stream: found blocks' final records), a block follower,
-// and per connection one reader (it decodes and answers requests, calling
+// idle sessions, persistence flushes), and per connection one reader (it decodes and answers requests, calling
 // Submit synchronously, which never waits for the node) and, only while
 // lines are queued, one writer (it drains a bounded send queue in
 // batched writes and ends when it is empty): an idle session is a reader
@@ -42,15 +43,11 @@
 //   - Share submission is detached from the connection's context: a miner
 //     hanging up never cancels a block on its way to the node. The job
 //     manager submits each block at most once.
-//   - Found blocks are written to the data dir (bbolt) before the miner's
-//     answer is queued, once per block hash however often its share is
-//     replayed; a worker's block credit is derived from the block records,
-//     so it is written with them. Share totals are flushed every
-//     FlushInterval and on shutdown (a kill -9 loses at most that much).
-//   - Found blocks are followed (confirmLoop, at each new tip and every
-//     BlockCheckInterval) until buried BlockMaturity deep (confirmed), and
-//     marked orphaned, credit withdrawn, when the node's main chain no
-//     longer holds them. A damaged pool.db is a DamagedError, never a panic
-//     or a silent reset.
+//   - A worker's block credit is derived from the job source's block
+//     records (written before the miner's answer is queued), so it is on
+//     disk with them. Share totals (Config.Store, bucket "workers") are
+//     flushed every FlushInterval and on shutdown (a kill -9 loses at most
+//     that much). A damaged state file is a *store.DamagedError, never a
+//     panic or a silent reset.
 //   - Vardiff (Vardiff) is a pure core fed with explicit times.
 package pool

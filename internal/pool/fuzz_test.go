@@ -47,17 +47,8 @@ func (f *fixedJobs) Extranonce2Size() int {
 	return f.j.Extranonce2Size
 }
 
-// SubscribeBlocks and BlockConfirmations answer like a source that cannot
-// follow blocks (job.Proxy).
-func (f *fixedJobs) SubscribeBlocks() (<-chan job.Block, func()) {
-	ch := make(chan job.Block)
-	close(ch) // no Run: the stream has ended
-	return ch, func() {}
-}
-
-func (f *fixedJobs) BlockConfirmations(context.Context, [32]byte) (int64, error) {
-	return 0, job.ErrCannotFollow
-}
+// Blocks: a fixed job source records no blocks.
+func (f *fixedJobs) Blocks() []job.BlockRecord { return nil }
 
 func (f *fixedJobs) Submit(_ context.Context, sh job.Share) (job.Result, error) {
 	var j *job.Job

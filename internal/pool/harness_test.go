@@ -17,6 +17,7 @@ import (
 	"github.com/hashfleet/hashfleet/internal/chain"
 	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/pool"
+	"github.com/hashfleet/hashfleet/internal/store"
 )
 
 // fakeNode is an in-memory template source and block sink for the real
@@ -103,12 +104,16 @@ var payoutScript = append([]byte{0x00, 0x14}, make([]byte, 20)...)
 type harnessOpts struct {
 	src     job.TemplateSource
 	sub     job.BlockSubmitter
-	cfg     pool.Config // Jobs, Listener, Logger are filled in
-	dataDir string
-	payout  []byte           // default payoutScript
-	jobCfg  *job.Config      // overrides the job.Config built from src, sub and payout
-	proxy   *job.ProxyConfig // proxy mode: a job.Proxy instead of a job.Manager
-	log     *slog.Logger     // the pool's logger; default testLogger
+	cfg     pool.Config // Jobs, Listener, Logger are filled in (and Store, with dataDir)
+	dataDir string      // the state file's dir, shared by the job source (blocks) and the pool (worker totals)
+	// blockMaturity and blockCheck set the job source's BlockMaturity and
+	// BlockCheckInterval (following found blocks).
+	blockMaturity int
+	blockCheck    time.Duration
+	payout        []byte           // default payoutScript
+	jobCfg        *job.Config      // overrides the job.Config built from src, sub and payout
+	proxy         *job.ProxyConfig // proxy mode: a job.Proxy instead of a job.Manager
+	log           *slog.Logger     // the pool's logger; default testLogger
 }
 
 // jobSource is a job.Manager or a job.Proxy.
@@ -125,6 +130,7 @@ type harness struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
+	store  *store.DB // closed by stop, after both Run calls returned
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -139,6 +145,13 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	if o.payout == nil {
 		o.payout = payoutScript
 	}
+	var st *store.DB
+	if o.dataDir != "" {
+		var err error
+		if st, err = store.Open(o.dataDir); err != nil {
+			t.Fatalf("store.Open: %v", err)
+		}
+	}
 	jcfg := job.Config{
 		Source: o.src, Submitter: o.sub, PayoutScript: o.payout, Tag: []byte("/test/"),
 		PollInterval: 50 * time.Millisecond, RefreshInterval: 500 * time.Millisecond,
@@ -150,14 +163,19 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	if o.jobCfg != nil {
 		jcfg = *o.jobCfg
 	}
+	jcfg.Store, jcfg.Registerer = st, o.cfg.Registerer
+	jcfg.BlockMaturity, jcfg.BlockCheckInterval = o.blockMaturity, o.blockCheck
 	var jobs jobSource
 	var err error
 	if o.proxy != nil {
-		jobs, err = job.NewProxy(*o.proxy)
+		pcfg := *o.proxy
+		pcfg.Store = st
+		jobs, err = job.NewProxy(pcfg)
 	} else {
 		jobs, err = job.New(jcfg)
 	}
 	if err != nil {
+		closeStore(st)
 		t.Fatalf("job source: %v", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -167,7 +185,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	cfg := o.cfg
 	cfg.Jobs = jobs
 	cfg.Listener = ln
-	cfg.DataDir = o.dataDir
+	cfg.Store = st
 	cfg.Logger = testLogger(t).With("component", "pool")
 	if o.log != nil {
 		cfg.Logger = o.log
@@ -175,10 +193,11 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	srv, err := pool.New(cfg)
 	if err != nil {
 		ln.Close()
+		closeStore(st)
 		t.Fatalf("pool.New: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{pool: srv, jobs: jobs, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 2)}
+	h := &harness{pool: srv, jobs: jobs, addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 2), store: st}
 	go func() { h.done <- jobs.Run(ctx) }()
 	go func() { h.done <- srv.Run(ctx) }()
 	t.Cleanup(func() { h.stop(t) })
@@ -210,6 +229,13 @@ func (h *harness) stop(t testing.TB) {
 			t.Errorf("Run did not return within 30s of cancel")
 			return
 		}
+	}
+	closeStore(h.store)
+}
+
+func closeStore(st *store.DB) {
+	if st != nil {
+		st.Close()
 	}
 }
 

@@ -15,8 +15,6 @@ type metrics struct {
 	shares       prometheus.Counter
 	shareDiff    prometheus.Counter
 	rejects      *prometheus.CounterVec // reason
-	blocks       *prometheus.CounterVec // result: accepted, rejected, pending; once per block
-	blockStates  *prometheus.CounterVec // state: confirmed, orphaned, accepted (back after a reorg)
 	jobs         *prometheus.CounterVec // clean: true, false
 	broadcast    prometheus.Histogram
 	diffChanges  prometheus.Counter
@@ -47,12 +45,6 @@ func newMetrics(reg prometheus.Registerer, hashrate func() float64) *metrics {
 		rejects: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashfleet_pool_shares_rejected_total", Help: "Rejected shares by reason.",
 		}, []string{"reason"}),
-		blocks: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "hashfleet_pool_blocks_found_total", Help: "Blocks found, by the node's verdict.",
-		}, []string{"result"}),
-		blockStates: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "hashfleet_pool_block_state_changes_total", Help: "Found blocks that became confirmed (buried) or orphaned, or came back to the main chain (accepted).",
-		}, []string{"state"}),
 		jobs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "hashfleet_pool_jobs_total", Help: "Jobs broadcast, by clean_jobs.",
 		}, []string{"clean"}),

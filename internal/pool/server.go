@@ -27,7 +27,6 @@ type Server struct {
 	log     *slog.Logger
 	m       *metrics
 	ledger  *ledger
-	store   *store // nil without a data dir
 	started time.Time
 
 	addr atomic.Pointer[net.TCPAddr]
@@ -40,9 +39,6 @@ type Server struct {
 	conns  map[*conn]struct{}
 	hosts  map[string]*host
 	sweepc chan struct{} // accept asks tickLoop for a sweep (buffer 1)
-
-	// tipc wakes confirmLoop when a new tip is published.
-	tipc chan struct{}
 }
 
 // broadcastJob is a job with its notify parameters encoded once for all
@@ -53,9 +49,8 @@ type broadcastJob struct {
 	since  time.Time
 }
 
-// New checks cfg, applies defaults, opens the data dir (if any) and loads
-// the persisted blocks and worker totals. The caller must call Run, which
-// releases what New opened.
+// New checks cfg, applies defaults and loads the worker totals of
+// cfg.Store (if any). The caller must call Run.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -87,29 +82,16 @@ func New(cfg Config) (*Server, error) {
 		conns:   make(map[*conn]struct{}),
 		hosts:   make(map[string]*host),
 		sweepc:  make(chan struct{}, 1),
-
-		tipc: make(chan struct{}, 1),
 	}
-	var (
-		totals map[string]WorkerTotals
-		blocks []BlockRecord
-	)
-	if cfg.DataDir != "" {
-		st, err := openStore(cfg.DataDir)
-		if err != nil {
+	var totals map[string]WorkerTotals
+	if cfg.Store != nil {
+		var err error
+		if totals, err = loadTotals(cfg.Store); err != nil {
 			return nil, err
 		}
-		if totals, err = st.workers(); err == nil {
-			blocks, err = st.blocks()
-		}
-		if err != nil {
-			st.close()
-			return nil, err
-		}
-		s.store = st
-		s.log.Info("pool state loaded", "data_dir", cfg.DataDir, "workers", len(totals), "blocks", len(blocks))
+		s.log.Info("pool state loaded", "file", cfg.Store.Path(), "workers", len(totals))
 	}
-	s.ledger = newLedger(s.started, totals, blocks, cfg.MaxWorkerNames)
+	s.ledger = newLedger(s.started, totals, cfg.MaxWorkerNames)
 	s.m = newMetrics(cfg.Registerer, func() float64 {
 		s.ledger.mu.Lock()
 		defer s.ledger.mu.Unlock()
@@ -141,12 +123,9 @@ func (s *Server) Ready() error {
 }
 
 // Run serves Stratum until ctx is cancelled, then closes every connection,
-// waits for in-flight share submissions, writes the worker totals and
-// closes the data dir. It returns nil on a clean shutdown.
+// waits for in-flight share submissions and writes the worker totals. It
+// returns nil on a clean shutdown.
 func (s *Server) Run(ctx context.Context) error {
-	if s.store != nil {
-		defer s.store.close()
-	}
 	ln := s.cfg.Listener
 	if ln == nil {
 		var err error
@@ -159,9 +138,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stratum listening", "addr", ln.Addr().String())
 
-	// Subscribed before the first connection, so no outcome is missed.
-	blocks, stopBlocks := s.cfg.Jobs.SubscribeBlocks()
-	defer stopBlocks()
 	var conns sync.WaitGroup
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -171,8 +147,6 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
-	g.Go(func() error { return s.outcomeLoop(blocks) })
-	g.Go(func() error { return s.confirmLoop(gctx) })
 	err := g.Wait()
 	conns.Wait()
 	s.flush()
@@ -319,12 +293,6 @@ func (s *Server) publish(j *job.Job) {
 		c.pushJob(bj, j.Clean)
 	}
 	s.m.broadcast.Observe(time.Since(start).Seconds())
-	if j.Clean {
-		select {
-		case s.tipc <- struct{}{}:
-		default:
-		}
-	}
 	s.m.jobs.WithLabelValues(fmt.Sprint(j.Clean)).Inc()
 	s.log.Debug("job broadcast", "job", j.ID, "height", j.Height, "clean", j.Clean, "sessions", len(conns), "took", time.Since(start))
 }
@@ -368,11 +336,11 @@ func (s *Server) tickLoop(ctx context.Context) error {
 
 // flush writes changed worker totals to the data dir.
 func (s *Server) flush() {
-	if s.store == nil {
+	if s.cfg.Store == nil {
 		return
 	}
 	dirty := s.ledger.takeDirty()
-	if err := s.store.putWorkers(dirty); err != nil {
+	if err := writeTotals(s.cfg.Store, dirty); err != nil {
 		s.ledger.markDirty(dirty)
 		s.log.Error("persist worker totals", "err", err)
 	}
@@ -405,7 +373,7 @@ func (s *Server) Stats() Stats {
 		}
 	}
 	s.mu.Unlock()
-	s.ledger.fill(&st, now)
+	s.ledger.fill(&st, now, s.cfg.Jobs.Blocks())
 	return st
 }
 
@@ -418,23 +386,4 @@ func (s *Server) StatsHandler() http.Handler {
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(s.Stats())
 	})
-}
-
-// outcomeLoop records the outcome of every block the job source settles,
-// as broadcastLoop takes job updates. An outcome that arrives before its
-// share's pending record creates the record itself. After ctx is
-// cancelled it keeps reading until the stream ends (the job source's Run
-// has returned, having settled its blocks or spent its ShutdownGrace), so
-// a graceful stop records every outcome; a block that could not settle
-// keeps its pending record, which the next start resolves from the node
-// (confirmLoop).
-func (s *Server) outcomeLoop(blocks <-chan job.Block) error {
-	for b := range blocks {
-		rec := BlockRecord{Height: b.Height, Hash: btc.HashString(b.Hash), Worker: b.Worker, Time: time.Now(),
-			Accepted: b.Accepted, NodeResult: b.NodeResult}
-		if rec, changed := s.recordBlock(rec); changed {
-			s.log.Info("block settled", "hash", rec.Hash, "height", rec.Height, "state", rec.State, "node_result", rec.NodeResult)
-		}
-	}
-	return nil
 }

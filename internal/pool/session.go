@@ -379,14 +379,12 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 		c.rejectShare(req.ID, worker, rej)
 		return
 	}
-	// Submit never waits for the node: a found block comes back Pending
-	// and its outcome arrives on the job source's block stream.
-	res, err := c.s.cfg.Jobs.Submit(ctx, sh)
+	// Submit never waits for the node. A share that solves a block (also
+	// a stale or otherwise rejected one) has its block recorded, logged,
+	// submitted and followed by the job source, which owns found blocks.
+	_, err := c.s.cfg.Jobs.Submit(ctx, sh)
 	now := time.Now()
 	if err != nil {
-		if res.Block != nil { // a stale or otherwise rejected share can still solve a block
-			c.foundBlock(res, worker, now)
-		}
 		if rej, ok := errors.AsType[*stratum.RejectError](err); ok {
 			c.rejectShare(req.ID, worker, rej)
 			return
@@ -400,9 +398,6 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 	c.lastShare.Store(now.UnixNano())
 	c.s.m.shares.Inc()
 	c.s.m.shareDiff.Add(sj.diff)
-	if res.Block != nil {
-		c.foundBlock(res, worker, now)
-	}
 	c.replyResult(req.ID, true)
 
 	c.mu.Lock()
@@ -411,34 +406,6 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 		c.s.ledger.setDiff(c.sess.worker, d)
 	}
 	c.mu.Unlock()
-}
-
-func (c *conn) foundBlock(res job.Result, worker string, now time.Time) {
-	b := res.Block
-	rec := BlockRecord{
-		Height:     b.Height,
-		Hash:       btc.HashString(b.Hash),
-		Worker:     worker,
-		Time:       now,
-		Accepted:   b.Accepted,
-		NodeResult: b.NodeResult,
-	}
-	rec.Pending = b.Pending
-	if b.Pending && rec.NodeResult == "" {
-		rec.NodeResult = "pending"
-	}
-	rec, changed := c.s.recordBlock(rec)
-	if !changed {
-		return // a solving share replayed (or its outcome came first): recorded and counted once
-	}
-	switch {
-	case b.Pending:
-		c.log.Info("block found; submitting", "height", rec.Height, "hash", rec.Hash)
-	case b.Accepted:
-		c.log.Info("block found and accepted", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
-	default:
-		c.log.Error("block found but not accepted", "height", rec.Height, "hash", rec.Hash, "node_result", rec.NodeResult)
-	}
 }
 
 // Rejections the pool itself decides (before or beside package job).

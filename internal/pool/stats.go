@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -29,8 +30,8 @@ type Stats struct {
 	RejectReasons  map[string]uint64 `json:"reject_reasons"` // reason → count, since start
 	Disconnects    map[string]uint64 `json:"disconnects"`    // reason → count, since start (e.g. slow_client)
 
-	Workers []WorkerStats `json:"workers"` // sorted by name
-	Blocks  []BlockRecord `json:"blocks"`  // every block found (persisted), newest last
+	Workers []WorkerStats     `json:"workers"` // sorted by name
+	Blocks  []job.BlockRecord `json:"blocks"`  // every block found (the job source's records), newest last
 }
 
 // JobInfo describes the job currently broadcast.
@@ -54,12 +55,12 @@ type WorkerStats struct {
 	Accepted    uint64    `json:"accepted"`
 	Rejected    uint64    `json:"rejected"`
 	DiffSum     float64   `json:"diff_sum"`
-	Blocks      uint64    `json:"blocks"`
+	Blocks      uint64    `json:"blocks"` // its accepted or confirmed blocks
 	LastShare   time.Time `json:"last_share,omitzero"`
 }
 
 // maxCreditedWorkers is a memory safety net on names with credit (an
-// accepted share or block). Each costs an accepted share at the minimum
+// accepted share). Each costs an accepted share at the minimum
 // difficulty, so the table reaching it means years of shares; beyond it, a
 // new name's shares count in the pool totals only.
 const maxCreditedWorkers = 1_000_000
@@ -67,8 +68,8 @@ const maxCreditedWorkers = 1_000_000
 // ledger holds the pool's share accounting. All methods are safe for
 // concurrent use; critical sections are short and never block.
 //
-// Worker names come in two kinds. A name with credit (an accepted share or
-// block) is kept, persisted and never dropped. A name without is only
+// Worker names come in two kinds. A name with credit (an accepted share)
+// is kept, persisted and never dropped. A name without is only
 // tracked while it has a connection, in a list capped at maxFresh whose
 // least recently used entry is dropped for a new name; it is never
 // persisted. So a client that authorizes names by the thousand can neither
@@ -86,11 +87,6 @@ type ledger struct {
 	rejected uint64
 	reasons  map[string]uint64
 	discon   map[string]uint64
-	blocks   []BlockRecord
-	byHash   map[string]int // index in blocks
-	// stalePending are blocks loaded as pending: their submission died
-	// with an earlier run, so only the node can say what became of them.
-	stalePending map[string]bool
 }
 
 type workerState struct {
@@ -102,11 +98,11 @@ type workerState struct {
 }
 
 // hasCredit reports whether t holds anything worth keeping.
-func (t WorkerTotals) hasCredit() bool { return t.Accepted > 0 || t.Blocks > 0 }
+func (t WorkerTotals) hasCredit() bool { return t.Accepted > 0 }
 
 // newLedger loads the persisted totals; names without credit (written by
 // versions that persisted every name) are left out.
-func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockRecord, maxFresh int) *ledger {
+func newLedger(now time.Time, totals map[string]WorkerTotals, maxFresh int) *ledger {
 	l := &ledger{
 		workers:  make(map[string]*workerState, len(totals)),
 		fresh:    list.New(),
@@ -114,39 +110,12 @@ func newLedger(now time.Time, totals map[string]WorkerTotals, blocks []BlockReco
 		dirty:    make(map[string]bool),
 		reasons:  make(map[string]uint64),
 		discon:   make(map[string]uint64),
-		byHash:   make(map[string]int, len(blocks)),
-
-		stalePending: make(map[string]bool),
 	}
 	l.total.begin(now)
-	// A worker's block credit is its credited block records (written
-	// with them), whatever its last flushed totals say.
-	credits := blockCredits(blocks)
-	totals = maps.Clone(totals)
-	if totals == nil {
-		totals = make(map[string]WorkerTotals)
-	}
-	for name := range credits {
-		if _, ok := totals[name]; !ok {
-			totals[name] = WorkerTotals{} // its totals were not flushed before a crash
-		}
-	}
 	for name, t := range totals {
-		t.Blocks = credits[name]
 		if t.hasCredit() {
 			l.workers[name] = &workerState{totals: t}
 		}
-	}
-	for _, b := range blocks {
-		if _, dup := l.byHash[b.Hash]; dup {
-			continue
-		}
-		b.State = stateOf(b)
-		if b.State == BlockPending {
-			l.stalePending[b.Hash] = true
-		}
-		l.byHash[b.Hash] = len(l.blocks)
-		l.blocks = append(l.blocks, b)
 	}
 	return l
 }
@@ -278,8 +247,17 @@ func (l *ledger) markDirty(names map[string]WorkerTotals) {
 	}
 }
 
-// fill copies the accounting into st.
-func (l *ledger) fill(st *Stats, now time.Time) {
+// fill copies the accounting and the block records into st; each
+// worker's Blocks counts its credited records, and a name credited only
+// with blocks gets a row too.
+func (l *ledger) fill(st *Stats, now time.Time, blocks []job.BlockRecord) {
+	credits := make(map[string]uint64)
+	for _, b := range blocks {
+		if b.Credited() {
+			credits[b.Worker]++
+		}
+	}
+	st.Blocks = blocks
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st.HashrateHs = l.total.rate(now)
@@ -287,7 +265,6 @@ func (l *ledger) fill(st *Stats, now time.Time) {
 	st.SharesRejected = l.rejected
 	st.RejectReasons = maps.Clone(l.reasons)
 	st.Disconnects = maps.Clone(l.discon)
-	st.Blocks = slices.Clone(l.blocks)
 	st.Workers = make([]WorkerStats, 0, len(l.workers))
 	for name, w := range l.workers {
 		st.Workers = append(st.Workers, WorkerStats{
@@ -298,9 +275,14 @@ func (l *ledger) fill(st *Stats, now time.Time) {
 			Accepted:    w.totals.Accepted,
 			Rejected:    w.totals.Rejected,
 			DiffSum:     w.totals.DiffSum,
-			Blocks:      w.totals.Blocks,
+			Blocks:      credits[name],
 			LastShare:   w.totals.LastShare,
 		})
+	}
+	for name, n := range credits {
+		if _, ok := l.workers[name]; !ok {
+			st.Workers = append(st.Workers, WorkerStats{Name: name, Blocks: n})
+		}
 	}
 	slices.SortFunc(st.Workers, func(a, b WorkerStats) int {
 		switch {

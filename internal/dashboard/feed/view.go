@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashfleet/hashfleet/internal/dashboard"
+	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/pool"
 )
 
@@ -35,9 +36,9 @@ func poolView(ps pool.Stats, addr string) (dashboard.Pool, []dashboard.Worker) {
 	return p, ws
 }
 
-func blockView(b pool.BlockRecord) dashboard.Block {
+func blockView(b job.BlockRecord) dashboard.Block {
 	v := dashboard.Block{Height: b.Height, Hash: b.Hash, Time: b.Time, Ours: true, State: b.State}
-	if b.State == pool.BlockOrphaned {
+	if b.State == job.BlockOrphaned {
 		v.Result = b.Reason
 	} else if !b.Accepted {
 		v.Result = b.NodeResult

@@ -1,4 +1,4 @@
-package pool
+package store
 
 import (
 	"encoding/binary"
@@ -25,7 +25,7 @@ const (
 	boltMetaSumFrom = 56
 )
 
-// checkMetaPages fails when pool.db exists but is empty, or when either
+// checkMetaPages fails when the file exists but is empty, or when either
 // meta page is invalid. bbolt itself initialises an empty file as a new
 // database (a silent reset), and with one invalid meta page it falls back
 // to the other, the previous transaction (a silently missing record).
@@ -120,7 +120,7 @@ func checkDB(db *bolt.DB) (err error) {
 
 // view runs a read transaction whose panics and memory faults (damage
 // found after open) become a DamagedError.
-func (s *store) view(fn func(tx *bolt.Tx) error) (err error) {
+func (s *DB) view(fn func(tx *bolt.Tx) error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {

@@ -1,4 +1,4 @@
-package pool
+package store
 
 import (
 	"fmt"
@@ -10,34 +10,29 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// writtenStore writes a pool.db with enough blocks and workers to span
-// more than 2 MiB, closes it and returns its path.
+// writtenStore writes a pool.db with enough records to span more than 2
+// MiB, closes it and returns its path.
 func writtenStore(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := openStore(dir)
+	st, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = st.db.Update(func(tx *bolt.Tx) error {
-		for i := range 6000 {
-			b := BlockRecord{Height: int64(i), Hash: fmt.Sprintf("%064x", i), Worker: "w", Time: t0, Accepted: true, NodeResult: strings.Repeat("x", 200)}
-			if err := putBlockTx(tx, b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var kvs []KV
+	for i := range 6000 {
+		kvs = append(kvs, KV{Key: fmt.Appendf(nil, "%08d", i), Value: []byte(strings.Repeat("x", 300))})
+	}
+	if err := st.Put("blocks", kvs...); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.putWorkers(map[string]WorkerTotals{"w": {Accepted: 1, Blocks: 6000}}); err != nil {
+	if err := st.Put("workers", KV{Key: []byte("w"), Value: []byte("1")}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.close(); err != nil {
+	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "pool.db")
+	path := filepath.Join(dir, FileName)
 	if fi, err := os.Stat(path); err != nil || fi.Size() <= 2<<20 {
 		t.Fatalf("pool.db: %v, size %d, want > 2 MiB", err, fi.Size())
 	}
@@ -136,14 +131,10 @@ func TestStoreDamage(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := writtenStore(t)
 			tc.damage(t, path)
-			st, err := openStoreNoPanic(filepath.Dir(path))
+			st, n, err := openNoPanic(filepath.Dir(path))
 			if err == nil {
-				var n int
-				if bs, err := st.blocks(); err == nil {
-					n = len(bs)
-				}
-				st.close()
-				t.Fatalf("openStore of a damaged pool.db: no error (it loaded %d blocks of 6000)", n)
+				st.Close()
+				t.Fatalf("Open of a damaged pool.db: no error (it read %d records of 6000)", n)
 			}
 			msg := err.Error()
 			for _, w := range []string{path, tc.want, "move it aside"} {
@@ -155,20 +146,24 @@ func TestStoreDamage(t *testing.T) {
 	}
 }
 
-// openStoreNoPanic turns a panic into a test failure with its message, so
-// that one case's panic does not hide the others.
-func openStoreNoPanic(dir string) (st *store, err error) {
+// openNoPanic opens the store and reads every record, turning a panic
+// into a test failure with its message, so that one case's panic does not
+// hide the others.
+func openNoPanic(dir string) (st *DB, n int, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			st, err = nil, fmt.Errorf("PANIC: %v", p)
 		}
 	}()
-	st, err = openStore(dir)
-	if err == nil {
-		if _, err = st.blocks(); err != nil {
-			st.close()
-			st = nil
+	st, err = Open(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, b := range []string{"blocks", "workers"} {
+		if err = st.ForEach(b, func(k, v []byte) error { n++; return nil }); err != nil {
+			st.Close()
+			return nil, n, err
 		}
 	}
-	return st, err
+	return st, n, nil
 }
