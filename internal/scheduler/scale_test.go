@@ -30,13 +30,8 @@ import (
 // TASK_RUNNING (healthy when it has a health check) at once, a killed one
 // TASK_KILLED; send ends a task as if its process died.
 type simAgent struct {
-	m  *master.Master
-	id mesos.AgentID
-	// Updates are delivered in order by one goroutine per agent (the
-	// master's Agent methods must not block).
-	mu    sync.Mutex
-	queue []simUpdate
-	wake  chan struct{}
+	id  mesos.AgentID
+	out *simDeliverer
 }
 
 type simUpdate struct {
@@ -44,38 +39,46 @@ type simUpdate struct {
 	st mesos.TaskStatus
 }
 
-func newSimAgent(m *master.Master) *simAgent {
-	return &simAgent{m: m, wake: make(chan struct{}, 1)}
+// simDeliverer delivers the updates of a share of the agents to the
+// master, in the order they were sent (the master's Agent methods must not
+// block). A few deliverers serve all agents: a goroutine per agent was 10,000
+// goroutines' stacks at 10,000 agents, counted as the master's memory.
+type simDeliverer struct {
+	m     *master.Master
+	mu    sync.Mutex
+	queue []simUpdate
+	wake  chan struct{}
 }
 
 func (a *simAgent) send(fw mesos.FrameworkID, task mesos.TaskID, state mesos.TaskState, healthy *bool) {
 	uuid := make([]byte, 16)
 	rand.Read(uuid)
 	id := a.id
-	a.mu.Lock()
-	a.queue = append(a.queue, simUpdate{fw, mesos.TaskStatus{TaskID: task, State: state, Source: mesos.SourceExecutor,
+	d := a.out
+	d.mu.Lock()
+	d.queue = append(d.queue, simUpdate{fw, mesos.TaskStatus{TaskID: task, State: state, Source: mesos.SourceExecutor,
 		AgentID: &id, Timestamp: float64(time.Now().UnixNano()) / 1e9, UUID: uuid, Healthy: healthy}})
-	a.mu.Unlock()
+	d.mu.Unlock()
 	select {
-	case a.wake <- struct{}{}:
+	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
 // run delivers the queued updates until ctx ends.
-func (a *simAgent) run(ctx context.Context) {
+func (d *simDeliverer) run(ctx context.Context) {
 	for {
 		select {
-		case <-a.wake:
+		case <-d.wake:
 		case <-ctx.Done():
 			return
 		}
-		a.mu.Lock()
-		q := a.queue
-		a.queue = nil
-		a.mu.Unlock()
+		d.mu.Lock()
+		q := d.queue
+		d.queue = nil
+		d.mu.Unlock()
 		for _, u := range q {
-			if err := a.m.StatusUpdate(ctx, u.fw, u.st, u.st.State); err != nil {
+			if err := d.m.StatusUpdate(ctx, u.fw, u.st, u.st.State); err != nil {
 				return
 			}
 		}
@@ -99,13 +102,17 @@ func (a *simAgent) Acknowledge(mesos.FrameworkID, mesos.TaskID, []byte) {}
 func (a *simAgent) ShutdownFramework(mesos.FrameworkID)                 {}
 func (a *simAgent) UpdateFramework(mesos.FrameworkInfo)                 {}
 
-// offerClock times each offer round: from the master writing an OFFERS
-// event to the scheduler's last ACCEPT or DECLINE call before the next one.
+// offerClock times each offer round, from the master writing the first
+// OFFERS event not yet answered to the scheduler's last ACCEPT or DECLINE
+// call before the next such event, and counts OFFERS events and DECLINE
+// calls.
 type offerClock struct {
-	mu      sync.Mutex
-	offered time.Time
-	pending bool
-	rounds  []time.Duration
+	mu       sync.Mutex
+	offered  time.Time
+	pending  bool
+	rounds   []time.Duration
+	offers   int // OFFERS events written
+	declines int // DECLINE calls
 }
 
 func (c *offerClock) wrap(h http.Handler) http.Handler {
@@ -115,18 +122,24 @@ func (c *offerClock) wrap(h http.Handler) http.Handler {
 		switch {
 		case bytes.Contains(body, []byte(`"type":"SUBSCRIBE"`)):
 			h.ServeHTTP(&offerWatch{ResponseWriter: w, c: c}, r)
-		case bytes.Contains(body, []byte(`"type":"ACCEPT"`)), bytes.Contains(body, []byte(`"type":"DECLINE"`)):
+		case bytes.Contains(body, []byte(`"type":"ACCEPT"`)):
 			h.ServeHTTP(w, r)
-			c.answered()
+			c.answered(false)
+		case bytes.Contains(body, []byte(`"type":"DECLINE"`)):
+			h.ServeHTTP(w, r)
+			c.answered(true)
 		default:
 			h.ServeHTTP(w, r)
 		}
 	})
 }
 
-func (c *offerClock) answered() {
+func (c *offerClock) answered(decline bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if decline {
+		c.declines++
+	}
 	if c.offered.IsZero() {
 		return
 	}
@@ -151,6 +164,13 @@ func (c *offerClock) longest() (time.Duration, int) {
 	return m, len(c.rounds)
 }
 
+// counts returns the OFFERS events and DECLINE calls so far.
+func (c *offerClock) counts() (offers, declines int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.offers, c.declines
+}
+
 type offerWatch struct {
 	http.ResponseWriter
 	c *offerClock
@@ -159,13 +179,21 @@ type offerWatch struct {
 func (w *offerWatch) Write(p []byte) (int, error) {
 	if bytes.Contains(p, []byte(`"type":"OFFERS"`)) {
 		w.c.mu.Lock()
-		w.c.offered, w.c.pending = time.Now(), true
+		if !w.c.pending {
+			// A round's offers may come in several events: the round
+			// starts with the first.
+			w.c.offered, w.c.pending = time.Now(), true
+		}
+		w.c.offers++
 		w.c.mu.Unlock()
 	}
 	return w.ResponseWriter.Write(p)
 }
 
 func (w *offerWatch) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
+
+// simAllocationInterval is the simulated master's allocation period.
+const simAllocationInterval = 100 * time.Millisecond
 
 // simCluster is an embedded master with n simulated agents.
 type simCluster struct {
@@ -181,7 +209,7 @@ func newSimCluster(tb testing.TB, n int) *simCluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m, err := master.New(master.Config{Addr: ln.Addr().String(), AllocationInterval: 100 * time.Millisecond,
+	m, err := master.New(master.Config{Addr: ln.Addr().String(), AllocationInterval: simAllocationInterval,
 		MaxBodyBytes: 64 << 20, StreamQueue: 1 << 16, Logger: log})
 	if err != nil {
 		tb.Fatal(err)
@@ -195,15 +223,19 @@ func newSimCluster(tb testing.TB, n int) *simCluster {
 	res := []mesos.Resource{mesos.ScalarResource("cpus", 4), mesos.ScalarResource("mem", 8192),
 		mesos.RangesResource("ports", mesos.ValueRange{Begin: 40000, End: 40019})}
 	var wg sync.WaitGroup
+	outs := make([]*simDeliverer, 8)
+	for i := range outs {
+		outs[i] = &simDeliverer{m: m, wake: make(chan struct{}, 1)}
+		wg.Go(func() { outs[i].run(ctx) })
+	}
 	for i := range n {
-		a := newSimAgent(m)
+		a := &simAgent{out: outs[i%len(outs)]}
 		id, err := m.RegisterAgent(ctx, fmt.Sprintf("sim-%d", i), res, a)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		a.id = id
 		c.agents[id.Value] = a
-		wg.Go(func() { a.run(ctx) })
 	}
 	tb.Cleanup(func() {
 		cancel()
@@ -232,25 +264,47 @@ func simSchedConfig(tb testing.TB, addr string, workers int) scheduler.Config {
 	}
 }
 
-// fleetPhases is how long each phase of the scenario took.
+// fleetPhases is how long each phase of the scenario took, and what was
+// seen on the way.
 type fleetPhases struct {
 	serverReady, workersUp, workersKilled, serverBack, workersBack time.Duration
 	maxServers                                                     int
-	suppressed                                                     bool
+	// offersWhileSuppressed and declinesWhileSuppressed count the OFFERS
+	// events and DECLINE calls during quietFor after each complete fleet
+	// suppressed offers (both times): 0 unless offers go round in a loop.
+	offersWhileSuppressed, declinesWhileSuppressed int
+	// liveHeap is the live heap (after GC, plus goroutine stacks) with the
+	// new fleet complete; schedHeap how much of it the scheduler's end
+	// freed (its state, snapshots, connections).
+	liveHeap, schedHeap uint64
 }
 
-// runFleet runs the scheduler with a fleet of workers, kills the server and
-// waits for the fleet to come back, timing each phase.
-func runFleet(tb testing.TB, c *simCluster, workers int, timeout time.Duration) fleetPhases {
+// quietFor is how long a complete, suppressed fleet is watched for offers:
+// ten allocation rounds of the simulated master.
+const quietFor = 10 * simAllocationInterval
+
+// runFleet runs the scheduler configured by cfg with a fleet of workers,
+// kills the server and waits for the fleet to come back, timing each
+// phase; then it stops the scheduler.
+func runFleet(tb testing.TB, c *simCluster, cfg scheduler.Config, timeout time.Duration) fleetPhases {
 	tb.Helper()
-	s, err := scheduler.New(simSchedConfig(tb, c.addr, workers))
+	workers := cfg.Policy.MaxWorkers
+	s, err := scheduler.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	tb.Cleanup(func() { cancel(); <-done })
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			<-done
+		}
+	}
+	tb.Cleanup(stop)
 
 	var ph fleetPhases
 	wait := func(what string, cond func(scheduler.Status) bool) (time.Duration, scheduler.Status) {
@@ -262,15 +316,37 @@ func runFleet(tb testing.TB, c *simCluster, workers int, timeout time.Duration) 
 				return time.Since(start), st
 			}
 			if time.Now().After(deadline) {
-				tb.Fatalf("timed out after %v waiting for %s (server ready %v, %d tasks)", timeout, what, st.ServerReady, len(st.Tasks))
+				tb.Fatalf("timed out after %v waiting for %s (server ready %v, %d tasks, last error %q)",
+					timeout, what, st.ServerReady, len(st.Tasks), st.LastError)
 			}
 		}
 	}
+	quiet := func() {
+		wait("offers suppressed", func(st scheduler.Status) bool { return st.Suppressed })
+		// Offers the master sent before the SUPPRESS arrived may still
+		// be declined: wait until three allocation rounds pass without
+		// an OFFERS event or a DECLINE, then watch for quietFor.
+		for still, last, deadline := 0, -1, time.Now().Add(timeout); still < 3; time.Sleep(simAllocationInterval) {
+			o, d := c.clock.counts()
+			if o+d == last {
+				still++
+			} else {
+				still, last = 0, o+d
+			}
+			if time.Now().After(deadline) {
+				tb.Fatalf("offers kept coming while suppressed for %v: %d OFFERS events and %d DECLINE calls in all", timeout, o, d)
+			}
+		}
+		o0, d0 := c.clock.counts()
+		time.Sleep(quietFor)
+		o1, d1 := c.clock.counts()
+		ph.offersWhileSuppressed += o1 - o0
+		ph.declinesWhileSuppressed += d1 - d0
+	}
 	ph.serverReady, _ = wait("a healthy server", func(st scheduler.Status) bool { return st.ServerReady })
-	var st scheduler.Status
-	ph.workersUp, st = wait(fmt.Sprintf("%d workers", workers), steady(workers))
-	_, st = wait("offers suppressed", func(st scheduler.Status) bool { return st.Suppressed })
-	ph.suppressed = st.Suppressed
+	ph.workersUp, _ = wait(fmt.Sprintf("%d workers", workers), steady(workers))
+	quiet()
+	st := s.Status()
 
 	// The server's process dies.
 	old := st.Server
@@ -291,7 +367,21 @@ func runFleet(tb testing.TB, c *simCluster, workers int, timeout time.Duration) 
 		return st.ServerReady && st.Server != nil && st.Server.ID != old.ID
 	})
 	ph.workersBack, _ = wait(fmt.Sprintf("%d workers of the new server", workers), steady(workers))
+	quiet()
+	ph.liveHeap = liveHeap()
+	stop()
+	s = nil
+	ph.schedHeap = ph.liveHeap - min(ph.liveHeap, liveHeap())
 	return ph
+}
+
+// liveHeap returns the bytes of live heap objects and goroutine stacks
+// after a collection.
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc + ms.StackInuse
 }
 
 func liveServers(st scheduler.Status) int {
@@ -304,35 +394,68 @@ func liveServers(st scheduler.Status) int {
 	return n
 }
 
-// TestFleetOnSimulatedAgents: 200 simulated agents, 100 workers: the
-// framework suppresses offers once it has what it wants, and a dead server
-// takes every worker with it and comes back with a full fleet, never two
-// servers at once.
+// savesStore counts the saves that recorded new tasks (launch intents).
+type savesStore struct {
+	scheduler.Store
+	mu       sync.Mutex
+	tasks    int
+	launches int // saves with more tasks than the previous save
+}
+
+func (s *savesStore) Save(ctx context.Context, p scheduler.Persisted) error {
+	s.mu.Lock()
+	if n := len(p.State.Tasks); n > s.tasks {
+		s.launches++
+		s.tasks = n
+	}
+	s.mu.Unlock()
+	return s.Store.Save(ctx, p)
+}
+
+// TestFleetOnSimulatedAgents: 200 simulated agents, 100 workers: a dead
+// server takes every worker with it and comes back with a full fleet, never
+// two servers at once; the framework suppresses offers once it has what it
+// wants (no offer is made or declined while the fleet is complete); every
+// launch of an offer round is saved at once (one save per round, not one
+// per accepted offer: 25 offers of 4 workers each were 25 saves of the
+// whole state).
 func TestFleetOnSimulatedAgents(t *testing.T) {
 	c := newSimCluster(t, 200)
-	ph := runFleet(t, c, 100, 2*time.Minute)
+	cfg := simSchedConfig(t, c.addr, 100)
+	fs, err := scheduler.NewFileStore(cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &savesStore{Store: fs}
+	cfg.Store = store
+	ph := runFleet(t, c, cfg, 2*time.Minute)
 	if ph.maxServers > 1 {
 		t.Errorf("%d live servers at once", ph.maxServers)
 	}
-	t.Logf("phases: %+v", ph)
+	if ph.offersWhileSuppressed != 0 || ph.declinesWhileSuppressed != 0 {
+		t.Errorf("with the fleet complete and offers suppressed: %d OFFERS events and %d DECLINE calls in %v, want none",
+			ph.offersWhileSuppressed, ph.declinesWhileSuppressed, quietFor)
+	}
+	_, rounds := c.clock.longest()
+	if store.launches > rounds {
+		t.Errorf("%d saves recorded new tasks in %d offer rounds: launches are saved per offer, not per round", store.launches, rounds)
+	}
+	t.Logf("phases: %+v, %d offer rounds, %d launch saves", ph, rounds, store.launches)
 }
 
 // BenchmarkFleetAtScale reports each phase's time, the longest offer
-// round's decision time and the memory the master and scheduler hold,
-// against the number of simulated agents, with half as many workers as
-// agents. Run with -benchtime=1x.
+// round's decision time, the offers and declines while suppressed, and the
+// memory the master and scheduler hold, against the number of simulated
+// agents, with half as many workers as agents. Run with -benchtime=1x;
+// -bench 'FleetAtScale/agents=10000' for one size.
 func BenchmarkFleetAtScale(b *testing.B) {
-	// 10,000 agents did not finish within 15 minutes (see BENCHMARKS.md).
-	for _, agents := range []int{100, 1000, 3000} {
+	for _, agents := range []int{100, 1000, 3000, 10000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
 			for range b.N {
-				var before, after runtime.MemStats
-				runtime.GC()
-				runtime.ReadMemStats(&before)
+				base := liveHeap()
 				c := newSimCluster(b, agents)
-				ph := runFleet(b, c, agents/2, 10*time.Minute)
-				runtime.GC()
-				runtime.ReadMemStats(&after)
+				idle := liveHeap()
+				ph := runFleet(b, c, simSchedConfig(b, c.addr, agents/2), 10*time.Minute)
 				decide, rounds := c.clock.longest()
 				b.ReportMetric(ph.serverReady.Seconds(), "server-ready-s")
 				b.ReportMetric(ph.workersUp.Seconds(), "workers-up-s")
@@ -341,7 +464,10 @@ func BenchmarkFleetAtScale(b *testing.B) {
 				b.ReportMetric(ph.workersBack.Seconds(), "workers-back-s")
 				b.ReportMetric(decide.Seconds()*1000, "max-decision-ms")
 				b.ReportMetric(float64(rounds), "offer-rounds")
-				b.ReportMetric(float64(int64(after.HeapInuse+after.StackInuse)-int64(before.HeapInuse+before.StackInuse))/(1<<20), "heap+stack-MiB")
+				b.ReportMetric(float64(ph.offersWhileSuppressed), "offers-while-suppressed")
+				b.ReportMetric(float64(int64(idle)-int64(base))/(1<<20), "master-idle-MiB")
+				b.ReportMetric(float64(int64(ph.liveHeap-ph.schedHeap)-int64(base))/(1<<20), "master-MiB")
+				b.ReportMetric(float64(ph.schedHeap)/(1<<20), "scheduler-MiB")
 				if ph.maxServers > 1 {
 					b.Errorf("max live servers %d", ph.maxServers)
 				}

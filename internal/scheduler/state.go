@@ -171,13 +171,18 @@ func (s *State) Clone() *State {
 // SortedTasks returns the tasks ordered by launch time, then id.
 func (s *State) SortedTasks() []*Task {
 	ts := slices.Collect(maps.Values(s.Tasks))
+	sortTasks(ts)
+	return ts
+}
+
+// sortTasks orders ts by launch time, then id.
+func sortTasks(ts []*Task) {
 	sort.Slice(ts, func(i, j int) bool {
 		if !ts[i].LaunchedAt.Equal(ts[j].LaunchedAt) {
 			return ts[i].LaunchedAt.Before(ts[j].LaunchedAt)
 		}
 		return ts[i].ID < ts[j].ID
 	})
-	return ts
 }
 
 // Server returns the current server task, or nil.
@@ -386,11 +391,18 @@ type Kill struct {
 // that are not terminal and whose last KILL is older than KillRetry. The
 // caller records the send with KillSent.
 func (s *State) DueKills(now time.Time) []Kill {
-	var ks []Kill
-	for _, t := range s.SortedTasks() {
+	var due []*Task
+	for _, t := range s.Tasks {
 		if t.KillWanted && t.Active() && (t.LastKillSent.IsZero() || now.Sub(t.LastKillSent) >= s.Config.KillRetry) {
-			ks = append(ks, Kill{TaskID: t.ID, AgentID: t.AgentID, Reason: t.KillReason})
+			due = append(due, t)
 		}
+	}
+	// Only the due tasks are ordered: sorting every task per call (each
+	// batch of updates) was n log n per batch however few kills were due.
+	sortTasks(due)
+	ks := make([]Kill, 0, len(due))
+	for _, t := range due {
+		ks = append(ks, Kill{TaskID: t.ID, AgentID: t.AgentID, Reason: t.KillReason})
 	}
 	return ks
 }

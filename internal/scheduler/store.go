@@ -68,7 +68,7 @@ func (f *FileStore) Load(context.Context) (Persisted, bool, error) {
 
 // Save implements Store.
 func (f *FileStore) Save(_ context.Context, p Persisted) error {
-	b, err := json.MarshalIndent(p, "", "  ")
+	b, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}

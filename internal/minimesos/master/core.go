@@ -20,6 +20,11 @@ const (
 	maxRefuse              = 365 * 24 * time.Hour
 	maxCompletedFrameworks = 50
 	maxCompletedTasks      = 1000
+	// maxOffersPerEvent splits a round's offers to one framework into
+	// OFFERS events of at most this many (Mesos sends one event per
+	// round): 10,000 offers in one event were ~6 MB, over the 4 MiB
+	// RecordIO frame limit of mesos-go and of hashfleet's client.
+	maxOffersPerEvent = 1000
 )
 
 // connID identifies one SUBSCRIBE stream; 0 means none.
@@ -159,6 +164,10 @@ type core struct {
 	byConn     map[connID]*framework
 	completedF []*framework
 	agents     map[string]*agentState
+	// agentOrder holds the agents in id order (S0, S1, … S10): ids are
+	// issued in that order, so a new agent is appended. It spares a sort
+	// of every agent per allocation round and per registration.
+	agentOrder []*agentState
 	offers     map[string]*offer
 	filters    map[filterKey][]refusal
 
@@ -486,8 +495,13 @@ func (c *core) nextDeadline() time.Time {
 func (c *core) addAgent(now time.Time, hostname string, total resources) string {
 	id := fmt.Sprintf("%s-S%d", c.masterID, c.nextAgent)
 	c.nextAgent++
-	c.agents[id] = &agentState{id: id, hostname: hostname, total: total, tasks: map[string]*task{}, offers: map[string]*offer{}}
-	c.allocate(now)
+	a := &agentState{id: id, hostname: hostname, total: total, tasks: map[string]*task{}, offers: map[string]*offer{}}
+	c.agents[id] = a
+	c.agentOrder = append(c.agentOrder, a)
+	// Only the new agent has new resources: offering it alone keeps
+	// registering N agents linear (a whole round per registration was
+	// quadratic); the others wait for the next batch allocation.
+	c.allocateOn(now, []*agentState{a})
 	return id
 }
 
@@ -525,6 +539,7 @@ func (c *core) removeAgent(now time.Time, id string) {
 		c.removeTask(t)
 	}
 	delete(c.agents, id)
+	c.agentOrder = slices.DeleteFunc(c.agentOrder, func(x *agentState) bool { return x == a })
 	for k := range c.filters {
 		if k.agent == id {
 			delete(c.filters, k)
@@ -898,14 +913,30 @@ func (c *core) updateFramework(now time.Time, f *framework, body *mesos.CallUpda
 // frameworks, at most one offer per (framework, role, agent), honouring
 // suppression and refusal filters. Frameworks with the smallest share of
 // allocated CPUs go first (a simple dominant-resource ordering).
-func (c *core) allocate(now time.Time) {
+func (c *core) allocate(now time.Time) { c.allocateOn(now, c.agentOrder) }
+
+// allocateOn is allocate over the given agents only. When no framework
+// wants offers (none connected, or every role suppressed) it looks at no
+// agent: a suppressed framework costs the batch allocator nothing however
+// many agents there are.
+func (c *core) allocateOn(now time.Time, agents []*agentState) {
+	fws, share := c.offerTakers()
+	if len(fws) == 0 {
+		return
+	}
 	byFw := map[string][]mesos.Offer{}
-	for _, a := range c.sortedAgents() {
-		avail := c.available(a)
-		if avail.empty() || a.unreachable {
+	for _, a := range agents {
+		if a.unreachable {
 			continue
 		}
-		for _, f := range c.allocationOrder() {
+		avail := c.available(a)
+		if avail.empty() {
+			continue
+		}
+		if len(fws) > 1 {
+			sortByShare(fws, share)
+		}
+		for _, f := range fws {
 			if avail.empty() {
 				break
 			}
@@ -921,16 +952,61 @@ func (c *core) allocate(now time.Time) {
 				c.offers[o.id] = o
 				a.offers[o.id] = o
 				f.offers[o.id] = o
+				share[f] += avail.scalar(mesos.ResCPUs)
 				byFw[f.id] = append(byFw[f.id], c.offerMessage(f, a, o))
 				avail = resources{}
 			}
 		}
 	}
 	for _, f := range c.sortedFrameworks() {
-		if offers := byFw[f.id]; len(offers) > 0 {
+		for offers := range slices.Chunk(byFw[f.id], maxOffersPerEvent) {
 			c.emitFw(f, mesos.Event{Type: mesos.EventOffers, Offers: &mesos.EventOffersBody{Offers: offers}})
 		}
 	}
+}
+
+// offerTakers returns the connected frameworks with a role that is not
+// suppressed, in allocation order, and, when there are several, each one's
+// share: the CPUs of its tasks that hold resources and of its outstanding
+// offers. One framework needs no order, and its share (a walk over all
+// its tasks and offers) is not computed: per registration, that walk made
+// registering N agents quadratic.
+func (c *core) offerTakers() ([]*framework, map[*framework]float64) {
+	var fs []*framework
+	for _, f := range c.frameworks {
+		if f.connected() && slices.ContainsFunc(f.roles(), func(r string) bool { return !f.suppressed[r] }) {
+			fs = append(fs, f)
+		}
+	}
+	share := map[*framework]float64{}
+	if len(fs) < 2 {
+		return fs, share
+	}
+	for _, f := range fs {
+		var s float64
+		for _, t := range f.tasks {
+			if !t.recovered {
+				s += t.res.scalar(mesos.ResCPUs)
+			}
+		}
+		for _, o := range f.offers {
+			s += o.res.scalar(mesos.ResCPUs)
+		}
+		share[f] = s
+	}
+	sortByShare(fs, share)
+	return fs, share
+}
+
+// sortByShare orders frameworks by share, then id.
+func sortByShare(fs []*framework, share map[*framework]float64) {
+	sort.Slice(fs, func(i, j int) bool {
+		si, sj := share[fs[i]], share[fs[j]]
+		if si != sj {
+			return si < sj
+		}
+		return fs[i].id < fs[j].id
+	})
 }
 
 func (c *core) filtered(now time.Time, k filterKey, avail resources) bool {
@@ -954,35 +1030,6 @@ func (c *core) available(a *agentState) resources {
 		avail = avail.sub(o.res)
 	}
 	return avail
-}
-
-func (c *core) allocationOrder() []*framework {
-	var fs []*framework
-	for _, f := range c.frameworks {
-		if f.connected() {
-			fs = append(fs, f)
-		}
-	}
-	share := func(f *framework) float64 {
-		var s float64
-		for _, t := range f.tasks {
-			if !t.recovered {
-				s += t.res.scalar(mesos.ResCPUs)
-			}
-		}
-		for _, o := range f.offers {
-			s += o.res.scalar(mesos.ResCPUs)
-		}
-		return s
-	}
-	sort.Slice(fs, func(i, j int) bool {
-		si, sj := share(fs[i]), share(fs[j])
-		if si != sj {
-			return si < sj
-		}
-		return fs[i].id < fs[j].id
-	})
-	return fs
 }
 
 func (c *core) offerMessage(f *framework, a *agentState, o *offer) mesos.Offer {
@@ -1025,14 +1072,9 @@ func (c *core) sortedFrameworks() []*framework {
 	return fs
 }
 
-func (c *core) sortedAgents() []*agentState {
-	as := make([]*agentState, 0, len(c.agents))
-	for _, a := range c.agents {
-		as = append(as, a)
-	}
-	sort.Slice(as, func(i, j int) bool { return naturalLess(as[i].id, as[j].id) })
-	return as
-}
+// sortedAgents returns the agents in id order; the slice is the core's
+// own: callers must not modify it.
+func (c *core) sortedAgents() []*agentState { return c.agentOrder }
 
 func sortedTasks(m map[string]*task) []*task {
 	ts := make([]*task, 0, len(m))
