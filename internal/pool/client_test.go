@@ -155,6 +155,24 @@ func (c *stratumClient) nextJob(d time.Duration) *notifyJob {
 	}
 }
 
+// waitNote reads notifications until one of method and returns it.
+func (c *stratumClient) waitNote(method string, d time.Duration) *stratum.Message {
+	c.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m := <-c.notes:
+			if m.Method == method {
+				return m
+			}
+		case <-c.closed:
+			c.t.Fatalf("connection closed while waiting for %s", method)
+		case <-timeout:
+			c.t.Fatalf("no %s within %v", method, d)
+		}
+	}
+}
+
 func parseNotify(t testing.TB, raw json.RawMessage) *notifyJob {
 	t.Helper()
 	var p []json.RawMessage

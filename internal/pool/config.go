@@ -17,9 +17,9 @@ import (
 
 // JobSource is what the pool needs from the job manager (*job.Manager
 // and *job.Proxy satisfy it): the stream of jobs to broadcast, a unique
-// extranonce1 per connection, share validation with block submission, and
-// the records of found blocks, which the job source owns (it records,
-// submits, follows and persists them).
+// extranonce1 per connection, share validation with block submission, the
+// outcomes and records of found blocks, which the job source owns (it
+// records, submits, follows and persists them).
 type JobSource interface {
 	// Subscribe delivers the newest job (buffer 1, newest wins) until the
 	// returned func is called.
@@ -36,6 +36,11 @@ type JobSource interface {
 	// node (the block comes back Pending). Rejections are
 	// *stratum.RejectError.
 	Submit(ctx context.Context, sh job.Share) (job.Result, error)
+	// SubscribeBlocks delivers the outcome of every block the source
+	// settles (none in proxy mode); the server tells the finder's
+	// sessions. The channel is closed when the source's Run has returned
+	// or by the returned func.
+	SubscribeBlocks() (<-chan job.Block, func())
 	// Blocks returns the record of every block found, oldest first, for
 	// /api/stats and the workers' block counts. Safe for concurrent use.
 	Blocks() []job.BlockRecord

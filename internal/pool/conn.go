@@ -151,6 +151,13 @@ func (c *conn) serve(ctx context.Context) {
 	c.log.Log(context.Background(), lvl, "disconnected", "reason", reason, "cause", cause, "worker", name)
 }
 
+// worker is the session's first authorized worker name ("" before).
+func (c *conn) worker() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess.worker
+}
+
 // enqueue queues line without blocking and starts the writer if it is not
 // running. A full queue means the client does not read fast enough: it is
 // disconnected and counted (STYLE R7). The reader keeps half the queue free

@@ -4,15 +4,18 @@
 // accounting (per-worker and pool hash rate, accepted and rejected shares by
 // reason) that /api/stats, /metrics and the dashboard show. Found blocks
 // are the job source's: it records, submits, follows and persists them;
-// the pool shows its records (Stats.Blocks) and credits each worker with
-// its accepted and confirmed ones.
+// the pool shows its records (Stats.Blocks), credits each worker with
+// its accepted and confirmed ones, and tells the finder's sessions each
+// outcome (client.show_message).
 //
 // # Shape
 //
 // A Server is built by New and driven by Run(ctx), which owns every
 // goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
 // job, queued on every session without waiting), a ticker (vardiff for
-// idle sessions, persistence flushes), and per connection one reader (it decodes and answers requests, calling
+// idle sessions, persistence flushes), an outcome reader (the job
+// source's block stream, told to the finder's sessions), and per
+// connection one reader (it decodes and answers requests, calling
 // Submit synchronously, which never waits for the node) and, only while
 // lines are queued, one writer (it drains a bounded send queue in
 // batched writes and ends when it is empty): an idle session is a reader

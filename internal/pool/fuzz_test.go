@@ -47,6 +47,14 @@ func (f *fixedJobs) Extranonce2Size() int {
 	return f.j.Extranonce2Size
 }
 
+// SubscribeBlocks: a fixed job source settles no blocks (the stream has
+// ended: there is no Run).
+func (f *fixedJobs) SubscribeBlocks() (<-chan job.Block, func()) {
+	ch := make(chan job.Block)
+	close(ch)
+	return ch, func() {}
+}
+
 // Blocks: a fixed job source records no blocks.
 func (f *fixedJobs) Blocks() []job.BlockRecord { return nil }
 

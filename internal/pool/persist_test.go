@@ -1,6 +1,8 @@
 package pool_test
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +127,26 @@ func TestPendingBlockSettles(t *testing.T) {
 	})
 	if n := len(node.blocks()); n != 1 {
 		t.Errorf("node received %d blocks, want exactly 1", n)
+	}
+}
+
+// TestFinderToldOfOutcome: once the job source settles a found block, the
+// finder's sessions get a client.show_message naming the block and the
+// node's verdict.
+func TestFinderToldOfOutcome(t *testing.T) {
+	node := newFakeNode()
+	cfg := protocolConfig()
+	cfg.InitialDiff = 1e-12
+	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
+	c := dial(t, h.addr)
+	c.handshake("finder")
+	hash := mineBlock(t, c, "finder")
+	m := c.waitNote(stratum.MethodShowMessage, 10*time.Second)
+	var sm stratum.ShowMessage
+	if err := json.Unmarshal(m.Params, &sm); err != nil {
+		t.Fatalf("show_message params %s: %v", m.Params, err)
+	}
+	if !strings.Contains(sm.Text, hash) || !strings.Contains(sm.Text, "accepted") {
+		t.Errorf("message: got %q, want block %s accepted", sm.Text, hash)
 	}
 }

@@ -138,6 +138,9 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.log.Info("stratum listening", "addr", ln.Addr().String())
 
+	// Subscribed before the first connection, so no outcome is missed.
+	blocks, stopBlocks := s.cfg.Jobs.SubscribeBlocks()
+	defer stopBlocks()
 	var conns sync.WaitGroup
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -147,6 +150,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
+	g.Go(func() error { return s.outcomeLoop(gctx, blocks) })
 	err := g.Wait()
 	conns.Wait()
 	s.flush()
@@ -283,12 +287,7 @@ func (s *Server) publish(j *job.Job) {
 	start := time.Now()
 	bj := &broadcastJob{job: j, notify: notifyBody(j), since: start}
 	s.cur.Store(bj)
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
+	conns := s.snapshot()
 	for _, c := range conns {
 		c.pushJob(bj, j.Clean)
 	}
@@ -304,21 +303,12 @@ func (s *Server) tickLoop(ctx context.Context) error {
 	defer vd.Stop()
 	fl := time.NewTicker(s.cfg.FlushInterval)
 	defer fl.Stop()
-	snapshot := func() []*conn {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		conns := make([]*conn, 0, len(s.conns))
-		for c := range s.conns {
-			conns = append(conns, c)
-		}
-		return conns
-	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case now := <-vd.C:
-			conns := snapshot()
+			conns := s.snapshot()
 			for _, c := range conns {
 				c.tick(now)
 			}
@@ -327,9 +317,59 @@ func (s *Server) tickLoop(ctx context.Context) error {
 			s.pruneHosts(now)
 			s.mu.Unlock()
 		case <-s.sweepc:
-			s.sweep(time.Now(), snapshot())
+			s.sweep(time.Now(), s.snapshot())
 		case <-fl.C:
 			s.flush()
+		}
+	}
+}
+
+// snapshot returns the live connections.
+func (s *Server) snapshot() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// outcomeLoop reads the job source's block outcomes, as broadcastLoop
+// reads its jobs, and tells each one to the finder's sessions. It ends
+// with ctx or the stream.
+func (s *Server) outcomeLoop(ctx context.Context, blocks <-chan job.Block) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case b, ok := <-blocks:
+			if !ok {
+				return nil
+			}
+			s.tellFinder(b)
+		}
+	}
+}
+
+// tellFinder sends the outcome of block b, as a client.show_message, to
+// every session authorized as its worker, and logs it on each session's
+// logger.
+func (s *Server) tellFinder(b job.Block) {
+	hash := btc.HashString(b.Hash)
+	text := fmt.Sprintf("block %d %s accepted by the node", b.Height, hash)
+	if !b.Accepted {
+		text = fmt.Sprintf("block %d %s not accepted: %s", b.Height, hash, b.NodeResult)
+	}
+	line, err := stratum.EncodeNotification(stratum.MethodShowMessage, stratum.ShowMessage{Text: text})
+	if err != nil {
+		s.log.Error("encode block outcome", "err", err)
+		return
+	}
+	for _, c := range s.snapshot() {
+		if c.isSession.Load() && c.worker() == b.Worker {
+			c.log.Info("block outcome told to the finder", "height", b.Height, "hash", hash, "accepted", b.Accepted, "node_result", b.NodeResult)
+			c.enqueue(line)
 		}
 	}
 }
