@@ -133,10 +133,11 @@ TEXT ·cpuid(SB), NOSPLIT, $0-24
 // func kernelSHANI(p *[74]uint32, t7 uint32, base uint32, n uint32) (nonce uint32, ok bool)
 // Requires: SHA, SSE2, SSE4.1, SSSE3
 TEXT ·kernelSHANI(SB), $8-29
-	MOVQ p+0(FP), SI
-	MOVL t7+8(FP), R8
-	MOVL base+12(FP), DX
-	MOVL n+16(FP), CX
+	MOVQ    p+0(FP), SI
+	MOVL    t7+8(FP), R8
+	MOVL    base+12(FP), DX
+	MOVL    n+16(FP), CX
+	PCALIGN $0x40
 
 loop:
 	TESTL       CX, CX
@@ -757,80 +758,83 @@ found:
 
 // func kernelAVX2(p *[74]uint32, t7 uint32, base uint32, n uint32) (nonce uint32, ok bool)
 // Requires: AVX, AVX2
-TEXT ·kernelAVX2(SB), $3520-29
+TEXT ·kernelAVX2(SB), $3584-29
 	MOVQ         p+0(FP), SI
 	MOVL         t7+8(FP), R8
 	MOVL         base+12(FP), DX
 	MOVL         n+16(FP), CX
+	LEAQ         63(SP), R9
+	ANDQ         $-64, R9
 	VPBROADCASTD 224(SI), Y0
-	VMOVDQU      Y0, 288(SP)
+	VMOVDQU      Y0, 288(R9)
 	VPBROADCASTD 228(SI), Y0
-	VMOVDQU      Y0, 320(SP)
+	VMOVDQU      Y0, 320(R9)
 	VPBROADCASTD 232(SI), Y0
-	VMOVDQU      Y0, 352(SP)
+	VMOVDQU      Y0, 352(R9)
 	VPBROADCASTD 236(SI), Y0
-	VMOVDQU      Y0, 384(SP)
+	VMOVDQU      Y0, 384(R9)
 	VPBROADCASTD 252(SI), Y0
-	VMOVDQU      Y0, 448(SP)
+	VMOVDQU      Y0, 448(R9)
 	VPBROADCASTD 256(SI), Y0
-	VMOVDQU      Y0, 512(SP)
+	VMOVDQU      Y0, 512(R9)
 	VPBROADCASTD 284(SI), Y0
-	VMOVDQU      Y0, 768(SP)
+	VMOVDQU      Y0, 768(R9)
 	VPBROADCASTD 288(SI), Y0
-	VMOVDQU      Y0, 832(SP)
+	VMOVDQU      Y0, 832(R9)
 	VPBROADCASTD 292(SI), Y0
-	VMOVDQU      Y0, 896(SP)
+	VMOVDQU      Y0, 896(R9)
 	VPBROADCASTD (SI), Y0
-	VMOVDQU      Y0, 1472(SP)
+	VMOVDQU      Y0, 1472(R9)
 	VPBROADCASTD 4(SI), Y0
-	VMOVDQU      Y0, 1504(SP)
+	VMOVDQU      Y0, 1504(R9)
 	VPBROADCASTD 8(SI), Y0
-	VMOVDQU      Y0, 1536(SP)
+	VMOVDQU      Y0, 1536(R9)
 	VPBROADCASTD 12(SI), Y0
-	VMOVDQU      Y0, 1568(SP)
+	VMOVDQU      Y0, 1568(R9)
 	VPBROADCASTD 16(SI), Y0
-	VMOVDQU      Y0, 1600(SP)
+	VMOVDQU      Y0, 1600(R9)
 	VPBROADCASTD 20(SI), Y0
-	VMOVDQU      Y0, 1632(SP)
+	VMOVDQU      Y0, 1632(R9)
 	VPBROADCASTD 24(SI), Y0
-	VMOVDQU      Y0, 1664(SP)
+	VMOVDQU      Y0, 1664(R9)
 	VPBROADCASTD 28(SI), Y0
-	VMOVDQU      Y0, 1696(SP)
+	VMOVDQU      Y0, 1696(R9)
 	VPBROADCASTD 76(SI), Y0
-	VMOVDQU      Y0, 256(SP)
+	VMOVDQU      Y0, 256(R9)
 	VPBROADCASTD 32(SI), Y0
-	VMOVDQU      Y0, 32(SP)
+	VMOVDQU      Y0, 32(R9)
 	VPBROADCASTD 36(SI), Y0
-	VMOVDQU      Y0, 64(SP)
+	VMOVDQU      Y0, 64(R9)
 	VPBROADCASTD 40(SI), Y0
-	VMOVDQU      Y0, 96(SP)
+	VMOVDQU      Y0, 96(R9)
 	VPBROADCASTD 44(SI), Y0
-	VMOVDQU      Y0, 128(SP)
+	VMOVDQU      Y0, 128(R9)
 	VPBROADCASTD 48(SI), Y0
-	VMOVDQU      Y0, 160(SP)
+	VMOVDQU      Y0, 160(R9)
 	VPBROADCASTD 52(SI), Y0
-	VMOVDQU      Y0, 192(SP)
+	VMOVDQU      Y0, 192(R9)
 	VPBROADCASTD 56(SI), Y0
-	VMOVDQU      Y0, 224(SP)
-	MOVL         R8, 2080(SP)
-	VPBROADCASTD 2080(SP), Y0
-	VMOVDQU      Y0, 2048(SP)
+	VMOVDQU      Y0, 224(R9)
+	MOVL         R8, 2080(R9)
+	VPBROADCASTD 2080(R9), Y0
+	VMOVDQU      Y0, 2048(R9)
+	PCALIGN      $0x40
 
 loop:
 	TESTL        CX, CX
 	JZ           notfound
-	MOVL         DX, (SP)
-	VPBROADCASTD (SP), Y4
+	MOVL         DX, (R9)
+	VPBROADCASTD (R9), Y4
 	VPADDD       vx_avx2<>+0(SB), Y4, Y4
 	VPSHUFB      vx_avx2<>+32(SB), Y4, Y4
-	VMOVDQU      32(SP), Y5
-	VMOVDQU      64(SP), Y6
-	VMOVDQU      96(SP), Y7
-	VMOVDQU      128(SP), Y8
-	VMOVDQU      160(SP), Y9
-	VMOVDQU      192(SP), Y10
-	VMOVDQU      224(SP), Y11
-	VPADDD       256(SP), Y4, Y12
+	VMOVDQU      32(R9), Y5
+	VMOVDQU      64(R9), Y6
+	VMOVDQU      96(R9), Y7
+	VMOVDQU      128(R9), Y8
+	VMOVDQU      160(R9), Y9
+	VMOVDQU      192(R9), Y10
+	VMOVDQU      224(R9), Y11
+	VPADDD       256(R9), Y4, Y12
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
@@ -1282,7 +1286,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
 	VPADDD       vc_avx2<>+384(SB), Y7, Y7
-	VPADDD       288(SP), Y7, Y7
+	VPADDD       288(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -1319,7 +1323,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+416(SB), Y6, Y6
-	VPADDD       320(SP), Y6, Y6
+	VPADDD       320(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -1364,7 +1368,7 @@ loop:
 	VPXOR        Y1, Y13, Y13
 	VPSRLD       $0x03, Y4, Y1
 	VPXOR        Y1, Y13, Y13
-	VPADDD       352(SP), Y13, Y13
+	VPADDD       352(R9), Y13, Y13
 	VPADDD       vc_avx2<>+448(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
 	VPADDD       Y5, Y9, Y9
@@ -1402,7 +1406,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VPADDD       384(SP), Y4, Y4
+	VPADDD       384(R9), Y4, Y4
 	VPADDD       vc_avx2<>+480(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
 	VPADDD       Y12, Y8, Y8
@@ -1543,9 +1547,9 @@ loop:
 	VPSRLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       vc_avx2<>+608(SB), Y3, Y3
-	VMOVDQU      Y3, 416(SP)
+	VMOVDQU      Y3, 416(R9)
 	VPADDD       vc_avx2<>+640(SB), Y9, Y9
-	VPADDD       416(SP), Y9, Y9
+	VPADDD       416(R9), Y9, Y9
 	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -1590,10 +1594,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       448(SP), Y3, Y3
-	VMOVDQU      Y3, 480(SP)
+	VPADDD       448(R9), Y3, Y3
+	VMOVDQU      Y3, 480(R9)
 	VPADDD       vc_avx2<>+672(SB), Y8, Y8
-	VPADDD       480(SP), Y8, Y8
+	VPADDD       480(R9), Y8, Y8
 	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -1629,7 +1633,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VMOVDQU      416(SP), Y2
+	VMOVDQU      416(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1639,10 +1643,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       512(SP), Y3, Y3
-	VMOVDQU      Y3, 544(SP)
+	VPADDD       512(R9), Y3, Y3
+	VMOVDQU      Y3, 544(R9)
 	VPADDD       vc_avx2<>+704(SB), Y7, Y7
-	VPADDD       544(SP), Y7, Y7
+	VPADDD       544(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -1678,7 +1682,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      480(SP), Y2
+	VMOVDQU      480(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1689,9 +1693,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y13, Y3, Y3
-	VMOVDQU      Y3, 576(SP)
+	VMOVDQU      Y3, 576(R9)
 	VPADDD       vc_avx2<>+736(SB), Y6, Y6
-	VPADDD       576(SP), Y6, Y6
+	VPADDD       576(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -1727,7 +1731,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      544(SP), Y2
+	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1738,9 +1742,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y4, Y3, Y3
-	VMOVDQU      Y3, 608(SP)
+	VMOVDQU      Y3, 608(R9)
 	VPADDD       vc_avx2<>+768(SB), Y5, Y5
-	VPADDD       608(SP), Y5, Y5
+	VPADDD       608(R9), Y5, Y5
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -1776,7 +1780,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      576(SP), Y2
+	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1787,9 +1791,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y14, Y3, Y3
-	VMOVDQU      Y3, 640(SP)
+	VMOVDQU      Y3, 640(R9)
 	VPADDD       vc_avx2<>+800(SB), Y12, Y12
-	VPADDD       640(SP), Y12, Y12
+	VPADDD       640(R9), Y12, Y12
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -1825,7 +1829,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      608(SP), Y2
+	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1836,9 +1840,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y15, Y3, Y3
-	VMOVDQU      Y3, 672(SP)
+	VMOVDQU      Y3, 672(R9)
 	VPADDD       vc_avx2<>+832(SB), Y11, Y11
-	VPADDD       672(SP), Y11, Y11
+	VPADDD       672(R9), Y11, Y11
 	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
@@ -1874,7 +1878,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VMOVDQU      640(SP), Y2
+	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1884,10 +1888,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       416(SP), Y3, Y3
-	VMOVDQU      Y3, 704(SP)
+	VPADDD       416(R9), Y3, Y3
+	VMOVDQU      Y3, 704(R9)
 	VPADDD       vc_avx2<>+864(SB), Y10, Y10
-	VPADDD       704(SP), Y10, Y10
+	VPADDD       704(R9), Y10, Y10
 	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
@@ -1923,7 +1927,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
-	VMOVDQU      672(SP), Y2
+	VMOVDQU      672(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1933,11 +1937,11 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       480(SP), Y3, Y3
+	VPADDD       480(R9), Y3, Y3
 	VPADDD       vc_avx2<>+896(SB), Y3, Y3
-	VMOVDQU      Y3, 736(SP)
+	VMOVDQU      Y3, 736(R9)
 	VPADDD       vc_avx2<>+928(SB), Y9, Y9
-	VPADDD       736(SP), Y9, Y9
+	VPADDD       736(R9), Y9, Y9
 	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -1973,7 +1977,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
-	VMOVDQU      704(SP), Y2
+	VMOVDQU      704(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1983,11 +1987,11 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       544(SP), Y3, Y3
-	VPADDD       768(SP), Y3, Y3
-	VMOVDQU      Y3, 800(SP)
+	VPADDD       544(R9), Y3, Y3
+	VPADDD       768(R9), Y3, Y3
+	VMOVDQU      Y3, 800(R9)
 	VPADDD       vc_avx2<>+960(SB), Y8, Y8
-	VPADDD       800(SP), Y8, Y8
+	VPADDD       800(R9), Y8, Y8
 	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -2023,7 +2027,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VMOVDQU      736(SP), Y2
+	VMOVDQU      736(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2033,11 +2037,11 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       576(SP), Y3, Y3
-	VPADDD       832(SP), Y3, Y3
-	VMOVDQU      Y3, 864(SP)
+	VPADDD       576(R9), Y3, Y3
+	VPADDD       832(R9), Y3, Y3
+	VMOVDQU      Y3, 864(R9)
 	VPADDD       vc_avx2<>+992(SB), Y7, Y7
-	VPADDD       864(SP), Y7, Y7
+	VPADDD       864(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -2073,7 +2077,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      800(SP), Y2
+	VMOVDQU      800(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2083,7 +2087,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       608(SP), Y3, Y3
+	VPADDD       608(R9), Y3, Y3
 	VPSRLD       $0x07, Y13, Y0
 	VPSLLD       $0x19, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2094,10 +2098,10 @@ loop:
 	VPSRLD       $0x03, Y13, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       896(SP), Y3, Y3
-	VMOVDQU      Y3, 928(SP)
+	VPADDD       896(R9), Y3, Y3
+	VMOVDQU      Y3, 928(R9)
 	VPADDD       vc_avx2<>+1024(SB), Y6, Y6
-	VPADDD       928(SP), Y6, Y6
+	VPADDD       928(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -2133,7 +2137,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      864(SP), Y2
+	VMOVDQU      864(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2144,7 +2148,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VPADDD       640(SP), Y13, Y13
+	VPADDD       640(R9), Y13, Y13
 	VPSRLD       $0x07, Y4, Y0
 	VPSLLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2192,7 +2196,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      928(SP), Y2
+	VMOVDQU      928(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2203,7 +2207,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       672(SP), Y4, Y4
+	VPADDD       672(R9), Y4, Y4
 	VPSRLD       $0x07, Y14, Y0
 	VPSLLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2261,7 +2265,7 @@ loop:
 	VPSRLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
-	VPADDD       704(SP), Y14, Y14
+	VPADDD       704(R9), Y14, Y14
 	VPSRLD       $0x07, Y15, Y0
 	VPSLLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2319,8 +2323,8 @@ loop:
 	VPSRLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
-	VPADDD       736(SP), Y15, Y15
-	VMOVDQU      416(SP), Y2
+	VPADDD       736(R9), Y15, Y15
+	VMOVDQU      416(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2377,8 +2381,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       800(SP), Y3, Y3
-	VMOVDQU      480(SP), Y2
+	VPADDD       800(R9), Y3, Y3
+	VMOVDQU      480(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2389,10 +2393,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       416(SP), Y3, Y3
-	VMOVDQU      Y3, 960(SP)
+	VPADDD       416(R9), Y3, Y3
+	VMOVDQU      Y3, 960(R9)
 	VPADDD       vc_avx2<>+1184(SB), Y9, Y9
-	VPADDD       960(SP), Y9, Y9
+	VPADDD       960(R9), Y9, Y9
 	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -2437,8 +2441,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       864(SP), Y3, Y3
-	VMOVDQU      544(SP), Y2
+	VPADDD       864(R9), Y3, Y3
+	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2449,10 +2453,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       480(SP), Y3, Y3
-	VMOVDQU      Y3, 992(SP)
+	VPADDD       480(R9), Y3, Y3
+	VMOVDQU      Y3, 992(R9)
 	VPADDD       vc_avx2<>+1216(SB), Y8, Y8
-	VPADDD       992(SP), Y8, Y8
+	VPADDD       992(R9), Y8, Y8
 	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -2488,7 +2492,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VMOVDQU      960(SP), Y2
+	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2498,8 +2502,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       928(SP), Y3, Y3
-	VMOVDQU      576(SP), Y2
+	VPADDD       928(R9), Y3, Y3
+	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2510,10 +2514,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       544(SP), Y3, Y3
-	VMOVDQU      Y3, 1024(SP)
+	VPADDD       544(R9), Y3, Y3
+	VMOVDQU      Y3, 1024(R9)
 	VPADDD       vc_avx2<>+1248(SB), Y7, Y7
-	VPADDD       1024(SP), Y7, Y7
+	VPADDD       1024(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -2549,7 +2553,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      992(SP), Y2
+	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2560,7 +2564,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y13, Y3, Y3
-	VMOVDQU      608(SP), Y2
+	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2571,10 +2575,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       576(SP), Y3, Y3
-	VMOVDQU      Y3, 1056(SP)
+	VPADDD       576(R9), Y3, Y3
+	VMOVDQU      Y3, 1056(R9)
 	VPADDD       vc_avx2<>+1280(SB), Y6, Y6
-	VPADDD       1056(SP), Y6, Y6
+	VPADDD       1056(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -2610,7 +2614,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1024(SP), Y2
+	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2621,7 +2625,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y4, Y3, Y3
-	VMOVDQU      640(SP), Y2
+	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2632,10 +2636,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       608(SP), Y3, Y3
-	VMOVDQU      Y3, 1088(SP)
+	VPADDD       608(R9), Y3, Y3
+	VMOVDQU      Y3, 1088(R9)
 	VPADDD       vc_avx2<>+1312(SB), Y5, Y5
-	VPADDD       1088(SP), Y5, Y5
+	VPADDD       1088(R9), Y5, Y5
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -2671,7 +2675,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1056(SP), Y2
+	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2682,7 +2686,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y14, Y3, Y3
-	VMOVDQU      672(SP), Y2
+	VMOVDQU      672(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2693,10 +2697,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       640(SP), Y3, Y3
-	VMOVDQU      Y3, 1120(SP)
+	VPADDD       640(R9), Y3, Y3
+	VMOVDQU      Y3, 1120(R9)
 	VPADDD       vc_avx2<>+1344(SB), Y12, Y12
-	VPADDD       1120(SP), Y12, Y12
+	VPADDD       1120(R9), Y12, Y12
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -2732,7 +2736,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      1088(SP), Y2
+	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2743,7 +2747,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y15, Y3, Y3
-	VMOVDQU      704(SP), Y2
+	VMOVDQU      704(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2754,10 +2758,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       672(SP), Y3, Y3
-	VMOVDQU      Y3, 1152(SP)
+	VPADDD       672(R9), Y3, Y3
+	VMOVDQU      Y3, 1152(R9)
 	VPADDD       vc_avx2<>+1376(SB), Y11, Y11
-	VPADDD       1152(SP), Y11, Y11
+	VPADDD       1152(R9), Y11, Y11
 	VPADDD       Y11, Y7, Y7
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
@@ -2793,7 +2797,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VMOVDQU      1120(SP), Y2
+	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2803,8 +2807,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       960(SP), Y3, Y3
-	VMOVDQU      736(SP), Y2
+	VPADDD       960(R9), Y3, Y3
+	VMOVDQU      736(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2815,10 +2819,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       704(SP), Y3, Y3
-	VMOVDQU      Y3, 1184(SP)
+	VPADDD       704(R9), Y3, Y3
+	VMOVDQU      Y3, 1184(R9)
 	VPADDD       vc_avx2<>+1408(SB), Y10, Y10
-	VPADDD       1184(SP), Y10, Y10
+	VPADDD       1184(R9), Y10, Y10
 	VPADDD       Y10, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
@@ -2854,7 +2858,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
-	VMOVDQU      1152(SP), Y2
+	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2864,8 +2868,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       992(SP), Y3, Y3
-	VMOVDQU      800(SP), Y2
+	VPADDD       992(R9), Y3, Y3
+	VMOVDQU      800(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2876,10 +2880,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       736(SP), Y3, Y3
-	VMOVDQU      Y3, 1216(SP)
+	VPADDD       736(R9), Y3, Y3
+	VMOVDQU      Y3, 1216(R9)
 	VPADDD       vc_avx2<>+1440(SB), Y9, Y9
-	VPADDD       1216(SP), Y9, Y9
+	VPADDD       1216(R9), Y9, Y9
 	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -2915,7 +2919,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
-	VMOVDQU      1184(SP), Y2
+	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2925,8 +2929,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1024(SP), Y3, Y3
-	VMOVDQU      864(SP), Y2
+	VPADDD       1024(R9), Y3, Y3
+	VMOVDQU      864(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2937,10 +2941,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       800(SP), Y3, Y3
-	VMOVDQU      Y3, 1248(SP)
+	VPADDD       800(R9), Y3, Y3
+	VMOVDQU      Y3, 1248(R9)
 	VPADDD       vc_avx2<>+1472(SB), Y8, Y8
-	VPADDD       1248(SP), Y8, Y8
+	VPADDD       1248(R9), Y8, Y8
 	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -2976,7 +2980,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VMOVDQU      1216(SP), Y2
+	VMOVDQU      1216(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2986,8 +2990,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1056(SP), Y3, Y3
-	VMOVDQU      928(SP), Y2
+	VPADDD       1056(R9), Y3, Y3
+	VMOVDQU      928(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2998,10 +3002,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       864(SP), Y3, Y3
-	VMOVDQU      Y3, 1280(SP)
+	VPADDD       864(R9), Y3, Y3
+	VMOVDQU      Y3, 1280(R9)
 	VPADDD       vc_avx2<>+1504(SB), Y7, Y7
-	VPADDD       1280(SP), Y7, Y7
+	VPADDD       1280(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -3037,7 +3041,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      1248(SP), Y2
+	VMOVDQU      1248(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -3047,7 +3051,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1088(SP), Y3, Y3
+	VPADDD       1088(R9), Y3, Y3
 	VPSRLD       $0x07, Y13, Y0
 	VPSLLD       $0x19, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3058,10 +3062,10 @@ loop:
 	VPSRLD       $0x03, Y13, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       928(SP), Y3, Y3
-	VMOVDQU      Y3, 1312(SP)
+	VPADDD       928(R9), Y3, Y3
+	VMOVDQU      Y3, 1312(R9)
 	VPADDD       vc_avx2<>+1536(SB), Y6, Y6
-	VPADDD       1312(SP), Y6, Y6
+	VPADDD       1312(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -3097,7 +3101,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1280(SP), Y2
+	VMOVDQU      1280(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3108,7 +3112,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VPADDD       1120(SP), Y13, Y13
+	VPADDD       1120(R9), Y13, Y13
 	VPSRLD       $0x07, Y4, Y0
 	VPSLLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3156,7 +3160,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1312(SP), Y2
+	VMOVDQU      1312(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3167,7 +3171,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       1152(SP), Y4, Y4
+	VPADDD       1152(R9), Y4, Y4
 	VPSRLD       $0x07, Y14, Y0
 	VPSLLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3225,7 +3229,7 @@ loop:
 	VPSRLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
-	VPADDD       1184(SP), Y14, Y14
+	VPADDD       1184(R9), Y14, Y14
 	VPSRLD       $0x07, Y15, Y0
 	VPSLLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3283,8 +3287,8 @@ loop:
 	VPSRLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
-	VPADDD       1216(SP), Y15, Y15
-	VMOVDQU      960(SP), Y2
+	VPADDD       1216(R9), Y15, Y15
+	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3341,8 +3345,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1248(SP), Y3, Y3
-	VMOVDQU      992(SP), Y2
+	VPADDD       1248(R9), Y3, Y3
+	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3353,10 +3357,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       960(SP), Y3, Y3
-	VMOVDQU      Y3, 1344(SP)
+	VPADDD       960(R9), Y3, Y3
+	VMOVDQU      Y3, 1344(R9)
 	VPADDD       vc_avx2<>+1696(SB), Y9, Y9
-	VPADDD       1344(SP), Y9, Y9
+	VPADDD       1344(R9), Y9, Y9
 	VPADDD       Y9, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -3401,8 +3405,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1280(SP), Y3, Y3
-	VMOVDQU      1024(SP), Y2
+	VPADDD       1280(R9), Y3, Y3
+	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3413,10 +3417,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       992(SP), Y3, Y3
-	VMOVDQU      Y3, 1376(SP)
+	VPADDD       992(R9), Y3, Y3
+	VMOVDQU      Y3, 1376(R9)
 	VPADDD       vc_avx2<>+1728(SB), Y8, Y8
-	VPADDD       1376(SP), Y8, Y8
+	VPADDD       1376(R9), Y8, Y8
 	VPADDD       Y8, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -3452,7 +3456,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VMOVDQU      1344(SP), Y2
+	VMOVDQU      1344(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -3462,8 +3466,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1312(SP), Y3, Y3
-	VMOVDQU      1056(SP), Y2
+	VPADDD       1312(R9), Y3, Y3
+	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3474,10 +3478,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1024(SP), Y3, Y3
-	VMOVDQU      Y3, 1408(SP)
+	VPADDD       1024(R9), Y3, Y3
+	VMOVDQU      Y3, 1408(R9)
 	VPADDD       vc_avx2<>+1760(SB), Y7, Y7
-	VPADDD       1408(SP), Y7, Y7
+	VPADDD       1408(R9), Y7, Y7
 	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -3513,7 +3517,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      1376(SP), Y2
+	VMOVDQU      1376(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -3524,7 +3528,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y13, Y3, Y3
-	VMOVDQU      1088(SP), Y2
+	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3535,10 +3539,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1056(SP), Y3, Y3
-	VMOVDQU      Y3, 1440(SP)
+	VPADDD       1056(R9), Y3, Y3
+	VMOVDQU      Y3, 1440(R9)
 	VPADDD       vc_avx2<>+1792(SB), Y6, Y6
-	VPADDD       1440(SP), Y6, Y6
+	VPADDD       1440(R9), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -3574,7 +3578,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1408(SP), Y2
+	VMOVDQU      1408(R9), Y2
 	VPSRLD       $0x11, Y2, Y13
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y13, Y13
@@ -3585,7 +3589,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y13, Y13
 	VPADDD       Y4, Y13, Y13
-	VMOVDQU      1120(SP), Y2
+	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3596,7 +3600,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VPADDD       1088(SP), Y13, Y13
+	VPADDD       1088(R9), Y13, Y13
 	VPADDD       vc_avx2<>+1824(SB), Y5, Y5
 	VPADDD       Y13, Y5, Y5
 	VPADDD       Y5, Y9, Y9
@@ -3634,7 +3638,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1440(SP), Y2
+	VMOVDQU      1440(R9), Y2
 	VPSRLD       $0x11, Y2, Y4
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y4, Y4
@@ -3645,7 +3649,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y4, Y4
 	VPADDD       Y14, Y4, Y4
-	VMOVDQU      1152(SP), Y2
+	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3656,7 +3660,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       1120(SP), Y4, Y4
+	VPADDD       1120(R9), Y4, Y4
 	VPADDD       vc_avx2<>+1856(SB), Y12, Y12
 	VPADDD       Y4, Y12, Y12
 	VPADDD       Y12, Y8, Y8
@@ -3704,7 +3708,7 @@ loop:
 	VPSRLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y14, Y14
 	VPADDD       Y15, Y14, Y14
-	VMOVDQU      1184(SP), Y2
+	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3715,7 +3719,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
-	VPADDD       1152(SP), Y14, Y14
+	VPADDD       1152(R9), Y14, Y14
 	VPADDD       vc_avx2<>+1888(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
 	VPADDD       Y11, Y7, Y7
@@ -3762,8 +3766,8 @@ loop:
 	VPXOR        Y1, Y15, Y15
 	VPSRLD       $0x0a, Y4, Y1
 	VPXOR        Y1, Y15, Y15
-	VPADDD       1344(SP), Y15, Y15
-	VMOVDQU      1216(SP), Y2
+	VPADDD       1344(R9), Y15, Y15
+	VMOVDQU      1216(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3774,7 +3778,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
-	VPADDD       1184(SP), Y15, Y15
+	VPADDD       1184(R9), Y15, Y15
 	VPADDD       vc_avx2<>+1920(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
 	VPADDD       Y10, Y6, Y6
@@ -3821,8 +3825,8 @@ loop:
 	VPXOR        Y1, Y4, Y4
 	VPSRLD       $0x0a, Y14, Y1
 	VPXOR        Y1, Y4, Y4
-	VPADDD       1376(SP), Y4, Y4
-	VMOVDQU      1248(SP), Y2
+	VPADDD       1376(R9), Y4, Y4
+	VMOVDQU      1248(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3833,7 +3837,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       1216(SP), Y4, Y4
+	VPADDD       1216(R9), Y4, Y4
 	VPADDD       vc_avx2<>+1952(SB), Y9, Y9
 	VPADDD       Y4, Y9, Y9
 	VPADDD       Y9, Y5, Y5
@@ -3880,8 +3884,8 @@ loop:
 	VPXOR        Y1, Y4, Y4
 	VPSRLD       $0x0a, Y15, Y1
 	VPXOR        Y1, Y4, Y4
-	VPADDD       1408(SP), Y4, Y4
-	VMOVDQU      1280(SP), Y2
+	VPADDD       1408(R9), Y4, Y4
+	VMOVDQU      1280(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3892,7 +3896,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       1248(SP), Y4, Y4
+	VPADDD       1248(R9), Y4, Y4
 	VPADDD       vc_avx2<>+1984(SB), Y8, Y8
 	VPADDD       Y4, Y8, Y8
 	VPADDD       Y8, Y12, Y12
@@ -3930,18 +3934,18 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VPADDD       1472(SP), Y8, Y8
-	VPADDD       1504(SP), Y9, Y9
-	VPADDD       1536(SP), Y10, Y10
-	VPADDD       1568(SP), Y11, Y11
-	VPADDD       1600(SP), Y12, Y12
-	VPADDD       1632(SP), Y5, Y5
-	VPADDD       1664(SP), Y6, Y6
-	VPADDD       1696(SP), Y7, Y7
-	VMOVDQU      Y7, 1728(SP)
-	VMOVDQU      Y6, 1760(SP)
-	VMOVDQU      Y5, 1792(SP)
-	VMOVDQU      Y12, 1824(SP)
+	VPADDD       1472(R9), Y8, Y8
+	VPADDD       1504(R9), Y9, Y9
+	VPADDD       1536(R9), Y10, Y10
+	VPADDD       1568(R9), Y11, Y11
+	VPADDD       1600(R9), Y12, Y12
+	VPADDD       1632(R9), Y5, Y5
+	VPADDD       1664(R9), Y6, Y6
+	VPADDD       1696(R9), Y7, Y7
+	VMOVDQU      Y7, 1728(R9)
+	VMOVDQU      Y6, 1760(R9)
+	VMOVDQU      Y5, 1792(R9)
+	VMOVDQU      Y12, 1824(R9)
 	VPADDD       vc_avx2<>+2016(SB), Y8, Y13
 	VPADDD       vc_avx2<>+2048(SB), Y13, Y7
 	VPADDD       vc_avx2<>+2080(SB), Y13, Y13
@@ -4063,7 +4067,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPADDD       vc_avx2<>+2400(SB), Y7, Y7
-	VPADDD       1824(SP), Y7, Y7
+	VPADDD       1824(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -4100,7 +4104,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+32(SB), Y6, Y6
-	VPADDD       1792(SP), Y6, Y6
+	VPADDD       1792(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -4137,7 +4141,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
 	VPADDD       vc_avx2<>+64(SB), Y5, Y5
-	VPADDD       1760(SP), Y5, Y5
+	VPADDD       1760(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -4174,7 +4178,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
 	VPADDD       vc_avx2<>+96(SB), Y12, Y12
-	VPADDD       1728(SP), Y12, Y12
+	VPADDD       1728(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -4660,7 +4664,7 @@ loop:
 	VPSRLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VMOVDQU      1824(SP), Y2
+	VMOVDQU      1824(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4717,7 +4721,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y3, Y3
-	VMOVDQU      1792(SP), Y2
+	VMOVDQU      1792(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4728,10 +4732,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1824(SP), Y3, Y3
-	VMOVDQU      Y3, 1856(SP)
+	VPADDD       1824(R9), Y3, Y3
+	VMOVDQU      Y3, 1856(R9)
 	VPADDD       vc_avx2<>+544(SB), Y7, Y7
-	VPADDD       1856(SP), Y7, Y7
+	VPADDD       1856(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -4776,7 +4780,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y3, Y3
-	VMOVDQU      1760(SP), Y2
+	VMOVDQU      1760(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4787,10 +4791,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1792(SP), Y3, Y3
-	VMOVDQU      Y3, 1888(SP)
+	VPADDD       1792(R9), Y3, Y3
+	VMOVDQU      Y3, 1888(R9)
 	VPADDD       vc_avx2<>+576(SB), Y6, Y6
-	VPADDD       1888(SP), Y6, Y6
+	VPADDD       1888(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -4826,7 +4830,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1856(SP), Y2
+	VMOVDQU      1856(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -4836,7 +4840,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VMOVDQU      1728(SP), Y2
+	VMOVDQU      1728(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4847,11 +4851,11 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1760(SP), Y3, Y3
+	VPADDD       1760(R9), Y3, Y3
 	VPADDD       vc_avx2<>+2528(SB), Y3, Y3
-	VMOVDQU      Y3, 416(SP)
+	VMOVDQU      Y3, 416(R9)
 	VPADDD       vc_avx2<>+640(SB), Y5, Y5
-	VPADDD       416(SP), Y5, Y5
+	VPADDD       416(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -4887,7 +4891,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1888(SP), Y2
+	VMOVDQU      1888(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -4898,11 +4902,11 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y8, Y3, Y3
-	VPADDD       1728(SP), Y3, Y3
+	VPADDD       1728(R9), Y3, Y3
 	VPADDD       vc_avx2<>+2560(SB), Y3, Y3
-	VMOVDQU      Y3, 480(SP)
+	VMOVDQU      Y3, 480(R9)
 	VPADDD       vc_avx2<>+672(SB), Y12, Y12
-	VPADDD       480(SP), Y12, Y12
+	VPADDD       480(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -4938,7 +4942,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      416(SP), Y2
+	VMOVDQU      416(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -4950,9 +4954,9 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y9, Y3, Y3
 	VPADDD       vc_avx2<>+512(SB), Y3, Y3
-	VMOVDQU      Y3, 544(SP)
+	VMOVDQU      Y3, 544(R9)
 	VPADDD       vc_avx2<>+704(SB), Y13, Y13
-	VPADDD       544(SP), Y13, Y13
+	VPADDD       544(R9), Y13, Y13
 	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
@@ -4988,7 +4992,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      480(SP), Y2
+	VMOVDQU      480(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -4999,9 +5003,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y10, Y3, Y3
-	VMOVDQU      Y3, 576(SP)
+	VMOVDQU      Y3, 576(R9)
 	VPADDD       vc_avx2<>+736(SB), Y14, Y14
-	VPADDD       576(SP), Y14, Y14
+	VPADDD       576(R9), Y14, Y14
 	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
@@ -5037,7 +5041,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
-	VMOVDQU      544(SP), Y2
+	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5048,9 +5052,9 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y11, Y3, Y3
-	VMOVDQU      Y3, 608(SP)
+	VMOVDQU      Y3, 608(R9)
 	VPADDD       vc_avx2<>+768(SB), Y15, Y15
-	VPADDD       608(SP), Y15, Y15
+	VPADDD       608(R9), Y15, Y15
 	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -5086,7 +5090,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
-	VMOVDQU      576(SP), Y2
+	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5096,10 +5100,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1856(SP), Y3, Y3
-	VMOVDQU      Y3, 640(SP)
+	VPADDD       1856(R9), Y3, Y3
+	VMOVDQU      Y3, 640(R9)
 	VPADDD       vc_avx2<>+800(SB), Y4, Y4
-	VPADDD       640(SP), Y4, Y4
+	VPADDD       640(R9), Y4, Y4
 	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -5135,7 +5139,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VMOVDQU      608(SP), Y2
+	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5145,10 +5149,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1888(SP), Y3, Y3
-	VMOVDQU      Y3, 672(SP)
+	VPADDD       1888(R9), Y3, Y3
+	VMOVDQU      Y3, 672(R9)
 	VPADDD       vc_avx2<>+832(SB), Y7, Y7
-	VPADDD       672(SP), Y7, Y7
+	VPADDD       672(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -5184,7 +5188,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      640(SP), Y2
+	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5194,10 +5198,10 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       416(SP), Y3, Y3
-	VMOVDQU      Y3, 704(SP)
+	VPADDD       416(R9), Y3, Y3
+	VMOVDQU      Y3, 704(R9)
 	VPADDD       vc_avx2<>+864(SB), Y6, Y6
-	VPADDD       704(SP), Y6, Y6
+	VPADDD       704(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -5233,7 +5237,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      672(SP), Y2
+	VMOVDQU      672(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5243,11 +5247,11 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       480(SP), Y3, Y3
+	VPADDD       480(R9), Y3, Y3
 	VPADDD       vc_avx2<>+2592(SB), Y3, Y3
-	VMOVDQU      Y3, 736(SP)
+	VMOVDQU      Y3, 736(R9)
 	VPADDD       vc_avx2<>+928(SB), Y5, Y5
-	VPADDD       736(SP), Y5, Y5
+	VPADDD       736(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -5283,7 +5287,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      704(SP), Y2
+	VMOVDQU      704(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5293,7 +5297,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       544(SP), Y3, Y3
+	VPADDD       544(R9), Y3, Y3
 	VPSRLD       $0x07, Y8, Y0
 	VPSLLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5305,9 +5309,9 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
 	VPADDD       vc_avx2<>+2528(SB), Y3, Y3
-	VMOVDQU      Y3, 800(SP)
+	VMOVDQU      Y3, 800(R9)
 	VPADDD       vc_avx2<>+960(SB), Y12, Y12
-	VPADDD       800(SP), Y12, Y12
+	VPADDD       800(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -5343,7 +5347,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      736(SP), Y2
+	VMOVDQU      736(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5354,7 +5358,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VPADDD       576(SP), Y8, Y8
+	VPADDD       576(R9), Y8, Y8
 	VPSRLD       $0x07, Y9, Y0
 	VPSLLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5402,7 +5406,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      800(SP), Y2
+	VMOVDQU      800(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5413,7 +5417,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
-	VPADDD       608(SP), Y9, Y9
+	VPADDD       608(R9), Y9, Y9
 	VPSRLD       $0x07, Y10, Y0
 	VPSLLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5471,7 +5475,7 @@ loop:
 	VPSRLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
-	VPADDD       640(SP), Y10, Y10
+	VPADDD       640(R9), Y10, Y10
 	VPSRLD       $0x07, Y11, Y0
 	VPSLLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5529,8 +5533,8 @@ loop:
 	VPSRLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VPADDD       672(SP), Y11, Y11
-	VMOVDQU      1856(SP), Y2
+	VPADDD       672(R9), Y11, Y11
+	VMOVDQU      1856(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5587,8 +5591,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       704(SP), Y3, Y3
-	VMOVDQU      1888(SP), Y2
+	VPADDD       704(R9), Y3, Y3
+	VMOVDQU      1888(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5599,10 +5603,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1856(SP), Y3, Y3
-	VMOVDQU      Y3, 1920(SP)
+	VPADDD       1856(R9), Y3, Y3
+	VMOVDQU      Y3, 1920(R9)
 	VPADDD       vc_avx2<>+1120(SB), Y7, Y7
-	VPADDD       1920(SP), Y7, Y7
+	VPADDD       1920(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -5647,8 +5651,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       736(SP), Y3, Y3
-	VMOVDQU      416(SP), Y2
+	VPADDD       736(R9), Y3, Y3
+	VMOVDQU      416(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5659,10 +5663,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1888(SP), Y3, Y3
-	VMOVDQU      Y3, 1952(SP)
+	VPADDD       1888(R9), Y3, Y3
+	VMOVDQU      Y3, 1952(R9)
 	VPADDD       vc_avx2<>+1152(SB), Y6, Y6
-	VPADDD       1952(SP), Y6, Y6
+	VPADDD       1952(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -5698,7 +5702,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1920(SP), Y2
+	VMOVDQU      1920(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5708,8 +5712,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       800(SP), Y3, Y3
-	VMOVDQU      480(SP), Y2
+	VPADDD       800(R9), Y3, Y3
+	VMOVDQU      480(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5720,10 +5724,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       416(SP), Y3, Y3
-	VMOVDQU      Y3, 960(SP)
+	VPADDD       416(R9), Y3, Y3
+	VMOVDQU      Y3, 960(R9)
 	VPADDD       vc_avx2<>+1184(SB), Y5, Y5
-	VPADDD       960(SP), Y5, Y5
+	VPADDD       960(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -5759,7 +5763,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1952(SP), Y2
+	VMOVDQU      1952(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5770,7 +5774,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y8, Y3, Y3
-	VMOVDQU      544(SP), Y2
+	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5781,10 +5785,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       480(SP), Y3, Y3
-	VMOVDQU      Y3, 992(SP)
+	VPADDD       480(R9), Y3, Y3
+	VMOVDQU      Y3, 992(R9)
 	VPADDD       vc_avx2<>+1216(SB), Y12, Y12
-	VPADDD       992(SP), Y12, Y12
+	VPADDD       992(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -5820,7 +5824,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      960(SP), Y2
+	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5831,7 +5835,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y9, Y3, Y3
-	VMOVDQU      576(SP), Y2
+	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5842,10 +5846,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       544(SP), Y3, Y3
-	VMOVDQU      Y3, 1024(SP)
+	VPADDD       544(R9), Y3, Y3
+	VMOVDQU      Y3, 1024(R9)
 	VPADDD       vc_avx2<>+1248(SB), Y13, Y13
-	VPADDD       1024(SP), Y13, Y13
+	VPADDD       1024(R9), Y13, Y13
 	VPADDD       Y13, Y7, Y7
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
@@ -5881,7 +5885,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      992(SP), Y2
+	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5892,7 +5896,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y10, Y3, Y3
-	VMOVDQU      608(SP), Y2
+	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5903,10 +5907,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       576(SP), Y3, Y3
-	VMOVDQU      Y3, 1056(SP)
+	VPADDD       576(R9), Y3, Y3
+	VMOVDQU      Y3, 1056(R9)
 	VPADDD       vc_avx2<>+1280(SB), Y14, Y14
-	VPADDD       1056(SP), Y14, Y14
+	VPADDD       1056(R9), Y14, Y14
 	VPADDD       Y14, Y6, Y6
 	VPSRLD       $0x06, Y7, Y0
 	VPSLLD       $0x1a, Y7, Y1
@@ -5942,7 +5946,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y14, Y14
-	VMOVDQU      1024(SP), Y2
+	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -5953,7 +5957,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y11, Y3, Y3
-	VMOVDQU      640(SP), Y2
+	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5964,10 +5968,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       608(SP), Y3, Y3
-	VMOVDQU      Y3, 1088(SP)
+	VPADDD       608(R9), Y3, Y3
+	VMOVDQU      Y3, 1088(R9)
 	VPADDD       vc_avx2<>+1312(SB), Y15, Y15
-	VPADDD       1088(SP), Y15, Y15
+	VPADDD       1088(R9), Y15, Y15
 	VPADDD       Y15, Y5, Y5
 	VPSRLD       $0x06, Y6, Y0
 	VPSLLD       $0x1a, Y6, Y1
@@ -6003,7 +6007,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y15, Y15
-	VMOVDQU      1056(SP), Y2
+	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6013,8 +6017,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1920(SP), Y3, Y3
-	VMOVDQU      672(SP), Y2
+	VPADDD       1920(R9), Y3, Y3
+	VMOVDQU      672(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6025,10 +6029,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       640(SP), Y3, Y3
-	VMOVDQU      Y3, 1120(SP)
+	VPADDD       640(R9), Y3, Y3
+	VMOVDQU      Y3, 1120(R9)
 	VPADDD       vc_avx2<>+1344(SB), Y4, Y4
-	VPADDD       1120(SP), Y4, Y4
+	VPADDD       1120(R9), Y4, Y4
 	VPADDD       Y4, Y12, Y12
 	VPSRLD       $0x06, Y5, Y0
 	VPSLLD       $0x1a, Y5, Y1
@@ -6064,7 +6068,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VMOVDQU      1088(SP), Y2
+	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6074,8 +6078,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1952(SP), Y3, Y3
-	VMOVDQU      704(SP), Y2
+	VPADDD       1952(R9), Y3, Y3
+	VMOVDQU      704(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6086,10 +6090,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       672(SP), Y3, Y3
-	VMOVDQU      Y3, 1152(SP)
+	VPADDD       672(R9), Y3, Y3
+	VMOVDQU      Y3, 1152(R9)
 	VPADDD       vc_avx2<>+1376(SB), Y7, Y7
-	VPADDD       1152(SP), Y7, Y7
+	VPADDD       1152(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -6125,7 +6129,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y7, Y7
-	VMOVDQU      1120(SP), Y2
+	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6135,8 +6139,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       960(SP), Y3, Y3
-	VMOVDQU      736(SP), Y2
+	VPADDD       960(R9), Y3, Y3
+	VMOVDQU      736(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6147,10 +6151,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       704(SP), Y3, Y3
-	VMOVDQU      Y3, 1184(SP)
+	VPADDD       704(R9), Y3, Y3
+	VMOVDQU      Y3, 1184(R9)
 	VPADDD       vc_avx2<>+1408(SB), Y6, Y6
-	VPADDD       1184(SP), Y6, Y6
+	VPADDD       1184(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -6186,7 +6190,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1152(SP), Y2
+	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6196,8 +6200,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       992(SP), Y3, Y3
-	VMOVDQU      800(SP), Y2
+	VPADDD       992(R9), Y3, Y3
+	VMOVDQU      800(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6208,10 +6212,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       736(SP), Y3, Y3
-	VMOVDQU      Y3, 1216(SP)
+	VPADDD       736(R9), Y3, Y3
+	VMOVDQU      Y3, 1216(R9)
 	VPADDD       vc_avx2<>+1440(SB), Y5, Y5
-	VPADDD       1216(SP), Y5, Y5
+	VPADDD       1216(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -6247,7 +6251,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      1184(SP), Y2
+	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6257,7 +6261,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1024(SP), Y3, Y3
+	VPADDD       1024(R9), Y3, Y3
 	VPSRLD       $0x07, Y8, Y0
 	VPSLLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6268,10 +6272,10 @@ loop:
 	VPSRLD       $0x03, Y8, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       800(SP), Y3, Y3
-	VMOVDQU      Y3, 1248(SP)
+	VPADDD       800(R9), Y3, Y3
+	VMOVDQU      Y3, 1248(R9)
 	VPADDD       vc_avx2<>+1472(SB), Y12, Y12
-	VPADDD       1248(SP), Y12, Y12
+	VPADDD       1248(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -6307,7 +6311,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      1216(SP), Y2
+	VMOVDQU      1216(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6318,7 +6322,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VPADDD       1056(SP), Y8, Y8
+	VPADDD       1056(R9), Y8, Y8
 	VPSRLD       $0x07, Y9, Y0
 	VPSLLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6366,7 +6370,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      1248(SP), Y2
+	VMOVDQU      1248(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6377,7 +6381,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
-	VPADDD       1088(SP), Y9, Y9
+	VPADDD       1088(R9), Y9, Y9
 	VPSRLD       $0x07, Y10, Y0
 	VPSLLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6435,7 +6439,7 @@ loop:
 	VPSRLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
-	VPADDD       1120(SP), Y10, Y10
+	VPADDD       1120(R9), Y10, Y10
 	VPSRLD       $0x07, Y11, Y0
 	VPSLLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6493,8 +6497,8 @@ loop:
 	VPSRLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VPADDD       1152(SP), Y11, Y11
-	VMOVDQU      1920(SP), Y2
+	VPADDD       1152(R9), Y11, Y11
+	VMOVDQU      1920(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6551,8 +6555,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1184(SP), Y3, Y3
-	VMOVDQU      1952(SP), Y2
+	VPADDD       1184(R9), Y3, Y3
+	VMOVDQU      1952(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6563,10 +6567,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1920(SP), Y3, Y3
-	VMOVDQU      Y3, 1984(SP)
+	VPADDD       1920(R9), Y3, Y3
+	VMOVDQU      Y3, 1984(R9)
 	VPADDD       vc_avx2<>+1632(SB), Y7, Y7
-	VPADDD       1984(SP), Y7, Y7
+	VPADDD       1984(R9), Y7, Y7
 	VPADDD       Y7, Y13, Y13
 	VPSRLD       $0x06, Y12, Y0
 	VPSLLD       $0x1a, Y12, Y1
@@ -6611,8 +6615,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y11, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1216(SP), Y3, Y3
-	VMOVDQU      960(SP), Y2
+	VPADDD       1216(R9), Y3, Y3
+	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6623,10 +6627,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       1952(SP), Y3, Y3
-	VMOVDQU      Y3, 2016(SP)
+	VPADDD       1952(R9), Y3, Y3
+	VMOVDQU      Y3, 2016(R9)
 	VPADDD       vc_avx2<>+1664(SB), Y6, Y6
-	VPADDD       2016(SP), Y6, Y6
+	VPADDD       2016(R9), Y6, Y6
 	VPADDD       Y6, Y14, Y14
 	VPSRLD       $0x06, Y13, Y0
 	VPSLLD       $0x1a, Y13, Y1
@@ -6662,7 +6666,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y6, Y6
-	VMOVDQU      1984(SP), Y2
+	VMOVDQU      1984(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6672,8 +6676,8 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       1248(SP), Y3, Y3
-	VMOVDQU      992(SP), Y2
+	VPADDD       1248(R9), Y3, Y3
+	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6684,10 +6688,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       960(SP), Y3, Y3
-	VMOVDQU      Y3, 1344(SP)
+	VPADDD       960(R9), Y3, Y3
+	VMOVDQU      Y3, 1344(R9)
 	VPADDD       vc_avx2<>+1696(SB), Y5, Y5
-	VPADDD       1344(SP), Y5, Y5
+	VPADDD       1344(R9), Y5, Y5
 	VPADDD       Y5, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
@@ -6723,7 +6727,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y5, Y5
-	VMOVDQU      2016(SP), Y2
+	VMOVDQU      2016(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y3, Y3
@@ -6734,7 +6738,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       Y8, Y3, Y3
-	VMOVDQU      1024(SP), Y2
+	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6745,10 +6749,10 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
-	VPADDD       992(SP), Y3, Y3
-	VMOVDQU      Y3, 1376(SP)
+	VPADDD       992(R9), Y3, Y3
+	VMOVDQU      Y3, 1376(R9)
 	VPADDD       vc_avx2<>+1728(SB), Y12, Y12
-	VPADDD       1376(SP), Y12, Y12
+	VPADDD       1376(R9), Y12, Y12
 	VPADDD       Y12, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
@@ -6784,7 +6788,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
-	VMOVDQU      1344(SP), Y2
+	VMOVDQU      1344(R9), Y2
 	VPSRLD       $0x11, Y2, Y8
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y8, Y8
@@ -6795,7 +6799,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y8, Y8
 	VPADDD       Y9, Y8, Y8
-	VMOVDQU      1056(SP), Y2
+	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6806,7 +6810,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y8, Y8
-	VPADDD       1024(SP), Y8, Y8
+	VPADDD       1024(R9), Y8, Y8
 	VPADDD       vc_avx2<>+1760(SB), Y13, Y13
 	VPADDD       Y8, Y13, Y13
 	VPADDD       Y13, Y7, Y7
@@ -6844,7 +6848,7 @@ loop:
 	VPOR         Y2, Y1, Y1
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      1376(SP), Y2
+	VMOVDQU      1376(R9), Y2
 	VPSRLD       $0x11, Y2, Y9
 	VPSLLD       $0x0f, Y2, Y1
 	VPXOR        Y1, Y9, Y9
@@ -6855,7 +6859,7 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y9, Y9
 	VPADDD       Y10, Y9, Y9
-	VMOVDQU      1088(SP), Y2
+	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6866,7 +6870,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y9, Y9
-	VPADDD       1056(SP), Y9, Y9
+	VPADDD       1056(R9), Y9, Y9
 	VPADDD       vc_avx2<>+1792(SB), Y14, Y14
 	VPADDD       Y9, Y14, Y14
 	VPADDD       Y14, Y6, Y6
@@ -6896,7 +6900,7 @@ loop:
 	VPSRLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y10, Y10
 	VPADDD       Y11, Y10, Y10
-	VMOVDQU      1120(SP), Y2
+	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6907,7 +6911,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y10, Y10
-	VPADDD       1088(SP), Y10, Y10
+	VPADDD       1088(R9), Y10, Y10
 	VPADDD       vc_avx2<>+1824(SB), Y15, Y15
 	VPADDD       Y10, Y15, Y15
 	VPADDD       Y15, Y5, Y5
@@ -6936,8 +6940,8 @@ loop:
 	VPXOR        Y1, Y11, Y11
 	VPSRLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y11, Y11
-	VPADDD       1984(SP), Y11, Y11
-	VMOVDQU      1152(SP), Y2
+	VPADDD       1984(R9), Y11, Y11
+	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6948,7 +6952,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VPADDD       1120(SP), Y11, Y11
+	VPADDD       1120(R9), Y11, Y11
 	VPADDD       vc_avx2<>+1856(SB), Y4, Y4
 	VPADDD       Y11, Y4, Y4
 	VPADDD       Y4, Y12, Y12
@@ -6977,8 +6981,8 @@ loop:
 	VPXOR        Y1, Y11, Y11
 	VPSRLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y11, Y11
-	VPADDD       2016(SP), Y11, Y11
-	VMOVDQU      1184(SP), Y2
+	VPADDD       2016(R9), Y11, Y11
+	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6989,7 +6993,7 @@ loop:
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y11, Y11
-	VPADDD       1152(SP), Y11, Y11
+	VPADDD       1152(R9), Y11, Y11
 	VPADDD       vc_avx2<>+1888(SB), Y7, Y7
 	VPADDD       Y11, Y7, Y7
 	VPADDD       Y7, Y13, Y13
@@ -7011,7 +7015,7 @@ loop:
 	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+2624(SB), Y13, Y0
 	VPSHUFB      vx_avx2<>+32(SB), Y0, Y0
-	VPMINUD      2048(SP), Y0, Y1
+	VPMINUD      2048(R9), Y0, Y1
 	VPCMPEQD     Y1, Y0, Y1
 	VMOVMSKPS    Y1, R10
 	TESTL        R10, R10
@@ -7730,80 +7734,254 @@ GLOBL vx_avx2<>(SB), RODATA|NOPTR, $64
 
 // func kernelAVX512(p *[74]uint32, t7 uint32, base uint32, n uint32) (nonce uint32, ok bool)
 // Requires: AVX, AVX512BW, AVX512F
-TEXT ·kernelAVX512(SB), $7040-29
+TEXT ·kernelAVX512(SB), $13248-29
 	MOVQ         p+0(FP), SI
 	MOVL         t7+8(FP), R8
 	MOVL         base+12(FP), DX
 	MOVL         n+16(FP), CX
+	LEAQ         63(SP), R9
+	ANDQ         $-64, R9
+	ADDQ         $0x00002000, R9
 	VPBROADCASTD 224(SI), Z0
-	VMOVDQU32    Z0, 576(SP)
+	VMOVDQU32    Z0, -7616(R9)
 	VPBROADCASTD 228(SI), Z0
-	VMOVDQU32    Z0, 640(SP)
+	VMOVDQU32    Z0, -7552(R9)
 	VPBROADCASTD 232(SI), Z0
-	VMOVDQU32    Z0, 704(SP)
+	VMOVDQU32    Z0, -7488(R9)
 	VPBROADCASTD 236(SI), Z0
-	VMOVDQU32    Z0, 768(SP)
+	VMOVDQU32    Z0, -7424(R9)
 	VPBROADCASTD 252(SI), Z0
-	VMOVDQU32    Z0, 832(SP)
+	VMOVDQU32    Z0, -7360(R9)
 	VPBROADCASTD 256(SI), Z0
-	VMOVDQU32    Z0, 896(SP)
+	VMOVDQU32    Z0, -7296(R9)
 	VPBROADCASTD 284(SI), Z0
-	VMOVDQU32    Z0, 960(SP)
+	VMOVDQU32    Z0, -7232(R9)
 	VPBROADCASTD 288(SI), Z0
-	VMOVDQU32    Z0, 1024(SP)
+	VMOVDQU32    Z0, -7168(R9)
 	VPBROADCASTD 292(SI), Z0
-	VMOVDQU32    Z0, 1088(SP)
+	VMOVDQU32    Z0, -7104(R9)
 	VPBROADCASTD (SI), Z0
-	VMOVDQU32    Z0, 1152(SP)
+	VMOVDQU32    Z0, -7040(R9)
 	VPBROADCASTD 4(SI), Z0
-	VMOVDQU32    Z0, 1216(SP)
+	VMOVDQU32    Z0, -6976(R9)
 	VPBROADCASTD 8(SI), Z0
-	VMOVDQU32    Z0, 1280(SP)
+	VMOVDQU32    Z0, -6912(R9)
 	VPBROADCASTD 12(SI), Z0
-	VMOVDQU32    Z0, 1344(SP)
+	VMOVDQU32    Z0, -6848(R9)
 	VPBROADCASTD 16(SI), Z0
-	VMOVDQU32    Z0, 1408(SP)
+	VMOVDQU32    Z0, -6784(R9)
 	VPBROADCASTD 20(SI), Z0
-	VMOVDQU32    Z0, 1472(SP)
+	VMOVDQU32    Z0, -6720(R9)
 	VPBROADCASTD 24(SI), Z0
-	VMOVDQU32    Z0, 1536(SP)
+	VMOVDQU32    Z0, -6656(R9)
 	VPBROADCASTD 28(SI), Z0
-	VMOVDQU32    Z0, 1600(SP)
+	VMOVDQU32    Z0, -6592(R9)
 	VPBROADCASTD 76(SI), Z0
-	VMOVDQU32    Z0, 512(SP)
+	VMOVDQU32    Z0, -7680(R9)
 	VPBROADCASTD 32(SI), Z0
-	VMOVDQU32    Z0, 64(SP)
+	VMOVDQU32    Z0, -8128(R9)
 	VPBROADCASTD 36(SI), Z0
-	VMOVDQU32    Z0, 128(SP)
+	VMOVDQU32    Z0, -8064(R9)
 	VPBROADCASTD 40(SI), Z0
-	VMOVDQU32    Z0, 192(SP)
+	VMOVDQU32    Z0, -8000(R9)
 	VPBROADCASTD 44(SI), Z0
-	VMOVDQU32    Z0, 256(SP)
+	VMOVDQU32    Z0, -7936(R9)
 	VPBROADCASTD 48(SI), Z0
-	VMOVDQU32    Z0, 320(SP)
+	VMOVDQU32    Z0, -7872(R9)
 	VPBROADCASTD 52(SI), Z0
-	VMOVDQU32    Z0, 384(SP)
+	VMOVDQU32    Z0, -7808(R9)
 	VPBROADCASTD 56(SI), Z0
-	VMOVDQU32    Z0, 448(SP)
-	MOVL         R8, 1728(SP)
-	VPBROADCASTD 1728(SP), Z0
-	VMOVDQU32    Z0, 1664(SP)
+	VMOVDQU32    Z0, -7744(R9)
+	MOVL         R8, -6464(R9)
+	VPBROADCASTD -6464(R9), Z0
+	VMOVDQU32    Z0, -6528(R9)
+	VMOVDQU32    vx_avx512<>+0(SB), Z0
+	VMOVDQA32    Z0, -1152(R9)
+	VMOVDQU32    vx_avx512<>+64(SB), Z0
+	VMOVDQA32    Z0, -1088(R9)
+	VPBROADCASTD vc_avx512<>+0(SB), Z0
+	VMOVDQA32    Z0, -1024(R9)
+	VPBROADCASTD vc_avx512<>+4(SB), Z0
+	VMOVDQA32    Z0, -960(R9)
+	VPBROADCASTD vc_avx512<>+8(SB), Z0
+	VMOVDQA32    Z0, -896(R9)
+	VPBROADCASTD vc_avx512<>+12(SB), Z0
+	VMOVDQA32    Z0, -832(R9)
+	VPBROADCASTD vc_avx512<>+16(SB), Z0
+	VMOVDQA32    Z0, -768(R9)
+	VPBROADCASTD vc_avx512<>+20(SB), Z0
+	VMOVDQA32    Z0, -704(R9)
+	VPBROADCASTD vc_avx512<>+24(SB), Z0
+	VMOVDQA32    Z0, -640(R9)
+	VPBROADCASTD vc_avx512<>+28(SB), Z0
+	VMOVDQA32    Z0, -576(R9)
+	VPBROADCASTD vc_avx512<>+32(SB), Z0
+	VMOVDQA32    Z0, -512(R9)
+	VPBROADCASTD vc_avx512<>+36(SB), Z0
+	VMOVDQA32    Z0, -448(R9)
+	VPBROADCASTD vc_avx512<>+40(SB), Z0
+	VMOVDQA32    Z0, -384(R9)
+	VPBROADCASTD vc_avx512<>+44(SB), Z0
+	VMOVDQA32    Z0, -320(R9)
+	VPBROADCASTD vc_avx512<>+48(SB), Z0
+	VMOVDQA32    Z0, -256(R9)
+	VPBROADCASTD vc_avx512<>+52(SB), Z0
+	VMOVDQA32    Z0, -192(R9)
+	VPBROADCASTD vc_avx512<>+56(SB), Z0
+	VMOVDQA32    Z0, -128(R9)
+	VPBROADCASTD vc_avx512<>+60(SB), Z0
+	VMOVDQA32    Z0, -64(R9)
+	VPBROADCASTD vc_avx512<>+64(SB), Z0
+	VMOVDQA32    Z0, (R9)
+	VPBROADCASTD vc_avx512<>+68(SB), Z0
+	VMOVDQA32    Z0, 64(R9)
+	VPBROADCASTD vc_avx512<>+72(SB), Z0
+	VMOVDQA32    Z0, 128(R9)
+	VPBROADCASTD vc_avx512<>+76(SB), Z0
+	VMOVDQA32    Z0, 192(R9)
+	VPBROADCASTD vc_avx512<>+80(SB), Z0
+	VMOVDQA32    Z0, 256(R9)
+	VPBROADCASTD vc_avx512<>+84(SB), Z0
+	VMOVDQA32    Z0, 320(R9)
+	VPBROADCASTD vc_avx512<>+88(SB), Z0
+	VMOVDQA32    Z0, 384(R9)
+	VPBROADCASTD vc_avx512<>+92(SB), Z0
+	VMOVDQA32    Z0, 448(R9)
+	VPBROADCASTD vc_avx512<>+96(SB), Z0
+	VMOVDQA32    Z0, 512(R9)
+	VPBROADCASTD vc_avx512<>+100(SB), Z0
+	VMOVDQA32    Z0, 576(R9)
+	VPBROADCASTD vc_avx512<>+104(SB), Z0
+	VMOVDQA32    Z0, 640(R9)
+	VPBROADCASTD vc_avx512<>+108(SB), Z0
+	VMOVDQA32    Z0, 704(R9)
+	VPBROADCASTD vc_avx512<>+112(SB), Z0
+	VMOVDQA32    Z0, 768(R9)
+	VPBROADCASTD vc_avx512<>+116(SB), Z0
+	VMOVDQA32    Z0, 832(R9)
+	VPBROADCASTD vc_avx512<>+120(SB), Z0
+	VMOVDQA32    Z0, 896(R9)
+	VPBROADCASTD vc_avx512<>+124(SB), Z0
+	VMOVDQA32    Z0, 960(R9)
+	VPBROADCASTD vc_avx512<>+128(SB), Z0
+	VMOVDQA32    Z0, 1024(R9)
+	VPBROADCASTD vc_avx512<>+132(SB), Z0
+	VMOVDQA32    Z0, 1088(R9)
+	VPBROADCASTD vc_avx512<>+136(SB), Z0
+	VMOVDQA32    Z0, 1152(R9)
+	VPBROADCASTD vc_avx512<>+140(SB), Z0
+	VMOVDQA32    Z0, 1216(R9)
+	VPBROADCASTD vc_avx512<>+144(SB), Z0
+	VMOVDQA32    Z0, 1280(R9)
+	VPBROADCASTD vc_avx512<>+148(SB), Z0
+	VMOVDQA32    Z0, 1344(R9)
+	VPBROADCASTD vc_avx512<>+152(SB), Z0
+	VMOVDQA32    Z0, 1408(R9)
+	VPBROADCASTD vc_avx512<>+156(SB), Z0
+	VMOVDQA32    Z0, 1472(R9)
+	VPBROADCASTD vc_avx512<>+160(SB), Z0
+	VMOVDQA32    Z0, 1536(R9)
+	VPBROADCASTD vc_avx512<>+164(SB), Z0
+	VMOVDQA32    Z0, 1600(R9)
+	VPBROADCASTD vc_avx512<>+168(SB), Z0
+	VMOVDQA32    Z0, 1664(R9)
+	VPBROADCASTD vc_avx512<>+172(SB), Z0
+	VMOVDQA32    Z0, 1728(R9)
+	VPBROADCASTD vc_avx512<>+176(SB), Z0
+	VMOVDQA32    Z0, 1792(R9)
+	VPBROADCASTD vc_avx512<>+180(SB), Z0
+	VMOVDQA32    Z0, 1856(R9)
+	VPBROADCASTD vc_avx512<>+184(SB), Z0
+	VMOVDQA32    Z0, 1920(R9)
+	VPBROADCASTD vc_avx512<>+188(SB), Z0
+	VMOVDQA32    Z0, 1984(R9)
+	VPBROADCASTD vc_avx512<>+192(SB), Z0
+	VMOVDQA32    Z0, 2048(R9)
+	VPBROADCASTD vc_avx512<>+196(SB), Z0
+	VMOVDQA32    Z0, 2112(R9)
+	VPBROADCASTD vc_avx512<>+200(SB), Z0
+	VMOVDQA32    Z0, 2176(R9)
+	VPBROADCASTD vc_avx512<>+204(SB), Z0
+	VMOVDQA32    Z0, 2240(R9)
+	VPBROADCASTD vc_avx512<>+208(SB), Z0
+	VMOVDQA32    Z0, 2304(R9)
+	VPBROADCASTD vc_avx512<>+212(SB), Z0
+	VMOVDQA32    Z0, 2368(R9)
+	VPBROADCASTD vc_avx512<>+216(SB), Z0
+	VMOVDQA32    Z0, 2432(R9)
+	VPBROADCASTD vc_avx512<>+220(SB), Z0
+	VMOVDQA32    Z0, 2496(R9)
+	VPBROADCASTD vc_avx512<>+224(SB), Z0
+	VMOVDQA32    Z0, 2560(R9)
+	VPBROADCASTD vc_avx512<>+228(SB), Z0
+	VMOVDQA32    Z0, 2624(R9)
+	VPBROADCASTD vc_avx512<>+232(SB), Z0
+	VMOVDQA32    Z0, 2688(R9)
+	VPBROADCASTD vc_avx512<>+236(SB), Z0
+	VMOVDQA32    Z0, 2752(R9)
+	VPBROADCASTD vc_avx512<>+240(SB), Z0
+	VMOVDQA32    Z0, 2816(R9)
+	VPBROADCASTD vc_avx512<>+244(SB), Z0
+	VMOVDQA32    Z0, 2880(R9)
+	VPBROADCASTD vc_avx512<>+248(SB), Z0
+	VMOVDQA32    Z0, 2944(R9)
+	VPBROADCASTD vc_avx512<>+252(SB), Z0
+	VMOVDQA32    Z0, 3008(R9)
+	VPBROADCASTD vc_avx512<>+256(SB), Z0
+	VMOVDQA32    Z0, 3072(R9)
+	VPBROADCASTD vc_avx512<>+260(SB), Z0
+	VMOVDQA32    Z0, 3136(R9)
+	VPBROADCASTD vc_avx512<>+264(SB), Z0
+	VMOVDQA32    Z0, 3200(R9)
+	VPBROADCASTD vc_avx512<>+268(SB), Z0
+	VMOVDQA32    Z0, 3264(R9)
+	VPBROADCASTD vc_avx512<>+272(SB), Z0
+	VMOVDQA32    Z0, 3328(R9)
+	VPBROADCASTD vc_avx512<>+276(SB), Z0
+	VMOVDQA32    Z0, 3392(R9)
+	VPBROADCASTD vc_avx512<>+280(SB), Z0
+	VMOVDQA32    Z0, 3456(R9)
+	VPBROADCASTD vc_avx512<>+284(SB), Z0
+	VMOVDQA32    Z0, 3520(R9)
+	VPBROADCASTD vc_avx512<>+288(SB), Z0
+	VMOVDQA32    Z0, 3584(R9)
+	VPBROADCASTD vc_avx512<>+292(SB), Z0
+	VMOVDQA32    Z0, 3648(R9)
+	VPBROADCASTD vc_avx512<>+296(SB), Z0
+	VMOVDQA32    Z0, 3712(R9)
+	VPBROADCASTD vc_avx512<>+300(SB), Z0
+	VMOVDQA32    Z0, 3776(R9)
+	VPBROADCASTD vc_avx512<>+304(SB), Z0
+	VMOVDQA32    Z0, 3840(R9)
+	VPBROADCASTD vc_avx512<>+308(SB), Z0
+	VMOVDQA32    Z0, 3904(R9)
+	VPBROADCASTD vc_avx512<>+312(SB), Z0
+	VMOVDQA32    Z0, 3968(R9)
+	VPBROADCASTD vc_avx512<>+316(SB), Z0
+	VMOVDQA32    Z0, 4032(R9)
+	VPBROADCASTD vc_avx512<>+320(SB), Z0
+	VMOVDQA32    Z0, 4096(R9)
+	VPBROADCASTD vc_avx512<>+324(SB), Z0
+	VMOVDQA32    Z0, 4160(R9)
+	VPBROADCASTD vc_avx512<>+328(SB), Z0
+	VMOVDQA32    Z0, 4224(R9)
+	PCALIGN      $0x40
 
 loop:
 	TESTL        CX, CX
 	JZ           notfound
-	MOVL         DX, (SP)
-	VPBROADCASTD (SP), Z4
-	VPADDD       vx_avx512<>+0(SB), Z4, Z4
-	VPSHUFB      vx_avx512<>+64(SB), Z4, Z4
-	VMOVDQU32    64(SP), Z5
-	VMOVDQU32    128(SP), Z6
-	VMOVDQU32    192(SP), Z7
-	VMOVDQU32    256(SP), Z8
-	VMOVDQU32    320(SP), Z9
-	VMOVDQU32    384(SP), Z10
-	VMOVDQU32    448(SP), Z11
-	VPADDD       512(SP), Z4, Z12
+	MOVL         DX, -8192(R9)
+	VPBROADCASTD -8192(R9), Z4
+	VPADDD       -1152(R9), Z4, Z4
+	VPSHUFB      -1088(R9), Z4, Z4
+	VMOVDQU32    -8128(R9), Z5
+	VMOVDQU32    -8064(R9), Z6
+	VMOVDQU32    -8000(R9), Z7
+	VMOVDQU32    -7936(R9), Z8
+	VMOVDQU32    -7872(R9), Z9
+	VMOVDQU32    -7808(R9), Z10
+	VMOVDQU32    -7744(R9), Z11
+	VPADDD       -7680(R9), Z4, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
@@ -7813,7 +7991,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       vc_avx512<>+0(SB), Z11, Z11
+	VPADDD       -1024(R9), Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
@@ -7832,7 +8010,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
-	VPADDD       vc_avx512<>+64(SB), Z10, Z10
+	VPADDD       -960(R9), Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
@@ -7851,7 +8029,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z5, Z12, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
-	VPADDD       vc_avx512<>+128(SB), Z9, Z9
+	VPADDD       -896(R9), Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
@@ -7870,7 +8048,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z12, Z11, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
-	VPADDD       vc_avx512<>+192(SB), Z8, Z8
+	VPADDD       -832(R9), Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
@@ -7889,7 +8067,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z11, Z10, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       vc_avx512<>+256(SB), Z7, Z7
+	VPADDD       -768(R9), Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
@@ -7908,7 +8086,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z10, Z9, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       vc_avx512<>+320(SB), Z6, Z6
+	VPADDD       -704(R9), Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
@@ -7927,7 +8105,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z9, Z8, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       vc_avx512<>+384(SB), Z5, Z5
+	VPADDD       -640(R9), Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
@@ -7946,7 +8124,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z8, Z7, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       vc_avx512<>+448(SB), Z12, Z12
+	VPADDD       -576(R9), Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -7965,7 +8143,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       vc_avx512<>+512(SB), Z11, Z11
+	VPADDD       -512(R9), Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
@@ -7984,7 +8162,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z11, Z11
-	VPADDD       vc_avx512<>+576(SB), Z10, Z10
+	VPADDD       -448(R9), Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
 	VPRORD       $0x0b, Z7, Z1
@@ -8003,7 +8181,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z5, Z12, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z10, Z10
-	VPADDD       vc_avx512<>+640(SB), Z9, Z9
+	VPADDD       -384(R9), Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
 	VPRORD       $0x0b, Z6, Z1
@@ -8022,7 +8200,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z12, Z11, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z9, Z9
-	VPADDD       vc_avx512<>+704(SB), Z8, Z8
+	VPADDD       -320(R9), Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
 	VPRORD       $0x0b, Z5, Z1
@@ -8041,8 +8219,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z11, Z10, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       vc_avx512<>+768(SB), Z7, Z7
-	VPADDD       576(SP), Z7, Z7
+	VPADDD       -256(R9), Z7, Z7
+	VPADDD       -7616(R9), Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
 	VPRORD       $0x0b, Z12, Z1
@@ -8061,8 +8239,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z10, Z9, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       vc_avx512<>+832(SB), Z6, Z6
-	VPADDD       640(SP), Z6, Z6
+	VPADDD       -192(R9), Z6, Z6
+	VPADDD       -7552(R9), Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
@@ -8085,8 +8263,8 @@ loop:
 	VPRORD       $0x12, Z4, Z1
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z13
-	VPADDD       704(SP), Z13, Z13
-	VPADDD       vc_avx512<>+896(SB), Z5, Z5
+	VPADDD       -7488(R9), Z13, Z13
+	VPADDD       -128(R9), Z5, Z5
 	VPADDD       Z13, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -8106,8 +8284,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z8, Z7, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       768(SP), Z4, Z4
-	VPADDD       vc_avx512<>+960(SB), Z12, Z12
+	VPADDD       -7424(R9), Z4, Z4
+	VPADDD       -64(R9), Z12, Z12
 	VPADDD       Z4, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -8131,8 +8309,8 @@ loop:
 	VPRORD       $0x13, Z13, Z1
 	VPSRLD       $0x0a, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z14
-	VPADDD       vc_avx512<>+1024(SB), Z14, Z14
-	VPADDD       vc_avx512<>+1088(SB), Z11, Z11
+	VPADDD       (R9), Z14, Z14
+	VPADDD       64(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -8156,7 +8334,7 @@ loop:
 	VPRORD       $0x13, Z4, Z1
 	VPSRLD       $0x0a, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z15
-	VPADDD       vc_avx512<>+1152(SB), Z10, Z10
+	VPADDD       128(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -8180,8 +8358,8 @@ loop:
 	VPRORD       $0x13, Z14, Z1
 	VPSRLD       $0x0a, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z16
-	VPADDD       vc_avx512<>+1216(SB), Z16, Z16
-	VPADDD       vc_avx512<>+1280(SB), Z9, Z9
+	VPADDD       192(R9), Z16, Z16
+	VPADDD       256(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -8205,8 +8383,8 @@ loop:
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z17
-	VPADDD       832(SP), Z17, Z17
-	VPADDD       vc_avx512<>+1344(SB), Z8, Z8
+	VPADDD       -7360(R9), Z17, Z17
+	VPADDD       320(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -8230,8 +8408,8 @@ loop:
 	VPRORD       $0x13, Z16, Z1
 	VPSRLD       $0x0a, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z18
-	VPADDD       896(SP), Z18, Z18
-	VPADDD       vc_avx512<>+1408(SB), Z7, Z7
+	VPADDD       -7296(R9), Z18, Z18
+	VPADDD       384(R9), Z7, Z7
 	VPADDD       Z18, Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
@@ -8256,7 +8434,7 @@ loop:
 	VPSRLD       $0x0a, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z19
 	VPADDD       Z13, Z19, Z19
-	VPADDD       vc_avx512<>+1472(SB), Z6, Z6
+	VPADDD       448(R9), Z6, Z6
 	VPADDD       Z19, Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
@@ -8281,7 +8459,7 @@ loop:
 	VPSRLD       $0x0a, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z20
 	VPADDD       Z4, Z20, Z20
-	VPADDD       vc_avx512<>+1536(SB), Z5, Z5
+	VPADDD       512(R9), Z5, Z5
 	VPADDD       Z20, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -8306,7 +8484,7 @@ loop:
 	VPSRLD       $0x0a, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z21
 	VPADDD       Z14, Z21, Z21
-	VPADDD       vc_avx512<>+1600(SB), Z12, Z12
+	VPADDD       576(R9), Z12, Z12
 	VPADDD       Z21, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -8331,7 +8509,7 @@ loop:
 	VPSRLD       $0x0a, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z22
 	VPADDD       Z15, Z22, Z22
-	VPADDD       vc_avx512<>+1664(SB), Z11, Z11
+	VPADDD       640(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -8356,7 +8534,7 @@ loop:
 	VPSRLD       $0x0a, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z23
 	VPADDD       Z16, Z23, Z23
-	VPADDD       vc_avx512<>+1728(SB), Z10, Z10
+	VPADDD       704(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -8381,8 +8559,8 @@ loop:
 	VPSRLD       $0x0a, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z24
 	VPADDD       Z17, Z24, Z24
-	VPADDD       vc_avx512<>+1792(SB), Z24, Z24
-	VPADDD       vc_avx512<>+1856(SB), Z9, Z9
+	VPADDD       768(R9), Z24, Z24
+	VPADDD       832(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -8407,8 +8585,8 @@ loop:
 	VPSRLD       $0x0a, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z25
 	VPADDD       Z18, Z25, Z25
-	VPADDD       960(SP), Z25, Z25
-	VPADDD       vc_avx512<>+1920(SB), Z8, Z8
+	VPADDD       -7232(R9), Z25, Z25
+	VPADDD       896(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -8433,8 +8611,8 @@ loop:
 	VPSRLD       $0x0a, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z26
 	VPADDD       Z19, Z26, Z26
-	VPADDD       1024(SP), Z26, Z26
-	VPADDD       vc_avx512<>+1984(SB), Z7, Z7
+	VPADDD       -7168(R9), Z26, Z26
+	VPADDD       960(R9), Z7, Z7
 	VPADDD       Z26, Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
@@ -8464,8 +8642,8 @@ loop:
 	VPSRLD       $0x03, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       1088(SP), Z27, Z27
-	VPADDD       vc_avx512<>+2048(SB), Z6, Z6
+	VPADDD       -7104(R9), Z27, Z27
+	VPADDD       1024(R9), Z6, Z6
 	VPADDD       Z27, Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
@@ -8496,7 +8674,7 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       vc_avx512<>+2112(SB), Z5, Z5
+	VPADDD       1088(R9), Z5, Z5
 	VPADDD       Z13, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -8527,7 +8705,7 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       vc_avx512<>+2176(SB), Z12, Z12
+	VPADDD       1152(R9), Z12, Z12
 	VPADDD       Z4, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -8558,7 +8736,7 @@ loop:
 	VPSRLD       $0x03, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       vc_avx512<>+2240(SB), Z11, Z11
+	VPADDD       1216(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -8589,7 +8767,7 @@ loop:
 	VPSRLD       $0x03, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       vc_avx512<>+2304(SB), Z10, Z10
+	VPADDD       1280(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -8620,7 +8798,7 @@ loop:
 	VPSRLD       $0x03, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z16, Z16
-	VPADDD       vc_avx512<>+2368(SB), Z9, Z9
+	VPADDD       1344(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -8651,7 +8829,7 @@ loop:
 	VPSRLD       $0x03, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z17, Z17
-	VPADDD       vc_avx512<>+2432(SB), Z8, Z8
+	VPADDD       1408(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -8682,7 +8860,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       vc_avx512<>+2496(SB), Z7, Z7
+	VPADDD       1472(R9), Z7, Z7
 	VPADDD       Z18, Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
@@ -8713,7 +8891,7 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       vc_avx512<>+2560(SB), Z6, Z6
+	VPADDD       1536(R9), Z6, Z6
 	VPADDD       Z19, Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
@@ -8744,7 +8922,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       vc_avx512<>+2624(SB), Z5, Z5
+	VPADDD       1600(R9), Z5, Z5
 	VPADDD       Z20, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -8775,7 +8953,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       vc_avx512<>+2688(SB), Z12, Z12
+	VPADDD       1664(R9), Z12, Z12
 	VPADDD       Z21, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -8806,7 +8984,7 @@ loop:
 	VPSRLD       $0x03, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z22, Z22
-	VPADDD       vc_avx512<>+2752(SB), Z11, Z11
+	VPADDD       1728(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -8837,7 +9015,7 @@ loop:
 	VPSRLD       $0x03, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z23, Z23
-	VPADDD       vc_avx512<>+2816(SB), Z10, Z10
+	VPADDD       1792(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -8868,7 +9046,7 @@ loop:
 	VPSRLD       $0x03, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z24, Z24
-	VPADDD       vc_avx512<>+2880(SB), Z9, Z9
+	VPADDD       1856(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -8899,7 +9077,7 @@ loop:
 	VPSRLD       $0x03, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z25, Z25
-	VPADDD       vc_avx512<>+2944(SB), Z8, Z8
+	VPADDD       1920(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -8930,7 +9108,7 @@ loop:
 	VPSRLD       $0x03, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z26, Z26
-	VPADDD       vc_avx512<>+3008(SB), Z7, Z7
+	VPADDD       1984(R9), Z7, Z7
 	VPADDD       Z26, Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
@@ -8961,7 +9139,7 @@ loop:
 	VPSRLD       $0x03, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       vc_avx512<>+3072(SB), Z6, Z6
+	VPADDD       2048(R9), Z6, Z6
 	VPADDD       Z27, Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
@@ -8992,7 +9170,7 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       vc_avx512<>+3136(SB), Z5, Z5
+	VPADDD       2112(R9), Z5, Z5
 	VPADDD       Z13, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -9023,7 +9201,7 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       vc_avx512<>+3200(SB), Z12, Z12
+	VPADDD       2176(R9), Z12, Z12
 	VPADDD       Z4, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -9054,7 +9232,7 @@ loop:
 	VPSRLD       $0x03, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       vc_avx512<>+3264(SB), Z11, Z11
+	VPADDD       2240(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -9085,7 +9263,7 @@ loop:
 	VPSRLD       $0x03, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       vc_avx512<>+3328(SB), Z10, Z10
+	VPADDD       2304(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -9116,7 +9294,7 @@ loop:
 	VPSRLD       $0x03, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z16, Z16
-	VPADDD       vc_avx512<>+3392(SB), Z9, Z9
+	VPADDD       2368(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -9147,7 +9325,7 @@ loop:
 	VPSRLD       $0x03, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z17, Z17
-	VPADDD       vc_avx512<>+3456(SB), Z8, Z8
+	VPADDD       2432(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -9178,7 +9356,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       vc_avx512<>+3520(SB), Z7, Z7
+	VPADDD       2496(R9), Z7, Z7
 	VPADDD       Z18, Z7, Z7
 	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z12, Z0
@@ -9209,7 +9387,7 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       vc_avx512<>+3584(SB), Z6, Z6
+	VPADDD       2560(R9), Z6, Z6
 	VPADDD       Z19, Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
@@ -9240,7 +9418,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       vc_avx512<>+3648(SB), Z5, Z5
+	VPADDD       2624(R9), Z5, Z5
 	VPADDD       Z20, Z5, Z5
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
@@ -9271,7 +9449,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       vc_avx512<>+3712(SB), Z12, Z12
+	VPADDD       2688(R9), Z12, Z12
 	VPADDD       Z21, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
@@ -9302,7 +9480,7 @@ loop:
 	VPSRLD       $0x03, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z22, Z22
-	VPADDD       vc_avx512<>+3776(SB), Z11, Z11
+	VPADDD       2752(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
 	VPADDD       Z11, Z7, Z7
 	VPRORD       $0x06, Z8, Z0
@@ -9333,7 +9511,7 @@ loop:
 	VPSRLD       $0x03, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z23, Z23
-	VPADDD       vc_avx512<>+3840(SB), Z10, Z10
+	VPADDD       2816(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
 	VPADDD       Z10, Z6, Z6
 	VPRORD       $0x06, Z7, Z0
@@ -9364,7 +9542,7 @@ loop:
 	VPSRLD       $0x03, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z24, Z24
-	VPADDD       vc_avx512<>+3904(SB), Z9, Z9
+	VPADDD       2880(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
 	VPADDD       Z9, Z5, Z5
 	VPRORD       $0x06, Z6, Z0
@@ -9395,7 +9573,7 @@ loop:
 	VPSRLD       $0x03, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z25, Z25
-	VPADDD       vc_avx512<>+3968(SB), Z8, Z8
+	VPADDD       2944(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
 	VPADDD       Z8, Z12, Z12
 	VPRORD       $0x06, Z5, Z0
@@ -9415,24 +9593,24 @@ loop:
 	VPTERNLOGD   $0xe8, Z11, Z10, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       1152(SP), Z8, Z8
-	VPADDD       1216(SP), Z9, Z9
-	VPADDD       1280(SP), Z10, Z10
-	VPADDD       1344(SP), Z11, Z11
-	VPADDD       1408(SP), Z12, Z12
-	VPADDD       1472(SP), Z5, Z5
-	VPADDD       1536(SP), Z6, Z6
-	VPADDD       1600(SP), Z7, Z7
-	VPADDD       vc_avx512<>+4032(SB), Z8, Z16
-	VPADDD       vc_avx512<>+4096(SB), Z16, Z23
-	VPADDD       vc_avx512<>+4160(SB), Z16, Z16
-	VMOVDQU32    vc_avx512<>+4224(SB), Z25
-	VMOVDQU32    vc_avx512<>+4288(SB), Z26
-	VMOVDQU32    vc_avx512<>+4352(SB), Z18
-	VMOVDQU32    vc_avx512<>+4416(SB), Z24
-	VMOVDQU32    vc_avx512<>+4480(SB), Z17
-	VMOVDQU32    vc_avx512<>+4544(SB), Z22
-	VPADDD       vc_avx512<>+4608(SB), Z22, Z22
+	VPADDD       -7040(R9), Z8, Z8
+	VPADDD       -6976(R9), Z9, Z9
+	VPADDD       -6912(R9), Z10, Z10
+	VPADDD       -6848(R9), Z11, Z11
+	VPADDD       -6784(R9), Z12, Z12
+	VPADDD       -6720(R9), Z5, Z5
+	VPADDD       -6656(R9), Z6, Z6
+	VPADDD       -6592(R9), Z7, Z7
+	VPADDD       3008(R9), Z8, Z16
+	VPADDD       3072(R9), Z16, Z23
+	VPADDD       3136(R9), Z16, Z16
+	VMOVDQU32    3200(R9), Z25
+	VMOVDQU32    3264(R9), Z26
+	VMOVDQU32    3328(R9), Z18
+	VMOVDQU32    3392(R9), Z24
+	VMOVDQU32    3456(R9), Z17
+	VMOVDQU32    3520(R9), Z22
+	VPADDD       3584(R9), Z22, Z22
 	VPADDD       Z9, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -9452,7 +9630,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
-	VPADDD       vc_avx512<>+4672(SB), Z17, Z17
+	VPADDD       3648(R9), Z17, Z17
 	VPADDD       Z10, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -9472,7 +9650,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z25, Z16, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
-	VPADDD       vc_avx512<>+4736(SB), Z24, Z24
+	VPADDD       3712(R9), Z24, Z24
 	VPADDD       Z11, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -9492,7 +9670,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z22, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
-	VPADDD       vc_avx512<>+4800(SB), Z23, Z23
+	VPADDD       3776(R9), Z23, Z23
 	VPADDD       Z12, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -9512,7 +9690,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z22, Z17, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
-	VPADDD       vc_avx512<>+64(SB), Z18, Z18
+	VPADDD       -960(R9), Z18, Z18
 	VPADDD       Z5, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -9532,7 +9710,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z17, Z24, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       vc_avx512<>+128(SB), Z26, Z26
+	VPADDD       -896(R9), Z26, Z26
 	VPADDD       Z6, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -9552,7 +9730,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z24, Z23, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
-	VPADDD       vc_avx512<>+192(SB), Z25, Z25
+	VPADDD       -832(R9), Z25, Z25
 	VPADDD       Z7, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -9572,7 +9750,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z23, Z18, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z25, Z25
-	VPADDD       vc_avx512<>+4864(SB), Z16, Z16
+	VPADDD       3840(R9), Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -9591,7 +9769,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
-	VPADDD       vc_avx512<>+320(SB), Z22, Z22
+	VPADDD       -704(R9), Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
@@ -9610,7 +9788,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z22, Z22
-	VPADDD       vc_avx512<>+384(SB), Z17, Z17
+	VPADDD       -640(R9), Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
 	VPRORD       $0x0b, Z18, Z1
@@ -9629,7 +9807,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z25, Z16, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z17, Z17
-	VPADDD       vc_avx512<>+448(SB), Z24, Z24
+	VPADDD       -576(R9), Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
 	VPRORD       $0x0b, Z26, Z1
@@ -9648,7 +9826,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z22, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z24, Z24
-	VPADDD       vc_avx512<>+512(SB), Z23, Z23
+	VPADDD       -512(R9), Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
 	VPRORD       $0x0b, Z25, Z1
@@ -9667,7 +9845,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z22, Z17, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z23, Z23
-	VPADDD       vc_avx512<>+576(SB), Z18, Z18
+	VPADDD       -448(R9), Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
 	VPRORD       $0x0b, Z16, Z1
@@ -9686,7 +9864,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z17, Z24, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       vc_avx512<>+640(SB), Z26, Z26
+	VPADDD       -384(R9), Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
@@ -9705,7 +9883,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z24, Z23, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z26, Z26
-	VPADDD       vc_avx512<>+4928(SB), Z25, Z25
+	VPADDD       3904(R9), Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
@@ -9729,7 +9907,7 @@ loop:
 	VPSRLD       $0x03, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       vc_avx512<>+768(SB), Z16, Z16
+	VPADDD       -256(R9), Z16, Z16
 	VPADDD       Z8, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -9754,8 +9932,8 @@ loop:
 	VPSRLD       $0x03, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z9, Z9
-	VPADDD       vc_avx512<>+4992(SB), Z9, Z9
-	VPADDD       vc_avx512<>+832(SB), Z22, Z22
+	VPADDD       3968(R9), Z9, Z9
+	VPADDD       -192(R9), Z22, Z22
 	VPADDD       Z9, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -9785,7 +9963,7 @@ loop:
 	VPSRLD       $0x03, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z10, Z10
-	VPADDD       vc_avx512<>+896(SB), Z17, Z17
+	VPADDD       -128(R9), Z17, Z17
 	VPADDD       Z10, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -9815,7 +9993,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z11, Z11
-	VPADDD       vc_avx512<>+960(SB), Z24, Z24
+	VPADDD       -64(R9), Z24, Z24
 	VPADDD       Z11, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -9845,7 +10023,7 @@ loop:
 	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       vc_avx512<>+1088(SB), Z23, Z23
+	VPADDD       64(R9), Z23, Z23
 	VPADDD       Z12, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -9875,7 +10053,7 @@ loop:
 	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       vc_avx512<>+1152(SB), Z18, Z18
+	VPADDD       128(R9), Z18, Z18
 	VPADDD       Z5, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -9905,8 +10083,8 @@ loop:
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       vc_avx512<>+5056(SB), Z6, Z6
-	VPADDD       vc_avx512<>+1280(SB), Z26, Z26
+	VPADDD       4032(R9), Z6, Z6
+	VPADDD       256(R9), Z26, Z26
 	VPADDD       Z6, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -9932,8 +10110,8 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
 	VPADDD       Z8, Z7, Z7
-	VPADDD       vc_avx512<>+5120(SB), Z7, Z7
-	VPADDD       vc_avx512<>+1344(SB), Z25, Z25
+	VPADDD       4096(R9), Z7, Z7
+	VPADDD       320(R9), Z25, Z25
 	VPADDD       Z7, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -9958,8 +10136,8 @@ loop:
 	VPSRLD       $0x0a, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z21
 	VPADDD       Z9, Z21, Z21
-	VPADDD       vc_avx512<>+1024(SB), Z21, Z21
-	VPADDD       vc_avx512<>+1408(SB), Z16, Z16
+	VPADDD       (R9), Z21, Z21
+	VPADDD       384(R9), Z16, Z16
 	VPADDD       Z21, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -9984,7 +10162,7 @@ loop:
 	VPSRLD       $0x0a, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z15
 	VPADDD       Z10, Z15, Z15
-	VPADDD       vc_avx512<>+1472(SB), Z22, Z22
+	VPADDD       448(R9), Z22, Z22
 	VPADDD       Z15, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -10009,7 +10187,7 @@ loop:
 	VPSRLD       $0x0a, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z20
 	VPADDD       Z11, Z20, Z20
-	VPADDD       vc_avx512<>+1536(SB), Z17, Z17
+	VPADDD       512(R9), Z17, Z17
 	VPADDD       Z20, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -10034,7 +10212,7 @@ loop:
 	VPSRLD       $0x0a, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z14
 	VPADDD       Z12, Z14, Z14
-	VPADDD       vc_avx512<>+1600(SB), Z24, Z24
+	VPADDD       576(R9), Z24, Z24
 	VPADDD       Z14, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -10059,7 +10237,7 @@ loop:
 	VPSRLD       $0x0a, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z19
 	VPADDD       Z5, Z19, Z19
-	VPADDD       vc_avx512<>+1664(SB), Z23, Z23
+	VPADDD       640(R9), Z23, Z23
 	VPADDD       Z19, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -10084,7 +10262,7 @@ loop:
 	VPSRLD       $0x0a, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z4
 	VPADDD       Z6, Z4, Z4
-	VPADDD       vc_avx512<>+1728(SB), Z18, Z18
+	VPADDD       704(R9), Z18, Z18
 	VPADDD       Z4, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -10109,8 +10287,8 @@ loop:
 	VPSRLD       $0x0a, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z13
 	VPADDD       Z7, Z13, Z13
-	VPADDD       vc_avx512<>+5184(SB), Z13, Z13
-	VPADDD       vc_avx512<>+1856(SB), Z26, Z26
+	VPADDD       4160(R9), Z13, Z13
+	VPADDD       832(R9), Z26, Z26
 	VPADDD       Z13, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -10140,8 +10318,8 @@ loop:
 	VPSRLD       $0x03, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       vc_avx512<>+5056(SB), Z27, Z27
-	VPADDD       vc_avx512<>+1920(SB), Z25, Z25
+	VPADDD       4032(R9), Z27, Z27
+	VPADDD       896(R9), Z25, Z25
 	VPADDD       Z27, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -10172,7 +10350,7 @@ loop:
 	VPSRLD       $0x03, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       vc_avx512<>+1984(SB), Z16, Z16
+	VPADDD       960(R9), Z16, Z16
 	VPADDD       Z8, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -10203,7 +10381,7 @@ loop:
 	VPSRLD       $0x03, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z9, Z9
-	VPADDD       vc_avx512<>+2048(SB), Z22, Z22
+	VPADDD       1024(R9), Z22, Z22
 	VPADDD       Z9, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -10234,7 +10412,7 @@ loop:
 	VPSRLD       $0x03, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z10, Z10
-	VPADDD       vc_avx512<>+2112(SB), Z17, Z17
+	VPADDD       1088(R9), Z17, Z17
 	VPADDD       Z10, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -10265,7 +10443,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z11, Z11
-	VPADDD       vc_avx512<>+2176(SB), Z24, Z24
+	VPADDD       1152(R9), Z24, Z24
 	VPADDD       Z11, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -10296,7 +10474,7 @@ loop:
 	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       vc_avx512<>+2240(SB), Z23, Z23
+	VPADDD       1216(R9), Z23, Z23
 	VPADDD       Z12, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -10327,7 +10505,7 @@ loop:
 	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       vc_avx512<>+2304(SB), Z18, Z18
+	VPADDD       1280(R9), Z18, Z18
 	VPADDD       Z5, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -10358,7 +10536,7 @@ loop:
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       vc_avx512<>+2368(SB), Z26, Z26
+	VPADDD       1344(R9), Z26, Z26
 	VPADDD       Z6, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -10389,7 +10567,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       vc_avx512<>+2432(SB), Z25, Z25
+	VPADDD       1408(R9), Z25, Z25
 	VPADDD       Z7, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -10420,7 +10598,7 @@ loop:
 	VPSRLD       $0x03, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       vc_avx512<>+2496(SB), Z16, Z16
+	VPADDD       1472(R9), Z16, Z16
 	VPADDD       Z21, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -10451,7 +10629,7 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       vc_avx512<>+2560(SB), Z22, Z22
+	VPADDD       1536(R9), Z22, Z22
 	VPADDD       Z15, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -10482,7 +10660,7 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       vc_avx512<>+2624(SB), Z17, Z17
+	VPADDD       1600(R9), Z17, Z17
 	VPADDD       Z20, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -10513,7 +10691,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       vc_avx512<>+2688(SB), Z24, Z24
+	VPADDD       1664(R9), Z24, Z24
 	VPADDD       Z14, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -10544,7 +10722,7 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       vc_avx512<>+2752(SB), Z23, Z23
+	VPADDD       1728(R9), Z23, Z23
 	VPADDD       Z19, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -10575,7 +10753,7 @@ loop:
 	VPSRLD       $0x03, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       vc_avx512<>+2816(SB), Z18, Z18
+	VPADDD       1792(R9), Z18, Z18
 	VPADDD       Z4, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -10606,7 +10784,7 @@ loop:
 	VPSRLD       $0x03, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       vc_avx512<>+2880(SB), Z26, Z26
+	VPADDD       1856(R9), Z26, Z26
 	VPADDD       Z13, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -10637,7 +10815,7 @@ loop:
 	VPSRLD       $0x03, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       vc_avx512<>+2944(SB), Z25, Z25
+	VPADDD       1920(R9), Z25, Z25
 	VPADDD       Z27, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -10668,7 +10846,7 @@ loop:
 	VPSRLD       $0x03, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z8, Z8
-	VPADDD       vc_avx512<>+3008(SB), Z16, Z16
+	VPADDD       1984(R9), Z16, Z16
 	VPADDD       Z8, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -10699,7 +10877,7 @@ loop:
 	VPSRLD       $0x03, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z9, Z9
-	VPADDD       vc_avx512<>+3072(SB), Z22, Z22
+	VPADDD       2048(R9), Z22, Z22
 	VPADDD       Z9, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -10730,7 +10908,7 @@ loop:
 	VPSRLD       $0x03, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z10, Z10
-	VPADDD       vc_avx512<>+3136(SB), Z17, Z17
+	VPADDD       2112(R9), Z17, Z17
 	VPADDD       Z10, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -10761,7 +10939,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z11, Z11
-	VPADDD       vc_avx512<>+3200(SB), Z24, Z24
+	VPADDD       2176(R9), Z24, Z24
 	VPADDD       Z11, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -10792,7 +10970,7 @@ loop:
 	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       vc_avx512<>+3264(SB), Z23, Z23
+	VPADDD       2240(R9), Z23, Z23
 	VPADDD       Z12, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -10823,7 +11001,7 @@ loop:
 	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       vc_avx512<>+3328(SB), Z18, Z18
+	VPADDD       2304(R9), Z18, Z18
 	VPADDD       Z5, Z18, Z18
 	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z16, Z0
@@ -10854,7 +11032,7 @@ loop:
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       vc_avx512<>+3392(SB), Z26, Z26
+	VPADDD       2368(R9), Z26, Z26
 	VPADDD       Z6, Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
@@ -10885,7 +11063,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       vc_avx512<>+3456(SB), Z25, Z25
+	VPADDD       2432(R9), Z25, Z25
 	VPADDD       Z7, Z25, Z25
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
@@ -10916,7 +11094,7 @@ loop:
 	VPSRLD       $0x03, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       vc_avx512<>+3520(SB), Z16, Z16
+	VPADDD       2496(R9), Z16, Z16
 	VPADDD       Z21, Z16, Z16
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
@@ -10947,7 +11125,7 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       vc_avx512<>+3584(SB), Z22, Z22
+	VPADDD       2560(R9), Z22, Z22
 	VPADDD       Z15, Z22, Z22
 	VPADDD       Z22, Z18, Z18
 	VPRORD       $0x06, Z23, Z0
@@ -10969,7 +11147,7 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       vc_avx512<>+3648(SB), Z17, Z17
+	VPADDD       2624(R9), Z17, Z17
 	VPADDD       Z20, Z17, Z17
 	VPADDD       Z17, Z26, Z26
 	VPRORD       $0x06, Z18, Z0
@@ -10991,7 +11169,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       vc_avx512<>+3712(SB), Z24, Z24
+	VPADDD       2688(R9), Z24, Z24
 	VPADDD       Z14, Z24, Z24
 	VPADDD       Z24, Z25, Z25
 	VPRORD       $0x06, Z26, Z0
@@ -11013,7 +11191,7 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       vc_avx512<>+3776(SB), Z23, Z23
+	VPADDD       2752(R9), Z23, Z23
 	VPADDD       Z19, Z23, Z23
 	VPADDD       Z23, Z16, Z16
 	VPRORD       $0x06, Z25, Z0
@@ -11024,9 +11202,9 @@ loop:
 	VPTERNLOGD   $0xca, Z18, Z26, Z1
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z16, Z16
-	VPADDD       vc_avx512<>+5248(SB), Z16, Z0
-	VPSHUFB      vx_avx512<>+64(SB), Z0, Z0
-	VPCMPUD      $0x02, 1664(SP), Z0, K1
+	VPADDD       4224(R9), Z16, Z0
+	VPSHUFB      -1088(R9), Z0, Z0
+	VPCMPUD      $0x02, -6528(R9), Z0, K1
 	KMOVW        K1, R10
 	TESTL        R10, R10
 	JZ           next
@@ -11059,1334 +11237,89 @@ found:
 	RET
 
 DATA vc_avx512<>+0(SB)/4, $0xb956c25b
-DATA vc_avx512<>+4(SB)/4, $0xb956c25b
-DATA vc_avx512<>+8(SB)/4, $0xb956c25b
-DATA vc_avx512<>+12(SB)/4, $0xb956c25b
-DATA vc_avx512<>+16(SB)/4, $0xb956c25b
-DATA vc_avx512<>+20(SB)/4, $0xb956c25b
-DATA vc_avx512<>+24(SB)/4, $0xb956c25b
-DATA vc_avx512<>+28(SB)/4, $0xb956c25b
-DATA vc_avx512<>+32(SB)/4, $0xb956c25b
-DATA vc_avx512<>+36(SB)/4, $0xb956c25b
-DATA vc_avx512<>+40(SB)/4, $0xb956c25b
-DATA vc_avx512<>+44(SB)/4, $0xb956c25b
-DATA vc_avx512<>+48(SB)/4, $0xb956c25b
-DATA vc_avx512<>+52(SB)/4, $0xb956c25b
-DATA vc_avx512<>+56(SB)/4, $0xb956c25b
-DATA vc_avx512<>+60(SB)/4, $0xb956c25b
-DATA vc_avx512<>+64(SB)/4, $0x59f111f1
-DATA vc_avx512<>+68(SB)/4, $0x59f111f1
-DATA vc_avx512<>+72(SB)/4, $0x59f111f1
-DATA vc_avx512<>+76(SB)/4, $0x59f111f1
-DATA vc_avx512<>+80(SB)/4, $0x59f111f1
-DATA vc_avx512<>+84(SB)/4, $0x59f111f1
-DATA vc_avx512<>+88(SB)/4, $0x59f111f1
-DATA vc_avx512<>+92(SB)/4, $0x59f111f1
-DATA vc_avx512<>+96(SB)/4, $0x59f111f1
-DATA vc_avx512<>+100(SB)/4, $0x59f111f1
-DATA vc_avx512<>+104(SB)/4, $0x59f111f1
-DATA vc_avx512<>+108(SB)/4, $0x59f111f1
-DATA vc_avx512<>+112(SB)/4, $0x59f111f1
-DATA vc_avx512<>+116(SB)/4, $0x59f111f1
-DATA vc_avx512<>+120(SB)/4, $0x59f111f1
-DATA vc_avx512<>+124(SB)/4, $0x59f111f1
-DATA vc_avx512<>+128(SB)/4, $0x923f82a4
-DATA vc_avx512<>+132(SB)/4, $0x923f82a4
-DATA vc_avx512<>+136(SB)/4, $0x923f82a4
-DATA vc_avx512<>+140(SB)/4, $0x923f82a4
-DATA vc_avx512<>+144(SB)/4, $0x923f82a4
-DATA vc_avx512<>+148(SB)/4, $0x923f82a4
-DATA vc_avx512<>+152(SB)/4, $0x923f82a4
-DATA vc_avx512<>+156(SB)/4, $0x923f82a4
-DATA vc_avx512<>+160(SB)/4, $0x923f82a4
-DATA vc_avx512<>+164(SB)/4, $0x923f82a4
-DATA vc_avx512<>+168(SB)/4, $0x923f82a4
-DATA vc_avx512<>+172(SB)/4, $0x923f82a4
-DATA vc_avx512<>+176(SB)/4, $0x923f82a4
-DATA vc_avx512<>+180(SB)/4, $0x923f82a4
-DATA vc_avx512<>+184(SB)/4, $0x923f82a4
-DATA vc_avx512<>+188(SB)/4, $0x923f82a4
-DATA vc_avx512<>+192(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+196(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+200(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+204(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+208(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+212(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+216(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+220(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+224(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+228(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+232(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+236(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+240(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+244(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+248(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+252(SB)/4, $0xab1c5ed5
-DATA vc_avx512<>+256(SB)/4, $0xd807aa98
-DATA vc_avx512<>+260(SB)/4, $0xd807aa98
-DATA vc_avx512<>+264(SB)/4, $0xd807aa98
-DATA vc_avx512<>+268(SB)/4, $0xd807aa98
-DATA vc_avx512<>+272(SB)/4, $0xd807aa98
-DATA vc_avx512<>+276(SB)/4, $0xd807aa98
-DATA vc_avx512<>+280(SB)/4, $0xd807aa98
-DATA vc_avx512<>+284(SB)/4, $0xd807aa98
-DATA vc_avx512<>+288(SB)/4, $0xd807aa98
-DATA vc_avx512<>+292(SB)/4, $0xd807aa98
-DATA vc_avx512<>+296(SB)/4, $0xd807aa98
-DATA vc_avx512<>+300(SB)/4, $0xd807aa98
-DATA vc_avx512<>+304(SB)/4, $0xd807aa98
-DATA vc_avx512<>+308(SB)/4, $0xd807aa98
-DATA vc_avx512<>+312(SB)/4, $0xd807aa98
-DATA vc_avx512<>+316(SB)/4, $0xd807aa98
-DATA vc_avx512<>+320(SB)/4, $0x12835b01
-DATA vc_avx512<>+324(SB)/4, $0x12835b01
-DATA vc_avx512<>+328(SB)/4, $0x12835b01
-DATA vc_avx512<>+332(SB)/4, $0x12835b01
-DATA vc_avx512<>+336(SB)/4, $0x12835b01
-DATA vc_avx512<>+340(SB)/4, $0x12835b01
-DATA vc_avx512<>+344(SB)/4, $0x12835b01
-DATA vc_avx512<>+348(SB)/4, $0x12835b01
-DATA vc_avx512<>+352(SB)/4, $0x12835b01
-DATA vc_avx512<>+356(SB)/4, $0x12835b01
-DATA vc_avx512<>+360(SB)/4, $0x12835b01
-DATA vc_avx512<>+364(SB)/4, $0x12835b01
-DATA vc_avx512<>+368(SB)/4, $0x12835b01
-DATA vc_avx512<>+372(SB)/4, $0x12835b01
-DATA vc_avx512<>+376(SB)/4, $0x12835b01
-DATA vc_avx512<>+380(SB)/4, $0x12835b01
-DATA vc_avx512<>+384(SB)/4, $0x243185be
-DATA vc_avx512<>+388(SB)/4, $0x243185be
-DATA vc_avx512<>+392(SB)/4, $0x243185be
-DATA vc_avx512<>+396(SB)/4, $0x243185be
-DATA vc_avx512<>+400(SB)/4, $0x243185be
-DATA vc_avx512<>+404(SB)/4, $0x243185be
-DATA vc_avx512<>+408(SB)/4, $0x243185be
-DATA vc_avx512<>+412(SB)/4, $0x243185be
-DATA vc_avx512<>+416(SB)/4, $0x243185be
-DATA vc_avx512<>+420(SB)/4, $0x243185be
-DATA vc_avx512<>+424(SB)/4, $0x243185be
-DATA vc_avx512<>+428(SB)/4, $0x243185be
-DATA vc_avx512<>+432(SB)/4, $0x243185be
-DATA vc_avx512<>+436(SB)/4, $0x243185be
-DATA vc_avx512<>+440(SB)/4, $0x243185be
-DATA vc_avx512<>+444(SB)/4, $0x243185be
-DATA vc_avx512<>+448(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+452(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+456(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+460(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+464(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+468(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+472(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+476(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+480(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+484(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+488(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+492(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+496(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+500(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+504(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+508(SB)/4, $0x550c7dc3
-DATA vc_avx512<>+512(SB)/4, $0x72be5d74
-DATA vc_avx512<>+516(SB)/4, $0x72be5d74
-DATA vc_avx512<>+520(SB)/4, $0x72be5d74
-DATA vc_avx512<>+524(SB)/4, $0x72be5d74
-DATA vc_avx512<>+528(SB)/4, $0x72be5d74
-DATA vc_avx512<>+532(SB)/4, $0x72be5d74
-DATA vc_avx512<>+536(SB)/4, $0x72be5d74
-DATA vc_avx512<>+540(SB)/4, $0x72be5d74
-DATA vc_avx512<>+544(SB)/4, $0x72be5d74
-DATA vc_avx512<>+548(SB)/4, $0x72be5d74
-DATA vc_avx512<>+552(SB)/4, $0x72be5d74
-DATA vc_avx512<>+556(SB)/4, $0x72be5d74
-DATA vc_avx512<>+560(SB)/4, $0x72be5d74
-DATA vc_avx512<>+564(SB)/4, $0x72be5d74
-DATA vc_avx512<>+568(SB)/4, $0x72be5d74
-DATA vc_avx512<>+572(SB)/4, $0x72be5d74
-DATA vc_avx512<>+576(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+580(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+584(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+588(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+592(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+596(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+600(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+604(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+608(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+612(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+616(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+620(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+624(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+628(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+632(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+636(SB)/4, $0x80deb1fe
-DATA vc_avx512<>+640(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+644(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+648(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+652(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+656(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+660(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+664(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+668(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+672(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+676(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+680(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+684(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+688(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+692(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+696(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+700(SB)/4, $0x9bdc06a7
-DATA vc_avx512<>+704(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+708(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+712(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+716(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+720(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+724(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+728(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+732(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+736(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+740(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+744(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+748(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+752(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+756(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+760(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+764(SB)/4, $0xc19bf3f4
-DATA vc_avx512<>+768(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+772(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+776(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+780(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+784(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+788(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+792(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+796(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+800(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+804(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+808(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+812(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+816(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+820(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+824(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+828(SB)/4, $0xe49b69c1
-DATA vc_avx512<>+832(SB)/4, $0xefbe4786
-DATA vc_avx512<>+836(SB)/4, $0xefbe4786
-DATA vc_avx512<>+840(SB)/4, $0xefbe4786
-DATA vc_avx512<>+844(SB)/4, $0xefbe4786
-DATA vc_avx512<>+848(SB)/4, $0xefbe4786
-DATA vc_avx512<>+852(SB)/4, $0xefbe4786
-DATA vc_avx512<>+856(SB)/4, $0xefbe4786
-DATA vc_avx512<>+860(SB)/4, $0xefbe4786
-DATA vc_avx512<>+864(SB)/4, $0xefbe4786
-DATA vc_avx512<>+868(SB)/4, $0xefbe4786
-DATA vc_avx512<>+872(SB)/4, $0xefbe4786
-DATA vc_avx512<>+876(SB)/4, $0xefbe4786
-DATA vc_avx512<>+880(SB)/4, $0xefbe4786
-DATA vc_avx512<>+884(SB)/4, $0xefbe4786
-DATA vc_avx512<>+888(SB)/4, $0xefbe4786
-DATA vc_avx512<>+892(SB)/4, $0xefbe4786
-DATA vc_avx512<>+896(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+900(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+904(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+908(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+912(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+916(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+920(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+924(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+928(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+932(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+936(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+940(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+944(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+948(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+952(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+956(SB)/4, $0x0fc19dc6
-DATA vc_avx512<>+960(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+964(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+968(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+972(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+976(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+980(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+984(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+988(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+992(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+996(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1000(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1004(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1008(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1012(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1016(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1020(SB)/4, $0x240ca1cc
-DATA vc_avx512<>+1024(SB)/4, $0x80000000
-DATA vc_avx512<>+1028(SB)/4, $0x80000000
-DATA vc_avx512<>+1032(SB)/4, $0x80000000
-DATA vc_avx512<>+1036(SB)/4, $0x80000000
-DATA vc_avx512<>+1040(SB)/4, $0x80000000
-DATA vc_avx512<>+1044(SB)/4, $0x80000000
-DATA vc_avx512<>+1048(SB)/4, $0x80000000
-DATA vc_avx512<>+1052(SB)/4, $0x80000000
-DATA vc_avx512<>+1056(SB)/4, $0x80000000
-DATA vc_avx512<>+1060(SB)/4, $0x80000000
-DATA vc_avx512<>+1064(SB)/4, $0x80000000
-DATA vc_avx512<>+1068(SB)/4, $0x80000000
-DATA vc_avx512<>+1072(SB)/4, $0x80000000
-DATA vc_avx512<>+1076(SB)/4, $0x80000000
-DATA vc_avx512<>+1080(SB)/4, $0x80000000
-DATA vc_avx512<>+1084(SB)/4, $0x80000000
-DATA vc_avx512<>+1088(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1092(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1096(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1100(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1104(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1108(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1112(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1116(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1120(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1124(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1128(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1132(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1136(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1140(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1144(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1148(SB)/4, $0x2de92c6f
-DATA vc_avx512<>+1152(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1156(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1160(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1164(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1168(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1172(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1176(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1180(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1184(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1188(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1192(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1196(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1200(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1204(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1208(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1212(SB)/4, $0x4a7484aa
-DATA vc_avx512<>+1216(SB)/4, $0x00000280
-DATA vc_avx512<>+1220(SB)/4, $0x00000280
-DATA vc_avx512<>+1224(SB)/4, $0x00000280
-DATA vc_avx512<>+1228(SB)/4, $0x00000280
-DATA vc_avx512<>+1232(SB)/4, $0x00000280
-DATA vc_avx512<>+1236(SB)/4, $0x00000280
-DATA vc_avx512<>+1240(SB)/4, $0x00000280
-DATA vc_avx512<>+1244(SB)/4, $0x00000280
-DATA vc_avx512<>+1248(SB)/4, $0x00000280
-DATA vc_avx512<>+1252(SB)/4, $0x00000280
-DATA vc_avx512<>+1256(SB)/4, $0x00000280
-DATA vc_avx512<>+1260(SB)/4, $0x00000280
-DATA vc_avx512<>+1264(SB)/4, $0x00000280
-DATA vc_avx512<>+1268(SB)/4, $0x00000280
-DATA vc_avx512<>+1272(SB)/4, $0x00000280
-DATA vc_avx512<>+1276(SB)/4, $0x00000280
-DATA vc_avx512<>+1280(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1284(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1288(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1292(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1296(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1300(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1304(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1308(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1312(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1316(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1320(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1324(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1328(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1332(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1336(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1340(SB)/4, $0x5cb0a9dc
-DATA vc_avx512<>+1344(SB)/4, $0x76f988da
-DATA vc_avx512<>+1348(SB)/4, $0x76f988da
-DATA vc_avx512<>+1352(SB)/4, $0x76f988da
-DATA vc_avx512<>+1356(SB)/4, $0x76f988da
-DATA vc_avx512<>+1360(SB)/4, $0x76f988da
-DATA vc_avx512<>+1364(SB)/4, $0x76f988da
-DATA vc_avx512<>+1368(SB)/4, $0x76f988da
-DATA vc_avx512<>+1372(SB)/4, $0x76f988da
-DATA vc_avx512<>+1376(SB)/4, $0x76f988da
-DATA vc_avx512<>+1380(SB)/4, $0x76f988da
-DATA vc_avx512<>+1384(SB)/4, $0x76f988da
-DATA vc_avx512<>+1388(SB)/4, $0x76f988da
-DATA vc_avx512<>+1392(SB)/4, $0x76f988da
-DATA vc_avx512<>+1396(SB)/4, $0x76f988da
-DATA vc_avx512<>+1400(SB)/4, $0x76f988da
-DATA vc_avx512<>+1404(SB)/4, $0x76f988da
-DATA vc_avx512<>+1408(SB)/4, $0x983e5152
-DATA vc_avx512<>+1412(SB)/4, $0x983e5152
-DATA vc_avx512<>+1416(SB)/4, $0x983e5152
-DATA vc_avx512<>+1420(SB)/4, $0x983e5152
-DATA vc_avx512<>+1424(SB)/4, $0x983e5152
-DATA vc_avx512<>+1428(SB)/4, $0x983e5152
-DATA vc_avx512<>+1432(SB)/4, $0x983e5152
-DATA vc_avx512<>+1436(SB)/4, $0x983e5152
-DATA vc_avx512<>+1440(SB)/4, $0x983e5152
-DATA vc_avx512<>+1444(SB)/4, $0x983e5152
-DATA vc_avx512<>+1448(SB)/4, $0x983e5152
-DATA vc_avx512<>+1452(SB)/4, $0x983e5152
-DATA vc_avx512<>+1456(SB)/4, $0x983e5152
-DATA vc_avx512<>+1460(SB)/4, $0x983e5152
-DATA vc_avx512<>+1464(SB)/4, $0x983e5152
-DATA vc_avx512<>+1468(SB)/4, $0x983e5152
-DATA vc_avx512<>+1472(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1476(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1480(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1484(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1488(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1492(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1496(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1500(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1504(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1508(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1512(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1516(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1520(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1524(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1528(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1532(SB)/4, $0xa831c66d
-DATA vc_avx512<>+1536(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1540(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1544(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1548(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1552(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1556(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1560(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1564(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1568(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1572(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1576(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1580(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1584(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1588(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1592(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1596(SB)/4, $0xb00327c8
-DATA vc_avx512<>+1600(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1604(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1608(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1612(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1616(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1620(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1624(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1628(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1632(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1636(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1640(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1644(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1648(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1652(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1656(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1660(SB)/4, $0xbf597fc7
-DATA vc_avx512<>+1664(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1668(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1672(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1676(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1680(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1684(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1688(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1692(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1696(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1700(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1704(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1708(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1712(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1716(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1720(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1724(SB)/4, $0xc6e00bf3
-DATA vc_avx512<>+1728(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1732(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1736(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1740(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1744(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1748(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1752(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1756(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1760(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1764(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1768(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1772(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1776(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1780(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1784(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1788(SB)/4, $0xd5a79147
-DATA vc_avx512<>+1792(SB)/4, $0x00a00055
-DATA vc_avx512<>+1796(SB)/4, $0x00a00055
-DATA vc_avx512<>+1800(SB)/4, $0x00a00055
-DATA vc_avx512<>+1804(SB)/4, $0x00a00055
-DATA vc_avx512<>+1808(SB)/4, $0x00a00055
-DATA vc_avx512<>+1812(SB)/4, $0x00a00055
-DATA vc_avx512<>+1816(SB)/4, $0x00a00055
-DATA vc_avx512<>+1820(SB)/4, $0x00a00055
-DATA vc_avx512<>+1824(SB)/4, $0x00a00055
-DATA vc_avx512<>+1828(SB)/4, $0x00a00055
-DATA vc_avx512<>+1832(SB)/4, $0x00a00055
-DATA vc_avx512<>+1836(SB)/4, $0x00a00055
-DATA vc_avx512<>+1840(SB)/4, $0x00a00055
-DATA vc_avx512<>+1844(SB)/4, $0x00a00055
-DATA vc_avx512<>+1848(SB)/4, $0x00a00055
-DATA vc_avx512<>+1852(SB)/4, $0x00a00055
-DATA vc_avx512<>+1856(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1860(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1864(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1868(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1872(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1876(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1880(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1884(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1888(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1892(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1896(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1900(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1904(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1908(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1912(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1916(SB)/4, $0x06ca6351
-DATA vc_avx512<>+1920(SB)/4, $0x14292967
-DATA vc_avx512<>+1924(SB)/4, $0x14292967
-DATA vc_avx512<>+1928(SB)/4, $0x14292967
-DATA vc_avx512<>+1932(SB)/4, $0x14292967
-DATA vc_avx512<>+1936(SB)/4, $0x14292967
-DATA vc_avx512<>+1940(SB)/4, $0x14292967
-DATA vc_avx512<>+1944(SB)/4, $0x14292967
-DATA vc_avx512<>+1948(SB)/4, $0x14292967
-DATA vc_avx512<>+1952(SB)/4, $0x14292967
-DATA vc_avx512<>+1956(SB)/4, $0x14292967
-DATA vc_avx512<>+1960(SB)/4, $0x14292967
-DATA vc_avx512<>+1964(SB)/4, $0x14292967
-DATA vc_avx512<>+1968(SB)/4, $0x14292967
-DATA vc_avx512<>+1972(SB)/4, $0x14292967
-DATA vc_avx512<>+1976(SB)/4, $0x14292967
-DATA vc_avx512<>+1980(SB)/4, $0x14292967
-DATA vc_avx512<>+1984(SB)/4, $0x27b70a85
-DATA vc_avx512<>+1988(SB)/4, $0x27b70a85
-DATA vc_avx512<>+1992(SB)/4, $0x27b70a85
-DATA vc_avx512<>+1996(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2000(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2004(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2008(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2012(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2016(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2020(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2024(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2028(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2032(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2036(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2040(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2044(SB)/4, $0x27b70a85
-DATA vc_avx512<>+2048(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2052(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2056(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2060(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2064(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2068(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2072(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2076(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2080(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2084(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2088(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2092(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2096(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2100(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2104(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2108(SB)/4, $0x2e1b2138
-DATA vc_avx512<>+2112(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2116(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2120(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2124(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2128(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2132(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2136(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2140(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2144(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2148(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2152(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2156(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2160(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2164(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2168(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2172(SB)/4, $0x4d2c6dfc
-DATA vc_avx512<>+2176(SB)/4, $0x53380d13
-DATA vc_avx512<>+2180(SB)/4, $0x53380d13
-DATA vc_avx512<>+2184(SB)/4, $0x53380d13
-DATA vc_avx512<>+2188(SB)/4, $0x53380d13
-DATA vc_avx512<>+2192(SB)/4, $0x53380d13
-DATA vc_avx512<>+2196(SB)/4, $0x53380d13
-DATA vc_avx512<>+2200(SB)/4, $0x53380d13
-DATA vc_avx512<>+2204(SB)/4, $0x53380d13
-DATA vc_avx512<>+2208(SB)/4, $0x53380d13
-DATA vc_avx512<>+2212(SB)/4, $0x53380d13
-DATA vc_avx512<>+2216(SB)/4, $0x53380d13
-DATA vc_avx512<>+2220(SB)/4, $0x53380d13
-DATA vc_avx512<>+2224(SB)/4, $0x53380d13
-DATA vc_avx512<>+2228(SB)/4, $0x53380d13
-DATA vc_avx512<>+2232(SB)/4, $0x53380d13
-DATA vc_avx512<>+2236(SB)/4, $0x53380d13
-DATA vc_avx512<>+2240(SB)/4, $0x650a7354
-DATA vc_avx512<>+2244(SB)/4, $0x650a7354
-DATA vc_avx512<>+2248(SB)/4, $0x650a7354
-DATA vc_avx512<>+2252(SB)/4, $0x650a7354
-DATA vc_avx512<>+2256(SB)/4, $0x650a7354
-DATA vc_avx512<>+2260(SB)/4, $0x650a7354
-DATA vc_avx512<>+2264(SB)/4, $0x650a7354
-DATA vc_avx512<>+2268(SB)/4, $0x650a7354
-DATA vc_avx512<>+2272(SB)/4, $0x650a7354
-DATA vc_avx512<>+2276(SB)/4, $0x650a7354
-DATA vc_avx512<>+2280(SB)/4, $0x650a7354
-DATA vc_avx512<>+2284(SB)/4, $0x650a7354
-DATA vc_avx512<>+2288(SB)/4, $0x650a7354
-DATA vc_avx512<>+2292(SB)/4, $0x650a7354
-DATA vc_avx512<>+2296(SB)/4, $0x650a7354
-DATA vc_avx512<>+2300(SB)/4, $0x650a7354
-DATA vc_avx512<>+2304(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2308(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2312(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2316(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2320(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2324(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2328(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2332(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2336(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2340(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2344(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2348(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2352(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2356(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2360(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2364(SB)/4, $0x766a0abb
-DATA vc_avx512<>+2368(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2372(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2376(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2380(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2384(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2388(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2392(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2396(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2400(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2404(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2408(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2412(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2416(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2420(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2424(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2428(SB)/4, $0x81c2c92e
-DATA vc_avx512<>+2432(SB)/4, $0x92722c85
-DATA vc_avx512<>+2436(SB)/4, $0x92722c85
-DATA vc_avx512<>+2440(SB)/4, $0x92722c85
-DATA vc_avx512<>+2444(SB)/4, $0x92722c85
-DATA vc_avx512<>+2448(SB)/4, $0x92722c85
-DATA vc_avx512<>+2452(SB)/4, $0x92722c85
-DATA vc_avx512<>+2456(SB)/4, $0x92722c85
-DATA vc_avx512<>+2460(SB)/4, $0x92722c85
-DATA vc_avx512<>+2464(SB)/4, $0x92722c85
-DATA vc_avx512<>+2468(SB)/4, $0x92722c85
-DATA vc_avx512<>+2472(SB)/4, $0x92722c85
-DATA vc_avx512<>+2476(SB)/4, $0x92722c85
-DATA vc_avx512<>+2480(SB)/4, $0x92722c85
-DATA vc_avx512<>+2484(SB)/4, $0x92722c85
-DATA vc_avx512<>+2488(SB)/4, $0x92722c85
-DATA vc_avx512<>+2492(SB)/4, $0x92722c85
-DATA vc_avx512<>+2496(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2500(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2504(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2508(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2512(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2516(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2520(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2524(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2528(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2532(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2536(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2540(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2544(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2548(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2552(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2556(SB)/4, $0xa2bfe8a1
-DATA vc_avx512<>+2560(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2564(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2568(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2572(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2576(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2580(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2584(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2588(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2592(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2596(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2600(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2604(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2608(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2612(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2616(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2620(SB)/4, $0xa81a664b
-DATA vc_avx512<>+2624(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2628(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2632(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2636(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2640(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2644(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2648(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2652(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2656(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2660(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2664(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2668(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2672(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2676(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2680(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2684(SB)/4, $0xc24b8b70
-DATA vc_avx512<>+2688(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2692(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2696(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2700(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2704(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2708(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2712(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2716(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2720(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2724(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2728(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2732(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2736(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2740(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2744(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2748(SB)/4, $0xc76c51a3
-DATA vc_avx512<>+2752(SB)/4, $0xd192e819
-DATA vc_avx512<>+2756(SB)/4, $0xd192e819
-DATA vc_avx512<>+2760(SB)/4, $0xd192e819
-DATA vc_avx512<>+2764(SB)/4, $0xd192e819
-DATA vc_avx512<>+2768(SB)/4, $0xd192e819
-DATA vc_avx512<>+2772(SB)/4, $0xd192e819
-DATA vc_avx512<>+2776(SB)/4, $0xd192e819
-DATA vc_avx512<>+2780(SB)/4, $0xd192e819
-DATA vc_avx512<>+2784(SB)/4, $0xd192e819
-DATA vc_avx512<>+2788(SB)/4, $0xd192e819
-DATA vc_avx512<>+2792(SB)/4, $0xd192e819
-DATA vc_avx512<>+2796(SB)/4, $0xd192e819
-DATA vc_avx512<>+2800(SB)/4, $0xd192e819
-DATA vc_avx512<>+2804(SB)/4, $0xd192e819
-DATA vc_avx512<>+2808(SB)/4, $0xd192e819
-DATA vc_avx512<>+2812(SB)/4, $0xd192e819
-DATA vc_avx512<>+2816(SB)/4, $0xd6990624
-DATA vc_avx512<>+2820(SB)/4, $0xd6990624
-DATA vc_avx512<>+2824(SB)/4, $0xd6990624
-DATA vc_avx512<>+2828(SB)/4, $0xd6990624
-DATA vc_avx512<>+2832(SB)/4, $0xd6990624
-DATA vc_avx512<>+2836(SB)/4, $0xd6990624
-DATA vc_avx512<>+2840(SB)/4, $0xd6990624
-DATA vc_avx512<>+2844(SB)/4, $0xd6990624
-DATA vc_avx512<>+2848(SB)/4, $0xd6990624
-DATA vc_avx512<>+2852(SB)/4, $0xd6990624
-DATA vc_avx512<>+2856(SB)/4, $0xd6990624
-DATA vc_avx512<>+2860(SB)/4, $0xd6990624
-DATA vc_avx512<>+2864(SB)/4, $0xd6990624
-DATA vc_avx512<>+2868(SB)/4, $0xd6990624
-DATA vc_avx512<>+2872(SB)/4, $0xd6990624
-DATA vc_avx512<>+2876(SB)/4, $0xd6990624
-DATA vc_avx512<>+2880(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2884(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2888(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2892(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2896(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2900(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2904(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2908(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2912(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2916(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2920(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2924(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2928(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2932(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2936(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2940(SB)/4, $0xf40e3585
-DATA vc_avx512<>+2944(SB)/4, $0x106aa070
-DATA vc_avx512<>+2948(SB)/4, $0x106aa070
-DATA vc_avx512<>+2952(SB)/4, $0x106aa070
-DATA vc_avx512<>+2956(SB)/4, $0x106aa070
-DATA vc_avx512<>+2960(SB)/4, $0x106aa070
-DATA vc_avx512<>+2964(SB)/4, $0x106aa070
-DATA vc_avx512<>+2968(SB)/4, $0x106aa070
-DATA vc_avx512<>+2972(SB)/4, $0x106aa070
-DATA vc_avx512<>+2976(SB)/4, $0x106aa070
-DATA vc_avx512<>+2980(SB)/4, $0x106aa070
-DATA vc_avx512<>+2984(SB)/4, $0x106aa070
-DATA vc_avx512<>+2988(SB)/4, $0x106aa070
-DATA vc_avx512<>+2992(SB)/4, $0x106aa070
-DATA vc_avx512<>+2996(SB)/4, $0x106aa070
-DATA vc_avx512<>+3000(SB)/4, $0x106aa070
-DATA vc_avx512<>+3004(SB)/4, $0x106aa070
-DATA vc_avx512<>+3008(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3012(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3016(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3020(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3024(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3028(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3032(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3036(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3040(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3044(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3048(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3052(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3056(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3060(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3064(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3068(SB)/4, $0x19a4c116
-DATA vc_avx512<>+3072(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3076(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3080(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3084(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3088(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3092(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3096(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3100(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3104(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3108(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3112(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3116(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3120(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3124(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3128(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3132(SB)/4, $0x1e376c08
-DATA vc_avx512<>+3136(SB)/4, $0x2748774c
-DATA vc_avx512<>+3140(SB)/4, $0x2748774c
-DATA vc_avx512<>+3144(SB)/4, $0x2748774c
-DATA vc_avx512<>+3148(SB)/4, $0x2748774c
-DATA vc_avx512<>+3152(SB)/4, $0x2748774c
-DATA vc_avx512<>+3156(SB)/4, $0x2748774c
-DATA vc_avx512<>+3160(SB)/4, $0x2748774c
-DATA vc_avx512<>+3164(SB)/4, $0x2748774c
-DATA vc_avx512<>+3168(SB)/4, $0x2748774c
-DATA vc_avx512<>+3172(SB)/4, $0x2748774c
-DATA vc_avx512<>+3176(SB)/4, $0x2748774c
-DATA vc_avx512<>+3180(SB)/4, $0x2748774c
-DATA vc_avx512<>+3184(SB)/4, $0x2748774c
-DATA vc_avx512<>+3188(SB)/4, $0x2748774c
-DATA vc_avx512<>+3192(SB)/4, $0x2748774c
-DATA vc_avx512<>+3196(SB)/4, $0x2748774c
-DATA vc_avx512<>+3200(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3204(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3208(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3212(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3216(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3220(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3224(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3228(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3232(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3236(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3240(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3244(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3248(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3252(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3256(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3260(SB)/4, $0x34b0bcb5
-DATA vc_avx512<>+3264(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3268(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3272(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3276(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3280(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3284(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3288(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3292(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3296(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3300(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3304(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3308(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3312(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3316(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3320(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3324(SB)/4, $0x391c0cb3
-DATA vc_avx512<>+3328(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3332(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3336(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3340(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3344(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3348(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3352(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3356(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3360(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3364(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3368(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3372(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3376(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3380(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3384(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3388(SB)/4, $0x4ed8aa4a
-DATA vc_avx512<>+3392(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3396(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3400(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3404(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3408(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3412(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3416(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3420(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3424(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3428(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3432(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3436(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3440(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3444(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3448(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3452(SB)/4, $0x5b9cca4f
-DATA vc_avx512<>+3456(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3460(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3464(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3468(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3472(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3476(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3480(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3484(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3488(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3492(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3496(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3500(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3504(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3508(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3512(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3516(SB)/4, $0x682e6ff3
-DATA vc_avx512<>+3520(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3524(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3528(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3532(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3536(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3540(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3544(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3548(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3552(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3556(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3560(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3564(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3568(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3572(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3576(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3580(SB)/4, $0x748f82ee
-DATA vc_avx512<>+3584(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3588(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3592(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3596(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3600(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3604(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3608(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3612(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3616(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3620(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3624(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3628(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3632(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3636(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3640(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3644(SB)/4, $0x78a5636f
-DATA vc_avx512<>+3648(SB)/4, $0x84c87814
-DATA vc_avx512<>+3652(SB)/4, $0x84c87814
-DATA vc_avx512<>+3656(SB)/4, $0x84c87814
-DATA vc_avx512<>+3660(SB)/4, $0x84c87814
-DATA vc_avx512<>+3664(SB)/4, $0x84c87814
-DATA vc_avx512<>+3668(SB)/4, $0x84c87814
-DATA vc_avx512<>+3672(SB)/4, $0x84c87814
-DATA vc_avx512<>+3676(SB)/4, $0x84c87814
-DATA vc_avx512<>+3680(SB)/4, $0x84c87814
-DATA vc_avx512<>+3684(SB)/4, $0x84c87814
-DATA vc_avx512<>+3688(SB)/4, $0x84c87814
-DATA vc_avx512<>+3692(SB)/4, $0x84c87814
-DATA vc_avx512<>+3696(SB)/4, $0x84c87814
-DATA vc_avx512<>+3700(SB)/4, $0x84c87814
-DATA vc_avx512<>+3704(SB)/4, $0x84c87814
-DATA vc_avx512<>+3708(SB)/4, $0x84c87814
-DATA vc_avx512<>+3712(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3716(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3720(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3724(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3728(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3732(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3736(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3740(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3744(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3748(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3752(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3756(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3760(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3764(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3768(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3772(SB)/4, $0x8cc70208
-DATA vc_avx512<>+3776(SB)/4, $0x90befffa
-DATA vc_avx512<>+3780(SB)/4, $0x90befffa
-DATA vc_avx512<>+3784(SB)/4, $0x90befffa
-DATA vc_avx512<>+3788(SB)/4, $0x90befffa
-DATA vc_avx512<>+3792(SB)/4, $0x90befffa
-DATA vc_avx512<>+3796(SB)/4, $0x90befffa
-DATA vc_avx512<>+3800(SB)/4, $0x90befffa
-DATA vc_avx512<>+3804(SB)/4, $0x90befffa
-DATA vc_avx512<>+3808(SB)/4, $0x90befffa
-DATA vc_avx512<>+3812(SB)/4, $0x90befffa
-DATA vc_avx512<>+3816(SB)/4, $0x90befffa
-DATA vc_avx512<>+3820(SB)/4, $0x90befffa
-DATA vc_avx512<>+3824(SB)/4, $0x90befffa
-DATA vc_avx512<>+3828(SB)/4, $0x90befffa
-DATA vc_avx512<>+3832(SB)/4, $0x90befffa
-DATA vc_avx512<>+3836(SB)/4, $0x90befffa
-DATA vc_avx512<>+3840(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3844(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3848(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3852(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3856(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3860(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3864(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3868(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3872(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3876(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3880(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3884(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3888(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3892(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3896(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3900(SB)/4, $0xa4506ceb
-DATA vc_avx512<>+3904(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3908(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3912(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3916(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3920(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3924(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3928(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3932(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3936(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3940(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3944(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3948(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3952(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3956(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3960(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3964(SB)/4, $0xbef9a3f7
-DATA vc_avx512<>+3968(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3972(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3976(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3980(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3984(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3988(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3992(SB)/4, $0xc67178f2
-DATA vc_avx512<>+3996(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4000(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4004(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4008(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4012(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4016(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4020(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4024(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4028(SB)/4, $0xc67178f2
-DATA vc_avx512<>+4032(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4036(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4040(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4044(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4048(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4052(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4056(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4060(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4064(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4068(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4072(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4076(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4080(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4084(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4088(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4092(SB)/4, $0xf377ed68
-DATA vc_avx512<>+4096(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4100(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4104(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4108(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4112(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4116(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4120(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4124(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4128(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4132(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4136(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4140(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4144(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4148(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4152(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4156(SB)/4, $0xa54ff53a
-DATA vc_avx512<>+4160(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4164(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4168(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4172(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4176(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4180(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4184(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4188(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4192(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4196(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4200(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4204(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4208(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4212(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4216(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4220(SB)/4, $0x08909ae5
-DATA vc_avx512<>+4224(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4228(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4232(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4236(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4240(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4244(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4248(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4252(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4256(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4260(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4264(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4268(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4272(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4276(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4280(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4284(SB)/4, $0x6a09e667
-DATA vc_avx512<>+4288(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4292(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4296(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4300(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4304(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4308(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4312(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4316(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4320(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4324(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4328(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4332(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4336(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4340(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4344(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4348(SB)/4, $0xbb67ae85
-DATA vc_avx512<>+4352(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4356(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4360(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4364(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4368(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4372(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4376(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4380(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4384(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4388(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4392(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4396(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4400(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4404(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4408(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4412(SB)/4, $0x3c6ef372
-DATA vc_avx512<>+4416(SB)/4, $0x510e527f
-DATA vc_avx512<>+4420(SB)/4, $0x510e527f
-DATA vc_avx512<>+4424(SB)/4, $0x510e527f
-DATA vc_avx512<>+4428(SB)/4, $0x510e527f
-DATA vc_avx512<>+4432(SB)/4, $0x510e527f
-DATA vc_avx512<>+4436(SB)/4, $0x510e527f
-DATA vc_avx512<>+4440(SB)/4, $0x510e527f
-DATA vc_avx512<>+4444(SB)/4, $0x510e527f
-DATA vc_avx512<>+4448(SB)/4, $0x510e527f
-DATA vc_avx512<>+4452(SB)/4, $0x510e527f
-DATA vc_avx512<>+4456(SB)/4, $0x510e527f
-DATA vc_avx512<>+4460(SB)/4, $0x510e527f
-DATA vc_avx512<>+4464(SB)/4, $0x510e527f
-DATA vc_avx512<>+4468(SB)/4, $0x510e527f
-DATA vc_avx512<>+4472(SB)/4, $0x510e527f
-DATA vc_avx512<>+4476(SB)/4, $0x510e527f
-DATA vc_avx512<>+4480(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4484(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4488(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4492(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4496(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4500(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4504(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4508(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4512(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4516(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4520(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4524(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4528(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4532(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4536(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4540(SB)/4, $0x9b05688c
-DATA vc_avx512<>+4544(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4548(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4552(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4556(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4560(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4564(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4568(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4572(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4576(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4580(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4584(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4588(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4592(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4596(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4600(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4604(SB)/4, $0x1f83d9ab
-DATA vc_avx512<>+4608(SB)/4, $0x71374491
-DATA vc_avx512<>+4612(SB)/4, $0x71374491
-DATA vc_avx512<>+4616(SB)/4, $0x71374491
-DATA vc_avx512<>+4620(SB)/4, $0x71374491
-DATA vc_avx512<>+4624(SB)/4, $0x71374491
-DATA vc_avx512<>+4628(SB)/4, $0x71374491
-DATA vc_avx512<>+4632(SB)/4, $0x71374491
-DATA vc_avx512<>+4636(SB)/4, $0x71374491
-DATA vc_avx512<>+4640(SB)/4, $0x71374491
-DATA vc_avx512<>+4644(SB)/4, $0x71374491
-DATA vc_avx512<>+4648(SB)/4, $0x71374491
-DATA vc_avx512<>+4652(SB)/4, $0x71374491
-DATA vc_avx512<>+4656(SB)/4, $0x71374491
-DATA vc_avx512<>+4660(SB)/4, $0x71374491
-DATA vc_avx512<>+4664(SB)/4, $0x71374491
-DATA vc_avx512<>+4668(SB)/4, $0x71374491
-DATA vc_avx512<>+4672(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4676(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4680(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4684(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4688(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4692(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4696(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4700(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4704(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4708(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4712(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4716(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4720(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4724(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4728(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4732(SB)/4, $0xb5c0fbcf
-DATA vc_avx512<>+4736(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4740(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4744(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4748(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4752(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4756(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4760(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4764(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4768(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4772(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4776(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4780(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4784(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4788(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4792(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4796(SB)/4, $0xe9b5dba5
-DATA vc_avx512<>+4800(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4804(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4808(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4812(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4816(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4820(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4824(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4828(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4832(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4836(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4840(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4844(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4848(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4852(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4856(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4860(SB)/4, $0x3956c25b
-DATA vc_avx512<>+4864(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4868(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4872(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4876(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4880(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4884(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4888(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4892(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4896(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4900(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4904(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4908(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4912(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4916(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4920(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4924(SB)/4, $0x5807aa98
-DATA vc_avx512<>+4928(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4932(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4936(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4940(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4944(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4948(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4952(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4956(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4960(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4964(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4968(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4972(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4976(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4980(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4984(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4988(SB)/4, $0xc19bf274
-DATA vc_avx512<>+4992(SB)/4, $0x00a00000
-DATA vc_avx512<>+4996(SB)/4, $0x00a00000
-DATA vc_avx512<>+5000(SB)/4, $0x00a00000
-DATA vc_avx512<>+5004(SB)/4, $0x00a00000
-DATA vc_avx512<>+5008(SB)/4, $0x00a00000
-DATA vc_avx512<>+5012(SB)/4, $0x00a00000
-DATA vc_avx512<>+5016(SB)/4, $0x00a00000
-DATA vc_avx512<>+5020(SB)/4, $0x00a00000
-DATA vc_avx512<>+5024(SB)/4, $0x00a00000
-DATA vc_avx512<>+5028(SB)/4, $0x00a00000
-DATA vc_avx512<>+5032(SB)/4, $0x00a00000
-DATA vc_avx512<>+5036(SB)/4, $0x00a00000
-DATA vc_avx512<>+5040(SB)/4, $0x00a00000
-DATA vc_avx512<>+5044(SB)/4, $0x00a00000
-DATA vc_avx512<>+5048(SB)/4, $0x00a00000
-DATA vc_avx512<>+5052(SB)/4, $0x00a00000
-DATA vc_avx512<>+5056(SB)/4, $0x00000100
-DATA vc_avx512<>+5060(SB)/4, $0x00000100
-DATA vc_avx512<>+5064(SB)/4, $0x00000100
-DATA vc_avx512<>+5068(SB)/4, $0x00000100
-DATA vc_avx512<>+5072(SB)/4, $0x00000100
-DATA vc_avx512<>+5076(SB)/4, $0x00000100
-DATA vc_avx512<>+5080(SB)/4, $0x00000100
-DATA vc_avx512<>+5084(SB)/4, $0x00000100
-DATA vc_avx512<>+5088(SB)/4, $0x00000100
-DATA vc_avx512<>+5092(SB)/4, $0x00000100
-DATA vc_avx512<>+5096(SB)/4, $0x00000100
-DATA vc_avx512<>+5100(SB)/4, $0x00000100
-DATA vc_avx512<>+5104(SB)/4, $0x00000100
-DATA vc_avx512<>+5108(SB)/4, $0x00000100
-DATA vc_avx512<>+5112(SB)/4, $0x00000100
-DATA vc_avx512<>+5116(SB)/4, $0x00000100
-DATA vc_avx512<>+5120(SB)/4, $0x11002000
-DATA vc_avx512<>+5124(SB)/4, $0x11002000
-DATA vc_avx512<>+5128(SB)/4, $0x11002000
-DATA vc_avx512<>+5132(SB)/4, $0x11002000
-DATA vc_avx512<>+5136(SB)/4, $0x11002000
-DATA vc_avx512<>+5140(SB)/4, $0x11002000
-DATA vc_avx512<>+5144(SB)/4, $0x11002000
-DATA vc_avx512<>+5148(SB)/4, $0x11002000
-DATA vc_avx512<>+5152(SB)/4, $0x11002000
-DATA vc_avx512<>+5156(SB)/4, $0x11002000
-DATA vc_avx512<>+5160(SB)/4, $0x11002000
-DATA vc_avx512<>+5164(SB)/4, $0x11002000
-DATA vc_avx512<>+5168(SB)/4, $0x11002000
-DATA vc_avx512<>+5172(SB)/4, $0x11002000
-DATA vc_avx512<>+5176(SB)/4, $0x11002000
-DATA vc_avx512<>+5180(SB)/4, $0x11002000
-DATA vc_avx512<>+5184(SB)/4, $0x00400022
-DATA vc_avx512<>+5188(SB)/4, $0x00400022
-DATA vc_avx512<>+5192(SB)/4, $0x00400022
-DATA vc_avx512<>+5196(SB)/4, $0x00400022
-DATA vc_avx512<>+5200(SB)/4, $0x00400022
-DATA vc_avx512<>+5204(SB)/4, $0x00400022
-DATA vc_avx512<>+5208(SB)/4, $0x00400022
-DATA vc_avx512<>+5212(SB)/4, $0x00400022
-DATA vc_avx512<>+5216(SB)/4, $0x00400022
-DATA vc_avx512<>+5220(SB)/4, $0x00400022
-DATA vc_avx512<>+5224(SB)/4, $0x00400022
-DATA vc_avx512<>+5228(SB)/4, $0x00400022
-DATA vc_avx512<>+5232(SB)/4, $0x00400022
-DATA vc_avx512<>+5236(SB)/4, $0x00400022
-DATA vc_avx512<>+5240(SB)/4, $0x00400022
-DATA vc_avx512<>+5244(SB)/4, $0x00400022
-DATA vc_avx512<>+5248(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5252(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5256(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5260(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5264(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5268(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5272(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5276(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5280(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5284(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5288(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5292(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5296(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5300(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5304(SB)/4, $0x5be0cd19
-DATA vc_avx512<>+5308(SB)/4, $0x5be0cd19
-GLOBL vc_avx512<>(SB), RODATA|NOPTR, $5312
+DATA vc_avx512<>+4(SB)/4, $0x59f111f1
+DATA vc_avx512<>+8(SB)/4, $0x923f82a4
+DATA vc_avx512<>+12(SB)/4, $0xab1c5ed5
+DATA vc_avx512<>+16(SB)/4, $0xd807aa98
+DATA vc_avx512<>+20(SB)/4, $0x12835b01
+DATA vc_avx512<>+24(SB)/4, $0x243185be
+DATA vc_avx512<>+28(SB)/4, $0x550c7dc3
+DATA vc_avx512<>+32(SB)/4, $0x72be5d74
+DATA vc_avx512<>+36(SB)/4, $0x80deb1fe
+DATA vc_avx512<>+40(SB)/4, $0x9bdc06a7
+DATA vc_avx512<>+44(SB)/4, $0xc19bf3f4
+DATA vc_avx512<>+48(SB)/4, $0xe49b69c1
+DATA vc_avx512<>+52(SB)/4, $0xefbe4786
+DATA vc_avx512<>+56(SB)/4, $0x0fc19dc6
+DATA vc_avx512<>+60(SB)/4, $0x240ca1cc
+DATA vc_avx512<>+64(SB)/4, $0x80000000
+DATA vc_avx512<>+68(SB)/4, $0x2de92c6f
+DATA vc_avx512<>+72(SB)/4, $0x4a7484aa
+DATA vc_avx512<>+76(SB)/4, $0x00000280
+DATA vc_avx512<>+80(SB)/4, $0x5cb0a9dc
+DATA vc_avx512<>+84(SB)/4, $0x76f988da
+DATA vc_avx512<>+88(SB)/4, $0x983e5152
+DATA vc_avx512<>+92(SB)/4, $0xa831c66d
+DATA vc_avx512<>+96(SB)/4, $0xb00327c8
+DATA vc_avx512<>+100(SB)/4, $0xbf597fc7
+DATA vc_avx512<>+104(SB)/4, $0xc6e00bf3
+DATA vc_avx512<>+108(SB)/4, $0xd5a79147
+DATA vc_avx512<>+112(SB)/4, $0x00a00055
+DATA vc_avx512<>+116(SB)/4, $0x06ca6351
+DATA vc_avx512<>+120(SB)/4, $0x14292967
+DATA vc_avx512<>+124(SB)/4, $0x27b70a85
+DATA vc_avx512<>+128(SB)/4, $0x2e1b2138
+DATA vc_avx512<>+132(SB)/4, $0x4d2c6dfc
+DATA vc_avx512<>+136(SB)/4, $0x53380d13
+DATA vc_avx512<>+140(SB)/4, $0x650a7354
+DATA vc_avx512<>+144(SB)/4, $0x766a0abb
+DATA vc_avx512<>+148(SB)/4, $0x81c2c92e
+DATA vc_avx512<>+152(SB)/4, $0x92722c85
+DATA vc_avx512<>+156(SB)/4, $0xa2bfe8a1
+DATA vc_avx512<>+160(SB)/4, $0xa81a664b
+DATA vc_avx512<>+164(SB)/4, $0xc24b8b70
+DATA vc_avx512<>+168(SB)/4, $0xc76c51a3
+DATA vc_avx512<>+172(SB)/4, $0xd192e819
+DATA vc_avx512<>+176(SB)/4, $0xd6990624
+DATA vc_avx512<>+180(SB)/4, $0xf40e3585
+DATA vc_avx512<>+184(SB)/4, $0x106aa070
+DATA vc_avx512<>+188(SB)/4, $0x19a4c116
+DATA vc_avx512<>+192(SB)/4, $0x1e376c08
+DATA vc_avx512<>+196(SB)/4, $0x2748774c
+DATA vc_avx512<>+200(SB)/4, $0x34b0bcb5
+DATA vc_avx512<>+204(SB)/4, $0x391c0cb3
+DATA vc_avx512<>+208(SB)/4, $0x4ed8aa4a
+DATA vc_avx512<>+212(SB)/4, $0x5b9cca4f
+DATA vc_avx512<>+216(SB)/4, $0x682e6ff3
+DATA vc_avx512<>+220(SB)/4, $0x748f82ee
+DATA vc_avx512<>+224(SB)/4, $0x78a5636f
+DATA vc_avx512<>+228(SB)/4, $0x84c87814
+DATA vc_avx512<>+232(SB)/4, $0x8cc70208
+DATA vc_avx512<>+236(SB)/4, $0x90befffa
+DATA vc_avx512<>+240(SB)/4, $0xa4506ceb
+DATA vc_avx512<>+244(SB)/4, $0xbef9a3f7
+DATA vc_avx512<>+248(SB)/4, $0xc67178f2
+DATA vc_avx512<>+252(SB)/4, $0xf377ed68
+DATA vc_avx512<>+256(SB)/4, $0xa54ff53a
+DATA vc_avx512<>+260(SB)/4, $0x08909ae5
+DATA vc_avx512<>+264(SB)/4, $0x6a09e667
+DATA vc_avx512<>+268(SB)/4, $0xbb67ae85
+DATA vc_avx512<>+272(SB)/4, $0x3c6ef372
+DATA vc_avx512<>+276(SB)/4, $0x510e527f
+DATA vc_avx512<>+280(SB)/4, $0x9b05688c
+DATA vc_avx512<>+284(SB)/4, $0x1f83d9ab
+DATA vc_avx512<>+288(SB)/4, $0x71374491
+DATA vc_avx512<>+292(SB)/4, $0xb5c0fbcf
+DATA vc_avx512<>+296(SB)/4, $0xe9b5dba5
+DATA vc_avx512<>+300(SB)/4, $0x3956c25b
+DATA vc_avx512<>+304(SB)/4, $0x5807aa98
+DATA vc_avx512<>+308(SB)/4, $0xc19bf274
+DATA vc_avx512<>+312(SB)/4, $0x00a00000
+DATA vc_avx512<>+316(SB)/4, $0x00000100
+DATA vc_avx512<>+320(SB)/4, $0x11002000
+DATA vc_avx512<>+324(SB)/4, $0x00400022
+DATA vc_avx512<>+328(SB)/4, $0x5be0cd19
+GLOBL vc_avx512<>(SB), RODATA|NOPTR, $332
 
 DATA vx_avx512<>+0(SB)/4, $0x00000000
 DATA vx_avx512<>+4(SB)/4, $0x00000001
@@ -12424,80 +11357,254 @@ GLOBL vx_avx512<>(SB), RODATA|NOPTR, $128
 
 // func kernelHybrid(p *[74]uint32, t7 uint32, base uint32, n uint32) (nonce uint32, ok bool)
 // Requires: AVX, AVX512BW, AVX512F, SHA, SSE2, SSE4.1, SSSE3
-TEXT ·kernelHybrid(SB), $7040-29
+TEXT ·kernelHybrid(SB), $13248-29
 	MOVQ         p+0(FP), SI
 	MOVL         t7+8(FP), R8
 	MOVL         base+12(FP), DX
 	MOVL         n+16(FP), CX
+	LEAQ         63(SP), R9
+	ANDQ         $-64, R9
+	ADDQ         $0x00002000, R9
 	VPBROADCASTD 224(SI), Z8
-	VMOVDQU32    Z8, 576(SP)
+	VMOVDQU32    Z8, -7616(R9)
 	VPBROADCASTD 228(SI), Z8
-	VMOVDQU32    Z8, 640(SP)
+	VMOVDQU32    Z8, -7552(R9)
 	VPBROADCASTD 232(SI), Z8
-	VMOVDQU32    Z8, 704(SP)
+	VMOVDQU32    Z8, -7488(R9)
 	VPBROADCASTD 236(SI), Z8
-	VMOVDQU32    Z8, 768(SP)
+	VMOVDQU32    Z8, -7424(R9)
 	VPBROADCASTD 252(SI), Z8
-	VMOVDQU32    Z8, 832(SP)
+	VMOVDQU32    Z8, -7360(R9)
 	VPBROADCASTD 256(SI), Z8
-	VMOVDQU32    Z8, 896(SP)
+	VMOVDQU32    Z8, -7296(R9)
 	VPBROADCASTD 284(SI), Z8
-	VMOVDQU32    Z8, 1024(SP)
+	VMOVDQU32    Z8, -7168(R9)
 	VPBROADCASTD 288(SI), Z8
-	VMOVDQU32    Z8, 1152(SP)
+	VMOVDQU32    Z8, -7040(R9)
 	VPBROADCASTD 292(SI), Z8
-	VMOVDQU32    Z8, 1280(SP)
+	VMOVDQU32    Z8, -6912(R9)
 	VPBROADCASTD (SI), Z8
-	VMOVDQU32    Z8, 1664(SP)
+	VMOVDQU32    Z8, -6528(R9)
 	VPBROADCASTD 4(SI), Z8
-	VMOVDQU32    Z8, 1728(SP)
+	VMOVDQU32    Z8, -6464(R9)
 	VPBROADCASTD 8(SI), Z8
-	VMOVDQU32    Z8, 1792(SP)
+	VMOVDQU32    Z8, -6400(R9)
 	VPBROADCASTD 12(SI), Z8
-	VMOVDQU32    Z8, 1856(SP)
+	VMOVDQU32    Z8, -6336(R9)
 	VPBROADCASTD 16(SI), Z8
-	VMOVDQU32    Z8, 1920(SP)
+	VMOVDQU32    Z8, -6272(R9)
 	VPBROADCASTD 20(SI), Z8
-	VMOVDQU32    Z8, 1984(SP)
+	VMOVDQU32    Z8, -6208(R9)
 	VPBROADCASTD 24(SI), Z8
-	VMOVDQU32    Z8, 2048(SP)
+	VMOVDQU32    Z8, -6144(R9)
 	VPBROADCASTD 28(SI), Z8
-	VMOVDQU32    Z8, 2112(SP)
+	VMOVDQU32    Z8, -6080(R9)
 	VPBROADCASTD 76(SI), Z8
-	VMOVDQU32    Z8, 512(SP)
+	VMOVDQU32    Z8, -7680(R9)
 	VPBROADCASTD 32(SI), Z8
-	VMOVDQU32    Z8, 64(SP)
+	VMOVDQU32    Z8, -8128(R9)
 	VPBROADCASTD 36(SI), Z8
-	VMOVDQU32    Z8, 128(SP)
+	VMOVDQU32    Z8, -8064(R9)
 	VPBROADCASTD 40(SI), Z8
-	VMOVDQU32    Z8, 192(SP)
+	VMOVDQU32    Z8, -8000(R9)
 	VPBROADCASTD 44(SI), Z8
-	VMOVDQU32    Z8, 256(SP)
+	VMOVDQU32    Z8, -7936(R9)
 	VPBROADCASTD 48(SI), Z8
-	VMOVDQU32    Z8, 320(SP)
+	VMOVDQU32    Z8, -7872(R9)
 	VPBROADCASTD 52(SI), Z8
-	VMOVDQU32    Z8, 384(SP)
+	VMOVDQU32    Z8, -7808(R9)
 	VPBROADCASTD 56(SI), Z8
-	VMOVDQU32    Z8, 448(SP)
-	MOVL         R8, 2496(SP)
-	VPBROADCASTD 2496(SP), Z8
-	VMOVDQU32    Z8, 2432(SP)
+	VMOVDQU32    Z8, -7744(R9)
+	MOVL         R8, -5696(R9)
+	VPBROADCASTD -5696(R9), Z8
+	VMOVDQU32    Z8, -5760(R9)
+	VMOVDQU32    vx_hyb<>+0(SB), Z8
+	VMOVDQA32    Z8, -1152(R9)
+	VMOVDQU32    vx_hyb<>+64(SB), Z8
+	VMOVDQA32    Z8, -1088(R9)
+	VPBROADCASTD vc_hyb<>+0(SB), Z8
+	VMOVDQA32    Z8, -1024(R9)
+	VPBROADCASTD vc_hyb<>+4(SB), Z8
+	VMOVDQA32    Z8, -960(R9)
+	VPBROADCASTD vc_hyb<>+8(SB), Z8
+	VMOVDQA32    Z8, -896(R9)
+	VPBROADCASTD vc_hyb<>+12(SB), Z8
+	VMOVDQA32    Z8, -832(R9)
+	VPBROADCASTD vc_hyb<>+16(SB), Z8
+	VMOVDQA32    Z8, -768(R9)
+	VPBROADCASTD vc_hyb<>+20(SB), Z8
+	VMOVDQA32    Z8, -704(R9)
+	VPBROADCASTD vc_hyb<>+24(SB), Z8
+	VMOVDQA32    Z8, -640(R9)
+	VPBROADCASTD vc_hyb<>+28(SB), Z8
+	VMOVDQA32    Z8, -576(R9)
+	VPBROADCASTD vc_hyb<>+32(SB), Z8
+	VMOVDQA32    Z8, -512(R9)
+	VPBROADCASTD vc_hyb<>+36(SB), Z8
+	VMOVDQA32    Z8, -448(R9)
+	VPBROADCASTD vc_hyb<>+40(SB), Z8
+	VMOVDQA32    Z8, -384(R9)
+	VPBROADCASTD vc_hyb<>+44(SB), Z8
+	VMOVDQA32    Z8, -320(R9)
+	VPBROADCASTD vc_hyb<>+48(SB), Z8
+	VMOVDQA32    Z8, -256(R9)
+	VPBROADCASTD vc_hyb<>+52(SB), Z8
+	VMOVDQA32    Z8, -192(R9)
+	VPBROADCASTD vc_hyb<>+56(SB), Z8
+	VMOVDQA32    Z8, -128(R9)
+	VPBROADCASTD vc_hyb<>+60(SB), Z8
+	VMOVDQA32    Z8, -64(R9)
+	VPBROADCASTD vc_hyb<>+64(SB), Z8
+	VMOVDQA32    Z8, (R9)
+	VPBROADCASTD vc_hyb<>+68(SB), Z8
+	VMOVDQA32    Z8, 64(R9)
+	VPBROADCASTD vc_hyb<>+72(SB), Z8
+	VMOVDQA32    Z8, 128(R9)
+	VPBROADCASTD vc_hyb<>+76(SB), Z8
+	VMOVDQA32    Z8, 192(R9)
+	VPBROADCASTD vc_hyb<>+80(SB), Z8
+	VMOVDQA32    Z8, 256(R9)
+	VPBROADCASTD vc_hyb<>+84(SB), Z8
+	VMOVDQA32    Z8, 320(R9)
+	VPBROADCASTD vc_hyb<>+88(SB), Z8
+	VMOVDQA32    Z8, 384(R9)
+	VPBROADCASTD vc_hyb<>+92(SB), Z8
+	VMOVDQA32    Z8, 448(R9)
+	VPBROADCASTD vc_hyb<>+96(SB), Z8
+	VMOVDQA32    Z8, 512(R9)
+	VPBROADCASTD vc_hyb<>+100(SB), Z8
+	VMOVDQA32    Z8, 576(R9)
+	VPBROADCASTD vc_hyb<>+104(SB), Z8
+	VMOVDQA32    Z8, 640(R9)
+	VPBROADCASTD vc_hyb<>+108(SB), Z8
+	VMOVDQA32    Z8, 704(R9)
+	VPBROADCASTD vc_hyb<>+112(SB), Z8
+	VMOVDQA32    Z8, 768(R9)
+	VPBROADCASTD vc_hyb<>+116(SB), Z8
+	VMOVDQA32    Z8, 832(R9)
+	VPBROADCASTD vc_hyb<>+120(SB), Z8
+	VMOVDQA32    Z8, 896(R9)
+	VPBROADCASTD vc_hyb<>+124(SB), Z8
+	VMOVDQA32    Z8, 960(R9)
+	VPBROADCASTD vc_hyb<>+128(SB), Z8
+	VMOVDQA32    Z8, 1024(R9)
+	VPBROADCASTD vc_hyb<>+132(SB), Z8
+	VMOVDQA32    Z8, 1088(R9)
+	VPBROADCASTD vc_hyb<>+136(SB), Z8
+	VMOVDQA32    Z8, 1152(R9)
+	VPBROADCASTD vc_hyb<>+140(SB), Z8
+	VMOVDQA32    Z8, 1216(R9)
+	VPBROADCASTD vc_hyb<>+144(SB), Z8
+	VMOVDQA32    Z8, 1280(R9)
+	VPBROADCASTD vc_hyb<>+148(SB), Z8
+	VMOVDQA32    Z8, 1344(R9)
+	VPBROADCASTD vc_hyb<>+152(SB), Z8
+	VMOVDQA32    Z8, 1408(R9)
+	VPBROADCASTD vc_hyb<>+156(SB), Z8
+	VMOVDQA32    Z8, 1472(R9)
+	VPBROADCASTD vc_hyb<>+160(SB), Z8
+	VMOVDQA32    Z8, 1536(R9)
+	VPBROADCASTD vc_hyb<>+164(SB), Z8
+	VMOVDQA32    Z8, 1600(R9)
+	VPBROADCASTD vc_hyb<>+168(SB), Z8
+	VMOVDQA32    Z8, 1664(R9)
+	VPBROADCASTD vc_hyb<>+172(SB), Z8
+	VMOVDQA32    Z8, 1728(R9)
+	VPBROADCASTD vc_hyb<>+176(SB), Z8
+	VMOVDQA32    Z8, 1792(R9)
+	VPBROADCASTD vc_hyb<>+180(SB), Z8
+	VMOVDQA32    Z8, 1856(R9)
+	VPBROADCASTD vc_hyb<>+184(SB), Z8
+	VMOVDQA32    Z8, 1920(R9)
+	VPBROADCASTD vc_hyb<>+188(SB), Z8
+	VMOVDQA32    Z8, 1984(R9)
+	VPBROADCASTD vc_hyb<>+192(SB), Z8
+	VMOVDQA32    Z8, 2048(R9)
+	VPBROADCASTD vc_hyb<>+196(SB), Z8
+	VMOVDQA32    Z8, 2112(R9)
+	VPBROADCASTD vc_hyb<>+200(SB), Z8
+	VMOVDQA32    Z8, 2176(R9)
+	VPBROADCASTD vc_hyb<>+204(SB), Z8
+	VMOVDQA32    Z8, 2240(R9)
+	VPBROADCASTD vc_hyb<>+208(SB), Z8
+	VMOVDQA32    Z8, 2304(R9)
+	VPBROADCASTD vc_hyb<>+212(SB), Z8
+	VMOVDQA32    Z8, 2368(R9)
+	VPBROADCASTD vc_hyb<>+216(SB), Z8
+	VMOVDQA32    Z8, 2432(R9)
+	VPBROADCASTD vc_hyb<>+220(SB), Z8
+	VMOVDQA32    Z8, 2496(R9)
+	VPBROADCASTD vc_hyb<>+224(SB), Z8
+	VMOVDQA32    Z8, 2560(R9)
+	VPBROADCASTD vc_hyb<>+228(SB), Z8
+	VMOVDQA32    Z8, 2624(R9)
+	VPBROADCASTD vc_hyb<>+232(SB), Z8
+	VMOVDQA32    Z8, 2688(R9)
+	VPBROADCASTD vc_hyb<>+236(SB), Z8
+	VMOVDQA32    Z8, 2752(R9)
+	VPBROADCASTD vc_hyb<>+240(SB), Z8
+	VMOVDQA32    Z8, 2816(R9)
+	VPBROADCASTD vc_hyb<>+244(SB), Z8
+	VMOVDQA32    Z8, 2880(R9)
+	VPBROADCASTD vc_hyb<>+248(SB), Z8
+	VMOVDQA32    Z8, 2944(R9)
+	VPBROADCASTD vc_hyb<>+252(SB), Z8
+	VMOVDQA32    Z8, 3008(R9)
+	VPBROADCASTD vc_hyb<>+256(SB), Z8
+	VMOVDQA32    Z8, 3072(R9)
+	VPBROADCASTD vc_hyb<>+260(SB), Z8
+	VMOVDQA32    Z8, 3136(R9)
+	VPBROADCASTD vc_hyb<>+264(SB), Z8
+	VMOVDQA32    Z8, 3200(R9)
+	VPBROADCASTD vc_hyb<>+268(SB), Z8
+	VMOVDQA32    Z8, 3264(R9)
+	VPBROADCASTD vc_hyb<>+272(SB), Z8
+	VMOVDQA32    Z8, 3328(R9)
+	VPBROADCASTD vc_hyb<>+276(SB), Z8
+	VMOVDQA32    Z8, 3392(R9)
+	VPBROADCASTD vc_hyb<>+280(SB), Z8
+	VMOVDQA32    Z8, 3456(R9)
+	VPBROADCASTD vc_hyb<>+284(SB), Z8
+	VMOVDQA32    Z8, 3520(R9)
+	VPBROADCASTD vc_hyb<>+288(SB), Z8
+	VMOVDQA32    Z8, 3584(R9)
+	VPBROADCASTD vc_hyb<>+292(SB), Z8
+	VMOVDQA32    Z8, 3648(R9)
+	VPBROADCASTD vc_hyb<>+296(SB), Z8
+	VMOVDQA32    Z8, 3712(R9)
+	VPBROADCASTD vc_hyb<>+300(SB), Z8
+	VMOVDQA32    Z8, 3776(R9)
+	VPBROADCASTD vc_hyb<>+304(SB), Z8
+	VMOVDQA32    Z8, 3840(R9)
+	VPBROADCASTD vc_hyb<>+308(SB), Z8
+	VMOVDQA32    Z8, 3904(R9)
+	VPBROADCASTD vc_hyb<>+312(SB), Z8
+	VMOVDQA32    Z8, 3968(R9)
+	VPBROADCASTD vc_hyb<>+316(SB), Z8
+	VMOVDQA32    Z8, 4032(R9)
+	VPBROADCASTD vc_hyb<>+320(SB), Z8
+	VMOVDQA32    Z8, 4096(R9)
+	VPBROADCASTD vc_hyb<>+324(SB), Z8
+	VMOVDQA32    Z8, 4160(R9)
+	VPBROADCASTD vc_hyb<>+328(SB), Z8
+	VMOVDQA32    Z8, 4224(R9)
+	PCALIGN      $0x40
 
 loop:
 	TESTL        CX, CX
 	JZ           notfound
-	MOVL         DX, (SP)
-	VPBROADCASTD (SP), Z12
-	VPADDD       vx_hyb<>+0(SB), Z12, Z12
-	VPSHUFB      vx_hyb<>+64(SB), Z12, Z12
-	VMOVDQU32    64(SP), Z13
-	VMOVDQU32    128(SP), Z14
-	VMOVDQU32    192(SP), Z15
-	VMOVDQU32    256(SP), Z16
-	VMOVDQU32    320(SP), Z17
-	VMOVDQU32    384(SP), Z18
-	VMOVDQU32    448(SP), Z19
-	VPADDD       512(SP), Z12, Z20
+	MOVL         DX, -8192(R9)
+	VPBROADCASTD -8192(R9), Z12
+	VPADDD       -1152(R9), Z12, Z12
+	VPSHUFB      -1088(R9), Z12, Z12
+	VMOVDQU32    -8128(R9), Z13
+	VMOVDQU32    -8064(R9), Z14
+	VMOVDQU32    -8000(R9), Z15
+	VMOVDQU32    -7936(R9), Z16
+	VMOVDQU32    -7872(R9), Z17
+	VMOVDQU32    -7808(R9), Z18
+	VMOVDQU32    -7744(R9), Z19
+	VPADDD       -7680(R9), Z12, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
@@ -12507,7 +11614,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       vc_hyb<>+0(SB), Z19, Z19
+	VPADDD       -1024(R9), Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
@@ -12526,7 +11633,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       vc_hyb<>+64(SB), Z18, Z18
+	VPADDD       -960(R9), Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
 	VPRORD       $0x0b, Z15, Z9
@@ -12552,7 +11659,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z13, Z20, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z18, Z18
-	VPADDD       vc_hyb<>+128(SB), Z17, Z17
+	VPADDD       -896(R9), Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
 	VPRORD       $0x0b, Z14, Z9
@@ -12571,7 +11678,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z20, Z19, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z17, Z17
-	VPADDD       vc_hyb<>+192(SB), Z16, Z16
+	VPADDD       -832(R9), Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
 	VPRORD       $0x0b, Z13, Z9
@@ -12594,7 +11701,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z19, Z18, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       vc_hyb<>+256(SB), Z15, Z15
+	VPADDD       -768(R9), Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
 	VPRORD       $0x0b, Z20, Z9
@@ -12613,7 +11720,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z18, Z17, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z15, Z15
-	VPADDD       vc_hyb<>+320(SB), Z14, Z14
+	VPADDD       -704(R9), Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
@@ -12632,7 +11739,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z17, Z16, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       vc_hyb<>+384(SB), Z13, Z13
+	VPADDD       -640(R9), Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
@@ -12657,7 +11764,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z15, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       vc_hyb<>+448(SB), Z20, Z20
+	VPADDD       -576(R9), Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -12676,7 +11783,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       vc_hyb<>+512(SB), Z19, Z19
+	VPADDD       -512(R9), Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
@@ -12700,7 +11807,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       vc_hyb<>+576(SB), Z18, Z18
+	VPADDD       -448(R9), Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
 	VPRORD       $0x0b, Z15, Z9
@@ -12719,7 +11826,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z13, Z20, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z18, Z18
-	VPADDD       vc_hyb<>+640(SB), Z17, Z17
+	VPADDD       -384(R9), Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
 	VPRORD       $0x0b, Z14, Z9
@@ -12738,7 +11845,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z20, Z19, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z17, Z17
-	VPADDD       vc_hyb<>+704(SB), Z16, Z16
+	VPADDD       -320(R9), Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	MOVOU        shaConst<>+64(SB), X0
 	MOVOU        shaConst<>+48(SB), X6
@@ -12764,8 +11871,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z19, Z18, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       vc_hyb<>+768(SB), Z15, Z15
-	VPADDD       576(SP), Z15, Z15
+	VPADDD       -256(R9), Z15, Z15
+	VPADDD       -7616(R9), Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
 	VPRORD       $0x0b, Z20, Z9
@@ -12784,8 +11891,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z18, Z17, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z15, Z15
-	VPADDD       vc_hyb<>+832(SB), Z14, Z14
-	VPADDD       640(SP), Z14, Z14
+	VPADDD       -192(R9), Z14, Z14
+	VPADDD       -7552(R9), Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
@@ -12818,8 +11925,8 @@ loop:
 	VPRORD       $0x12, Z12, Z9
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
-	VPADDD       704(SP), Z21, Z21
-	VPADDD       vc_hyb<>+896(SB), Z13, Z13
+	VPADDD       -7488(R9), Z21, Z21
+	VPADDD       -128(R9), Z13, Z13
 	VPADDD       Z21, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -12839,8 +11946,8 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z15, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       768(SP), Z12, Z12
-	VPADDD       vc_hyb<>+960(SB), Z20, Z20
+	VPADDD       -7424(R9), Z12, Z12
+	VPADDD       -64(R9), Z20, Z20
 	VPADDD       Z12, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -12874,8 +11981,8 @@ loop:
 	VPRORD       $0x13, Z21, Z9
 	VPSRLD       $0x0a, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z22
-	VPADDD       vc_hyb<>+1024(SB), Z22, Z22
-	VPADDD       vc_hyb<>+1088(SB), Z19, Z19
+	VPADDD       (R9), Z22, Z22
+	VPADDD       64(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
@@ -12899,7 +12006,7 @@ loop:
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z23
-	VPADDD       vc_hyb<>+1152(SB), Z18, Z18
+	VPADDD       128(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -12933,8 +12040,8 @@ loop:
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z24
-	VPADDD       vc_hyb<>+1216(SB), Z24, Z24
-	VPADDD       vc_hyb<>+1280(SB), Z17, Z17
+	VPADDD       192(R9), Z24, Z24
+	VPADDD       256(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
@@ -12958,8 +12065,8 @@ loop:
 	VPRORD       $0x13, Z23, Z9
 	VPSRLD       $0x0a, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z25
-	VPADDD       832(SP), Z25, Z25
-	VPADDD       vc_hyb<>+1344(SB), Z16, Z16
+	VPADDD       -7360(R9), Z25, Z25
+	VPADDD       320(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	MOVOU        X6, X0
@@ -12993,8 +12100,8 @@ loop:
 	VPRORD       $0x13, Z24, Z9
 	VPSRLD       $0x0a, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z26
-	VPADDD       896(SP), Z26, Z26
-	VPADDD       vc_hyb<>+1408(SB), Z15, Z15
+	VPADDD       -7296(R9), Z26, Z26
+	VPADDD       384(R9), Z15, Z15
 	VPADDD       Z26, Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
@@ -13029,7 +12136,7 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
-	VPADDD       vc_hyb<>+1472(SB), Z14, Z14
+	VPADDD       448(R9), Z14, Z14
 	VPADDD       Z27, Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
@@ -13054,7 +12161,7 @@ loop:
 	VPSRLD       $0x0a, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z28
 	VPADDD       Z12, Z28, Z28
-	VPADDD       vc_hyb<>+1536(SB), Z13, Z13
+	VPADDD       512(R9), Z13, Z13
 	VPADDD       Z28, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -13089,7 +12196,7 @@ loop:
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z29
 	VPADDD       Z22, Z29, Z29
-	VPADDD       vc_hyb<>+1600(SB), Z20, Z20
+	VPADDD       576(R9), Z20, Z20
 	VPADDD       Z29, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -13114,7 +12221,7 @@ loop:
 	VPSRLD       $0x0a, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z30
 	VPADDD       Z23, Z30, Z30
-	VPADDD       vc_hyb<>+1664(SB), Z19, Z19
+	VPADDD       640(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
@@ -13149,7 +12256,7 @@ loop:
 	VPSRLD       $0x0a, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z31
 	VPADDD       Z24, Z31, Z31
-	VPADDD       vc_hyb<>+1728(SB), Z18, Z18
+	VPADDD       704(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -13174,10 +12281,10 @@ loop:
 	VPSRLD       $0x0a, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z25, Z11, Z11
-	VPADDD       vc_hyb<>+1792(SB), Z11, Z11
-	VMOVDQU32    Z11, 960(SP)
-	VPADDD       vc_hyb<>+1856(SB), Z17, Z17
-	VPADDD       960(SP), Z17, Z17
+	VPADDD       768(R9), Z11, Z11
+	VMOVDQU32    Z11, -7232(R9)
+	VPADDD       832(R9), Z17, Z17
+	VPADDD       -7232(R9), Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
 	VPRORD       $0x0b, Z14, Z9
@@ -13211,10 +12318,10 @@ loop:
 	VPSRLD       $0x0a, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z26, Z11, Z11
-	VPADDD       1024(SP), Z11, Z11
-	VMOVDQU32    Z11, 1088(SP)
-	VPADDD       vc_hyb<>+1920(SB), Z16, Z16
-	VPADDD       1088(SP), Z16, Z16
+	VPADDD       -7168(R9), Z11, Z11
+	VMOVDQU32    Z11, -7104(R9)
+	VPADDD       896(R9), Z16, Z16
+	VPADDD       -7104(R9), Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
 	VPRORD       $0x0b, Z13, Z9
@@ -13233,15 +12340,15 @@ loop:
 	VPTERNLOGD   $0xe8, Z19, Z18, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x11, 960(SP), Z11
-	VPRORD       $0x13, 960(SP), Z9
-	VPSRLD       $0x0a, 960(SP), Z10
+	VPRORD       $0x11, -7232(R9), Z11
+	VPRORD       $0x13, -7232(R9), Z9
+	VPSRLD       $0x0a, -7232(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z27, Z11, Z11
-	VPADDD       1152(SP), Z11, Z11
-	VMOVDQU32    Z11, 1216(SP)
-	VPADDD       vc_hyb<>+1984(SB), Z15, Z15
-	VPADDD       1216(SP), Z15, Z15
+	VPADDD       -7040(R9), Z11, Z11
+	VMOVDQU32    Z11, -6976(R9)
+	VPADDD       960(R9), Z15, Z15
+	VPADDD       -6976(R9), Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
 	VPRORD       $0x0b, Z20, Z9
@@ -13270,9 +12377,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z18, Z17, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x11, 1088(SP), Z11
-	VPRORD       $0x13, 1088(SP), Z9
-	VPSRLD       $0x0a, 1088(SP), Z10
+	VPRORD       $0x11, -7104(R9), Z11
+	VPRORD       $0x13, -7104(R9), Z9
+	VPSRLD       $0x0a, -7104(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z28, Z11, Z11
 	VPRORD       $0x07, Z21, Z8
@@ -13280,10 +12387,10 @@ loop:
 	VPSRLD       $0x03, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       1280(SP), Z11, Z11
-	VMOVDQU32    Z11, 1344(SP)
-	VPADDD       vc_hyb<>+2048(SB), Z14, Z14
-	VPADDD       1344(SP), Z14, Z14
+	VPADDD       -6912(R9), Z11, Z11
+	VMOVDQU32    Z11, -6848(R9)
+	VPADDD       1024(R9), Z14, Z14
+	VPADDD       -6848(R9), Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
@@ -13311,9 +12418,9 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	VPADDD       Z8, Z14, Z14
-	VPRORD       $0x11, 1216(SP), Z8
-	VPRORD       $0x13, 1216(SP), Z9
-	VPSRLD       $0x0a, 1216(SP), Z10
+	VPRORD       $0x11, -6976(R9), Z8
+	VPRORD       $0x13, -6976(R9), Z9
+	VPSRLD       $0x0a, -6976(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
 	VPADDD       Z29, Z21, Z21
@@ -13322,7 +12429,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       vc_hyb<>+2112(SB), Z13, Z13
+	VPADDD       1088(R9), Z13, Z13
 	VPADDD       Z21, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -13342,9 +12449,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z15, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z13, Z13
-	VPRORD       $0x11, 1344(SP), Z8
-	VPRORD       $0x13, 1344(SP), Z9
-	VPSRLD       $0x0a, 1344(SP), Z10
+	VPRORD       $0x11, -6848(R9), Z8
+	VPRORD       $0x13, -6848(R9), Z9
+	VPSRLD       $0x0a, -6848(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
 	VPADDD       Z30, Z12, Z12
@@ -13353,7 +12460,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       vc_hyb<>+2176(SB), Z20, Z20
+	VPADDD       1152(R9), Z20, Z20
 	VPADDD       Z12, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -13393,7 +12500,7 @@ loop:
 	VPSRLD       $0x03, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       vc_hyb<>+2240(SB), Z19, Z19
+	VPADDD       1216(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
@@ -13423,13 +12530,13 @@ loop:
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z23, Z23
-	VPADDD       960(SP), Z23, Z23
+	VPADDD       -7232(R9), Z23, Z23
 	VPRORD       $0x07, Z24, Z8
 	VPRORD       $0x12, Z24, Z9
 	VPSRLD       $0x03, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z23, Z23
-	VPADDD       vc_hyb<>+2304(SB), Z18, Z18
+	VPADDD       1280(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -13454,13 +12561,13 @@ loop:
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       1088(SP), Z24, Z24
+	VPADDD       -7104(R9), Z24, Z24
 	VPRORD       $0x07, Z25, Z8
 	VPRORD       $0x12, Z25, Z9
 	VPSRLD       $0x03, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       vc_hyb<>+2368(SB), Z17, Z17
+	VPADDD       1344(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	MOVOU        96(SI), X7
@@ -13496,13 +12603,13 @@ loop:
 	VPSRLD       $0x0a, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       1216(SP), Z25, Z25
+	VPADDD       -6976(R9), Z25, Z25
 	VPRORD       $0x07, Z26, Z8
 	VPRORD       $0x12, Z26, Z9
 	VPSRLD       $0x03, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       vc_hyb<>+2432(SB), Z16, Z16
+	VPADDD       1408(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
@@ -13532,13 +12639,13 @@ loop:
 	VPSRLD       $0x0a, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       1344(SP), Z26, Z26
+	VPADDD       -6848(R9), Z26, Z26
 	VPRORD       $0x07, Z27, Z8
 	VPRORD       $0x12, Z27, Z9
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       vc_hyb<>+2496(SB), Z15, Z15
+	VPADDD       1472(R9), Z15, Z15
 	VPADDD       Z26, Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
@@ -13569,7 +12676,7 @@ loop:
 	VPSRLD       $0x03, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       vc_hyb<>+2560(SB), Z14, Z14
+	VPADDD       1536(R9), Z14, Z14
 	VPADDD       Z27, Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	MOVOU        X1, X0
@@ -13606,7 +12713,7 @@ loop:
 	VPSRLD       $0x03, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       vc_hyb<>+2624(SB), Z13, Z13
+	VPADDD       1600(R9), Z13, Z13
 	VPADDD       Z28, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -13643,7 +12750,7 @@ loop:
 	VPSRLD       $0x03, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z29, Z29
-	VPADDD       vc_hyb<>+2688(SB), Z20, Z20
+	VPADDD       1664(R9), Z20, Z20
 	VPADDD       Z29, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -13674,7 +12781,7 @@ loop:
 	VPSRLD       $0x03, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z30, Z30
-	VPADDD       vc_hyb<>+2752(SB), Z19, Z19
+	VPADDD       1728(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	MOVOU        shaConst<>+128(SB), X0
@@ -13706,12 +12813,12 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z31, Z31
 	VPADDD       Z24, Z31, Z31
-	VPRORD       $0x07, 960(SP), Z8
-	VPRORD       $0x12, 960(SP), Z9
-	VPSRLD       $0x03, 960(SP), Z10
+	VPRORD       $0x07, -7232(R9), Z8
+	VPRORD       $0x12, -7232(R9), Z9
+	VPSRLD       $0x03, -7232(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z31, Z31
-	VPADDD       vc_hyb<>+2816(SB), Z18, Z18
+	VPADDD       1792(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -13746,15 +12853,15 @@ loop:
 	VPSRLD       $0x0a, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z25, Z11, Z11
-	VPRORD       $0x07, 1088(SP), Z8
-	VPRORD       $0x12, 1088(SP), Z9
-	VPSRLD       $0x03, 1088(SP), Z10
+	VPRORD       $0x07, -7104(R9), Z8
+	VPRORD       $0x12, -7104(R9), Z9
+	VPSRLD       $0x03, -7104(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       960(SP), Z11, Z11
-	VMOVDQU32    Z11, 1408(SP)
-	VPADDD       vc_hyb<>+2880(SB), Z17, Z17
-	VPADDD       1408(SP), Z17, Z17
+	VPADDD       -7232(R9), Z11, Z11
+	VMOVDQU32    Z11, -6784(R9)
+	VPADDD       1856(R9), Z17, Z17
+	VPADDD       -6784(R9), Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
 	VPRORD       $0x0b, Z14, Z9
@@ -13778,14 +12885,14 @@ loop:
 	VPSRLD       $0x0a, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z26, Z11, Z11
-	VPRORD       $0x07, 1216(SP), Z8
-	VPRORD       $0x12, 1216(SP), Z9
-	VPSRLD       $0x03, 1216(SP), Z10
+	VPRORD       $0x07, -6976(R9), Z8
+	VPRORD       $0x12, -6976(R9), Z9
+	VPSRLD       $0x03, -6976(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       1088(SP), Z11, Z11
-	VMOVDQU32    Z11, 1472(SP)
-	VPADDD       vc_hyb<>+2944(SB), Z16, Z16
+	VPADDD       -7104(R9), Z11, Z11
+	VMOVDQU32    Z11, -6720(R9)
+	VPADDD       1920(R9), Z16, Z16
 	MOVOU        X1, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -13796,7 +12903,7 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
-	VPADDD       1472(SP), Z16, Z16
+	VPADDD       -6720(R9), Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
 	VPRORD       $0x0b, Z13, Z9
@@ -13815,20 +12922,20 @@ loop:
 	VPTERNLOGD   $0xe8, Z19, Z18, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x11, 1408(SP), Z11
-	VPRORD       $0x13, 1408(SP), Z9
-	VPSRLD       $0x0a, 1408(SP), Z10
+	VPRORD       $0x11, -6784(R9), Z11
+	VPRORD       $0x13, -6784(R9), Z9
+	VPSRLD       $0x0a, -6784(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z27, Z11, Z11
-	VPRORD       $0x07, 1344(SP), Z8
-	VPRORD       $0x12, 1344(SP), Z9
-	VPSRLD       $0x03, 1344(SP), Z10
+	VPRORD       $0x07, -6848(R9), Z8
+	VPRORD       $0x12, -6848(R9), Z9
+	VPSRLD       $0x03, -6848(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       1216(SP), Z11, Z11
-	VMOVDQU32    Z11, 1536(SP)
-	VPADDD       vc_hyb<>+3008(SB), Z15, Z15
-	VPADDD       1536(SP), Z15, Z15
+	VPADDD       -6976(R9), Z11, Z11
+	VMOVDQU32    Z11, -6656(R9)
+	VPADDD       1984(R9), Z15, Z15
+	VPADDD       -6656(R9), Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
 	VPRORD       $0x0b, Z20, Z9
@@ -13857,9 +12964,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z18, Z17, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x11, 1472(SP), Z11
-	VPRORD       $0x13, 1472(SP), Z9
-	VPSRLD       $0x0a, 1472(SP), Z10
+	VPRORD       $0x11, -6720(R9), Z11
+	VPRORD       $0x13, -6720(R9), Z9
+	VPSRLD       $0x0a, -6720(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z28, Z11, Z11
 	VPRORD       $0x07, Z21, Z8
@@ -13867,10 +12974,10 @@ loop:
 	VPSRLD       $0x03, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       1344(SP), Z11, Z11
-	VMOVDQU32    Z11, 1600(SP)
-	VPADDD       vc_hyb<>+3072(SB), Z14, Z14
-	VPADDD       1600(SP), Z14, Z14
+	VPADDD       -6848(R9), Z11, Z11
+	VMOVDQU32    Z11, -6592(R9)
+	VPADDD       2048(R9), Z14, Z14
+	VPADDD       -6592(R9), Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
@@ -13889,9 +12996,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z17, Z16, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z14, Z14
-	VPRORD       $0x11, 1536(SP), Z8
-	VPRORD       $0x13, 1536(SP), Z9
-	VPSRLD       $0x0a, 1536(SP), Z10
+	VPRORD       $0x11, -6656(R9), Z8
+	VPRORD       $0x13, -6656(R9), Z9
+	VPSRLD       $0x0a, -6656(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
 	VPADDD       Z29, Z21, Z21
@@ -13910,7 +13017,7 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
 	VPADDD       Z8, Z21, Z21
-	VPADDD       vc_hyb<>+3136(SB), Z13, Z13
+	VPADDD       2112(R9), Z13, Z13
 	VPADDD       Z21, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -13930,9 +13037,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z16, Z15, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z13, Z13
-	VPRORD       $0x11, 1600(SP), Z8
-	VPRORD       $0x13, 1600(SP), Z9
-	VPSRLD       $0x0a, 1600(SP), Z10
+	VPRORD       $0x11, -6592(R9), Z8
+	VPRORD       $0x13, -6592(R9), Z9
+	VPSRLD       $0x0a, -6592(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
 	VPADDD       Z30, Z12, Z12
@@ -13941,7 +13048,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       vc_hyb<>+3200(SB), Z20, Z20
+	VPADDD       2176(R9), Z20, Z20
 	VPADDD       Z12, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -13982,7 +13089,7 @@ loop:
 	VPSRLD       $0x03, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       vc_hyb<>+3264(SB), Z19, Z19
+	VPADDD       2240(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
@@ -14007,7 +13114,7 @@ loop:
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z23, Z23
-	VPADDD       1408(SP), Z23, Z23
+	VPADDD       -6784(R9), Z23, Z23
 	VPRORD       $0x07, Z24, Z8
 	VPRORD       $0x12, Z24, Z9
 	VPSRLD       $0x03, Z24, Z10
@@ -14023,7 +13130,7 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
 	VPADDD       Z8, Z23, Z23
-	VPADDD       vc_hyb<>+3328(SB), Z18, Z18
+	VPADDD       2304(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -14048,13 +13155,13 @@ loop:
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       1472(SP), Z24, Z24
+	VPADDD       -6720(R9), Z24, Z24
 	VPRORD       $0x07, Z25, Z8
 	VPRORD       $0x12, Z25, Z9
 	VPSRLD       $0x03, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       vc_hyb<>+3392(SB), Z17, Z17
+	VPADDD       2368(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
@@ -14089,13 +13196,13 @@ loop:
 	VPSRLD       $0x0a, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       1536(SP), Z25, Z25
+	VPADDD       -6656(R9), Z25, Z25
 	VPRORD       $0x07, Z26, Z8
 	VPRORD       $0x12, Z26, Z9
 	VPSRLD       $0x03, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       vc_hyb<>+3456(SB), Z16, Z16
+	VPADDD       2432(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
@@ -14120,7 +13227,7 @@ loop:
 	VPSRLD       $0x0a, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       1600(SP), Z26, Z26
+	VPADDD       -6592(R9), Z26, Z26
 	VPRORD       $0x07, Z27, Z8
 	VPRORD       $0x12, Z27, Z9
 	VPSRLD       $0x03, Z27, Z10
@@ -14136,7 +13243,7 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
 	VPADDD       Z8, Z26, Z26
-	VPADDD       vc_hyb<>+3520(SB), Z15, Z15
+	VPADDD       2496(R9), Z15, Z15
 	VPADDD       Z26, Z15, Z15
 	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z20, Z8
@@ -14167,7 +13274,7 @@ loop:
 	VPSRLD       $0x03, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       vc_hyb<>+3584(SB), Z14, Z14
+	VPADDD       2560(R9), Z14, Z14
 	VPADDD       Z27, Z14, Z14
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
@@ -14208,7 +13315,7 @@ loop:
 	VPSRLD       $0x03, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       vc_hyb<>+3648(SB), Z13, Z13
+	VPADDD       2624(R9), Z13, Z13
 	VPADDD       Z28, Z13, Z13
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
@@ -14248,7 +13355,7 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	VPADDD       Z8, Z29, Z29
-	VPADDD       vc_hyb<>+3712(SB), Z20, Z20
+	VPADDD       2688(R9), Z20, Z20
 	VPADDD       Z29, Z20, Z20
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
@@ -14279,7 +13386,7 @@ loop:
 	VPSRLD       $0x03, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z30, Z30
-	VPADDD       vc_hyb<>+3776(SB), Z19, Z19
+	VPADDD       2752(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
 	VPADDD       Z19, Z15, Z15
 	VPRORD       $0x06, Z16, Z8
@@ -14314,12 +13421,12 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z31, Z31
 	VPADDD       Z24, Z31, Z31
-	VPRORD       $0x07, 1408(SP), Z8
-	VPRORD       $0x12, 1408(SP), Z9
-	VPSRLD       $0x03, 1408(SP), Z10
+	VPRORD       $0x07, -6784(R9), Z8
+	VPRORD       $0x12, -6784(R9), Z9
+	VPSRLD       $0x03, -6784(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z31, Z31
-	VPADDD       vc_hyb<>+3840(SB), Z18, Z18
+	VPADDD       2816(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
 	VPADDD       Z18, Z14, Z14
 	VPRORD       $0x06, Z15, Z8
@@ -14344,16 +13451,16 @@ loop:
 	VPSRLD       $0x0a, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z24
 	VPADDD       Z25, Z24, Z24
-	VPRORD       $0x07, 1472(SP), Z8
-	VPRORD       $0x12, 1472(SP), Z9
-	VPSRLD       $0x03, 1472(SP), Z10
+	VPRORD       $0x07, -6720(R9), Z8
+	VPRORD       $0x12, -6720(R9), Z9
+	VPSRLD       $0x03, -6720(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X3, X4
-	VPADDD       1408(SP), Z24, Z24
-	VPADDD       vc_hyb<>+3904(SB), Z17, Z17
+	VPADDD       -6784(R9), Z24, Z24
+	VPADDD       2880(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
 	VPADDD       Z17, Z13, Z13
 	VPRORD       $0x06, Z14, Z8
@@ -14378,13 +13485,13 @@ loop:
 	VPSRLD       $0x0a, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z24
 	VPADDD       Z26, Z24, Z24
-	VPRORD       $0x07, 1536(SP), Z8
-	VPRORD       $0x12, 1536(SP), Z9
-	VPSRLD       $0x03, 1536(SP), Z10
+	VPRORD       $0x07, -6656(R9), Z8
+	VPRORD       $0x12, -6656(R9), Z9
+	VPSRLD       $0x03, -6656(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       1472(SP), Z24, Z24
-	VPADDD       vc_hyb<>+3968(SB), Z16, Z16
+	VPADDD       -6720(R9), Z24, Z24
+	VPADDD       2944(R9), Z16, Z16
 	VPADDD       Z24, Z16, Z16
 	VPADDD       Z16, Z20, Z20
 	VPRORD       $0x06, Z13, Z8
@@ -14401,31 +13508,31 @@ loop:
 	MOVD         X4, AX
 	ADDL         $0x5be0cd19, AX
 	BSWAPL       AX
-	MOVL         AX, 6976(SP)
+	MOVL         AX, -1216(R9)
 	VPRORD       $0x16, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xe8, Z19, Z18, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       1664(SP), Z16, Z16
-	VPADDD       1728(SP), Z17, Z17
-	VPADDD       1792(SP), Z18, Z18
-	VPADDD       1856(SP), Z19, Z19
-	VPADDD       1920(SP), Z20, Z20
-	VPADDD       1984(SP), Z13, Z13
-	VPADDD       2048(SP), Z14, Z14
-	VPADDD       2112(SP), Z15, Z15
-	VPADDD       vc_hyb<>+4032(SB), Z16, Z28
-	VPADDD       vc_hyb<>+4096(SB), Z28, Z25
-	VPADDD       vc_hyb<>+4160(SB), Z28, Z28
-	VMOVDQU32    vc_hyb<>+4224(SB), Z24
-	VMOVDQU32    vc_hyb<>+4288(SB), Z26
-	VMOVDQU32    vc_hyb<>+4352(SB), Z31
-	VMOVDQU32    vc_hyb<>+4416(SB), Z30
-	VMOVDQU32    vc_hyb<>+4480(SB), Z29
-	VMOVDQU32    vc_hyb<>+4544(SB), Z23
-	VPADDD       vc_hyb<>+4608(SB), Z23, Z23
+	VPADDD       -6528(R9), Z16, Z16
+	VPADDD       -6464(R9), Z17, Z17
+	VPADDD       -6400(R9), Z18, Z18
+	VPADDD       -6336(R9), Z19, Z19
+	VPADDD       -6272(R9), Z20, Z20
+	VPADDD       -6208(R9), Z13, Z13
+	VPADDD       -6144(R9), Z14, Z14
+	VPADDD       -6080(R9), Z15, Z15
+	VPADDD       3008(R9), Z16, Z28
+	VPADDD       3072(R9), Z28, Z25
+	VPADDD       3136(R9), Z28, Z28
+	VMOVDQU32    3200(R9), Z24
+	VMOVDQU32    3264(R9), Z26
+	VMOVDQU32    3328(R9), Z31
+	VMOVDQU32    3392(R9), Z30
+	VMOVDQU32    3456(R9), Z29
+	VMOVDQU32    3520(R9), Z23
+	VPADDD       3584(R9), Z23, Z23
 	VPADDD       Z17, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -14445,7 +13552,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z23, Z23
-	VPADDD       vc_hyb<>+4672(SB), Z29, Z29
+	VPADDD       3648(R9), Z29, Z29
 	VPADDD       Z18, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	MOVOU        128(SI), X1
@@ -14472,7 +13579,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z24, Z28, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z29, Z29
-	VPADDD       vc_hyb<>+4736(SB), Z30, Z30
+	VPADDD       3712(R9), Z30, Z30
 	VPADDD       Z19, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -14492,7 +13599,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z28, Z23, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z30, Z30
-	VPADDD       vc_hyb<>+4800(SB), Z25, Z25
+	VPADDD       3776(R9), Z25, Z25
 	VPADDD       Z20, Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
@@ -14516,7 +13623,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z23, Z29, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       vc_hyb<>+64(SB), Z31, Z31
+	VPADDD       -960(R9), Z31, Z31
 	VPADDD       Z13, Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
@@ -14536,7 +13643,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z29, Z30, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z31, Z31
-	VPADDD       vc_hyb<>+128(SB), Z26, Z26
+	VPADDD       -896(R9), Z26, Z26
 	VPADDD       Z14, Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
@@ -14562,7 +13669,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z30, Z25, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       vc_hyb<>+192(SB), Z24, Z24
+	VPADDD       -832(R9), Z24, Z24
 	VPADDD       Z15, Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
@@ -14582,7 +13689,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z25, Z31, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z24, Z24
-	VPADDD       vc_hyb<>+4864(SB), Z28, Z28
+	VPADDD       3840(R9), Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -14601,7 +13708,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       vc_hyb<>+320(SB), Z23, Z23
+	VPADDD       -704(R9), Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
@@ -14625,7 +13732,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z23, Z23
-	VPADDD       vc_hyb<>+384(SB), Z29, Z29
+	VPADDD       -640(R9), Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
 	VPRORD       $0x0b, Z31, Z9
@@ -14644,7 +13751,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z24, Z28, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z29, Z29
-	VPADDD       vc_hyb<>+448(SB), Z30, Z30
+	VPADDD       -576(R9), Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
 	VPRORD       $0x0b, Z26, Z9
@@ -14670,7 +13777,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z28, Z23, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z30, Z30
-	VPADDD       vc_hyb<>+512(SB), Z25, Z25
+	VPADDD       -512(R9), Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
 	VPRORD       $0x0b, Z24, Z9
@@ -14689,7 +13796,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z23, Z29, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z25, Z25
-	VPADDD       vc_hyb<>+576(SB), Z31, Z31
+	VPADDD       -448(R9), Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
 	VPRORD       $0x0b, Z28, Z9
@@ -14708,7 +13815,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z29, Z30, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z31, Z31
-	VPADDD       vc_hyb<>+640(SB), Z26, Z26
+	VPADDD       -384(R9), Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	MOVOU        X3, X0
 	PADDD        shaK<>+64(SB), X0
@@ -14737,7 +13844,7 @@ loop:
 	VPTERNLOGD   $0xe8, Z30, Z25, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       vc_hyb<>+4928(SB), Z24, Z24
+	VPADDD       3904(R9), Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
@@ -14761,7 +13868,7 @@ loop:
 	VPSRLD       $0x03, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       vc_hyb<>+768(SB), Z28, Z28
+	VPADDD       -256(R9), Z28, Z28
 	VPADDD       Z16, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -14796,8 +13903,8 @@ loop:
 	VPSRLD       $0x03, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z17, Z17
-	VPADDD       vc_hyb<>+4992(SB), Z17, Z17
-	VPADDD       vc_hyb<>+832(SB), Z23, Z23
+	VPADDD       3968(R9), Z17, Z17
+	VPADDD       -192(R9), Z23, Z23
 	VPADDD       Z17, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -14837,7 +13944,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z18, Z18
-	VPADDD       vc_hyb<>+896(SB), Z29, Z29
+	VPADDD       -128(R9), Z29, Z29
 	VPADDD       Z18, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -14867,7 +13974,7 @@ loop:
 	VPSRLD       $0x03, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       vc_hyb<>+960(SB), Z30, Z30
+	VPADDD       -64(R9), Z30, Z30
 	VPADDD       Z19, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -14907,7 +14014,7 @@ loop:
 	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       vc_hyb<>+1088(SB), Z25, Z25
+	VPADDD       64(R9), Z25, Z25
 	VPADDD       Z20, Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
@@ -14947,7 +14054,7 @@ loop:
 	SHA256MSG1   X3, X6
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       vc_hyb<>+1152(SB), Z31, Z31
+	VPADDD       128(R9), Z31, Z31
 	VPADDD       Z13, Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
@@ -14977,8 +14084,8 @@ loop:
 	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       vc_hyb<>+5056(SB), Z14, Z14
-	VPADDD       vc_hyb<>+1280(SB), Z26, Z26
+	VPADDD       4032(R9), Z14, Z14
+	VPADDD       256(R9), Z26, Z26
 	VPADDD       Z14, Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
@@ -15014,8 +14121,8 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z15, Z15
 	VPADDD       Z16, Z15, Z15
-	VPADDD       vc_hyb<>+5120(SB), Z15, Z15
-	VPADDD       vc_hyb<>+1344(SB), Z24, Z24
+	VPADDD       4096(R9), Z15, Z15
+	VPADDD       320(R9), Z24, Z24
 	VPADDD       Z15, Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
@@ -15040,8 +14147,8 @@ loop:
 	VPSRLD       $0x0a, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z22
 	VPADDD       Z17, Z22, Z22
-	VPADDD       vc_hyb<>+1024(SB), Z22, Z22
-	VPADDD       vc_hyb<>+1408(SB), Z28, Z28
+	VPADDD       (R9), Z22, Z22
+	VPADDD       384(R9), Z28, Z28
 	VPADDD       Z22, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -15076,7 +14183,7 @@ loop:
 	VPSRLD       $0x0a, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z27
 	VPADDD       Z18, Z27, Z27
-	VPADDD       vc_hyb<>+1472(SB), Z23, Z23
+	VPADDD       448(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -15101,7 +14208,7 @@ loop:
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z12
 	VPADDD       Z19, Z12, Z12
-	VPADDD       vc_hyb<>+1536(SB), Z29, Z29
+	VPADDD       512(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -15136,7 +14243,7 @@ loop:
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
 	VPADDD       Z20, Z21, Z21
-	VPADDD       vc_hyb<>+1600(SB), Z30, Z30
+	VPADDD       576(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -15171,9 +14278,9 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
-	VMOVDQU32    Z11, 2176(SP)
-	VPADDD       vc_hyb<>+1664(SB), Z25, Z25
-	VPADDD       2176(SP), Z25, Z25
+	VMOVDQU32    Z11, -6016(R9)
+	VPADDD       640(R9), Z25, Z25
+	VPADDD       -6016(R9), Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
 	VPRORD       $0x0b, Z24, Z9
@@ -15197,9 +14304,9 @@ loop:
 	VPSRLD       $0x0a, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z14, Z11, Z11
-	VMOVDQU32    Z11, 2240(SP)
-	VPADDD       vc_hyb<>+1728(SB), Z31, Z31
-	VPADDD       2240(SP), Z31, Z31
+	VMOVDQU32    Z11, -5952(R9)
+	VPADDD       704(R9), Z31, Z31
+	VPADDD       -5952(R9), Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
 	VPRORD       $0x0b, Z28, Z9
@@ -15227,15 +14334,15 @@ loop:
 	SHA256MSG2   X4, X5
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
-	VPRORD       $0x11, 2176(SP), Z11
-	VPRORD       $0x13, 2176(SP), Z9
-	VPSRLD       $0x0a, 2176(SP), Z10
+	VPRORD       $0x11, -6016(R9), Z11
+	VPRORD       $0x13, -6016(R9), Z9
+	VPSRLD       $0x0a, -6016(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z15, Z11, Z11
-	VPADDD       vc_hyb<>+5184(SB), Z11, Z11
-	VMOVDQU32    Z11, 960(SP)
-	VPADDD       vc_hyb<>+1856(SB), Z26, Z26
-	VPADDD       960(SP), Z26, Z26
+	VPADDD       4160(R9), Z11, Z11
+	VMOVDQU32    Z11, -7232(R9)
+	VPADDD       832(R9), Z26, Z26
+	VPADDD       -7232(R9), Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
@@ -15254,9 +14361,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z30, Z25, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z26, Z26
-	VPRORD       $0x11, 2240(SP), Z11
-	VPRORD       $0x13, 2240(SP), Z9
-	VPSRLD       $0x0a, 2240(SP), Z10
+	VPRORD       $0x11, -5952(R9), Z11
+	VPRORD       $0x13, -5952(R9), Z9
+	VPSRLD       $0x0a, -5952(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z22, Z11, Z11
 	VPRORD       $0x07, Z16, Z8
@@ -15264,10 +14371,10 @@ loop:
 	VPSRLD       $0x03, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       vc_hyb<>+5056(SB), Z11, Z11
-	VMOVDQU32    Z11, 1088(SP)
-	VPADDD       vc_hyb<>+1920(SB), Z24, Z24
-	VPADDD       1088(SP), Z24, Z24
+	VPADDD       4032(R9), Z11, Z11
+	VMOVDQU32    Z11, -7104(R9)
+	VPADDD       896(R9), Z24, Z24
+	VPADDD       -7104(R9), Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
@@ -15295,9 +14402,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z25, Z31, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x11, 960(SP), Z8
-	VPRORD       $0x13, 960(SP), Z9
-	VPSRLD       $0x0a, 960(SP), Z10
+	VPRORD       $0x11, -7232(R9), Z8
+	VPRORD       $0x13, -7232(R9), Z9
+	VPSRLD       $0x0a, -7232(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z16, Z16
 	VPADDD       Z27, Z16, Z16
@@ -15306,7 +14413,7 @@ loop:
 	VPSRLD       $0x03, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       vc_hyb<>+1984(SB), Z28, Z28
+	VPADDD       960(R9), Z28, Z28
 	VPADDD       Z16, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -15326,9 +14433,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x11, 1088(SP), Z8
-	VPRORD       $0x13, 1088(SP), Z9
-	VPSRLD       $0x0a, 1088(SP), Z10
+	VPRORD       $0x11, -7104(R9), Z8
+	VPRORD       $0x13, -7104(R9), Z9
+	VPSRLD       $0x0a, -7104(R9), Z10
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -15342,7 +14449,7 @@ loop:
 	VPSRLD       $0x03, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z17, Z17
-	VPADDD       vc_hyb<>+2048(SB), Z23, Z23
+	VPADDD       1024(R9), Z23, Z23
 	VPADDD       Z17, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -15373,7 +14480,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z18, Z18
-	VPADDD       vc_hyb<>+2112(SB), Z29, Z29
+	VPADDD       1088(R9), Z29, Z29
 	VPADDD       Z18, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -15409,13 +14516,13 @@ loop:
 	VPSRLD       $0x0a, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       2176(SP), Z19, Z19
+	VPADDD       -6016(R9), Z19, Z19
 	VPRORD       $0x07, Z20, Z8
 	VPRORD       $0x12, Z20, Z9
 	VPSRLD       $0x03, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       vc_hyb<>+2176(SB), Z30, Z30
+	VPADDD       1152(R9), Z30, Z30
 	VPADDD       Z19, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -15445,13 +14552,13 @@ loop:
 	VPSRLD       $0x0a, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       2240(SP), Z20, Z20
+	VPADDD       -5952(R9), Z20, Z20
 	VPRORD       $0x07, Z13, Z8
 	VPRORD       $0x12, Z13, Z9
 	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       vc_hyb<>+2240(SB), Z25, Z25
+	VPADDD       1216(R9), Z25, Z25
 	VPADDD       Z20, Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
@@ -15476,13 +14583,13 @@ loop:
 	VPSRLD       $0x0a, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       960(SP), Z13, Z13
+	VPADDD       -7232(R9), Z13, Z13
 	VPRORD       $0x07, Z14, Z8
 	VPRORD       $0x12, Z14, Z9
 	VPSRLD       $0x03, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       vc_hyb<>+2304(SB), Z31, Z31
+	VPADDD       1280(R9), Z31, Z31
 	VPADDD       Z13, Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
@@ -15513,13 +14620,13 @@ loop:
 	VPSRLD       $0x0a, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       1088(SP), Z14, Z14
+	VPADDD       -7104(R9), Z14, Z14
 	VPRORD       $0x07, Z15, Z8
 	VPRORD       $0x12, Z15, Z9
 	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       vc_hyb<>+2368(SB), Z26, Z26
+	VPADDD       1344(R9), Z26, Z26
 	VPADDD       Z14, Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
@@ -15556,7 +14663,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z15, Z15
-	VPADDD       vc_hyb<>+2432(SB), Z24, Z24
+	VPADDD       1408(R9), Z24, Z24
 	VPADDD       Z15, Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
@@ -15587,7 +14694,7 @@ loop:
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       vc_hyb<>+2496(SB), Z28, Z28
+	VPADDD       1472(R9), Z28, Z28
 	VPADDD       Z22, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -15624,7 +14731,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       vc_hyb<>+2560(SB), Z23, Z23
+	VPADDD       1536(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -15665,7 +14772,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       vc_hyb<>+2624(SB), Z29, Z29
+	VPADDD       1600(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -15691,12 +14798,12 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
 	VPADDD       Z20, Z21, Z21
-	VPRORD       $0x07, 2176(SP), Z8
-	VPRORD       $0x12, 2176(SP), Z9
-	VPSRLD       $0x03, 2176(SP), Z10
+	VPRORD       $0x07, -6016(R9), Z8
+	VPRORD       $0x12, -6016(R9), Z9
+	VPSRLD       $0x03, -6016(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       vc_hyb<>+2688(SB), Z30, Z30
+	VPADDD       1664(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -15731,15 +14838,15 @@ loop:
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z13, Z11, Z11
-	VPRORD       $0x07, 2240(SP), Z8
-	VPRORD       $0x12, 2240(SP), Z9
-	VPSRLD       $0x03, 2240(SP), Z10
+	VPRORD       $0x07, -5952(R9), Z8
+	VPRORD       $0x12, -5952(R9), Z9
+	VPSRLD       $0x03, -5952(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       2176(SP), Z11, Z11
-	VMOVDQU32    Z11, 2304(SP)
-	VPADDD       vc_hyb<>+2752(SB), Z25, Z25
-	VPADDD       2304(SP), Z25, Z25
+	VPADDD       -6016(R9), Z11, Z11
+	VMOVDQU32    Z11, -5888(R9)
+	VPADDD       1728(R9), Z25, Z25
+	VPADDD       -5888(R9), Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
 	VPRORD       $0x0b, Z24, Z9
@@ -15773,15 +14880,15 @@ loop:
 	VPSRLD       $0x0a, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z14, Z11, Z11
-	VPRORD       $0x07, 960(SP), Z8
-	VPRORD       $0x12, 960(SP), Z9
-	VPSRLD       $0x03, 960(SP), Z10
+	VPRORD       $0x07, -7232(R9), Z8
+	VPRORD       $0x12, -7232(R9), Z9
+	VPSRLD       $0x03, -7232(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       2240(SP), Z11, Z11
-	VMOVDQU32    Z11, 2368(SP)
-	VPADDD       vc_hyb<>+2816(SB), Z31, Z31
-	VPADDD       2368(SP), Z31, Z31
+	VPADDD       -5952(R9), Z11, Z11
+	VMOVDQU32    Z11, -5824(R9)
+	VPADDD       1792(R9), Z31, Z31
+	VPADDD       -5824(R9), Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
 	VPRORD       $0x0b, Z28, Z9
@@ -15800,20 +14907,20 @@ loop:
 	VPTERNLOGD   $0xe8, Z29, Z30, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x11, 2304(SP), Z11
-	VPRORD       $0x13, 2304(SP), Z9
-	VPSRLD       $0x0a, 2304(SP), Z10
+	VPRORD       $0x11, -5888(R9), Z11
+	VPRORD       $0x13, -5888(R9), Z9
+	VPSRLD       $0x0a, -5888(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z15, Z11, Z11
-	VPRORD       $0x07, 1088(SP), Z8
-	VPRORD       $0x12, 1088(SP), Z9
-	VPSRLD       $0x03, 1088(SP), Z10
+	VPRORD       $0x07, -7104(R9), Z8
+	VPRORD       $0x12, -7104(R9), Z9
+	VPSRLD       $0x03, -7104(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       960(SP), Z11, Z11
-	VMOVDQU32    Z11, 1408(SP)
-	VPADDD       vc_hyb<>+2880(SB), Z26, Z26
-	VPADDD       1408(SP), Z26, Z26
+	VPADDD       -7232(R9), Z11, Z11
+	VMOVDQU32    Z11, -6784(R9)
+	VPADDD       1856(R9), Z26, Z26
+	VPADDD       -6784(R9), Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	MOVOU        X6, X0
@@ -15842,9 +14949,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z30, Z25, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z26, Z26
-	VPRORD       $0x11, 2368(SP), Z11
-	VPRORD       $0x13, 2368(SP), Z9
-	VPSRLD       $0x0a, 2368(SP), Z10
+	VPRORD       $0x11, -5824(R9), Z11
+	VPRORD       $0x13, -5824(R9), Z9
+	VPSRLD       $0x0a, -5824(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z22, Z11, Z11
 	VPRORD       $0x07, Z16, Z8
@@ -15852,10 +14959,10 @@ loop:
 	VPSRLD       $0x03, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
-	VPADDD       1088(SP), Z11, Z11
-	VMOVDQU32    Z11, 1472(SP)
-	VPADDD       vc_hyb<>+2944(SB), Z24, Z24
-	VPADDD       1472(SP), Z24, Z24
+	VPADDD       -7104(R9), Z11, Z11
+	VMOVDQU32    Z11, -6720(R9)
+	VPADDD       1920(R9), Z24, Z24
+	VPADDD       -6720(R9), Z24, Z24
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
@@ -15884,9 +14991,9 @@ loop:
 	SHA256MSG1   X2, X6
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x11, 1408(SP), Z8
-	VPRORD       $0x13, 1408(SP), Z9
-	VPSRLD       $0x0a, 1408(SP), Z10
+	VPRORD       $0x11, -6784(R9), Z8
+	VPRORD       $0x13, -6784(R9), Z9
+	VPSRLD       $0x0a, -6784(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z16, Z16
 	VPADDD       Z27, Z16, Z16
@@ -15895,7 +15002,7 @@ loop:
 	VPSRLD       $0x03, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z16, Z16
-	VPADDD       vc_hyb<>+3008(SB), Z28, Z28
+	VPADDD       1984(R9), Z28, Z28
 	VPADDD       Z16, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -15915,9 +15022,9 @@ loop:
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x11, 1472(SP), Z8
-	VPRORD       $0x13, 1472(SP), Z9
-	VPSRLD       $0x0a, 1472(SP), Z10
+	VPRORD       $0x11, -6720(R9), Z8
+	VPRORD       $0x13, -6720(R9), Z9
+	VPSRLD       $0x0a, -6720(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z17, Z17
 	VPADDD       Z12, Z17, Z17
@@ -15926,7 +15033,7 @@ loop:
 	VPSRLD       $0x03, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z17, Z17
-	VPADDD       vc_hyb<>+3072(SB), Z23, Z23
+	VPADDD       2048(R9), Z23, Z23
 	VPADDD       Z17, Z23, Z23
 	MOVOU        X1, X0
 	PADDD        shaK<>+144(SB), X0
@@ -15967,7 +15074,7 @@ loop:
 	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z18, Z18
-	VPADDD       vc_hyb<>+3136(SB), Z29, Z29
+	VPADDD       2112(R9), Z29, Z29
 	VPADDD       Z18, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -16002,13 +15109,13 @@ loop:
 	VPSRLD       $0x0a, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       2304(SP), Z19, Z19
+	VPADDD       -5888(R9), Z19, Z19
 	VPRORD       $0x07, Z20, Z8
 	VPRORD       $0x12, Z20, Z9
 	VPSRLD       $0x03, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z19, Z19
-	VPADDD       vc_hyb<>+3200(SB), Z30, Z30
+	VPADDD       2176(R9), Z30, Z30
 	VPADDD       Z19, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -16033,13 +15140,13 @@ loop:
 	VPSRLD       $0x0a, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       2368(SP), Z20, Z20
+	VPADDD       -5824(R9), Z20, Z20
 	VPRORD       $0x07, Z13, Z8
 	VPRORD       $0x12, Z13, Z9
 	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z20, Z20
-	VPADDD       vc_hyb<>+3264(SB), Z25, Z25
+	VPADDD       2240(R9), Z25, Z25
 	VPADDD       Z20, Z25, Z25
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
@@ -16074,13 +15181,13 @@ loop:
 	VPSRLD       $0x0a, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       1408(SP), Z13, Z13
+	VPADDD       -6784(R9), Z13, Z13
 	VPRORD       $0x07, Z14, Z8
 	VPRORD       $0x12, Z14, Z9
 	VPSRLD       $0x03, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z13, Z13
-	VPADDD       vc_hyb<>+3328(SB), Z31, Z31
+	VPADDD       2304(R9), Z31, Z31
 	VPADDD       Z13, Z31, Z31
 	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z28, Z8
@@ -16115,13 +15222,13 @@ loop:
 	VPSRLD       $0x0a, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       1472(SP), Z14, Z14
+	VPADDD       -6720(R9), Z14, Z14
 	VPRORD       $0x07, Z15, Z8
 	VPRORD       $0x12, Z15, Z9
 	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z14, Z14
-	VPADDD       vc_hyb<>+3392(SB), Z26, Z26
+	VPADDD       2368(R9), Z26, Z26
 	VPADDD       Z14, Z26, Z26
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
@@ -16152,7 +15259,7 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z15, Z15
-	VPADDD       vc_hyb<>+3456(SB), Z24, Z24
+	VPADDD       2432(R9), Z24, Z24
 	VPADDD       Z15, Z24, Z24
 	MOVOU        X1, X0
 	PADDD        shaK<>+208(SB), X0
@@ -16192,7 +15299,7 @@ loop:
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       vc_hyb<>+3520(SB), Z28, Z28
+	VPADDD       2496(R9), Z28, Z28
 	VPADDD       Z22, Z28, Z28
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
@@ -16232,7 +15339,7 @@ loop:
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       vc_hyb<>+3584(SB), Z23, Z23
+	VPADDD       2560(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
 	VPADDD       Z23, Z31, Z31
 	VPRORD       $0x06, Z25, Z8
@@ -16254,7 +15361,7 @@ loop:
 	VPSRLD       $0x03, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       vc_hyb<>+3648(SB), Z29, Z29
+	VPADDD       2624(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
 	VPADDD       Z29, Z26, Z26
 	VPRORD       $0x06, Z31, Z8
@@ -16274,12 +15381,12 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
 	VPADDD       Z20, Z21, Z21
-	VPRORD       $0x07, 2304(SP), Z8
-	VPRORD       $0x12, 2304(SP), Z9
-	VPSRLD       $0x03, 2304(SP), Z10
+	VPRORD       $0x07, -5888(R9), Z8
+	VPRORD       $0x12, -5888(R9), Z9
+	VPSRLD       $0x03, -5888(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       vc_hyb<>+3712(SB), Z30, Z30
+	VPADDD       2688(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
 	VPADDD       Z30, Z24, Z24
 	VPRORD       $0x06, Z26, Z8
@@ -16295,13 +15402,13 @@ loop:
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
 	VPADDD       Z13, Z21, Z21
-	VPRORD       $0x07, 2368(SP), Z8
-	VPRORD       $0x12, 2368(SP), Z9
-	VPSRLD       $0x03, 2368(SP), Z10
+	VPRORD       $0x07, -5824(R9), Z8
+	VPRORD       $0x12, -5824(R9), Z9
+	VPSRLD       $0x03, -5824(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       2304(SP), Z21, Z21
-	VPADDD       vc_hyb<>+3776(SB), Z25, Z25
+	VPADDD       -5888(R9), Z21, Z21
+	VPADDD       2752(R9), Z25, Z25
 	VPADDD       Z21, Z25, Z25
 	VPADDD       Z25, Z28, Z28
 	VPRORD       $0x06, Z24, Z8
@@ -16312,13 +15419,13 @@ loop:
 	VPTERNLOGD   $0xca, Z31, Z26, Z9
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       vc_hyb<>+5248(SB), Z28, Z8
-	VPSHUFB      vx_hyb<>+64(SB), Z8, Z8
-	VPCMPUD      $0x02, 2432(SP), Z8, K1
+	VPADDD       4224(R9), Z28, Z8
+	VPSHUFB      -1088(R9), Z8, Z8
+	VPCMPUD      $0x02, -5760(R9), Z8, K1
 	MOVD         X4, AX
 	ADDL         $0x5be0cd19, AX
 	BSWAPL       AX
-	MOVL         AX, 6980(SP)
+	MOVL         AX, -1212(R9)
 	KMOVW        K1, R10
 	TESTL        R10, R10
 	JZ           sha
@@ -16332,7 +15439,7 @@ loop:
 sha:
 	CMPL CX, $0x00000010
 	JBE  notfound
-	CMPL 6976(SP), R8
+	CMPL -1216(R9), R8
 	JA   nohit16
 	MOVL DX, AX
 	ADDL $0x00000010, AX
@@ -16341,7 +15448,7 @@ sha:
 nohit16:
 	CMPL CX, $0x00000011
 	JBE  notfound
-	CMPL 6980(SP), R8
+	CMPL -1212(R9), R8
 	JA   nohit17
 	MOVL DX, AX
 	ADDL $0x00000011, AX
@@ -16369,1334 +15476,89 @@ found:
 	RET
 
 DATA vc_hyb<>+0(SB)/4, $0xb956c25b
-DATA vc_hyb<>+4(SB)/4, $0xb956c25b
-DATA vc_hyb<>+8(SB)/4, $0xb956c25b
-DATA vc_hyb<>+12(SB)/4, $0xb956c25b
-DATA vc_hyb<>+16(SB)/4, $0xb956c25b
-DATA vc_hyb<>+20(SB)/4, $0xb956c25b
-DATA vc_hyb<>+24(SB)/4, $0xb956c25b
-DATA vc_hyb<>+28(SB)/4, $0xb956c25b
-DATA vc_hyb<>+32(SB)/4, $0xb956c25b
-DATA vc_hyb<>+36(SB)/4, $0xb956c25b
-DATA vc_hyb<>+40(SB)/4, $0xb956c25b
-DATA vc_hyb<>+44(SB)/4, $0xb956c25b
-DATA vc_hyb<>+48(SB)/4, $0xb956c25b
-DATA vc_hyb<>+52(SB)/4, $0xb956c25b
-DATA vc_hyb<>+56(SB)/4, $0xb956c25b
-DATA vc_hyb<>+60(SB)/4, $0xb956c25b
-DATA vc_hyb<>+64(SB)/4, $0x59f111f1
-DATA vc_hyb<>+68(SB)/4, $0x59f111f1
-DATA vc_hyb<>+72(SB)/4, $0x59f111f1
-DATA vc_hyb<>+76(SB)/4, $0x59f111f1
-DATA vc_hyb<>+80(SB)/4, $0x59f111f1
-DATA vc_hyb<>+84(SB)/4, $0x59f111f1
-DATA vc_hyb<>+88(SB)/4, $0x59f111f1
-DATA vc_hyb<>+92(SB)/4, $0x59f111f1
-DATA vc_hyb<>+96(SB)/4, $0x59f111f1
-DATA vc_hyb<>+100(SB)/4, $0x59f111f1
-DATA vc_hyb<>+104(SB)/4, $0x59f111f1
-DATA vc_hyb<>+108(SB)/4, $0x59f111f1
-DATA vc_hyb<>+112(SB)/4, $0x59f111f1
-DATA vc_hyb<>+116(SB)/4, $0x59f111f1
-DATA vc_hyb<>+120(SB)/4, $0x59f111f1
-DATA vc_hyb<>+124(SB)/4, $0x59f111f1
-DATA vc_hyb<>+128(SB)/4, $0x923f82a4
-DATA vc_hyb<>+132(SB)/4, $0x923f82a4
-DATA vc_hyb<>+136(SB)/4, $0x923f82a4
-DATA vc_hyb<>+140(SB)/4, $0x923f82a4
-DATA vc_hyb<>+144(SB)/4, $0x923f82a4
-DATA vc_hyb<>+148(SB)/4, $0x923f82a4
-DATA vc_hyb<>+152(SB)/4, $0x923f82a4
-DATA vc_hyb<>+156(SB)/4, $0x923f82a4
-DATA vc_hyb<>+160(SB)/4, $0x923f82a4
-DATA vc_hyb<>+164(SB)/4, $0x923f82a4
-DATA vc_hyb<>+168(SB)/4, $0x923f82a4
-DATA vc_hyb<>+172(SB)/4, $0x923f82a4
-DATA vc_hyb<>+176(SB)/4, $0x923f82a4
-DATA vc_hyb<>+180(SB)/4, $0x923f82a4
-DATA vc_hyb<>+184(SB)/4, $0x923f82a4
-DATA vc_hyb<>+188(SB)/4, $0x923f82a4
-DATA vc_hyb<>+192(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+196(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+200(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+204(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+208(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+212(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+216(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+220(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+224(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+228(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+232(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+236(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+240(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+244(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+248(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+252(SB)/4, $0xab1c5ed5
-DATA vc_hyb<>+256(SB)/4, $0xd807aa98
-DATA vc_hyb<>+260(SB)/4, $0xd807aa98
-DATA vc_hyb<>+264(SB)/4, $0xd807aa98
-DATA vc_hyb<>+268(SB)/4, $0xd807aa98
-DATA vc_hyb<>+272(SB)/4, $0xd807aa98
-DATA vc_hyb<>+276(SB)/4, $0xd807aa98
-DATA vc_hyb<>+280(SB)/4, $0xd807aa98
-DATA vc_hyb<>+284(SB)/4, $0xd807aa98
-DATA vc_hyb<>+288(SB)/4, $0xd807aa98
-DATA vc_hyb<>+292(SB)/4, $0xd807aa98
-DATA vc_hyb<>+296(SB)/4, $0xd807aa98
-DATA vc_hyb<>+300(SB)/4, $0xd807aa98
-DATA vc_hyb<>+304(SB)/4, $0xd807aa98
-DATA vc_hyb<>+308(SB)/4, $0xd807aa98
-DATA vc_hyb<>+312(SB)/4, $0xd807aa98
-DATA vc_hyb<>+316(SB)/4, $0xd807aa98
-DATA vc_hyb<>+320(SB)/4, $0x12835b01
-DATA vc_hyb<>+324(SB)/4, $0x12835b01
-DATA vc_hyb<>+328(SB)/4, $0x12835b01
-DATA vc_hyb<>+332(SB)/4, $0x12835b01
-DATA vc_hyb<>+336(SB)/4, $0x12835b01
-DATA vc_hyb<>+340(SB)/4, $0x12835b01
-DATA vc_hyb<>+344(SB)/4, $0x12835b01
-DATA vc_hyb<>+348(SB)/4, $0x12835b01
-DATA vc_hyb<>+352(SB)/4, $0x12835b01
-DATA vc_hyb<>+356(SB)/4, $0x12835b01
-DATA vc_hyb<>+360(SB)/4, $0x12835b01
-DATA vc_hyb<>+364(SB)/4, $0x12835b01
-DATA vc_hyb<>+368(SB)/4, $0x12835b01
-DATA vc_hyb<>+372(SB)/4, $0x12835b01
-DATA vc_hyb<>+376(SB)/4, $0x12835b01
-DATA vc_hyb<>+380(SB)/4, $0x12835b01
-DATA vc_hyb<>+384(SB)/4, $0x243185be
-DATA vc_hyb<>+388(SB)/4, $0x243185be
-DATA vc_hyb<>+392(SB)/4, $0x243185be
-DATA vc_hyb<>+396(SB)/4, $0x243185be
-DATA vc_hyb<>+400(SB)/4, $0x243185be
-DATA vc_hyb<>+404(SB)/4, $0x243185be
-DATA vc_hyb<>+408(SB)/4, $0x243185be
-DATA vc_hyb<>+412(SB)/4, $0x243185be
-DATA vc_hyb<>+416(SB)/4, $0x243185be
-DATA vc_hyb<>+420(SB)/4, $0x243185be
-DATA vc_hyb<>+424(SB)/4, $0x243185be
-DATA vc_hyb<>+428(SB)/4, $0x243185be
-DATA vc_hyb<>+432(SB)/4, $0x243185be
-DATA vc_hyb<>+436(SB)/4, $0x243185be
-DATA vc_hyb<>+440(SB)/4, $0x243185be
-DATA vc_hyb<>+444(SB)/4, $0x243185be
-DATA vc_hyb<>+448(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+452(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+456(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+460(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+464(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+468(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+472(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+476(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+480(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+484(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+488(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+492(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+496(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+500(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+504(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+508(SB)/4, $0x550c7dc3
-DATA vc_hyb<>+512(SB)/4, $0x72be5d74
-DATA vc_hyb<>+516(SB)/4, $0x72be5d74
-DATA vc_hyb<>+520(SB)/4, $0x72be5d74
-DATA vc_hyb<>+524(SB)/4, $0x72be5d74
-DATA vc_hyb<>+528(SB)/4, $0x72be5d74
-DATA vc_hyb<>+532(SB)/4, $0x72be5d74
-DATA vc_hyb<>+536(SB)/4, $0x72be5d74
-DATA vc_hyb<>+540(SB)/4, $0x72be5d74
-DATA vc_hyb<>+544(SB)/4, $0x72be5d74
-DATA vc_hyb<>+548(SB)/4, $0x72be5d74
-DATA vc_hyb<>+552(SB)/4, $0x72be5d74
-DATA vc_hyb<>+556(SB)/4, $0x72be5d74
-DATA vc_hyb<>+560(SB)/4, $0x72be5d74
-DATA vc_hyb<>+564(SB)/4, $0x72be5d74
-DATA vc_hyb<>+568(SB)/4, $0x72be5d74
-DATA vc_hyb<>+572(SB)/4, $0x72be5d74
-DATA vc_hyb<>+576(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+580(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+584(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+588(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+592(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+596(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+600(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+604(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+608(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+612(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+616(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+620(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+624(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+628(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+632(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+636(SB)/4, $0x80deb1fe
-DATA vc_hyb<>+640(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+644(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+648(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+652(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+656(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+660(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+664(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+668(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+672(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+676(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+680(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+684(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+688(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+692(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+696(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+700(SB)/4, $0x9bdc06a7
-DATA vc_hyb<>+704(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+708(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+712(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+716(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+720(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+724(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+728(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+732(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+736(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+740(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+744(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+748(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+752(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+756(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+760(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+764(SB)/4, $0xc19bf3f4
-DATA vc_hyb<>+768(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+772(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+776(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+780(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+784(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+788(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+792(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+796(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+800(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+804(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+808(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+812(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+816(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+820(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+824(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+828(SB)/4, $0xe49b69c1
-DATA vc_hyb<>+832(SB)/4, $0xefbe4786
-DATA vc_hyb<>+836(SB)/4, $0xefbe4786
-DATA vc_hyb<>+840(SB)/4, $0xefbe4786
-DATA vc_hyb<>+844(SB)/4, $0xefbe4786
-DATA vc_hyb<>+848(SB)/4, $0xefbe4786
-DATA vc_hyb<>+852(SB)/4, $0xefbe4786
-DATA vc_hyb<>+856(SB)/4, $0xefbe4786
-DATA vc_hyb<>+860(SB)/4, $0xefbe4786
-DATA vc_hyb<>+864(SB)/4, $0xefbe4786
-DATA vc_hyb<>+868(SB)/4, $0xefbe4786
-DATA vc_hyb<>+872(SB)/4, $0xefbe4786
-DATA vc_hyb<>+876(SB)/4, $0xefbe4786
-DATA vc_hyb<>+880(SB)/4, $0xefbe4786
-DATA vc_hyb<>+884(SB)/4, $0xefbe4786
-DATA vc_hyb<>+888(SB)/4, $0xefbe4786
-DATA vc_hyb<>+892(SB)/4, $0xefbe4786
-DATA vc_hyb<>+896(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+900(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+904(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+908(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+912(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+916(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+920(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+924(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+928(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+932(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+936(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+940(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+944(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+948(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+952(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+956(SB)/4, $0x0fc19dc6
-DATA vc_hyb<>+960(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+964(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+968(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+972(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+976(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+980(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+984(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+988(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+992(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+996(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1000(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1004(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1008(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1012(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1016(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1020(SB)/4, $0x240ca1cc
-DATA vc_hyb<>+1024(SB)/4, $0x80000000
-DATA vc_hyb<>+1028(SB)/4, $0x80000000
-DATA vc_hyb<>+1032(SB)/4, $0x80000000
-DATA vc_hyb<>+1036(SB)/4, $0x80000000
-DATA vc_hyb<>+1040(SB)/4, $0x80000000
-DATA vc_hyb<>+1044(SB)/4, $0x80000000
-DATA vc_hyb<>+1048(SB)/4, $0x80000000
-DATA vc_hyb<>+1052(SB)/4, $0x80000000
-DATA vc_hyb<>+1056(SB)/4, $0x80000000
-DATA vc_hyb<>+1060(SB)/4, $0x80000000
-DATA vc_hyb<>+1064(SB)/4, $0x80000000
-DATA vc_hyb<>+1068(SB)/4, $0x80000000
-DATA vc_hyb<>+1072(SB)/4, $0x80000000
-DATA vc_hyb<>+1076(SB)/4, $0x80000000
-DATA vc_hyb<>+1080(SB)/4, $0x80000000
-DATA vc_hyb<>+1084(SB)/4, $0x80000000
-DATA vc_hyb<>+1088(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1092(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1096(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1100(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1104(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1108(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1112(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1116(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1120(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1124(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1128(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1132(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1136(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1140(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1144(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1148(SB)/4, $0x2de92c6f
-DATA vc_hyb<>+1152(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1156(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1160(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1164(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1168(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1172(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1176(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1180(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1184(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1188(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1192(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1196(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1200(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1204(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1208(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1212(SB)/4, $0x4a7484aa
-DATA vc_hyb<>+1216(SB)/4, $0x00000280
-DATA vc_hyb<>+1220(SB)/4, $0x00000280
-DATA vc_hyb<>+1224(SB)/4, $0x00000280
-DATA vc_hyb<>+1228(SB)/4, $0x00000280
-DATA vc_hyb<>+1232(SB)/4, $0x00000280
-DATA vc_hyb<>+1236(SB)/4, $0x00000280
-DATA vc_hyb<>+1240(SB)/4, $0x00000280
-DATA vc_hyb<>+1244(SB)/4, $0x00000280
-DATA vc_hyb<>+1248(SB)/4, $0x00000280
-DATA vc_hyb<>+1252(SB)/4, $0x00000280
-DATA vc_hyb<>+1256(SB)/4, $0x00000280
-DATA vc_hyb<>+1260(SB)/4, $0x00000280
-DATA vc_hyb<>+1264(SB)/4, $0x00000280
-DATA vc_hyb<>+1268(SB)/4, $0x00000280
-DATA vc_hyb<>+1272(SB)/4, $0x00000280
-DATA vc_hyb<>+1276(SB)/4, $0x00000280
-DATA vc_hyb<>+1280(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1284(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1288(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1292(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1296(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1300(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1304(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1308(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1312(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1316(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1320(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1324(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1328(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1332(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1336(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1340(SB)/4, $0x5cb0a9dc
-DATA vc_hyb<>+1344(SB)/4, $0x76f988da
-DATA vc_hyb<>+1348(SB)/4, $0x76f988da
-DATA vc_hyb<>+1352(SB)/4, $0x76f988da
-DATA vc_hyb<>+1356(SB)/4, $0x76f988da
-DATA vc_hyb<>+1360(SB)/4, $0x76f988da
-DATA vc_hyb<>+1364(SB)/4, $0x76f988da
-DATA vc_hyb<>+1368(SB)/4, $0x76f988da
-DATA vc_hyb<>+1372(SB)/4, $0x76f988da
-DATA vc_hyb<>+1376(SB)/4, $0x76f988da
-DATA vc_hyb<>+1380(SB)/4, $0x76f988da
-DATA vc_hyb<>+1384(SB)/4, $0x76f988da
-DATA vc_hyb<>+1388(SB)/4, $0x76f988da
-DATA vc_hyb<>+1392(SB)/4, $0x76f988da
-DATA vc_hyb<>+1396(SB)/4, $0x76f988da
-DATA vc_hyb<>+1400(SB)/4, $0x76f988da
-DATA vc_hyb<>+1404(SB)/4, $0x76f988da
-DATA vc_hyb<>+1408(SB)/4, $0x983e5152
-DATA vc_hyb<>+1412(SB)/4, $0x983e5152
-DATA vc_hyb<>+1416(SB)/4, $0x983e5152
-DATA vc_hyb<>+1420(SB)/4, $0x983e5152
-DATA vc_hyb<>+1424(SB)/4, $0x983e5152
-DATA vc_hyb<>+1428(SB)/4, $0x983e5152
-DATA vc_hyb<>+1432(SB)/4, $0x983e5152
-DATA vc_hyb<>+1436(SB)/4, $0x983e5152
-DATA vc_hyb<>+1440(SB)/4, $0x983e5152
-DATA vc_hyb<>+1444(SB)/4, $0x983e5152
-DATA vc_hyb<>+1448(SB)/4, $0x983e5152
-DATA vc_hyb<>+1452(SB)/4, $0x983e5152
-DATA vc_hyb<>+1456(SB)/4, $0x983e5152
-DATA vc_hyb<>+1460(SB)/4, $0x983e5152
-DATA vc_hyb<>+1464(SB)/4, $0x983e5152
-DATA vc_hyb<>+1468(SB)/4, $0x983e5152
-DATA vc_hyb<>+1472(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1476(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1480(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1484(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1488(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1492(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1496(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1500(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1504(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1508(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1512(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1516(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1520(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1524(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1528(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1532(SB)/4, $0xa831c66d
-DATA vc_hyb<>+1536(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1540(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1544(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1548(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1552(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1556(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1560(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1564(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1568(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1572(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1576(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1580(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1584(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1588(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1592(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1596(SB)/4, $0xb00327c8
-DATA vc_hyb<>+1600(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1604(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1608(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1612(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1616(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1620(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1624(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1628(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1632(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1636(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1640(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1644(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1648(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1652(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1656(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1660(SB)/4, $0xbf597fc7
-DATA vc_hyb<>+1664(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1668(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1672(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1676(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1680(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1684(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1688(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1692(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1696(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1700(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1704(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1708(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1712(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1716(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1720(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1724(SB)/4, $0xc6e00bf3
-DATA vc_hyb<>+1728(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1732(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1736(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1740(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1744(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1748(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1752(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1756(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1760(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1764(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1768(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1772(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1776(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1780(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1784(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1788(SB)/4, $0xd5a79147
-DATA vc_hyb<>+1792(SB)/4, $0x00a00055
-DATA vc_hyb<>+1796(SB)/4, $0x00a00055
-DATA vc_hyb<>+1800(SB)/4, $0x00a00055
-DATA vc_hyb<>+1804(SB)/4, $0x00a00055
-DATA vc_hyb<>+1808(SB)/4, $0x00a00055
-DATA vc_hyb<>+1812(SB)/4, $0x00a00055
-DATA vc_hyb<>+1816(SB)/4, $0x00a00055
-DATA vc_hyb<>+1820(SB)/4, $0x00a00055
-DATA vc_hyb<>+1824(SB)/4, $0x00a00055
-DATA vc_hyb<>+1828(SB)/4, $0x00a00055
-DATA vc_hyb<>+1832(SB)/4, $0x00a00055
-DATA vc_hyb<>+1836(SB)/4, $0x00a00055
-DATA vc_hyb<>+1840(SB)/4, $0x00a00055
-DATA vc_hyb<>+1844(SB)/4, $0x00a00055
-DATA vc_hyb<>+1848(SB)/4, $0x00a00055
-DATA vc_hyb<>+1852(SB)/4, $0x00a00055
-DATA vc_hyb<>+1856(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1860(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1864(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1868(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1872(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1876(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1880(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1884(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1888(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1892(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1896(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1900(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1904(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1908(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1912(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1916(SB)/4, $0x06ca6351
-DATA vc_hyb<>+1920(SB)/4, $0x14292967
-DATA vc_hyb<>+1924(SB)/4, $0x14292967
-DATA vc_hyb<>+1928(SB)/4, $0x14292967
-DATA vc_hyb<>+1932(SB)/4, $0x14292967
-DATA vc_hyb<>+1936(SB)/4, $0x14292967
-DATA vc_hyb<>+1940(SB)/4, $0x14292967
-DATA vc_hyb<>+1944(SB)/4, $0x14292967
-DATA vc_hyb<>+1948(SB)/4, $0x14292967
-DATA vc_hyb<>+1952(SB)/4, $0x14292967
-DATA vc_hyb<>+1956(SB)/4, $0x14292967
-DATA vc_hyb<>+1960(SB)/4, $0x14292967
-DATA vc_hyb<>+1964(SB)/4, $0x14292967
-DATA vc_hyb<>+1968(SB)/4, $0x14292967
-DATA vc_hyb<>+1972(SB)/4, $0x14292967
-DATA vc_hyb<>+1976(SB)/4, $0x14292967
-DATA vc_hyb<>+1980(SB)/4, $0x14292967
-DATA vc_hyb<>+1984(SB)/4, $0x27b70a85
-DATA vc_hyb<>+1988(SB)/4, $0x27b70a85
-DATA vc_hyb<>+1992(SB)/4, $0x27b70a85
-DATA vc_hyb<>+1996(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2000(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2004(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2008(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2012(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2016(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2020(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2024(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2028(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2032(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2036(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2040(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2044(SB)/4, $0x27b70a85
-DATA vc_hyb<>+2048(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2052(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2056(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2060(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2064(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2068(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2072(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2076(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2080(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2084(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2088(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2092(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2096(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2100(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2104(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2108(SB)/4, $0x2e1b2138
-DATA vc_hyb<>+2112(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2116(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2120(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2124(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2128(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2132(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2136(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2140(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2144(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2148(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2152(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2156(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2160(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2164(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2168(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2172(SB)/4, $0x4d2c6dfc
-DATA vc_hyb<>+2176(SB)/4, $0x53380d13
-DATA vc_hyb<>+2180(SB)/4, $0x53380d13
-DATA vc_hyb<>+2184(SB)/4, $0x53380d13
-DATA vc_hyb<>+2188(SB)/4, $0x53380d13
-DATA vc_hyb<>+2192(SB)/4, $0x53380d13
-DATA vc_hyb<>+2196(SB)/4, $0x53380d13
-DATA vc_hyb<>+2200(SB)/4, $0x53380d13
-DATA vc_hyb<>+2204(SB)/4, $0x53380d13
-DATA vc_hyb<>+2208(SB)/4, $0x53380d13
-DATA vc_hyb<>+2212(SB)/4, $0x53380d13
-DATA vc_hyb<>+2216(SB)/4, $0x53380d13
-DATA vc_hyb<>+2220(SB)/4, $0x53380d13
-DATA vc_hyb<>+2224(SB)/4, $0x53380d13
-DATA vc_hyb<>+2228(SB)/4, $0x53380d13
-DATA vc_hyb<>+2232(SB)/4, $0x53380d13
-DATA vc_hyb<>+2236(SB)/4, $0x53380d13
-DATA vc_hyb<>+2240(SB)/4, $0x650a7354
-DATA vc_hyb<>+2244(SB)/4, $0x650a7354
-DATA vc_hyb<>+2248(SB)/4, $0x650a7354
-DATA vc_hyb<>+2252(SB)/4, $0x650a7354
-DATA vc_hyb<>+2256(SB)/4, $0x650a7354
-DATA vc_hyb<>+2260(SB)/4, $0x650a7354
-DATA vc_hyb<>+2264(SB)/4, $0x650a7354
-DATA vc_hyb<>+2268(SB)/4, $0x650a7354
-DATA vc_hyb<>+2272(SB)/4, $0x650a7354
-DATA vc_hyb<>+2276(SB)/4, $0x650a7354
-DATA vc_hyb<>+2280(SB)/4, $0x650a7354
-DATA vc_hyb<>+2284(SB)/4, $0x650a7354
-DATA vc_hyb<>+2288(SB)/4, $0x650a7354
-DATA vc_hyb<>+2292(SB)/4, $0x650a7354
-DATA vc_hyb<>+2296(SB)/4, $0x650a7354
-DATA vc_hyb<>+2300(SB)/4, $0x650a7354
-DATA vc_hyb<>+2304(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2308(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2312(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2316(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2320(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2324(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2328(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2332(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2336(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2340(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2344(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2348(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2352(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2356(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2360(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2364(SB)/4, $0x766a0abb
-DATA vc_hyb<>+2368(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2372(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2376(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2380(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2384(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2388(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2392(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2396(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2400(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2404(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2408(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2412(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2416(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2420(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2424(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2428(SB)/4, $0x81c2c92e
-DATA vc_hyb<>+2432(SB)/4, $0x92722c85
-DATA vc_hyb<>+2436(SB)/4, $0x92722c85
-DATA vc_hyb<>+2440(SB)/4, $0x92722c85
-DATA vc_hyb<>+2444(SB)/4, $0x92722c85
-DATA vc_hyb<>+2448(SB)/4, $0x92722c85
-DATA vc_hyb<>+2452(SB)/4, $0x92722c85
-DATA vc_hyb<>+2456(SB)/4, $0x92722c85
-DATA vc_hyb<>+2460(SB)/4, $0x92722c85
-DATA vc_hyb<>+2464(SB)/4, $0x92722c85
-DATA vc_hyb<>+2468(SB)/4, $0x92722c85
-DATA vc_hyb<>+2472(SB)/4, $0x92722c85
-DATA vc_hyb<>+2476(SB)/4, $0x92722c85
-DATA vc_hyb<>+2480(SB)/4, $0x92722c85
-DATA vc_hyb<>+2484(SB)/4, $0x92722c85
-DATA vc_hyb<>+2488(SB)/4, $0x92722c85
-DATA vc_hyb<>+2492(SB)/4, $0x92722c85
-DATA vc_hyb<>+2496(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2500(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2504(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2508(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2512(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2516(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2520(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2524(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2528(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2532(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2536(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2540(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2544(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2548(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2552(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2556(SB)/4, $0xa2bfe8a1
-DATA vc_hyb<>+2560(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2564(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2568(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2572(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2576(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2580(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2584(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2588(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2592(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2596(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2600(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2604(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2608(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2612(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2616(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2620(SB)/4, $0xa81a664b
-DATA vc_hyb<>+2624(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2628(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2632(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2636(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2640(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2644(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2648(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2652(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2656(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2660(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2664(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2668(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2672(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2676(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2680(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2684(SB)/4, $0xc24b8b70
-DATA vc_hyb<>+2688(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2692(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2696(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2700(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2704(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2708(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2712(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2716(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2720(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2724(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2728(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2732(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2736(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2740(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2744(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2748(SB)/4, $0xc76c51a3
-DATA vc_hyb<>+2752(SB)/4, $0xd192e819
-DATA vc_hyb<>+2756(SB)/4, $0xd192e819
-DATA vc_hyb<>+2760(SB)/4, $0xd192e819
-DATA vc_hyb<>+2764(SB)/4, $0xd192e819
-DATA vc_hyb<>+2768(SB)/4, $0xd192e819
-DATA vc_hyb<>+2772(SB)/4, $0xd192e819
-DATA vc_hyb<>+2776(SB)/4, $0xd192e819
-DATA vc_hyb<>+2780(SB)/4, $0xd192e819
-DATA vc_hyb<>+2784(SB)/4, $0xd192e819
-DATA vc_hyb<>+2788(SB)/4, $0xd192e819
-DATA vc_hyb<>+2792(SB)/4, $0xd192e819
-DATA vc_hyb<>+2796(SB)/4, $0xd192e819
-DATA vc_hyb<>+2800(SB)/4, $0xd192e819
-DATA vc_hyb<>+2804(SB)/4, $0xd192e819
-DATA vc_hyb<>+2808(SB)/4, $0xd192e819
-DATA vc_hyb<>+2812(SB)/4, $0xd192e819
-DATA vc_hyb<>+2816(SB)/4, $0xd6990624
-DATA vc_hyb<>+2820(SB)/4, $0xd6990624
-DATA vc_hyb<>+2824(SB)/4, $0xd6990624
-DATA vc_hyb<>+2828(SB)/4, $0xd6990624
-DATA vc_hyb<>+2832(SB)/4, $0xd6990624
-DATA vc_hyb<>+2836(SB)/4, $0xd6990624
-DATA vc_hyb<>+2840(SB)/4, $0xd6990624
-DATA vc_hyb<>+2844(SB)/4, $0xd6990624
-DATA vc_hyb<>+2848(SB)/4, $0xd6990624
-DATA vc_hyb<>+2852(SB)/4, $0xd6990624
-DATA vc_hyb<>+2856(SB)/4, $0xd6990624
-DATA vc_hyb<>+2860(SB)/4, $0xd6990624
-DATA vc_hyb<>+2864(SB)/4, $0xd6990624
-DATA vc_hyb<>+2868(SB)/4, $0xd6990624
-DATA vc_hyb<>+2872(SB)/4, $0xd6990624
-DATA vc_hyb<>+2876(SB)/4, $0xd6990624
-DATA vc_hyb<>+2880(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2884(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2888(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2892(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2896(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2900(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2904(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2908(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2912(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2916(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2920(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2924(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2928(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2932(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2936(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2940(SB)/4, $0xf40e3585
-DATA vc_hyb<>+2944(SB)/4, $0x106aa070
-DATA vc_hyb<>+2948(SB)/4, $0x106aa070
-DATA vc_hyb<>+2952(SB)/4, $0x106aa070
-DATA vc_hyb<>+2956(SB)/4, $0x106aa070
-DATA vc_hyb<>+2960(SB)/4, $0x106aa070
-DATA vc_hyb<>+2964(SB)/4, $0x106aa070
-DATA vc_hyb<>+2968(SB)/4, $0x106aa070
-DATA vc_hyb<>+2972(SB)/4, $0x106aa070
-DATA vc_hyb<>+2976(SB)/4, $0x106aa070
-DATA vc_hyb<>+2980(SB)/4, $0x106aa070
-DATA vc_hyb<>+2984(SB)/4, $0x106aa070
-DATA vc_hyb<>+2988(SB)/4, $0x106aa070
-DATA vc_hyb<>+2992(SB)/4, $0x106aa070
-DATA vc_hyb<>+2996(SB)/4, $0x106aa070
-DATA vc_hyb<>+3000(SB)/4, $0x106aa070
-DATA vc_hyb<>+3004(SB)/4, $0x106aa070
-DATA vc_hyb<>+3008(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3012(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3016(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3020(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3024(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3028(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3032(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3036(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3040(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3044(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3048(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3052(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3056(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3060(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3064(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3068(SB)/4, $0x19a4c116
-DATA vc_hyb<>+3072(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3076(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3080(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3084(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3088(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3092(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3096(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3100(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3104(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3108(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3112(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3116(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3120(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3124(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3128(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3132(SB)/4, $0x1e376c08
-DATA vc_hyb<>+3136(SB)/4, $0x2748774c
-DATA vc_hyb<>+3140(SB)/4, $0x2748774c
-DATA vc_hyb<>+3144(SB)/4, $0x2748774c
-DATA vc_hyb<>+3148(SB)/4, $0x2748774c
-DATA vc_hyb<>+3152(SB)/4, $0x2748774c
-DATA vc_hyb<>+3156(SB)/4, $0x2748774c
-DATA vc_hyb<>+3160(SB)/4, $0x2748774c
-DATA vc_hyb<>+3164(SB)/4, $0x2748774c
-DATA vc_hyb<>+3168(SB)/4, $0x2748774c
-DATA vc_hyb<>+3172(SB)/4, $0x2748774c
-DATA vc_hyb<>+3176(SB)/4, $0x2748774c
-DATA vc_hyb<>+3180(SB)/4, $0x2748774c
-DATA vc_hyb<>+3184(SB)/4, $0x2748774c
-DATA vc_hyb<>+3188(SB)/4, $0x2748774c
-DATA vc_hyb<>+3192(SB)/4, $0x2748774c
-DATA vc_hyb<>+3196(SB)/4, $0x2748774c
-DATA vc_hyb<>+3200(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3204(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3208(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3212(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3216(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3220(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3224(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3228(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3232(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3236(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3240(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3244(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3248(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3252(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3256(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3260(SB)/4, $0x34b0bcb5
-DATA vc_hyb<>+3264(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3268(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3272(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3276(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3280(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3284(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3288(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3292(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3296(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3300(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3304(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3308(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3312(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3316(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3320(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3324(SB)/4, $0x391c0cb3
-DATA vc_hyb<>+3328(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3332(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3336(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3340(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3344(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3348(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3352(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3356(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3360(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3364(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3368(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3372(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3376(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3380(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3384(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3388(SB)/4, $0x4ed8aa4a
-DATA vc_hyb<>+3392(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3396(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3400(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3404(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3408(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3412(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3416(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3420(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3424(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3428(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3432(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3436(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3440(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3444(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3448(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3452(SB)/4, $0x5b9cca4f
-DATA vc_hyb<>+3456(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3460(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3464(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3468(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3472(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3476(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3480(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3484(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3488(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3492(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3496(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3500(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3504(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3508(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3512(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3516(SB)/4, $0x682e6ff3
-DATA vc_hyb<>+3520(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3524(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3528(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3532(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3536(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3540(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3544(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3548(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3552(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3556(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3560(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3564(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3568(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3572(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3576(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3580(SB)/4, $0x748f82ee
-DATA vc_hyb<>+3584(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3588(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3592(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3596(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3600(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3604(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3608(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3612(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3616(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3620(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3624(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3628(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3632(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3636(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3640(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3644(SB)/4, $0x78a5636f
-DATA vc_hyb<>+3648(SB)/4, $0x84c87814
-DATA vc_hyb<>+3652(SB)/4, $0x84c87814
-DATA vc_hyb<>+3656(SB)/4, $0x84c87814
-DATA vc_hyb<>+3660(SB)/4, $0x84c87814
-DATA vc_hyb<>+3664(SB)/4, $0x84c87814
-DATA vc_hyb<>+3668(SB)/4, $0x84c87814
-DATA vc_hyb<>+3672(SB)/4, $0x84c87814
-DATA vc_hyb<>+3676(SB)/4, $0x84c87814
-DATA vc_hyb<>+3680(SB)/4, $0x84c87814
-DATA vc_hyb<>+3684(SB)/4, $0x84c87814
-DATA vc_hyb<>+3688(SB)/4, $0x84c87814
-DATA vc_hyb<>+3692(SB)/4, $0x84c87814
-DATA vc_hyb<>+3696(SB)/4, $0x84c87814
-DATA vc_hyb<>+3700(SB)/4, $0x84c87814
-DATA vc_hyb<>+3704(SB)/4, $0x84c87814
-DATA vc_hyb<>+3708(SB)/4, $0x84c87814
-DATA vc_hyb<>+3712(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3716(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3720(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3724(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3728(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3732(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3736(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3740(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3744(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3748(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3752(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3756(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3760(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3764(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3768(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3772(SB)/4, $0x8cc70208
-DATA vc_hyb<>+3776(SB)/4, $0x90befffa
-DATA vc_hyb<>+3780(SB)/4, $0x90befffa
-DATA vc_hyb<>+3784(SB)/4, $0x90befffa
-DATA vc_hyb<>+3788(SB)/4, $0x90befffa
-DATA vc_hyb<>+3792(SB)/4, $0x90befffa
-DATA vc_hyb<>+3796(SB)/4, $0x90befffa
-DATA vc_hyb<>+3800(SB)/4, $0x90befffa
-DATA vc_hyb<>+3804(SB)/4, $0x90befffa
-DATA vc_hyb<>+3808(SB)/4, $0x90befffa
-DATA vc_hyb<>+3812(SB)/4, $0x90befffa
-DATA vc_hyb<>+3816(SB)/4, $0x90befffa
-DATA vc_hyb<>+3820(SB)/4, $0x90befffa
-DATA vc_hyb<>+3824(SB)/4, $0x90befffa
-DATA vc_hyb<>+3828(SB)/4, $0x90befffa
-DATA vc_hyb<>+3832(SB)/4, $0x90befffa
-DATA vc_hyb<>+3836(SB)/4, $0x90befffa
-DATA vc_hyb<>+3840(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3844(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3848(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3852(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3856(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3860(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3864(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3868(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3872(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3876(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3880(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3884(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3888(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3892(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3896(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3900(SB)/4, $0xa4506ceb
-DATA vc_hyb<>+3904(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3908(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3912(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3916(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3920(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3924(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3928(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3932(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3936(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3940(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3944(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3948(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3952(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3956(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3960(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3964(SB)/4, $0xbef9a3f7
-DATA vc_hyb<>+3968(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3972(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3976(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3980(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3984(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3988(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3992(SB)/4, $0xc67178f2
-DATA vc_hyb<>+3996(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4000(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4004(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4008(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4012(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4016(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4020(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4024(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4028(SB)/4, $0xc67178f2
-DATA vc_hyb<>+4032(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4036(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4040(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4044(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4048(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4052(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4056(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4060(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4064(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4068(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4072(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4076(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4080(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4084(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4088(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4092(SB)/4, $0xf377ed68
-DATA vc_hyb<>+4096(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4100(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4104(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4108(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4112(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4116(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4120(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4124(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4128(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4132(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4136(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4140(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4144(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4148(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4152(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4156(SB)/4, $0xa54ff53a
-DATA vc_hyb<>+4160(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4164(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4168(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4172(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4176(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4180(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4184(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4188(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4192(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4196(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4200(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4204(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4208(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4212(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4216(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4220(SB)/4, $0x08909ae5
-DATA vc_hyb<>+4224(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4228(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4232(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4236(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4240(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4244(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4248(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4252(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4256(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4260(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4264(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4268(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4272(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4276(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4280(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4284(SB)/4, $0x6a09e667
-DATA vc_hyb<>+4288(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4292(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4296(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4300(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4304(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4308(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4312(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4316(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4320(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4324(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4328(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4332(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4336(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4340(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4344(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4348(SB)/4, $0xbb67ae85
-DATA vc_hyb<>+4352(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4356(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4360(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4364(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4368(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4372(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4376(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4380(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4384(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4388(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4392(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4396(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4400(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4404(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4408(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4412(SB)/4, $0x3c6ef372
-DATA vc_hyb<>+4416(SB)/4, $0x510e527f
-DATA vc_hyb<>+4420(SB)/4, $0x510e527f
-DATA vc_hyb<>+4424(SB)/4, $0x510e527f
-DATA vc_hyb<>+4428(SB)/4, $0x510e527f
-DATA vc_hyb<>+4432(SB)/4, $0x510e527f
-DATA vc_hyb<>+4436(SB)/4, $0x510e527f
-DATA vc_hyb<>+4440(SB)/4, $0x510e527f
-DATA vc_hyb<>+4444(SB)/4, $0x510e527f
-DATA vc_hyb<>+4448(SB)/4, $0x510e527f
-DATA vc_hyb<>+4452(SB)/4, $0x510e527f
-DATA vc_hyb<>+4456(SB)/4, $0x510e527f
-DATA vc_hyb<>+4460(SB)/4, $0x510e527f
-DATA vc_hyb<>+4464(SB)/4, $0x510e527f
-DATA vc_hyb<>+4468(SB)/4, $0x510e527f
-DATA vc_hyb<>+4472(SB)/4, $0x510e527f
-DATA vc_hyb<>+4476(SB)/4, $0x510e527f
-DATA vc_hyb<>+4480(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4484(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4488(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4492(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4496(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4500(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4504(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4508(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4512(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4516(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4520(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4524(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4528(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4532(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4536(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4540(SB)/4, $0x9b05688c
-DATA vc_hyb<>+4544(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4548(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4552(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4556(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4560(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4564(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4568(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4572(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4576(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4580(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4584(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4588(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4592(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4596(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4600(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4604(SB)/4, $0x1f83d9ab
-DATA vc_hyb<>+4608(SB)/4, $0x71374491
-DATA vc_hyb<>+4612(SB)/4, $0x71374491
-DATA vc_hyb<>+4616(SB)/4, $0x71374491
-DATA vc_hyb<>+4620(SB)/4, $0x71374491
-DATA vc_hyb<>+4624(SB)/4, $0x71374491
-DATA vc_hyb<>+4628(SB)/4, $0x71374491
-DATA vc_hyb<>+4632(SB)/4, $0x71374491
-DATA vc_hyb<>+4636(SB)/4, $0x71374491
-DATA vc_hyb<>+4640(SB)/4, $0x71374491
-DATA vc_hyb<>+4644(SB)/4, $0x71374491
-DATA vc_hyb<>+4648(SB)/4, $0x71374491
-DATA vc_hyb<>+4652(SB)/4, $0x71374491
-DATA vc_hyb<>+4656(SB)/4, $0x71374491
-DATA vc_hyb<>+4660(SB)/4, $0x71374491
-DATA vc_hyb<>+4664(SB)/4, $0x71374491
-DATA vc_hyb<>+4668(SB)/4, $0x71374491
-DATA vc_hyb<>+4672(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4676(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4680(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4684(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4688(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4692(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4696(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4700(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4704(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4708(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4712(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4716(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4720(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4724(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4728(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4732(SB)/4, $0xb5c0fbcf
-DATA vc_hyb<>+4736(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4740(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4744(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4748(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4752(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4756(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4760(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4764(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4768(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4772(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4776(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4780(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4784(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4788(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4792(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4796(SB)/4, $0xe9b5dba5
-DATA vc_hyb<>+4800(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4804(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4808(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4812(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4816(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4820(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4824(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4828(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4832(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4836(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4840(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4844(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4848(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4852(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4856(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4860(SB)/4, $0x3956c25b
-DATA vc_hyb<>+4864(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4868(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4872(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4876(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4880(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4884(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4888(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4892(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4896(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4900(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4904(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4908(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4912(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4916(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4920(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4924(SB)/4, $0x5807aa98
-DATA vc_hyb<>+4928(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4932(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4936(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4940(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4944(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4948(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4952(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4956(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4960(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4964(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4968(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4972(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4976(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4980(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4984(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4988(SB)/4, $0xc19bf274
-DATA vc_hyb<>+4992(SB)/4, $0x00a00000
-DATA vc_hyb<>+4996(SB)/4, $0x00a00000
-DATA vc_hyb<>+5000(SB)/4, $0x00a00000
-DATA vc_hyb<>+5004(SB)/4, $0x00a00000
-DATA vc_hyb<>+5008(SB)/4, $0x00a00000
-DATA vc_hyb<>+5012(SB)/4, $0x00a00000
-DATA vc_hyb<>+5016(SB)/4, $0x00a00000
-DATA vc_hyb<>+5020(SB)/4, $0x00a00000
-DATA vc_hyb<>+5024(SB)/4, $0x00a00000
-DATA vc_hyb<>+5028(SB)/4, $0x00a00000
-DATA vc_hyb<>+5032(SB)/4, $0x00a00000
-DATA vc_hyb<>+5036(SB)/4, $0x00a00000
-DATA vc_hyb<>+5040(SB)/4, $0x00a00000
-DATA vc_hyb<>+5044(SB)/4, $0x00a00000
-DATA vc_hyb<>+5048(SB)/4, $0x00a00000
-DATA vc_hyb<>+5052(SB)/4, $0x00a00000
-DATA vc_hyb<>+5056(SB)/4, $0x00000100
-DATA vc_hyb<>+5060(SB)/4, $0x00000100
-DATA vc_hyb<>+5064(SB)/4, $0x00000100
-DATA vc_hyb<>+5068(SB)/4, $0x00000100
-DATA vc_hyb<>+5072(SB)/4, $0x00000100
-DATA vc_hyb<>+5076(SB)/4, $0x00000100
-DATA vc_hyb<>+5080(SB)/4, $0x00000100
-DATA vc_hyb<>+5084(SB)/4, $0x00000100
-DATA vc_hyb<>+5088(SB)/4, $0x00000100
-DATA vc_hyb<>+5092(SB)/4, $0x00000100
-DATA vc_hyb<>+5096(SB)/4, $0x00000100
-DATA vc_hyb<>+5100(SB)/4, $0x00000100
-DATA vc_hyb<>+5104(SB)/4, $0x00000100
-DATA vc_hyb<>+5108(SB)/4, $0x00000100
-DATA vc_hyb<>+5112(SB)/4, $0x00000100
-DATA vc_hyb<>+5116(SB)/4, $0x00000100
-DATA vc_hyb<>+5120(SB)/4, $0x11002000
-DATA vc_hyb<>+5124(SB)/4, $0x11002000
-DATA vc_hyb<>+5128(SB)/4, $0x11002000
-DATA vc_hyb<>+5132(SB)/4, $0x11002000
-DATA vc_hyb<>+5136(SB)/4, $0x11002000
-DATA vc_hyb<>+5140(SB)/4, $0x11002000
-DATA vc_hyb<>+5144(SB)/4, $0x11002000
-DATA vc_hyb<>+5148(SB)/4, $0x11002000
-DATA vc_hyb<>+5152(SB)/4, $0x11002000
-DATA vc_hyb<>+5156(SB)/4, $0x11002000
-DATA vc_hyb<>+5160(SB)/4, $0x11002000
-DATA vc_hyb<>+5164(SB)/4, $0x11002000
-DATA vc_hyb<>+5168(SB)/4, $0x11002000
-DATA vc_hyb<>+5172(SB)/4, $0x11002000
-DATA vc_hyb<>+5176(SB)/4, $0x11002000
-DATA vc_hyb<>+5180(SB)/4, $0x11002000
-DATA vc_hyb<>+5184(SB)/4, $0x00400022
-DATA vc_hyb<>+5188(SB)/4, $0x00400022
-DATA vc_hyb<>+5192(SB)/4, $0x00400022
-DATA vc_hyb<>+5196(SB)/4, $0x00400022
-DATA vc_hyb<>+5200(SB)/4, $0x00400022
-DATA vc_hyb<>+5204(SB)/4, $0x00400022
-DATA vc_hyb<>+5208(SB)/4, $0x00400022
-DATA vc_hyb<>+5212(SB)/4, $0x00400022
-DATA vc_hyb<>+5216(SB)/4, $0x00400022
-DATA vc_hyb<>+5220(SB)/4, $0x00400022
-DATA vc_hyb<>+5224(SB)/4, $0x00400022
-DATA vc_hyb<>+5228(SB)/4, $0x00400022
-DATA vc_hyb<>+5232(SB)/4, $0x00400022
-DATA vc_hyb<>+5236(SB)/4, $0x00400022
-DATA vc_hyb<>+5240(SB)/4, $0x00400022
-DATA vc_hyb<>+5244(SB)/4, $0x00400022
-DATA vc_hyb<>+5248(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5252(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5256(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5260(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5264(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5268(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5272(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5276(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5280(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5284(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5288(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5292(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5296(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5300(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5304(SB)/4, $0x5be0cd19
-DATA vc_hyb<>+5308(SB)/4, $0x5be0cd19
-GLOBL vc_hyb<>(SB), RODATA|NOPTR, $5312
+DATA vc_hyb<>+4(SB)/4, $0x59f111f1
+DATA vc_hyb<>+8(SB)/4, $0x923f82a4
+DATA vc_hyb<>+12(SB)/4, $0xab1c5ed5
+DATA vc_hyb<>+16(SB)/4, $0xd807aa98
+DATA vc_hyb<>+20(SB)/4, $0x12835b01
+DATA vc_hyb<>+24(SB)/4, $0x243185be
+DATA vc_hyb<>+28(SB)/4, $0x550c7dc3
+DATA vc_hyb<>+32(SB)/4, $0x72be5d74
+DATA vc_hyb<>+36(SB)/4, $0x80deb1fe
+DATA vc_hyb<>+40(SB)/4, $0x9bdc06a7
+DATA vc_hyb<>+44(SB)/4, $0xc19bf3f4
+DATA vc_hyb<>+48(SB)/4, $0xe49b69c1
+DATA vc_hyb<>+52(SB)/4, $0xefbe4786
+DATA vc_hyb<>+56(SB)/4, $0x0fc19dc6
+DATA vc_hyb<>+60(SB)/4, $0x240ca1cc
+DATA vc_hyb<>+64(SB)/4, $0x80000000
+DATA vc_hyb<>+68(SB)/4, $0x2de92c6f
+DATA vc_hyb<>+72(SB)/4, $0x4a7484aa
+DATA vc_hyb<>+76(SB)/4, $0x00000280
+DATA vc_hyb<>+80(SB)/4, $0x5cb0a9dc
+DATA vc_hyb<>+84(SB)/4, $0x76f988da
+DATA vc_hyb<>+88(SB)/4, $0x983e5152
+DATA vc_hyb<>+92(SB)/4, $0xa831c66d
+DATA vc_hyb<>+96(SB)/4, $0xb00327c8
+DATA vc_hyb<>+100(SB)/4, $0xbf597fc7
+DATA vc_hyb<>+104(SB)/4, $0xc6e00bf3
+DATA vc_hyb<>+108(SB)/4, $0xd5a79147
+DATA vc_hyb<>+112(SB)/4, $0x00a00055
+DATA vc_hyb<>+116(SB)/4, $0x06ca6351
+DATA vc_hyb<>+120(SB)/4, $0x14292967
+DATA vc_hyb<>+124(SB)/4, $0x27b70a85
+DATA vc_hyb<>+128(SB)/4, $0x2e1b2138
+DATA vc_hyb<>+132(SB)/4, $0x4d2c6dfc
+DATA vc_hyb<>+136(SB)/4, $0x53380d13
+DATA vc_hyb<>+140(SB)/4, $0x650a7354
+DATA vc_hyb<>+144(SB)/4, $0x766a0abb
+DATA vc_hyb<>+148(SB)/4, $0x81c2c92e
+DATA vc_hyb<>+152(SB)/4, $0x92722c85
+DATA vc_hyb<>+156(SB)/4, $0xa2bfe8a1
+DATA vc_hyb<>+160(SB)/4, $0xa81a664b
+DATA vc_hyb<>+164(SB)/4, $0xc24b8b70
+DATA vc_hyb<>+168(SB)/4, $0xc76c51a3
+DATA vc_hyb<>+172(SB)/4, $0xd192e819
+DATA vc_hyb<>+176(SB)/4, $0xd6990624
+DATA vc_hyb<>+180(SB)/4, $0xf40e3585
+DATA vc_hyb<>+184(SB)/4, $0x106aa070
+DATA vc_hyb<>+188(SB)/4, $0x19a4c116
+DATA vc_hyb<>+192(SB)/4, $0x1e376c08
+DATA vc_hyb<>+196(SB)/4, $0x2748774c
+DATA vc_hyb<>+200(SB)/4, $0x34b0bcb5
+DATA vc_hyb<>+204(SB)/4, $0x391c0cb3
+DATA vc_hyb<>+208(SB)/4, $0x4ed8aa4a
+DATA vc_hyb<>+212(SB)/4, $0x5b9cca4f
+DATA vc_hyb<>+216(SB)/4, $0x682e6ff3
+DATA vc_hyb<>+220(SB)/4, $0x748f82ee
+DATA vc_hyb<>+224(SB)/4, $0x78a5636f
+DATA vc_hyb<>+228(SB)/4, $0x84c87814
+DATA vc_hyb<>+232(SB)/4, $0x8cc70208
+DATA vc_hyb<>+236(SB)/4, $0x90befffa
+DATA vc_hyb<>+240(SB)/4, $0xa4506ceb
+DATA vc_hyb<>+244(SB)/4, $0xbef9a3f7
+DATA vc_hyb<>+248(SB)/4, $0xc67178f2
+DATA vc_hyb<>+252(SB)/4, $0xf377ed68
+DATA vc_hyb<>+256(SB)/4, $0xa54ff53a
+DATA vc_hyb<>+260(SB)/4, $0x08909ae5
+DATA vc_hyb<>+264(SB)/4, $0x6a09e667
+DATA vc_hyb<>+268(SB)/4, $0xbb67ae85
+DATA vc_hyb<>+272(SB)/4, $0x3c6ef372
+DATA vc_hyb<>+276(SB)/4, $0x510e527f
+DATA vc_hyb<>+280(SB)/4, $0x9b05688c
+DATA vc_hyb<>+284(SB)/4, $0x1f83d9ab
+DATA vc_hyb<>+288(SB)/4, $0x71374491
+DATA vc_hyb<>+292(SB)/4, $0xb5c0fbcf
+DATA vc_hyb<>+296(SB)/4, $0xe9b5dba5
+DATA vc_hyb<>+300(SB)/4, $0x3956c25b
+DATA vc_hyb<>+304(SB)/4, $0x5807aa98
+DATA vc_hyb<>+308(SB)/4, $0xc19bf274
+DATA vc_hyb<>+312(SB)/4, $0x00a00000
+DATA vc_hyb<>+316(SB)/4, $0x00000100
+DATA vc_hyb<>+320(SB)/4, $0x11002000
+DATA vc_hyb<>+324(SB)/4, $0x00400022
+DATA vc_hyb<>+328(SB)/4, $0x5be0cd19
+GLOBL vc_hyb<>(SB), RODATA|NOPTR, $332
 
 DATA vx_hyb<>+0(SB)/4, $0x00000000
 DATA vx_hyb<>+4(SB)/4, $0x00000001

@@ -213,6 +213,20 @@ func sortedSlots(m map[string]Mem) func(yield func(string, Mem) bool) {
 
 const maxSlots = 110
 
+// vecFrame reserves the vector kernel's stack: maxSlots spill and per-call
+// slots, and for AVX-512 maxConsts constant slots (v.cframe) after them.
+// rFrame points 128 slots in, so that EVEX's 1-byte displacement (a
+// multiple of 64 in -8192..8128) reaches every slot.
+func vecFrame(v *visa) Mem {
+	if !v.evex {
+		return alignedFrame(maxSlots*v.width, 0)
+	}
+	frame := alignedFrame((maxSlots+maxConsts)*v.width, 128*v.width)
+	c := frame.Offset(maxSlots * v.width)
+	v.cframe = &c
+	return frame
+}
+
 // vecMaskCheck emits the test of a vector group's candidate mask for lanes
 // starting at nonce offset 0.
 func vecMaskCheck(v *visa, next string) { vecMaskCheckK(v, K1, 0, next) }
@@ -239,15 +253,17 @@ func genVector(v *visa) {
 	name := map[string]string{"avx2": "kernelAVX2", "avx512": "kernelAVX512"}[v.name]
 	TEXT(name, 0, kernelSig)
 	Doc(fmt.Sprintf("%s scans %d nonces at a time in %s lanes.", name, v.lanes, v.name))
-	frame := AllocLocal(maxSlots * v.width)
 	prologue()
-	g := newVgen(v, frame)
+	g := newVgen(v, vecFrame(v))
 	g.build(0)
 	g.initSlots()
 	if g.nslot > maxSlots-1 {
 		panic("too many slots")
 	}
-	Label("loop")
+	if v.cframe != nil {
+		v.copyConsts(g.t[0])
+	}
+	loopHead("loop")
 	TESTL(rLeft.As32(), rLeft.As32())
 	JZ(LabelRef("notfound"))
 	emit(g.s)
@@ -278,21 +294,22 @@ func genHybrid(seq int) {
 	name := "kernelHybrid"
 	TEXT(name, 0, kernelSig)
 	Doc(fmt.Sprintf("%s scans 16 nonces in AVX-512 lanes and %d in one SHA-NI lane, interleaved.", name, seq))
-	frame := AllocLocal(maxSlots * v.width)
-	h7 := frame.Offset((maxSlots - 1) * v.width)
 	prologue()
+	frame := vecFrame(v)
+	h7 := frame.Offset((maxSlots - 1) * v.width)
 	g := newVgen(v, frame)
 	g.build(0)
 	g.initSlots()
 	if g.nslot > maxSlots-1 {
 		panic("too many slots")
 	}
+	v.copyConsts(g.t[0])
 	var sha stream
 	for i := range seq {
 		l := &shaLane{abef: X1, cdgh: X2, m: [4]VecPhysical{X3, X4, X5, X6}, tmp: X7, nonceOff: 16 + i, h7: h7.Offset(4 * i)}
 		sha = append(sha, shaStream(l)...)
 	}
-	Label("loop")
+	loopHead("loop")
 	TESTL(rLeft.As32(), rLeft.As32())
 	JZ(LabelRef("notfound"))
 	emit(g.s, sha)

@@ -205,7 +205,7 @@ func genSHANI() {
 	Doc("kernelSHANI scans with SHA-NI, two nonces interleaved.")
 	h7 := AllocLocal(8)
 	prologue()
-	Label("loop")
+	loopHead("loop")
 	TESTL(rLeft.As32(), rLeft.As32())
 	JZ(LabelRef("notfound"))
 	a, b := shaPairLanes(0, h7)

@@ -20,7 +20,15 @@ type visa struct {
 
 	consts []uint32 // broadcast constants used, in table order
 	index  map[uint32]int
+	// cframe, when set (AVX-512), is where the kernel's prologue copies the
+	// constants to (copyConsts): its aligned frame, reached with 1-byte
+	// displacements (7-byte instructions instead of 10 with RIP-relative
+	// addresses), on 64-byte boundaries wherever the linker puts the tables.
+	cframe *Mem
 }
+
+// Constant slots in cframe: the two vspecial vectors, then the broadcasts.
+const maxConsts = 96
 
 var avx2 = &visa{name: "avx2", width: 32, lanes: 8,
 	regs: []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15}}
@@ -40,19 +48,46 @@ func (v *visa) vconst(x uint32) Mem {
 		v.index[x] = i
 		v.consts = append(v.consts, x)
 	}
+	if v.cframe != nil {
+		if i+2 >= maxConsts {
+			panic("too many constants for the frame")
+		}
+		return v.cframe.Offset((i + 2) * v.width)
+	}
 	return NewDataAddr(NewStaticSymbol("vc_"+v.name), i*v.width)
 }
 
 // vspecial returns the lane-offset vector (0, 1, ..., lanes-1) (i=0) or the
 // per-word byte-swap shuffle mask (i=1).
-func (v *visa) vspecial(i int) Mem { return NewDataAddr(NewStaticSymbol("vx_"+v.name), i*v.width) }
+func (v *visa) vspecial(i int) Mem {
+	if v.cframe != nil {
+		return v.cframe.Offset(i * v.width)
+	}
+	return NewDataAddr(NewStaticSymbol("vx_"+v.name), i*v.width)
+}
+
+// copyConsts emits the copy of every constant the kernel refers to into
+// cframe, through tmp; it comes after the kernel's stream is built.
+func (v *visa) copyConsts(tmp VecPhysical) {
+	for i := range 2 {
+		VMOVDQU32(NewDataAddr(NewStaticSymbol("vx_"+v.name), i*v.width), tmp)
+		VMOVDQA32(tmp, v.cframe.Offset(i*v.width))
+	}
+	for i := range v.consts {
+		VPBROADCASTD(NewDataAddr(NewStaticSymbol("vc_"+v.name), 4*i), tmp)
+		VMOVDQA32(tmp, v.cframe.Offset((i+2)*v.width))
+	}
+}
 
 // genTables emits the constant tables a kernel of v referred to.
 func (v *visa) genTables() {
-	if len(v.consts) > 0 {
+	switch {
+	case len(v.consts) > 0 && v.cframe != nil:
+		u32Table("vc_"+v.name, v.consts)
+	case len(v.consts) > 0:
 		vecTable("vc_"+v.name, v.width, v.consts)
-		v.consts, v.index = nil, nil
 	}
+	v.consts, v.index, v.cframe = nil, nil, nil
 	GLOBL("vx_"+v.name, attr.RODATA|attr.NOPTR)
 	for j := 0; j < v.lanes; j++ {
 		DATA(4*j, U32(uint32(j)))
