@@ -28,7 +28,11 @@ func waitClosed(t *testing.T, c *stratumClient, d time.Duration, what string) {
 func TestBadInputClosesOnlyTheOffender(t *testing.T) {
 	node := newFakeNode()
 	cfg := protocolConfig()
-	cfg.HandshakeTimeout = 300 * time.Millisecond
+	// Only the handshake-timeout case, on its own pool, has a short
+	// deadline: here every other session (the healthy one, the one trying
+	// wrong names) would race it under load, and end with a reason that
+	// depends on timing.
+	cfg.HandshakeTimeout = time.Minute
 	cfg.MaxMsgRate, cfg.MsgBurst = 50, 20
 	cfg.MaxLineLen = 1024
 	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
@@ -61,9 +65,13 @@ func TestBadInputClosesOnlyTheOffender(t *testing.T) {
 		waitClosed(t, c, 2*time.Second, "flood")
 	})
 	t.Run("handshake timeout", func(t *testing.T) {
-		c := dial(t, h.addr)
+		short := cfg
+		short.HandshakeTimeout = 300 * time.Millisecond
+		hs := startHarness(t, harnessOpts{src: node, sub: node, cfg: short})
+		c := dial(t, hs.addr)
 		c.call(stratum.MethodSubscribe, []any{}) // subscribes but never authorizes
-		waitClosed(t, c, 3*time.Second, "handshake timeout")
+		waitClosed(t, c, 5*time.Second, "handshake timeout")
+		waitDisconnects(t, hs, map[string]uint64{"handshake_timeout": 1})
 	})
 	t.Run("non-mining method before subscribe", func(t *testing.T) {
 		c := dial(t, h.addr)
@@ -81,6 +89,7 @@ func TestBadInputClosesOnlyTheOffender(t *testing.T) {
 		if got := errCode(c.call(stratum.MethodAuthorize, []any{42, ""})); got != stratum.ErrOther {
 			t.Errorf("authorize with a number: got code %d, want %d", got, stratum.ErrOther)
 		}
+		c.nc.Close() // refused names cost the session nothing: it ends when the client leaves
 	})
 
 	// The healthy session still mines.
@@ -91,11 +100,35 @@ func TestBadInputClosesOnlyTheOffender(t *testing.T) {
 	if got := errCode(healthy.call(stratum.MethodSubmit, sol.params("healthy", j.id))); got != 0 {
 		t.Errorf("healthy session share: got code %d, want accepted", got)
 	}
-	st := h.pool.Stats()
-	for _, reason := range []string{"oversized_line", "malformed", "flood", "handshake_timeout", "protocol"} {
-		if st.Disconnects[reason] != 1 {
-			t.Errorf("disconnects[%s]: got %d, want 1 (all: %v)", reason, st.Disconnects[reason], st.Disconnects)
+	waitDisconnects(t, h, map[string]uint64{"oversized_line": 1, "malformed": 1, "flood": 1, "protocol": 1, "client_closed": 1})
+}
+
+// waitDisconnects waits until the pool has counted exactly want's
+// disconnects by reason (a closed client sees EOF just before its session's
+// reason is counted), failing with the counts seen.
+func waitDisconnects(t *testing.T, h *harness, want map[string]uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := h.pool.Stats().Disconnects
+		same := true
+		for reason, n := range got {
+			if n != want[reason] {
+				same = false
+			}
 		}
+		for reason, n := range want {
+			if got[reason] != n {
+				same = false
+			}
+		}
+		if same {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("disconnects by reason: got %v, want %v", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -103,7 +136,9 @@ func TestConnectionLimitAndIdleTimeout(t *testing.T) {
 	node := newFakeNode()
 	cfg := protocolConfig()
 	cfg.MaxConns = 2
-	cfg.IdleTimeout = 400 * time.Millisecond
+	// Long enough that a and b cannot idle out before the third connection
+	// is refused, even on a loaded machine (it would then be served).
+	cfg.IdleTimeout = 2 * time.Second
 	h := startHarness(t, harnessOpts{src: node, sub: node, cfg: cfg})
 	a := dial(t, h.addr)
 	a.handshake("a")
@@ -112,8 +147,8 @@ func TestConnectionLimitAndIdleTimeout(t *testing.T) {
 	over := dial(t, h.addr)
 	waitClosed(t, over, 2*time.Second, "connection over the limit")
 	// a and b send nothing: both are closed as idle.
-	waitClosed(t, a, 3*time.Second, "idle session")
-	waitClosed(t, b, 3*time.Second, "idle session")
+	waitClosed(t, a, 10*time.Second, "idle session")
+	waitClosed(t, b, 10*time.Second, "idle session")
 	waitFor(t, 2*time.Second, "idle disconnects counted", func() bool {
 		st := h.pool.Stats()
 		return st.Disconnects["idle_timeout"] == 2 && st.Disconnects["conn_limit"] == 1
