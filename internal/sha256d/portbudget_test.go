@@ -60,7 +60,7 @@ type opInfo struct {
 // cycles per nonce, slower than the kernel is measured to run. Vector
 // loads 7+1 cycles.
 var zen5 = map[string]opInfo{
-	"VPADDD": {class: pVec, lat: 2}, "VPXOR": {class: pVec, lat: 2},
+	"VPADDD": {class: pVec, lat: 2}, "VPSUBD": {class: pVec, lat: 2}, "VPXOR": {class: pVec, lat: 2},
 	"VPAND": {class: pVec, lat: 2}, "VPOR": {class: pVec, lat: 2},
 	"VPTERNLOGD": {class: pVec, lat: 2, readDst: true},
 	"VPMINUD":    {class: pVec, lat: 2}, "VPCMPEQD": {class: pVec, lat: 2},

@@ -854,7 +854,7 @@ loop:
 	VPADDD       Y1, Y0, Y0
 	VPADDD       Y0, Y12, Y12
 	VPADDD       vc_avx2<>+0(SB), Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -869,9 +869,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -887,153 +887,9 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+32(SB), Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
-	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       vc_avx2<>+64(SB), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
-	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       vc_avx2<>+96(SB), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       vc_avx2<>+128(SB), Y7, Y7
-	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       vc_avx2<>+160(SB), Y6, Y6
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -1046,12 +902,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1063,13 +919,13 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
-	VPADDD       vc_avx2<>+192(SB), Y5, Y5
+	VPADDD       vc_avx2<>+64(SB), Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -1082,12 +938,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1100,12 +956,12 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
-	VPADDD       vc_avx2<>+224(SB), Y12, Y12
+	VPADDD       vc_avx2<>+96(SB), Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -1121,9 +977,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1139,10 +995,10 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
-	VPADDD       vc_avx2<>+256(SB), Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       vc_avx2<>+128(SB), Y11, Y11
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1157,9 +1013,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1175,155 +1031,9 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       vc_avx2<>+288(SB), Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
-	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       vc_avx2<>+320(SB), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
-	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       vc_avx2<>+352(SB), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       vc_avx2<>+384(SB), Y7, Y7
-	VPADDD       288(R9), Y7, Y7
-	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
 	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       vc_avx2<>+416(SB), Y6, Y6
-	VPADDD       320(R9), Y6, Y6
+	VPADDD       vc_avx2<>+160(SB), Y10, Y10
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -1336,12 +1046,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1353,11 +1063,301 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
+	VPADDD       vc_avx2<>+192(SB), Y9, Y9
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
+	VPADDD       vc_avx2<>+224(SB), Y8, Y8
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
+	VPADDD       vc_avx2<>+256(SB), Y11, Y11
+	VPADDD       Y7, Y11, Y11
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
+	VPADDD       vc_avx2<>+288(SB), Y10, Y10
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
+	VPADDD       vc_avx2<>+320(SB), Y9, Y9
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
+	VPADDD       vc_avx2<>+352(SB), Y8, Y8
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
+	VPADDD       vc_avx2<>+384(SB), Y11, Y11
+	VPADDD       288(R9), Y11, Y11
+	VPADDD       Y7, Y11, Y11
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
+	VPADDD       vc_avx2<>+416(SB), Y10, Y10
+	VPADDD       320(R9), Y10, Y10
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x07, Y4, Y13
 	VPSLLD       $0x19, Y4, Y1
@@ -1369,8 +1369,8 @@ loop:
 	VPSRLD       $0x03, Y4, Y1
 	VPXOR        Y1, Y13, Y13
 	VPADDD       352(R9), Y13, Y13
-	VPADDD       vc_avx2<>+448(SB), Y5, Y5
-	VPADDD       Y13, Y5, Y5
+	VPADDD       vc_avx2<>+448(SB), Y9, Y9
+	VPADDD       Y13, Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -1383,12 +1383,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1401,14 +1401,14 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
 	VPADDD       384(R9), Y4, Y4
-	VPADDD       vc_avx2<>+480(SB), Y12, Y12
-	VPADDD       Y4, Y12, Y12
+	VPADDD       vc_avx2<>+480(SB), Y8, Y8
+	VPADDD       Y4, Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -1424,9 +1424,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1442,7 +1442,7 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y14
 	VPSLLD       $0x0f, Y13, Y1
@@ -1456,7 +1456,7 @@ loop:
 	VPADDD       vc_avx2<>+512(SB), Y14, Y14
 	VPADDD       vc_avx2<>+544(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1471,9 +1471,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1489,8 +1489,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y4, Y15
 	VPSLLD       $0x0f, Y4, Y1
 	VPXOR        Y1, Y15, Y15
@@ -1502,41 +1502,41 @@ loop:
 	VPXOR        Y1, Y15, Y15
 	VPADDD       vc_avx2<>+576(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1550,41 +1550,41 @@ loop:
 	VMOVDQU      Y3, 416(R9)
 	VPADDD       vc_avx2<>+640(SB), Y9, Y9
 	VPADDD       416(R9), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
 	VPXOR        Y1, Y3, Y3
@@ -1598,202 +1598,6 @@ loop:
 	VMOVDQU      Y3, 480(R9)
 	VPADDD       vc_avx2<>+672(SB), Y8, Y8
 	VPADDD       480(R9), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VMOVDQU      416(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       512(R9), Y3, Y3
-	VMOVDQU      Y3, 544(R9)
-	VPADDD       vc_avx2<>+704(SB), Y7, Y7
-	VPADDD       544(R9), Y7, Y7
-	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VMOVDQU      480(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       Y13, Y3, Y3
-	VMOVDQU      Y3, 576(R9)
-	VPADDD       vc_avx2<>+736(SB), Y6, Y6
-	VPADDD       576(R9), Y6, Y6
-	VPADDD       Y6, Y10, Y10
-	VPSRLD       $0x06, Y11, Y0
-	VPSLLD       $0x1a, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y11, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VMOVDQU      544(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       Y4, Y3, Y3
-	VMOVDQU      Y3, 608(R9)
-	VPADDD       vc_avx2<>+768(SB), Y5, Y5
-	VPADDD       608(R9), Y5, Y5
-	VPADDD       Y5, Y9, Y9
-	VPSRLD       $0x06, Y10, Y0
-	VPSLLD       $0x1a, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
-	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
-	VPAND        Y7, Y6, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VMOVDQU      576(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       Y14, Y3, Y3
-	VMOVDQU      Y3, 640(R9)
-	VPADDD       vc_avx2<>+800(SB), Y12, Y12
-	VPADDD       640(R9), Y12, Y12
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -1809,9 +1613,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1827,7 +1631,203 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
+	VMOVDQU      416(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       512(R9), Y3, Y3
+	VMOVDQU      Y3, 544(R9)
+	VPADDD       vc_avx2<>+704(SB), Y11, Y11
+	VPADDD       544(R9), Y11, Y11
+	VPADDD       Y7, Y11, Y11
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
+	VMOVDQU      480(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       Y13, Y3, Y3
+	VMOVDQU      Y3, 576(R9)
+	VPADDD       vc_avx2<>+736(SB), Y10, Y10
+	VPADDD       576(R9), Y10, Y10
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y9, Y8, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
+	VMOVDQU      544(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       Y4, Y3, Y3
+	VMOVDQU      Y3, 608(R9)
+	VPADDD       vc_avx2<>+768(SB), Y9, Y9
+	VPADDD       608(R9), Y9, Y9
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y7, Y6, Y1
+	VPAND        Y12, Y1, Y1
+	VPAND        Y7, Y6, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
+	VMOVDQU      576(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       Y14, Y3, Y3
+	VMOVDQU      Y3, 640(R9)
+	VPADDD       vc_avx2<>+800(SB), Y8, Y8
+	VPADDD       640(R9), Y8, Y8
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -1843,7 +1843,7 @@ loop:
 	VMOVDQU      Y3, 672(R9)
 	VPADDD       vc_avx2<>+832(SB), Y11, Y11
 	VPADDD       672(R9), Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1858,9 +1858,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -1876,8 +1876,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -1892,41 +1892,41 @@ loop:
 	VMOVDQU      Y3, 704(R9)
 	VPADDD       vc_avx2<>+864(SB), Y10, Y10
 	VPADDD       704(R9), Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VMOVDQU      672(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -1942,41 +1942,41 @@ loop:
 	VMOVDQU      Y3, 736(R9)
 	VPADDD       vc_avx2<>+928(SB), Y9, Y9
 	VPADDD       736(R9), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VMOVDQU      704(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -1992,41 +1992,41 @@ loop:
 	VMOVDQU      Y3, 800(R9)
 	VPADDD       vc_avx2<>+960(SB), Y8, Y8
 	VPADDD       800(R9), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
+	VPSRLD       $0x0d, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
+	VPSLLD       $0x13, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
+	VPSRLD       $0x16, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
+	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
 	VMOVDQU      736(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -2040,42 +2040,42 @@ loop:
 	VPADDD       576(R9), Y3, Y3
 	VPADDD       832(R9), Y3, Y3
 	VMOVDQU      Y3, 864(R9)
-	VPADDD       vc_avx2<>+992(SB), Y7, Y7
-	VPADDD       864(R9), Y7, Y7
+	VPADDD       vc_avx2<>+992(SB), Y11, Y11
+	VPADDD       864(R9), Y11, Y11
 	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
+	VPSRLD       $0x0d, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
+	VPSLLD       $0x13, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
+	VPSRLD       $0x16, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
+	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y7, Y7
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      800(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2100,8 +2100,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       896(R9), Y3, Y3
 	VMOVDQU      Y3, 928(R9)
-	VPADDD       vc_avx2<>+1024(SB), Y6, Y6
-	VPADDD       928(R9), Y6, Y6
+	VPADDD       vc_avx2<>+1024(SB), Y10, Y10
+	VPADDD       928(R9), Y10, Y10
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -2114,12 +2114,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2131,11 +2131,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      864(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -2159,8 +2159,8 @@ loop:
 	VPSRLD       $0x03, Y4, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VPADDD       vc_avx2<>+1056(SB), Y5, Y5
-	VPADDD       Y13, Y5, Y5
+	VPADDD       vc_avx2<>+1056(SB), Y9, Y9
+	VPADDD       Y13, Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -2173,12 +2173,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2191,10 +2191,10 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      928(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -2218,8 +2218,8 @@ loop:
 	VPSRLD       $0x03, Y14, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       vc_avx2<>+1088(SB), Y12, Y12
-	VPADDD       Y4, Y12, Y12
+	VPADDD       vc_avx2<>+1088(SB), Y8, Y8
+	VPADDD       Y4, Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -2235,9 +2235,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2253,7 +2253,7 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y0
 	VPSLLD       $0x0f, Y13, Y1
@@ -2278,7 +2278,7 @@ loop:
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+1120(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2293,9 +2293,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2311,8 +2311,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y4, Y0
 	VPSLLD       $0x0f, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2337,41 +2337,41 @@ loop:
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+1152(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2397,41 +2397,41 @@ loop:
 	VMOVDQU      Y3, 960(R9)
 	VPADDD       vc_avx2<>+1184(SB), Y9, Y9
 	VPADDD       960(R9), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
 	VPXOR        Y1, Y3, Y3
@@ -2457,41 +2457,41 @@ loop:
 	VMOVDQU      Y3, 992(R9)
 	VPADDD       vc_avx2<>+1216(SB), Y8, Y8
 	VPADDD       992(R9), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
+	VPSRLD       $0x0d, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
+	VPSLLD       $0x13, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
+	VPSRLD       $0x16, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
+	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
 	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -2516,42 +2516,42 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       544(R9), Y3, Y3
 	VMOVDQU      Y3, 1024(R9)
-	VPADDD       vc_avx2<>+1248(SB), Y7, Y7
-	VPADDD       1024(R9), Y7, Y7
+	VPADDD       vc_avx2<>+1248(SB), Y11, Y11
+	VPADDD       1024(R9), Y11, Y11
 	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
+	VPSRLD       $0x0d, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
+	VPSLLD       $0x13, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
+	VPSRLD       $0x16, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
+	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y7, Y7
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2577,8 +2577,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       576(R9), Y3, Y3
 	VMOVDQU      Y3, 1056(R9)
-	VPADDD       vc_avx2<>+1280(SB), Y6, Y6
-	VPADDD       1056(R9), Y6, Y6
+	VPADDD       vc_avx2<>+1280(SB), Y10, Y10
+	VPADDD       1056(R9), Y10, Y10
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -2591,12 +2591,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2608,11 +2608,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2638,8 +2638,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       608(R9), Y3, Y3
 	VMOVDQU      Y3, 1088(R9)
-	VPADDD       vc_avx2<>+1312(SB), Y5, Y5
-	VPADDD       1088(R9), Y5, Y5
+	VPADDD       vc_avx2<>+1312(SB), Y9, Y9
+	VPADDD       1088(R9), Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -2652,12 +2652,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2670,10 +2670,10 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2699,8 +2699,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       640(R9), Y3, Y3
 	VMOVDQU      Y3, 1120(R9)
-	VPADDD       vc_avx2<>+1344(SB), Y12, Y12
-	VPADDD       1120(R9), Y12, Y12
+	VPADDD       vc_avx2<>+1344(SB), Y8, Y8
+	VPADDD       1120(R9), Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -2716,9 +2716,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2734,7 +2734,7 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -2762,7 +2762,7 @@ loop:
 	VMOVDQU      Y3, 1152(R9)
 	VPADDD       vc_avx2<>+1376(SB), Y11, Y11
 	VPADDD       1152(R9), Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2777,9 +2777,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -2795,8 +2795,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -2823,41 +2823,41 @@ loop:
 	VMOVDQU      Y3, 1184(R9)
 	VPADDD       vc_avx2<>+1408(SB), Y10, Y10
 	VPADDD       1184(R9), Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -2884,41 +2884,41 @@ loop:
 	VMOVDQU      Y3, 1216(R9)
 	VPADDD       vc_avx2<>+1440(SB), Y9, Y9
 	VPADDD       1216(R9), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -2945,41 +2945,41 @@ loop:
 	VMOVDQU      Y3, 1248(R9)
 	VPADDD       vc_avx2<>+1472(SB), Y8, Y8
 	VPADDD       1248(R9), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
+	VPSRLD       $0x0d, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
+	VPSLLD       $0x13, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
+	VPSRLD       $0x16, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
+	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1216(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -3004,42 +3004,42 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       864(R9), Y3, Y3
 	VMOVDQU      Y3, 1280(R9)
-	VPADDD       vc_avx2<>+1504(SB), Y7, Y7
-	VPADDD       1280(R9), Y7, Y7
+	VPADDD       vc_avx2<>+1504(SB), Y11, Y11
+	VPADDD       1280(R9), Y11, Y11
 	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
+	VPSRLD       $0x0d, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
+	VPSLLD       $0x13, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
+	VPSRLD       $0x16, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
+	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y7, Y7
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1248(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -3064,8 +3064,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       928(R9), Y3, Y3
 	VMOVDQU      Y3, 1312(R9)
-	VPADDD       vc_avx2<>+1536(SB), Y6, Y6
-	VPADDD       1312(R9), Y6, Y6
+	VPADDD       vc_avx2<>+1536(SB), Y10, Y10
+	VPADDD       1312(R9), Y10, Y10
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -3078,12 +3078,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3095,11 +3095,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1280(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -3123,8 +3123,8 @@ loop:
 	VPSRLD       $0x03, Y4, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
-	VPADDD       vc_avx2<>+1568(SB), Y5, Y5
-	VPADDD       Y13, Y5, Y5
+	VPADDD       vc_avx2<>+1568(SB), Y9, Y9
+	VPADDD       Y13, Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -3137,12 +3137,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3155,10 +3155,10 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1312(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -3182,8 +3182,8 @@ loop:
 	VPSRLD       $0x03, Y14, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
-	VPADDD       vc_avx2<>+1600(SB), Y12, Y12
-	VPADDD       Y4, Y12, Y12
+	VPADDD       vc_avx2<>+1600(SB), Y8, Y8
+	VPADDD       Y4, Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -3199,9 +3199,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3217,7 +3217,7 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y0
 	VPSLLD       $0x0f, Y13, Y1
@@ -3242,7 +3242,7 @@ loop:
 	VPADDD       Y0, Y14, Y14
 	VPADDD       vc_avx2<>+1632(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3257,9 +3257,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3275,8 +3275,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y4, Y0
 	VPSLLD       $0x0f, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3301,41 +3301,41 @@ loop:
 	VPADDD       Y0, Y15, Y15
 	VPADDD       vc_avx2<>+1664(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x11, Y14, Y3
 	VPSLLD       $0x0f, Y14, Y1
 	VPXOR        Y1, Y3, Y3
@@ -3361,41 +3361,41 @@ loop:
 	VMOVDQU      Y3, 1344(R9)
 	VPADDD       vc_avx2<>+1696(SB), Y9, Y9
 	VPADDD       1344(R9), Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VPSRLD       $0x11, Y15, Y3
 	VPSLLD       $0x0f, Y15, Y1
 	VPXOR        Y1, Y3, Y3
@@ -3421,41 +3421,41 @@ loop:
 	VMOVDQU      Y3, 1376(R9)
 	VPADDD       vc_avx2<>+1728(SB), Y8, Y8
 	VPADDD       1376(R9), Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPSRLD       $0x02, Y9, Y0
-	VPSLLD       $0x1e, Y9, Y1
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y9, Y1
+	VPSRLD       $0x0d, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y9, Y1
+	VPSLLD       $0x13, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y9, Y1
+	VPSRLD       $0x16, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y9, Y1
+	VPSLLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
-	VPAND        Y10, Y9, Y2
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
 	VMOVDQU      1344(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -3480,42 +3480,42 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1024(R9), Y3, Y3
 	VMOVDQU      Y3, 1408(R9)
-	VPADDD       vc_avx2<>+1760(SB), Y7, Y7
-	VPADDD       1408(R9), Y7, Y7
+	VPADDD       vc_avx2<>+1760(SB), Y11, Y11
+	VPADDD       1408(R9), Y11, Y11
 	VPADDD       Y7, Y11, Y11
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPSRLD       $0x06, Y8, Y0
+	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y10, Y9, Y1
+	VPAND        Y8, Y1, Y1
+	VPXOR        Y10, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y8, Y0
-	VPSLLD       $0x1e, Y8, Y1
+	VPSUBD       Y7, Y11, Y7
+	VPSRLD       $0x02, Y12, Y0
+	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y8, Y1
+	VPSRLD       $0x0d, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y8, Y1
+	VPSLLD       $0x13, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y8, Y1
+	VPSRLD       $0x16, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y8, Y1
+	VPSLLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y9, Y8, Y1
-	VPAND        Y10, Y1, Y1
-	VPAND        Y9, Y8, Y2
+	VPOR         Y5, Y12, Y1
+	VPAND        Y6, Y1, Y1
+	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y7, Y7
 	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1376(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -3541,8 +3541,8 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1056(R9), Y3, Y3
 	VMOVDQU      Y3, 1440(R9)
-	VPADDD       vc_avx2<>+1792(SB), Y6, Y6
-	VPADDD       1440(R9), Y6, Y6
+	VPADDD       vc_avx2<>+1792(SB), Y10, Y10
+	VPADDD       1440(R9), Y10, Y10
 	VPADDD       Y6, Y10, Y10
 	VPSRLD       $0x06, Y11, Y0
 	VPSLLD       $0x1a, Y11, Y1
@@ -3555,12 +3555,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
+	VPXOR        Y9, Y8, Y1
 	VPAND        Y11, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y9, Y1, Y1
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       Y0, Y6, Y6
+	VPSUBD       Y6, Y10, Y6
 	VPSRLD       $0x02, Y7, Y0
 	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3572,11 +3572,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y8, Y7, Y1
-	VPAND        Y9, Y1, Y1
-	VPAND        Y8, Y7, Y2
+	VPOR         Y12, Y7, Y1
+	VPAND        Y5, Y1, Y1
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y6, Y6
 	VPADDD       Y0, Y6, Y6
 	VMOVDQU      1408(R9), Y2
 	VPSRLD       $0x11, Y2, Y13
@@ -3601,8 +3601,8 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y13, Y13
 	VPADDD       1088(R9), Y13, Y13
-	VPADDD       vc_avx2<>+1824(SB), Y5, Y5
-	VPADDD       Y13, Y5, Y5
+	VPADDD       vc_avx2<>+1824(SB), Y9, Y9
+	VPADDD       Y13, Y9, Y9
 	VPADDD       Y5, Y9, Y9
 	VPSRLD       $0x06, Y10, Y0
 	VPSLLD       $0x1a, Y10, Y1
@@ -3615,12 +3615,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y11, Y1
+	VPXOR        Y8, Y11, Y1
 	VPAND        Y10, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y8, Y1, Y1
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPADDD       Y0, Y5, Y5
+	VPSUBD       Y5, Y9, Y5
 	VPSRLD       $0x02, Y6, Y0
 	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3633,10 +3633,10 @@ loop:
 	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y7, Y6, Y1
-	VPAND        Y8, Y1, Y1
+	VPAND        Y12, Y1, Y1
 	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y5, Y5
 	VPADDD       Y0, Y5, Y5
 	VMOVDQU      1440(R9), Y2
 	VPSRLD       $0x11, Y2, Y4
@@ -3661,8 +3661,8 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y4, Y4
 	VPADDD       1120(R9), Y4, Y4
-	VPADDD       vc_avx2<>+1856(SB), Y12, Y12
-	VPADDD       Y4, Y12, Y12
+	VPADDD       vc_avx2<>+1856(SB), Y8, Y8
+	VPADDD       Y4, Y8, Y8
 	VPADDD       Y12, Y8, Y8
 	VPSRLD       $0x06, Y9, Y0
 	VPSLLD       $0x1a, Y9, Y1
@@ -3678,9 +3678,9 @@ loop:
 	VPXOR        Y11, Y10, Y1
 	VPAND        Y9, Y1, Y1
 	VPXOR        Y11, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       Y0, Y12, Y12
+	VPSUBD       Y12, Y8, Y12
 	VPSRLD       $0x02, Y5, Y0
 	VPSLLD       $0x1e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3696,7 +3696,7 @@ loop:
 	VPAND        Y7, Y1, Y1
 	VPAND        Y6, Y5, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y12, Y12
 	VPADDD       Y0, Y12, Y12
 	VPSRLD       $0x11, Y13, Y14
 	VPSLLD       $0x0f, Y13, Y1
@@ -3722,7 +3722,7 @@ loop:
 	VPADDD       1152(R9), Y14, Y14
 	VPADDD       vc_avx2<>+1888(SB), Y11, Y11
 	VPADDD       Y14, Y11, Y11
-	VPADDD       Y11, Y7, Y7
+	VPADDD       Y7, Y11, Y11
 	VPSRLD       $0x06, Y8, Y0
 	VPSLLD       $0x1a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3737,9 +3737,9 @@ loop:
 	VPXOR        Y10, Y9, Y1
 	VPAND        Y8, Y1, Y1
 	VPXOR        Y10, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y7, Y11, Y7
 	VPSRLD       $0x02, Y12, Y0
 	VPSLLD       $0x1e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3755,8 +3755,8 @@ loop:
 	VPAND        Y6, Y1, Y1
 	VPAND        Y5, Y12, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y1, Y7, Y7
+	VPADDD       Y0, Y7, Y7
 	VPSRLD       $0x11, Y4, Y15
 	VPSLLD       $0x0f, Y4, Y1
 	VPXOR        Y1, Y15, Y15
@@ -3781,41 +3781,41 @@ loop:
 	VPADDD       1184(R9), Y15, Y15
 	VPADDD       vc_avx2<>+1920(SB), Y10, Y10
 	VPADDD       Y15, Y10, Y10
-	VPADDD       Y10, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y6, Y10, Y10
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y9, Y8, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y9, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x02, Y11, Y0
-	VPSLLD       $0x1e, Y11, Y1
+	VPSUBD       Y6, Y10, Y6
+	VPSRLD       $0x02, Y7, Y0
+	VPSLLD       $0x1e, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y11, Y1
+	VPSRLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y11, Y1
+	VPSLLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y11, Y1
+	VPSRLD       $0x16, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y11, Y1
+	VPSLLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y11, Y1
+	VPOR         Y12, Y7, Y1
 	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y11, Y2
+	VPAND        Y12, Y7, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y1, Y6, Y6
+	VPADDD       Y0, Y6, Y6
 	VPSRLD       $0x11, Y14, Y4
 	VPSLLD       $0x0f, Y14, Y1
 	VPXOR        Y1, Y4, Y4
@@ -3840,41 +3840,41 @@ loop:
 	VPADDD       1216(R9), Y4, Y4
 	VPADDD       vc_avx2<>+1952(SB), Y9, Y9
 	VPADDD       Y4, Y9, Y9
-	VPADDD       Y9, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y5, Y9, Y9
+	VPSRLD       $0x06, Y10, Y0
+	VPSLLD       $0x1a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y8, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y8, Y11, Y1
+	VPAND        Y10, Y1, Y1
 	VPXOR        Y8, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
 	VPADDD       Y0, Y9, Y9
-	VPSRLD       $0x02, Y10, Y0
-	VPSLLD       $0x1e, Y10, Y1
+	VPSUBD       Y5, Y9, Y5
+	VPSRLD       $0x02, Y6, Y0
+	VPSLLD       $0x1e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y10, Y1
+	VPSRLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y10, Y1
+	VPSLLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y10, Y1
+	VPSRLD       $0x16, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y10, Y1
+	VPSLLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y11, Y10, Y1
+	VPOR         Y7, Y6, Y1
 	VPAND        Y12, Y1, Y1
-	VPAND        Y11, Y10, Y2
+	VPAND        Y7, Y6, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y1, Y5, Y5
+	VPADDD       Y0, Y5, Y5
 	VPSRLD       $0x11, Y15, Y4
 	VPSLLD       $0x0f, Y15, Y1
 	VPXOR        Y1, Y4, Y4
@@ -3899,24 +3899,156 @@ loop:
 	VPADDD       1248(R9), Y4, Y4
 	VPADDD       vc_avx2<>+1984(SB), Y8, Y8
 	VPADDD       Y4, Y8, Y8
-	VPADDD       Y8, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y12, Y8, Y8
+	VPSRLD       $0x06, Y9, Y0
+	VPSLLD       $0x1a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y10, Y1
+	VPAND        Y9, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
+	VPSUBD       Y12, Y8, Y12
+	VPSRLD       $0x02, Y5, Y0
+	VPSLLD       $0x1e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y6, Y5, Y1
+	VPAND        Y7, Y1, Y1
+	VPAND        Y6, Y5, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y12, Y12
+	VPADDD       Y0, Y12, Y12
+	VPADDD       1472(R9), Y12, Y12
+	VPADDD       1504(R9), Y5, Y5
+	VPADDD       1536(R9), Y6, Y6
+	VPADDD       1568(R9), Y7, Y7
+	VPADDD       1600(R9), Y8, Y8
+	VPADDD       1632(R9), Y9, Y9
+	VPADDD       1664(R9), Y10, Y10
+	VPADDD       1696(R9), Y11, Y11
+	VMOVDQU      Y11, 1728(R9)
+	VMOVDQU      Y10, 1760(R9)
+	VMOVDQU      Y9, 1792(R9)
+	VMOVDQU      Y8, 1824(R9)
+	VPADDD       vc_avx2<>+2016(SB), Y12, Y13
+	VPADDD       vc_avx2<>+2048(SB), Y13, Y11
+	VPADDD       vc_avx2<>+2080(SB), Y13, Y13
+	VMOVDQU      vc_avx2<>+2112(SB), Y8
+	VMOVDQU      vc_avx2<>+2144(SB), Y9
+	VMOVDQU      vc_avx2<>+2176(SB), Y10
+	VMOVDQU      vc_avx2<>+2208(SB), Y4
+	VMOVDQU      vc_avx2<>+2240(SB), Y15
+	VMOVDQU      vc_avx2<>+2272(SB), Y14
+	VPADDD       vc_avx2<>+2304(SB), Y14, Y14
+	VPADDD       Y5, Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
+	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPADDD       vc_avx2<>+2336(SB), Y15, Y15
+	VPADDD       Y6, Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
+	VPADDD       Y0, Y15, Y15
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPADDD       vc_avx2<>+2368(SB), Y4, Y4
+	VPADDD       Y7, Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VPSUBD       Y8, Y4, Y8
 	VPSRLD       $0x02, Y9, Y0
 	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
@@ -3929,293 +4061,14 @@ loop:
 	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
 	VPOR         Y10, Y9, Y1
-	VPAND        Y11, Y1, Y1
+	VPAND        Y13, Y1, Y1
 	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       1472(R9), Y8, Y8
-	VPADDD       1504(R9), Y9, Y9
-	VPADDD       1536(R9), Y10, Y10
-	VPADDD       1568(R9), Y11, Y11
-	VPADDD       1600(R9), Y12, Y12
-	VPADDD       1632(R9), Y5, Y5
-	VPADDD       1664(R9), Y6, Y6
-	VPADDD       1696(R9), Y7, Y7
-	VMOVDQU      Y7, 1728(R9)
-	VMOVDQU      Y6, 1760(R9)
-	VMOVDQU      Y5, 1792(R9)
-	VMOVDQU      Y12, 1824(R9)
-	VPADDD       vc_avx2<>+2016(SB), Y8, Y13
-	VPADDD       vc_avx2<>+2048(SB), Y13, Y7
-	VPADDD       vc_avx2<>+2080(SB), Y13, Y13
-	VMOVDQU      vc_avx2<>+2112(SB), Y12
-	VMOVDQU      vc_avx2<>+2144(SB), Y5
-	VMOVDQU      vc_avx2<>+2176(SB), Y6
-	VMOVDQU      vc_avx2<>+2208(SB), Y4
-	VMOVDQU      vc_avx2<>+2240(SB), Y15
-	VMOVDQU      vc_avx2<>+2272(SB), Y14
-	VPADDD       vc_avx2<>+2304(SB), Y14, Y14
-	VPADDD       Y9, Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
-	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       Y0, Y14, Y14
-	VPSRLD       $0x02, Y13, Y0
-	VPSLLD       $0x1e, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       vc_avx2<>+2336(SB), Y15, Y15
-	VPADDD       Y10, Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
-	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       vc_avx2<>+2368(SB), Y4, Y4
-	VPADDD       Y11, Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
-	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       vc_avx2<>+2400(SB), Y7, Y7
-	VPADDD       1824(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       vc_avx2<>+32(SB), Y6, Y6
-	VPADDD       1792(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       vc_avx2<>+64(SB), Y5, Y5
-	VPADDD       1760(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
-	VPSRLD       $0x06, Y14, Y0
-	VPSLLD       $0x1a, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
-	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       vc_avx2<>+96(SB), Y12, Y12
-	VPADDD       1728(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPSRLD       $0x06, Y15, Y0
-	VPSLLD       $0x1a, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
-	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       vc_avx2<>+2432(SB), Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       vc_avx2<>+2400(SB), Y11, Y11
+	VPADDD       1824(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4230,45 +4083,192 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VPADDD       vc_avx2<>+32(SB), Y14, Y14
+	VPADDD       1792(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
+	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPADDD       vc_avx2<>+64(SB), Y15, Y15
+	VPADDD       1760(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
+	VPADDD       Y0, Y15, Y15
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPADDD       vc_avx2<>+96(SB), Y4, Y4
+	VPADDD       1728(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPADDD       vc_avx2<>+2432(SB), Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
 	VPADDD       vc_avx2<>+160(SB), Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4280,158 +4280,14 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VPADDD       vc_avx2<>+192(SB), Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
-	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       vc_avx2<>+224(SB), Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
-	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       vc_avx2<>+256(SB), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       vc_avx2<>+288(SB), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPADDD       vc_avx2<>+320(SB), Y5, Y5
-	VPADDD       Y5, Y15, Y15
+	VPADDD       Y9, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4443,31 +4299,31 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
+	VPXOR        Y4, Y11, Y1
 	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPADDD       vc_avx2<>+2464(SB), Y12, Y12
-	VPADDD       Y12, Y4, Y4
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPADDD       vc_avx2<>+224(SB), Y4, Y4
+	VPADDD       Y8, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4479,42 +4335,31 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
+	VPXOR        Y11, Y14, Y1
 	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x07, Y9, Y0
-	VPSLLD       $0x19, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y9, Y1
-	VPXOR        Y1, Y0, Y0
+	VPADDD       Y1, Y8, Y8
 	VPADDD       Y0, Y8, Y8
-	VPADDD       vc_avx2<>+384(SB), Y13, Y13
-	VPADDD       Y8, Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       vc_avx2<>+256(SB), Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4529,57 +4374,45 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x07, Y10, Y0
-	VPSLLD       $0x19, Y10, Y1
+	VPADDD       vc_avx2<>+288(SB), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y10, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y10, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y10, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       vc_avx2<>+2496(SB), Y9, Y9
-	VPADDD       vc_avx2<>+416(SB), Y14, Y14
-	VPADDD       Y9, Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4591,79 +4424,246 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPSRLD       $0x11, Y8, Y0
-	VPSLLD       $0x0f, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPSRLD       $0x07, Y11, Y0
-	VPSLLD       $0x19, Y11, Y1
+	VPADDD       vc_avx2<>+320(SB), Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y11, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y11, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y11, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       vc_avx2<>+448(SB), Y15, Y15
-	VPADDD       Y10, Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x11, Y9, Y0
-	VPSLLD       $0x0f, Y9, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPADDD       vc_avx2<>+2464(SB), Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y9, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y9, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y9, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSRLD       $0x07, Y5, Y0
+	VPSLLD       $0x19, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
+	VPADDD       vc_avx2<>+384(SB), Y11, Y11
+	VPADDD       Y12, Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VPSRLD       $0x07, Y6, Y0
+	VPSLLD       $0x19, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
+	VPADDD       vc_avx2<>+2496(SB), Y5, Y5
+	VPADDD       vc_avx2<>+416(SB), Y14, Y14
+	VPADDD       Y5, Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
+	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPSRLD       $0x11, Y12, Y0
+	VPSLLD       $0x0f, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
+	VPSRLD       $0x07, Y7, Y0
+	VPSLLD       $0x19, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
+	VPADDD       vc_avx2<>+448(SB), Y15, Y15
+	VPADDD       Y6, Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
+	VPADDD       Y0, Y15, Y15
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSRLD       $0x11, Y5, Y0
+	VPSLLD       $0x0f, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
 	VMOVDQU      1824(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -4674,52 +4674,52 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+480(SB), Y4, Y4
-	VPADDD       Y11, Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y7, Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
+	VPOR         Y10, Y9, Y1
 	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x11, Y10, Y3
-	VPSLLD       $0x0f, Y10, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSRLD       $0x11, Y6, Y3
+	VPSLLD       $0x0f, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y10, Y1
+	VPSRLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y10, Y1
+	VPSLLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y10, Y1
+	VPSRLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y3, Y3
 	VMOVDQU      1792(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
@@ -4734,51 +4734,51 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1824(R9), Y3, Y3
 	VMOVDQU      Y3, 1856(R9)
-	VPADDD       vc_avx2<>+544(SB), Y7, Y7
-	VPADDD       1856(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPADDD       vc_avx2<>+544(SB), Y11, Y11
+	VPADDD       1856(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x11, Y11, Y3
-	VPSLLD       $0x0f, Y11, Y1
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VPSRLD       $0x11, Y7, Y3
+	VPSLLD       $0x0f, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y11, Y1
+	VPSRLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y11, Y1
+	VPSLLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y11, Y1
+	VPSRLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y3, Y3
 	VMOVDQU      1760(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
@@ -4793,43 +4793,43 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1792(R9), Y3, Y3
 	VMOVDQU      Y3, 1888(R9)
-	VPADDD       vc_avx2<>+576(SB), Y6, Y6
-	VPADDD       1888(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
+	VPADDD       vc_avx2<>+576(SB), Y14, Y14
+	VPADDD       1888(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
+	VPSRLD       $0x0d, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
+	VPSLLD       $0x13, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
+	VPSRLD       $0x16, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
+	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1856(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -4854,9 +4854,9 @@ loop:
 	VPADDD       1760(R9), Y3, Y3
 	VPADDD       vc_avx2<>+2528(SB), Y3, Y3
 	VMOVDQU      Y3, 416(R9)
-	VPADDD       vc_avx2<>+640(SB), Y5, Y5
-	VPADDD       416(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
+	VPADDD       vc_avx2<>+640(SB), Y15, Y15
+	VPADDD       416(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4868,29 +4868,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
+	VPXOR        Y4, Y11, Y1
 	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      1888(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -4901,13 +4901,13 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y8, Y3, Y3
+	VPADDD       Y12, Y3, Y3
 	VPADDD       1728(R9), Y3, Y3
 	VPADDD       vc_avx2<>+2560(SB), Y3, Y3
 	VMOVDQU      Y3, 480(R9)
-	VPADDD       vc_avx2<>+672(SB), Y12, Y12
-	VPADDD       480(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
+	VPADDD       vc_avx2<>+672(SB), Y4, Y4
+	VPADDD       480(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4919,29 +4919,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
+	VPXOR        Y11, Y14, Y1
 	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      416(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -4952,12 +4952,12 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y9, Y3, Y3
+	VPADDD       Y5, Y3, Y3
 	VPADDD       vc_avx2<>+512(SB), Y3, Y3
 	VMOVDQU      Y3, 544(R9)
-	VPADDD       vc_avx2<>+704(SB), Y13, Y13
-	VPADDD       544(R9), Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       vc_avx2<>+704(SB), Y11, Y11
+	VPADDD       544(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -4972,25 +4972,25 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      480(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5002,28 +5002,28 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y10, Y3, Y3
+	VPADDD       Y6, Y3, Y3
 	VMOVDQU      Y3, 576(R9)
 	VPADDD       vc_avx2<>+736(SB), Y14, Y14
 	VPADDD       576(R9), Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5035,12 +5035,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5051,45 +5051,45 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y11, Y3, Y3
+	VPADDD       Y7, Y3, Y3
 	VMOVDQU      Y3, 608(R9)
 	VPADDD       vc_avx2<>+768(SB), Y15, Y15
 	VPADDD       608(R9), Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5104,41 +5104,41 @@ loop:
 	VMOVDQU      Y3, 640(R9)
 	VPADDD       vc_avx2<>+800(SB), Y4, Y4
 	VPADDD       640(R9), Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
+	VPOR         Y10, Y9, Y1
 	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5151,227 +5151,9 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPADDD       1888(R9), Y3, Y3
 	VMOVDQU      Y3, 672(R9)
-	VPADDD       vc_avx2<>+832(SB), Y7, Y7
-	VPADDD       672(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VMOVDQU      640(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       416(R9), Y3, Y3
-	VMOVDQU      Y3, 704(R9)
-	VPADDD       vc_avx2<>+864(SB), Y6, Y6
-	VPADDD       704(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VMOVDQU      672(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       480(R9), Y3, Y3
-	VPADDD       vc_avx2<>+2592(SB), Y3, Y3
-	VMOVDQU      Y3, 736(R9)
-	VPADDD       vc_avx2<>+928(SB), Y5, Y5
-	VPADDD       736(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
-	VPSRLD       $0x06, Y14, Y0
-	VPSLLD       $0x1a, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y14, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
-	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VMOVDQU      704(R9), Y2
-	VPSRLD       $0x11, Y2, Y3
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y3, Y3
-	VPADDD       544(R9), Y3, Y3
-	VPSRLD       $0x07, Y8, Y0
-	VPSLLD       $0x19, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y3, Y3
-	VPADDD       vc_avx2<>+2528(SB), Y3, Y3
-	VMOVDQU      Y3, 800(R9)
-	VPADDD       vc_avx2<>+960(SB), Y12, Y12
-	VPADDD       800(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
-	VPSRLD       $0x06, Y15, Y0
-	VPSLLD       $0x1a, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y15, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
-	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
-	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
-	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VMOVDQU      736(R9), Y2
-	VPSRLD       $0x11, Y2, Y0
-	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       576(R9), Y8, Y8
-	VPSRLD       $0x07, Y9, Y0
-	VPSLLD       $0x19, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y9, Y1
-	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       vc_avx2<>+992(SB), Y13, Y13
-	VPADDD       Y8, Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       vc_avx2<>+832(SB), Y11, Y11
+	VPADDD       672(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5386,68 +5168,58 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
-	VMOVDQU      800(R9), Y2
-	VPSRLD       $0x11, Y2, Y0
+	VMOVDQU      640(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y0, Y0
+	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y0, Y0
+	VPXOR        Y1, Y3, Y3
 	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y0, Y0
+	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       416(R9), Y3, Y3
+	VMOVDQU      Y3, 704(R9)
+	VPADDD       vc_avx2<>+864(SB), Y14, Y14
+	VPADDD       704(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       608(R9), Y9, Y9
-	VPSRLD       $0x07, Y10, Y0
-	VPSLLD       $0x19, Y10, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y10, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y10, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y10, Y1
-	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       vc_avx2<>+1024(SB), Y14, Y14
-	VPADDD       Y9, Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5459,81 +5231,309 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPSRLD       $0x11, Y8, Y0
-	VPSLLD       $0x0f, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       640(R9), Y10, Y10
-	VPSRLD       $0x07, Y11, Y0
-	VPSLLD       $0x19, Y11, Y1
+	VMOVDQU      672(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       480(R9), Y3, Y3
+	VPADDD       vc_avx2<>+2592(SB), Y3, Y3
+	VMOVDQU      Y3, 736(R9)
+	VPADDD       vc_avx2<>+928(SB), Y15, Y15
+	VPADDD       736(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y11, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y11, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y11, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       vc_avx2<>+1056(SB), Y15, Y15
-	VPADDD       Y10, Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x11, Y9, Y0
-	VPSLLD       $0x0f, Y9, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VMOVDQU      704(R9), Y2
+	VPSRLD       $0x11, Y2, Y3
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y3, Y3
+	VPADDD       544(R9), Y3, Y3
+	VPSRLD       $0x07, Y12, Y0
+	VPSLLD       $0x19, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y9, Y1
+	VPSRLD       $0x12, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y9, Y1
+	VPSLLD       $0x0e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y9, Y1
+	VPSRLD       $0x03, Y12, Y1
 	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y3, Y3
+	VPADDD       vc_avx2<>+2528(SB), Y3, Y3
+	VMOVDQU      Y3, 800(R9)
+	VPADDD       vc_avx2<>+960(SB), Y4, Y4
+	VPADDD       800(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y15, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y9, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VMOVDQU      736(R9), Y2
+	VPSRLD       $0x11, Y2, Y0
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
+	VPADDD       576(R9), Y12, Y12
+	VPSRLD       $0x07, Y5, Y0
+	VPSLLD       $0x19, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y12, Y12
+	VPADDD       vc_avx2<>+992(SB), Y11, Y11
+	VPADDD       Y12, Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       672(R9), Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y8, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VMOVDQU      800(R9), Y2
+	VPSRLD       $0x11, Y2, Y0
+	VPSLLD       $0x0f, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y2, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
+	VPADDD       608(R9), Y5, Y5
+	VPSRLD       $0x07, Y6, Y0
+	VPSLLD       $0x19, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y6, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y5, Y5
+	VPADDD       vc_avx2<>+1024(SB), Y14, Y14
+	VPADDD       Y5, Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y11, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
+	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y13, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
+	VPSRLD       $0x11, Y12, Y0
+	VPSLLD       $0x0f, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
+	VPADDD       640(R9), Y6, Y6
+	VPSRLD       $0x07, Y7, Y0
+	VPSLLD       $0x19, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
+	VPADDD       vc_avx2<>+1056(SB), Y15, Y15
+	VPADDD       Y6, Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y14, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
+	VPADDD       Y0, Y15, Y15
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0d, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x13, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x16, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0a, Y10, Y1
+	VPXOR        Y1, Y0, Y0
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
+	VPOR         Y2, Y1, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSRLD       $0x11, Y5, Y0
+	VPSLLD       $0x0f, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
+	VPADDD       672(R9), Y7, Y7
 	VMOVDQU      1856(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -5544,52 +5544,52 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+1088(SB), Y4, Y4
-	VPADDD       Y11, Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y7, Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
+	VPOR         Y10, Y9, Y1
 	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x11, Y10, Y3
-	VPSLLD       $0x0f, Y10, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSRLD       $0x11, Y6, Y3
+	VPSLLD       $0x0f, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y10, Y1
+	VPSRLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y10, Y1
+	VPSLLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y10, Y1
+	VPSRLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       704(R9), Y3, Y3
 	VMOVDQU      1888(R9), Y2
@@ -5605,51 +5605,51 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1856(R9), Y3, Y3
 	VMOVDQU      Y3, 1920(R9)
-	VPADDD       vc_avx2<>+1120(SB), Y7, Y7
-	VPADDD       1920(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPADDD       vc_avx2<>+1120(SB), Y11, Y11
+	VPADDD       1920(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x11, Y11, Y3
-	VPSLLD       $0x0f, Y11, Y1
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VPSRLD       $0x11, Y7, Y3
+	VPSLLD       $0x0f, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y11, Y1
+	VPSRLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y11, Y1
+	VPSLLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y11, Y1
+	VPSRLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       736(R9), Y3, Y3
 	VMOVDQU      416(R9), Y2
@@ -5665,43 +5665,43 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1888(R9), Y3, Y3
 	VMOVDQU      Y3, 1952(R9)
-	VPADDD       vc_avx2<>+1152(SB), Y6, Y6
-	VPADDD       1952(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
+	VPADDD       vc_avx2<>+1152(SB), Y14, Y14
+	VPADDD       1952(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
+	VPSRLD       $0x0d, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
+	VPSLLD       $0x13, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
+	VPSRLD       $0x16, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
+	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1920(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5726,9 +5726,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       416(R9), Y3, Y3
 	VMOVDQU      Y3, 960(R9)
-	VPADDD       vc_avx2<>+1184(SB), Y5, Y5
-	VPADDD       960(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
+	VPADDD       vc_avx2<>+1184(SB), Y15, Y15
+	VPADDD       960(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5740,29 +5740,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
+	VPXOR        Y4, Y11, Y1
 	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      1952(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5773,7 +5773,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y8, Y3, Y3
+	VPADDD       Y12, Y3, Y3
 	VMOVDQU      544(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -5787,9 +5787,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       480(R9), Y3, Y3
 	VMOVDQU      Y3, 992(R9)
-	VPADDD       vc_avx2<>+1216(SB), Y12, Y12
-	VPADDD       992(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
+	VPADDD       vc_avx2<>+1216(SB), Y4, Y4
+	VPADDD       992(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5801,29 +5801,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
+	VPXOR        Y11, Y14, Y1
 	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      960(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5834,7 +5834,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y9, Y3, Y3
+	VPADDD       Y5, Y3, Y3
 	VMOVDQU      576(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -5848,9 +5848,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       544(R9), Y3, Y3
 	VMOVDQU      Y3, 1024(R9)
-	VPADDD       vc_avx2<>+1248(SB), Y13, Y13
-	VPADDD       1024(R9), Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       vc_avx2<>+1248(SB), Y11, Y11
+	VPADDD       1024(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5865,25 +5865,25 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      992(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
@@ -5895,7 +5895,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y10, Y3, Y3
+	VPADDD       Y6, Y3, Y3
 	VMOVDQU      608(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -5911,24 +5911,24 @@ loop:
 	VMOVDQU      Y3, 1056(R9)
 	VPADDD       vc_avx2<>+1280(SB), Y14, Y14
 	VPADDD       1056(R9), Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -5940,12 +5940,12 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -5956,7 +5956,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y11, Y3, Y3
+	VPADDD       Y7, Y3, Y3
 	VMOVDQU      640(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -5972,41 +5972,41 @@ loop:
 	VMOVDQU      Y3, 1088(R9)
 	VPADDD       vc_avx2<>+1312(SB), Y15, Y15
 	VPADDD       1088(R9), Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6033,41 +6033,41 @@ loop:
 	VMOVDQU      Y3, 1120(R9)
 	VPADDD       vc_avx2<>+1344(SB), Y4, Y4
 	VPADDD       1120(R9), Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
+	VPOR         Y10, Y9, Y1
 	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6092,43 +6092,43 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       672(R9), Y3, Y3
 	VMOVDQU      Y3, 1152(R9)
-	VPADDD       vc_avx2<>+1376(SB), Y7, Y7
-	VPADDD       1152(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPADDD       vc_avx2<>+1376(SB), Y11, Y11
+	VPADDD       1152(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
 	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6153,43 +6153,43 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       704(R9), Y3, Y3
 	VMOVDQU      Y3, 1184(R9)
-	VPADDD       vc_avx2<>+1408(SB), Y6, Y6
-	VPADDD       1184(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
+	VPADDD       vc_avx2<>+1408(SB), Y14, Y14
+	VPADDD       1184(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
+	VPSRLD       $0x0d, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
+	VPSLLD       $0x13, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
+	VPSRLD       $0x16, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
+	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6214,9 +6214,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       736(R9), Y3, Y3
 	VMOVDQU      Y3, 1216(R9)
-	VPADDD       vc_avx2<>+1440(SB), Y5, Y5
-	VPADDD       1216(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
+	VPADDD       vc_avx2<>+1440(SB), Y15, Y15
+	VPADDD       1216(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6228,29 +6228,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
+	VPXOR        Y4, Y11, Y1
 	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6262,21 +6262,21 @@ loop:
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       1024(R9), Y3, Y3
-	VPSRLD       $0x07, Y8, Y0
-	VPSLLD       $0x19, Y8, Y1
+	VPSRLD       $0x07, Y12, Y0
+	VPSLLD       $0x19, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y8, Y1
+	VPSRLD       $0x12, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y8, Y1
+	VPSLLD       $0x0e, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y8, Y1
+	VPSRLD       $0x03, Y12, Y1
 	VPXOR        Y1, Y0, Y0
 	VPADDD       Y0, Y3, Y3
 	VPADDD       800(R9), Y3, Y3
 	VMOVDQU      Y3, 1248(R9)
-	VPADDD       vc_avx2<>+1472(SB), Y12, Y12
-	VPADDD       1248(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
+	VPADDD       vc_avx2<>+1472(SB), Y4, Y4
+	VPADDD       1248(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6288,29 +6288,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
+	VPXOR        Y11, Y14, Y1
 	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      1216(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
 	VPSLLD       $0x0f, Y2, Y1
@@ -6321,21 +6321,21 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       1056(R9), Y8, Y8
-	VPSRLD       $0x07, Y9, Y0
-	VPSLLD       $0x19, Y9, Y1
+	VPADDD       Y0, Y12, Y12
+	VPADDD       1056(R9), Y12, Y12
+	VPSRLD       $0x07, Y5, Y0
+	VPSLLD       $0x19, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y9, Y1
+	VPSRLD       $0x12, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y9, Y1
+	VPSLLD       $0x0e, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y9, Y1
+	VPSRLD       $0x03, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       vc_avx2<>+1504(SB), Y13, Y13
-	VPADDD       Y8, Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       Y0, Y12, Y12
+	VPADDD       vc_avx2<>+1504(SB), Y11, Y11
+	VPADDD       Y12, Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6350,25 +6350,25 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      1248(R9), Y2
 	VPSRLD       $0x11, Y2, Y0
@@ -6380,38 +6380,38 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       1088(R9), Y9, Y9
-	VPSRLD       $0x07, Y10, Y0
-	VPSLLD       $0x19, Y10, Y1
+	VPADDD       Y0, Y5, Y5
+	VPADDD       1088(R9), Y5, Y5
+	VPSRLD       $0x07, Y6, Y0
+	VPSLLD       $0x19, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y10, Y1
+	VPSRLD       $0x12, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y10, Y1
+	VPSLLD       $0x0e, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y10, Y1
+	VPSRLD       $0x03, Y6, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
+	VPADDD       Y0, Y5, Y5
 	VPADDD       vc_avx2<>+1536(SB), Y14, Y14
-	VPADDD       Y9, Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y5, Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
+	VPSUBD       Y10, Y14, Y10
 	VPSRLD       $0x02, Y13, Y0
 	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6423,81 +6423,81 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y12, Y13, Y1
-	VPAND        Y5, Y1, Y1
-	VPAND        Y12, Y13, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y14, Y14
-	VPSRLD       $0x11, Y8, Y0
-	VPSLLD       $0x0f, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y0, Y0
+	VPADDD       Y1, Y10, Y10
 	VPADDD       Y0, Y10, Y10
-	VPADDD       1120(R9), Y10, Y10
-	VPSRLD       $0x07, Y11, Y0
-	VPSLLD       $0x19, Y11, Y1
+	VPSRLD       $0x11, Y12, Y0
+	VPSLLD       $0x0f, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x12, Y11, Y1
+	VPSRLD       $0x13, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0e, Y11, Y1
+	VPSLLD       $0x0d, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x03, Y11, Y1
+	VPSRLD       $0x0a, Y12, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
+	VPADDD       Y0, Y6, Y6
+	VPADDD       1120(R9), Y6, Y6
+	VPSRLD       $0x07, Y7, Y0
+	VPSLLD       $0x19, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x12, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x0e, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x03, Y7, Y1
+	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y6, Y6
 	VPADDD       vc_avx2<>+1568(SB), Y15, Y15
-	VPADDD       Y10, Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y6, Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x02, Y14, Y0
-	VPSLLD       $0x1e, Y14, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y14, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y14, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y14, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y14, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y13, Y14, Y1
-	VPAND        Y12, Y1, Y1
-	VPAND        Y13, Y14, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y15, Y15
-	VPSRLD       $0x11, Y9, Y0
-	VPSLLD       $0x0f, Y9, Y1
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
+	VPSRLD       $0x11, Y5, Y0
+	VPSLLD       $0x0f, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x13, Y9, Y1
+	VPSRLD       $0x13, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0d, Y9, Y1
+	VPSLLD       $0x0d, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0a, Y9, Y1
+	VPSRLD       $0x0a, Y5, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       1152(R9), Y11, Y11
+	VPADDD       Y0, Y7, Y7
+	VPADDD       1152(R9), Y7, Y7
 	VMOVDQU      1920(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6508,52 +6508,52 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
+	VPADDD       Y0, Y7, Y7
 	VPADDD       vc_avx2<>+1600(SB), Y4, Y4
-	VPADDD       Y11, Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y7, Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x02, Y15, Y0
-	VPSLLD       $0x1e, Y15, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y15, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y15, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y15, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y15, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y14, Y15, Y1
+	VPOR         Y10, Y9, Y1
 	VPAND        Y13, Y1, Y1
-	VPAND        Y14, Y15, Y2
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y4, Y4
-	VPSRLD       $0x11, Y10, Y3
-	VPSLLD       $0x0f, Y10, Y1
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
+	VPSRLD       $0x11, Y6, Y3
+	VPSLLD       $0x0f, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y10, Y1
+	VPSRLD       $0x13, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y10, Y1
+	VPSLLD       $0x0d, Y6, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y10, Y1
+	VPSRLD       $0x0a, Y6, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       1184(R9), Y3, Y3
 	VMOVDQU      1952(R9), Y2
@@ -6569,51 +6569,51 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1920(R9), Y3, Y3
 	VMOVDQU      Y3, 1984(R9)
-	VPADDD       vc_avx2<>+1632(SB), Y7, Y7
-	VPADDD       1984(R9), Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
+	VPADDD       vc_avx2<>+1632(SB), Y11, Y11
+	VPADDD       1984(R9), Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
+	VPSRLD       $0x0b, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
+	VPSLLD       $0x15, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
+	VPSRLD       $0x19, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
+	VPSLLD       $0x07, Y4, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x02, Y4, Y0
-	VPSLLD       $0x1e, Y4, Y1
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y4, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y4, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y4, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y4, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y15, Y4, Y1
-	VPAND        Y14, Y1, Y1
-	VPAND        Y15, Y4, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPSRLD       $0x11, Y11, Y3
-	VPSLLD       $0x0f, Y11, Y1
+	VPADDD       Y1, Y13, Y13
+	VPADDD       Y0, Y13, Y13
+	VPSRLD       $0x11, Y7, Y3
+	VPSLLD       $0x0f, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x13, Y11, Y1
+	VPSRLD       $0x13, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSLLD       $0x0d, Y11, Y1
+	VPSLLD       $0x0d, Y7, Y1
 	VPXOR        Y1, Y3, Y3
-	VPSRLD       $0x0a, Y11, Y1
+	VPSRLD       $0x0a, Y7, Y1
 	VPXOR        Y1, Y3, Y3
 	VPADDD       1216(R9), Y3, Y3
 	VMOVDQU      960(R9), Y2
@@ -6629,43 +6629,43 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       1952(R9), Y3, Y3
 	VMOVDQU      Y3, 2016(R9)
-	VPADDD       vc_avx2<>+1664(SB), Y6, Y6
-	VPADDD       2016(R9), Y6, Y6
-	VPADDD       Y6, Y14, Y14
-	VPSRLD       $0x06, Y13, Y0
-	VPSLLD       $0x1a, Y13, Y1
+	VPADDD       vc_avx2<>+1664(SB), Y14, Y14
+	VPADDD       2016(R9), Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y13, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y13, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y13, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y13, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y5, Y12, Y1
-	VPAND        Y13, Y1, Y1
-	VPXOR        Y5, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y15, Y4, Y1
+	VPAND        Y11, Y1, Y1
+	VPXOR        Y15, Y1, Y1
+	VPADDD       Y1, Y14, Y14
 	VPADDD       Y0, Y14, Y14
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x02, Y7, Y0
-	VPSLLD       $0x1e, Y7, Y1
+	VPSUBD       Y10, Y14, Y10
+	VPSRLD       $0x02, Y13, Y0
+	VPSLLD       $0x1e, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y7, Y1
+	VPSRLD       $0x0d, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y7, Y1
+	VPSLLD       $0x13, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y7, Y1
+	VPSRLD       $0x16, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y7, Y1
+	VPSLLD       $0x0a, Y13, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y4, Y7, Y1
-	VPAND        Y15, Y1, Y1
-	VPAND        Y4, Y7, Y2
+	VPOR         Y8, Y13, Y1
+	VPAND        Y9, Y1, Y1
+	VPAND        Y8, Y13, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
+	VPADDD       Y1, Y10, Y10
+	VPADDD       Y0, Y10, Y10
 	VMOVDQU      1984(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6690,9 +6690,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       960(R9), Y3, Y3
 	VMOVDQU      Y3, 1344(R9)
-	VPADDD       vc_avx2<>+1696(SB), Y5, Y5
-	VPADDD       1344(R9), Y5, Y5
-	VPADDD       Y5, Y15, Y15
+	VPADDD       vc_avx2<>+1696(SB), Y15, Y15
+	VPADDD       1344(R9), Y15, Y15
+	VPADDD       Y9, Y15, Y15
 	VPSRLD       $0x06, Y14, Y0
 	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6704,29 +6704,29 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y12, Y13, Y1
+	VPXOR        Y4, Y11, Y1
 	VPAND        Y14, Y1, Y1
-	VPXOR        Y12, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y4, Y1, Y1
+	VPADDD       Y1, Y15, Y15
 	VPADDD       Y0, Y15, Y15
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x02, Y6, Y0
-	VPSLLD       $0x1e, Y6, Y1
+	VPSUBD       Y9, Y15, Y9
+	VPSRLD       $0x02, Y10, Y0
+	VPSLLD       $0x1e, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y6, Y1
+	VPSRLD       $0x0d, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y6, Y1
+	VPSLLD       $0x13, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y6, Y1
+	VPSRLD       $0x16, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y6, Y1
+	VPSLLD       $0x0a, Y10, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y7, Y6, Y1
-	VPAND        Y4, Y1, Y1
-	VPAND        Y7, Y6, Y2
+	VPOR         Y13, Y10, Y1
+	VPAND        Y8, Y1, Y1
+	VPAND        Y13, Y10, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
+	VPADDD       Y1, Y9, Y9
+	VPADDD       Y0, Y9, Y9
 	VMOVDQU      2016(R9), Y2
 	VPSRLD       $0x11, Y2, Y3
 	VPSLLD       $0x0f, Y2, Y1
@@ -6737,7 +6737,7 @@ loop:
 	VPXOR        Y1, Y3, Y3
 	VPSRLD       $0x0a, Y2, Y1
 	VPXOR        Y1, Y3, Y3
-	VPADDD       Y8, Y3, Y3
+	VPADDD       Y12, Y3, Y3
 	VMOVDQU      1024(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6751,9 +6751,9 @@ loop:
 	VPADDD       Y0, Y3, Y3
 	VPADDD       992(R9), Y3, Y3
 	VMOVDQU      Y3, 1376(R9)
-	VPADDD       vc_avx2<>+1728(SB), Y12, Y12
-	VPADDD       1376(R9), Y12, Y12
-	VPADDD       Y12, Y4, Y4
+	VPADDD       vc_avx2<>+1728(SB), Y4, Y4
+	VPADDD       1376(R9), Y4, Y4
+	VPADDD       Y8, Y4, Y4
 	VPSRLD       $0x06, Y15, Y0
 	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6765,40 +6765,40 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y13, Y14, Y1
+	VPXOR        Y11, Y14, Y1
 	VPAND        Y15, Y1, Y1
-	VPXOR        Y13, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
 	VPADDD       Y0, Y4, Y4
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x02, Y5, Y0
-	VPSLLD       $0x1e, Y5, Y1
+	VPSUBD       Y8, Y4, Y8
+	VPSRLD       $0x02, Y9, Y0
+	VPSLLD       $0x1e, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y5, Y1
+	VPSRLD       $0x0d, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y5, Y1
+	VPSLLD       $0x13, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y5, Y1
+	VPSRLD       $0x16, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y5, Y1
+	VPSLLD       $0x0a, Y9, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y6, Y5, Y1
-	VPAND        Y7, Y1, Y1
-	VPAND        Y6, Y5, Y2
+	VPOR         Y10, Y9, Y1
+	VPAND        Y13, Y1, Y1
+	VPAND        Y10, Y9, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
+	VPADDD       Y1, Y8, Y8
+	VPADDD       Y0, Y8, Y8
 	VMOVDQU      1344(R9), Y2
-	VPSRLD       $0x11, Y2, Y8
+	VPSRLD       $0x11, Y2, Y12
 	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y8, Y8
+	VPXOR        Y1, Y12, Y12
 	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y8, Y8
+	VPXOR        Y1, Y12, Y12
 	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y8, Y8
+	VPXOR        Y1, Y12, Y12
 	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y8, Y8
-	VPADDD       Y9, Y8, Y8
+	VPXOR        Y1, Y12, Y12
+	VPADDD       Y5, Y12, Y12
 	VMOVDQU      1056(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6809,11 +6809,11 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y8, Y8
-	VPADDD       1024(R9), Y8, Y8
-	VPADDD       vc_avx2<>+1760(SB), Y13, Y13
-	VPADDD       Y8, Y13, Y13
-	VPADDD       Y13, Y7, Y7
+	VPADDD       Y0, Y12, Y12
+	VPADDD       1024(R9), Y12, Y12
+	VPADDD       vc_avx2<>+1760(SB), Y11, Y11
+	VPADDD       Y12, Y11, Y11
+	VPADDD       Y13, Y11, Y11
 	VPSRLD       $0x06, Y4, Y0
 	VPSLLD       $0x1a, Y4, Y1
 	VPXOR        Y1, Y0, Y0
@@ -6828,37 +6828,37 @@ loop:
 	VPXOR        Y14, Y15, Y1
 	VPAND        Y4, Y1, Y1
 	VPXOR        Y14, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y7, Y7
-	VPADDD       Y0, Y13, Y13
-	VPSRLD       $0x02, Y12, Y0
-	VPSLLD       $0x1e, Y12, Y1
+	VPADDD       Y1, Y11, Y11
+	VPADDD       Y0, Y11, Y11
+	VPSUBD       Y13, Y11, Y13
+	VPSRLD       $0x02, Y8, Y0
+	VPSLLD       $0x1e, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0d, Y12, Y1
+	VPSRLD       $0x0d, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x13, Y12, Y1
+	VPSLLD       $0x13, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x16, Y12, Y1
+	VPSRLD       $0x16, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x0a, Y12, Y1
+	VPSLLD       $0x0a, Y8, Y1
 	VPXOR        Y1, Y0, Y0
-	VPOR         Y5, Y12, Y1
-	VPAND        Y6, Y1, Y1
-	VPAND        Y5, Y12, Y2
+	VPOR         Y9, Y8, Y1
+	VPAND        Y10, Y1, Y1
+	VPAND        Y9, Y8, Y2
 	VPOR         Y2, Y1, Y1
-	VPADDD       Y1, Y0, Y0
+	VPADDD       Y1, Y13, Y13
 	VPADDD       Y0, Y13, Y13
 	VMOVDQU      1376(R9), Y2
-	VPSRLD       $0x11, Y2, Y9
+	VPSRLD       $0x11, Y2, Y5
 	VPSLLD       $0x0f, Y2, Y1
-	VPXOR        Y1, Y9, Y9
+	VPXOR        Y1, Y5, Y5
 	VPSRLD       $0x13, Y2, Y1
-	VPXOR        Y1, Y9, Y9
+	VPXOR        Y1, Y5, Y5
 	VPSLLD       $0x0d, Y2, Y1
-	VPXOR        Y1, Y9, Y9
+	VPXOR        Y1, Y5, Y5
 	VPSRLD       $0x0a, Y2, Y1
-	VPXOR        Y1, Y9, Y9
-	VPADDD       Y10, Y9, Y9
+	VPXOR        Y1, Y5, Y5
+	VPADDD       Y6, Y5, Y5
 	VMOVDQU      1088(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6869,37 +6869,37 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y9, Y9
-	VPADDD       1056(R9), Y9, Y9
+	VPADDD       Y0, Y5, Y5
+	VPADDD       1056(R9), Y5, Y5
 	VPADDD       vc_avx2<>+1792(SB), Y14, Y14
-	VPADDD       Y9, Y14, Y14
-	VPADDD       Y14, Y6, Y6
-	VPSRLD       $0x06, Y7, Y0
-	VPSLLD       $0x1a, Y7, Y1
+	VPADDD       Y5, Y14, Y14
+	VPADDD       Y10, Y14, Y14
+	VPSRLD       $0x06, Y11, Y0
+	VPSLLD       $0x1a, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y7, Y1
+	VPSRLD       $0x0b, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y7, Y1
+	VPSLLD       $0x15, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y7, Y1
+	VPSRLD       $0x19, Y11, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y7, Y1
+	VPSLLD       $0x07, Y11, Y1
 	VPXOR        Y1, Y0, Y0
 	VPXOR        Y15, Y4, Y1
-	VPAND        Y7, Y1, Y1
+	VPAND        Y11, Y1, Y1
 	VPXOR        Y15, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y6, Y6
-	VPSRLD       $0x11, Y8, Y10
-	VPSLLD       $0x0f, Y8, Y1
-	VPXOR        Y1, Y10, Y10
-	VPSRLD       $0x13, Y8, Y1
-	VPXOR        Y1, Y10, Y10
-	VPSLLD       $0x0d, Y8, Y1
-	VPXOR        Y1, Y10, Y10
-	VPSRLD       $0x0a, Y8, Y1
-	VPXOR        Y1, Y10, Y10
-	VPADDD       Y11, Y10, Y10
+	VPADDD       Y1, Y14, Y14
+	VPADDD       Y0, Y14, Y14
+	VPSRLD       $0x11, Y12, Y6
+	VPSLLD       $0x0f, Y12, Y1
+	VPXOR        Y1, Y6, Y6
+	VPSRLD       $0x13, Y12, Y1
+	VPXOR        Y1, Y6, Y6
+	VPSLLD       $0x0d, Y12, Y1
+	VPXOR        Y1, Y6, Y6
+	VPSRLD       $0x0a, Y12, Y1
+	VPXOR        Y1, Y6, Y6
+	VPADDD       Y7, Y6, Y6
 	VMOVDQU      1120(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6910,37 +6910,37 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y10, Y10
-	VPADDD       1088(R9), Y10, Y10
+	VPADDD       Y0, Y6, Y6
+	VPADDD       1088(R9), Y6, Y6
 	VPADDD       vc_avx2<>+1824(SB), Y15, Y15
-	VPADDD       Y10, Y15, Y15
-	VPADDD       Y15, Y5, Y5
-	VPSRLD       $0x06, Y6, Y0
-	VPSLLD       $0x1a, Y6, Y1
+	VPADDD       Y6, Y15, Y15
+	VPADDD       Y9, Y15, Y15
+	VPSRLD       $0x06, Y14, Y0
+	VPSLLD       $0x1a, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y6, Y1
+	VPSRLD       $0x0b, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y6, Y1
+	VPSLLD       $0x15, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y6, Y1
+	VPSRLD       $0x19, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y6, Y1
+	VPSLLD       $0x07, Y14, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y4, Y7, Y1
-	VPAND        Y6, Y1, Y1
+	VPXOR        Y4, Y11, Y1
+	VPAND        Y14, Y1, Y1
 	VPXOR        Y4, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y5, Y5
-	VPSRLD       $0x11, Y9, Y11
-	VPSLLD       $0x0f, Y9, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSRLD       $0x13, Y9, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSLLD       $0x0d, Y9, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSRLD       $0x0a, Y9, Y1
-	VPXOR        Y1, Y11, Y11
-	VPADDD       1984(R9), Y11, Y11
+	VPADDD       Y1, Y15, Y15
+	VPADDD       Y0, Y15, Y15
+	VPSRLD       $0x11, Y5, Y7
+	VPSLLD       $0x0f, Y5, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSRLD       $0x13, Y5, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSLLD       $0x0d, Y5, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSRLD       $0x0a, Y5, Y1
+	VPXOR        Y1, Y7, Y7
+	VPADDD       1984(R9), Y7, Y7
 	VMOVDQU      1152(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6951,37 +6951,37 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
-	VPADDD       Y0, Y11, Y11
-	VPADDD       1120(R9), Y11, Y11
+	VPADDD       Y0, Y7, Y7
+	VPADDD       1120(R9), Y7, Y7
 	VPADDD       vc_avx2<>+1856(SB), Y4, Y4
-	VPADDD       Y11, Y4, Y4
-	VPADDD       Y4, Y12, Y12
-	VPSRLD       $0x06, Y5, Y0
-	VPSLLD       $0x1a, Y5, Y1
+	VPADDD       Y7, Y4, Y4
+	VPADDD       Y8, Y4, Y4
+	VPSRLD       $0x06, Y15, Y0
+	VPSLLD       $0x1a, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y5, Y1
+	VPSRLD       $0x0b, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y5, Y1
+	VPSLLD       $0x15, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y5, Y1
+	VPSRLD       $0x19, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y5, Y1
+	VPSLLD       $0x07, Y15, Y1
 	VPXOR        Y1, Y0, Y0
-	VPXOR        Y7, Y6, Y1
-	VPAND        Y5, Y1, Y1
-	VPXOR        Y7, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y12, Y12
-	VPSRLD       $0x11, Y10, Y11
-	VPSLLD       $0x0f, Y10, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSRLD       $0x13, Y10, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSLLD       $0x0d, Y10, Y1
-	VPXOR        Y1, Y11, Y11
-	VPSRLD       $0x0a, Y10, Y1
-	VPXOR        Y1, Y11, Y11
-	VPADDD       2016(R9), Y11, Y11
+	VPXOR        Y11, Y14, Y1
+	VPAND        Y15, Y1, Y1
+	VPXOR        Y11, Y1, Y1
+	VPADDD       Y1, Y4, Y4
+	VPADDD       Y0, Y4, Y4
+	VPSRLD       $0x11, Y6, Y7
+	VPSLLD       $0x0f, Y6, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSRLD       $0x13, Y6, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSLLD       $0x0d, Y6, Y1
+	VPXOR        Y1, Y7, Y7
+	VPSRLD       $0x0a, Y6, Y1
+	VPXOR        Y1, Y7, Y7
+	VPADDD       2016(R9), Y7, Y7
 	VMOVDQU      1184(R9), Y2
 	VPSRLD       $0x07, Y2, Y0
 	VPSLLD       $0x19, Y2, Y1
@@ -6992,28 +6992,28 @@ loop:
 	VPXOR        Y1, Y0, Y0
 	VPSRLD       $0x03, Y2, Y1
 	VPXOR        Y1, Y0, Y0
+	VPADDD       Y0, Y7, Y7
+	VPADDD       1152(R9), Y7, Y7
+	VPADDD       vc_avx2<>+1888(SB), Y11, Y11
+	VPADDD       Y7, Y11, Y11
+	VPADDD       Y13, Y11, Y11
+	VPSRLD       $0x06, Y4, Y0
+	VPSLLD       $0x1a, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x0b, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x15, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSRLD       $0x19, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPSLLD       $0x07, Y4, Y1
+	VPXOR        Y1, Y0, Y0
+	VPXOR        Y14, Y15, Y1
+	VPAND        Y4, Y1, Y1
+	VPXOR        Y14, Y1, Y1
+	VPADDD       Y1, Y11, Y11
 	VPADDD       Y0, Y11, Y11
-	VPADDD       1152(R9), Y11, Y11
-	VPADDD       vc_avx2<>+1888(SB), Y7, Y7
-	VPADDD       Y11, Y7, Y7
-	VPADDD       Y7, Y13, Y13
-	VPSRLD       $0x06, Y12, Y0
-	VPSLLD       $0x1a, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x0b, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x15, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSRLD       $0x19, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPSLLD       $0x07, Y12, Y1
-	VPXOR        Y1, Y0, Y0
-	VPXOR        Y6, Y5, Y1
-	VPAND        Y12, Y1, Y1
-	VPXOR        Y6, Y1, Y1
-	VPADDD       Y1, Y0, Y0
-	VPADDD       Y0, Y13, Y13
-	VPADDD       vc_avx2<>+2624(SB), Y13, Y0
+	VPADDD       vc_avx2<>+2624(SB), Y11, Y0
 	VPSHUFB      vx_avx2<>+32(SB), Y0, Y0
 	VPMINUD      2048(R9), Y0, Y1
 	VPCMPEQD     Y1, Y0, Y1
@@ -7992,139 +7992,63 @@ loop:
 	VPADDD       Z1, Z0, Z0
 	VPADDD       Z0, Z12, Z12
 	VPADDD       -1024(R9), Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPADDD       -960(R9), Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       -896(R9), Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       -832(R9), Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       -768(R9), Z7, Z7
-	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       -704(R9), Z6, Z6
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
-	VPADDD       -640(R9), Z5, Z5
+	VPADDD       -896(R9), Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
-	VPADDD       -576(R9), Z12, Z12
+	VPADDD       -832(R9), Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -8132,161 +8056,237 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
-	VPADDD       -512(R9), Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       -768(R9), Z11, Z11
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       -448(R9), Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       -384(R9), Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       -320(R9), Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       -256(R9), Z7, Z7
-	VPADDD       -7616(R9), Z7, Z7
-	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
 	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
-	VPADDD       -192(R9), Z6, Z6
-	VPADDD       -7552(R9), Z6, Z6
+	VPADDD       -704(R9), Z10, Z10
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
+	VPADDD       -640(R9), Z9, Z9
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
+	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
+	VPADDD       -576(R9), Z8, Z8
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
+	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
+	VPADDD       -512(R9), Z11, Z11
+	VPADDD       Z7, Z11, Z11
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
+	VPADDD       -448(R9), Z10, Z10
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
+	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
+	VPADDD       -384(R9), Z9, Z9
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
+	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
+	VPADDD       -320(R9), Z8, Z8
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
+	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
+	VPADDD       -256(R9), Z11, Z11
+	VPADDD       -7616(R9), Z11, Z11
+	VPADDD       Z7, Z11, Z11
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
+	VPADDD       -192(R9), Z10, Z10
+	VPADDD       -7552(R9), Z10, Z10
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
+	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x07, Z4, Z13
 	VPRORD       $0x12, Z4, Z1
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z13
 	VPADDD       -7488(R9), Z13, Z13
-	VPADDD       -128(R9), Z5, Z5
-	VPADDD       Z13, Z5, Z5
+	VPADDD       -128(R9), Z9, Z9
+	VPADDD       Z13, Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
 	VPADDD       -7424(R9), Z4, Z4
-	VPADDD       -64(R9), Z12, Z12
-	VPADDD       Z4, Z12, Z12
+	VPADDD       -64(R9), Z8, Z8
+	VPADDD       Z4, Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -8294,16 +8294,16 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z14
 	VPRORD       $0x13, Z13, Z1
@@ -8312,48 +8312,48 @@ loop:
 	VPADDD       (R9), Z14, Z14
 	VPADDD       64(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z4, Z15
 	VPRORD       $0x13, Z4, Z1
 	VPSRLD       $0x0a, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z15
 	VPADDD       128(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z14, Z16
 	VPRORD       $0x13, Z14, Z1
 	VPSRLD       $0x0a, Z14, Z2
@@ -8361,24 +8361,24 @@ loop:
 	VPADDD       192(R9), Z16, Z16
 	VPADDD       256(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z15, Z17
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
@@ -8386,106 +8386,6 @@ loop:
 	VPADDD       -7360(R9), Z17, Z17
 	VPADDD       320(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x11, Z16, Z18
-	VPRORD       $0x13, Z16, Z1
-	VPSRLD       $0x0a, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z18
-	VPADDD       -7296(R9), Z18, Z18
-	VPADDD       384(R9), Z7, Z7
-	VPADDD       Z18, Z7, Z7
-	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x11, Z17, Z19
-	VPRORD       $0x13, Z17, Z1
-	VPSRLD       $0x0a, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z19
-	VPADDD       Z13, Z19, Z19
-	VPADDD       448(R9), Z6, Z6
-	VPADDD       Z19, Z6, Z6
-	VPADDD       Z6, Z10, Z10
-	VPRORD       $0x06, Z11, Z0
-	VPRORD       $0x0b, Z11, Z1
-	VPRORD       $0x19, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
-	VPRORD       $0x02, Z7, Z0
-	VPRORD       $0x0d, Z7, Z1
-	VPRORD       $0x16, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPRORD       $0x11, Z18, Z20
-	VPRORD       $0x13, Z18, Z1
-	VPSRLD       $0x0a, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z20
-	VPADDD       Z4, Z20, Z20
-	VPADDD       512(R9), Z5, Z5
-	VPADDD       Z20, Z5, Z5
-	VPADDD       Z5, Z9, Z9
-	VPRORD       $0x06, Z10, Z0
-	VPRORD       $0x0b, Z10, Z1
-	VPRORD       $0x19, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
-	VPRORD       $0x02, Z6, Z0
-	VPRORD       $0x0d, Z6, Z1
-	VPRORD       $0x16, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPRORD       $0x11, Z19, Z21
-	VPRORD       $0x13, Z19, Z1
-	VPSRLD       $0x0a, Z19, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z21
-	VPADDD       Z14, Z21, Z21
-	VPADDD       576(R9), Z12, Z12
-	VPADDD       Z21, Z12, Z12
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -8493,16 +8393,116 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
+	VPRORD       $0x11, Z16, Z18
+	VPRORD       $0x13, Z16, Z1
+	VPSRLD       $0x0a, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z18
+	VPADDD       -7296(R9), Z18, Z18
+	VPADDD       384(R9), Z11, Z11
+	VPADDD       Z18, Z11, Z11
+	VPADDD       Z7, Z11, Z11
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z8, Z1
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
+	VPRORD       $0x11, Z17, Z19
+	VPRORD       $0x13, Z17, Z1
+	VPSRLD       $0x0a, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z19
+	VPADDD       Z13, Z19, Z19
+	VPADDD       448(R9), Z10, Z10
+	VPADDD       Z19, Z10, Z10
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z11, Z1
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
+	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
+	VPRORD       $0x11, Z18, Z20
+	VPRORD       $0x13, Z18, Z1
+	VPSRLD       $0x0a, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z20
+	VPADDD       Z4, Z20, Z20
+	VPADDD       512(R9), Z9, Z9
+	VPADDD       Z20, Z9, Z9
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z10, Z1
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
+	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
+	VPRORD       $0x11, Z19, Z21
+	VPRORD       $0x13, Z19, Z1
+	VPSRLD       $0x0a, Z19, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z21
+	VPADDD       Z14, Z21, Z21
+	VPADDD       576(R9), Z8, Z8
+	VPADDD       Z21, Z8, Z8
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z9, Z1
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
+	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z22
 	VPRORD       $0x13, Z20, Z1
@@ -8511,24 +8511,24 @@ loop:
 	VPADDD       Z15, Z22, Z22
 	VPADDD       640(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z21, Z23
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
@@ -8536,24 +8536,24 @@ loop:
 	VPADDD       Z16, Z23, Z23
 	VPADDD       704(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z22, Z24
 	VPRORD       $0x13, Z22, Z1
 	VPSRLD       $0x0a, Z22, Z2
@@ -8562,24 +8562,24 @@ loop:
 	VPADDD       768(R9), Z24, Z24
 	VPADDD       832(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z23, Z25
 	VPRORD       $0x13, Z23, Z1
 	VPSRLD       $0x0a, Z23, Z2
@@ -8588,49 +8588,49 @@ loop:
 	VPADDD       -7232(R9), Z25, Z25
 	VPADDD       896(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z24, Z26
 	VPRORD       $0x13, Z24, Z1
 	VPSRLD       $0x0a, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z26
 	VPADDD       Z19, Z26, Z26
 	VPADDD       -7168(R9), Z26, Z26
-	VPADDD       960(R9), Z7, Z7
-	VPADDD       Z26, Z7, Z7
+	VPADDD       960(R9), Z11, Z11
+	VPADDD       Z26, Z11, Z11
 	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z25, Z27
 	VPRORD       $0x13, Z25, Z1
@@ -8643,25 +8643,25 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
 	VPADDD       -7104(R9), Z27, Z27
-	VPADDD       1024(R9), Z6, Z6
-	VPADDD       Z27, Z6, Z6
+	VPADDD       1024(R9), Z10, Z10
+	VPADDD       Z27, Z10, Z10
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z26, Z0
 	VPRORD       $0x13, Z26, Z1
@@ -8674,25 +8674,25 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       1088(R9), Z5, Z5
-	VPADDD       Z13, Z5, Z5
+	VPADDD       1088(R9), Z9, Z9
+	VPADDD       Z13, Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -8705,8 +8705,8 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       1152(R9), Z12, Z12
-	VPADDD       Z4, Z12, Z12
+	VPADDD       1152(R9), Z8, Z8
+	VPADDD       Z4, Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -8714,16 +8714,16 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -8738,24 +8738,24 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       1216(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
 	VPSRLD       $0x0a, Z4, Z2
@@ -8769,24 +8769,24 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       1280(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
 	VPSRLD       $0x0a, Z14, Z2
@@ -8800,24 +8800,24 @@ loop:
 	VPADDD       Z0, Z16, Z16
 	VPADDD       1344(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
@@ -8831,24 +8831,24 @@ loop:
 	VPADDD       Z0, Z17, Z17
 	VPADDD       1408(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z16, Z0
 	VPRORD       $0x13, Z16, Z1
 	VPSRLD       $0x0a, Z16, Z2
@@ -8860,25 +8860,25 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       1472(R9), Z7, Z7
-	VPADDD       Z18, Z7, Z7
+	VPADDD       1472(R9), Z11, Z11
+	VPADDD       Z18, Z11, Z11
 	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z17, Z0
 	VPRORD       $0x13, Z17, Z1
@@ -8891,25 +8891,25 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       1536(R9), Z6, Z6
-	VPADDD       Z19, Z6, Z6
+	VPADDD       1536(R9), Z10, Z10
+	VPADDD       Z19, Z10, Z10
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z18, Z0
 	VPRORD       $0x13, Z18, Z1
@@ -8922,25 +8922,25 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       1600(R9), Z5, Z5
-	VPADDD       Z20, Z5, Z5
+	VPADDD       1600(R9), Z9, Z9
+	VPADDD       Z20, Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
@@ -8953,8 +8953,8 @@ loop:
 	VPSRLD       $0x03, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       1664(R9), Z12, Z12
-	VPADDD       Z21, Z12, Z12
+	VPADDD       1664(R9), Z8, Z8
+	VPADDD       Z21, Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -8962,16 +8962,16 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
@@ -8986,24 +8986,24 @@ loop:
 	VPADDD       Z0, Z22, Z22
 	VPADDD       1728(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
@@ -9017,24 +9017,24 @@ loop:
 	VPADDD       Z0, Z23, Z23
 	VPADDD       1792(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z22, Z0
 	VPRORD       $0x13, Z22, Z1
 	VPSRLD       $0x0a, Z22, Z2
@@ -9048,24 +9048,24 @@ loop:
 	VPADDD       Z0, Z24, Z24
 	VPADDD       1856(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z23, Z0
 	VPRORD       $0x13, Z23, Z1
 	VPSRLD       $0x0a, Z23, Z2
@@ -9079,24 +9079,24 @@ loop:
 	VPADDD       Z0, Z25, Z25
 	VPADDD       1920(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z24, Z0
 	VPRORD       $0x13, Z24, Z1
 	VPSRLD       $0x0a, Z24, Z2
@@ -9108,25 +9108,25 @@ loop:
 	VPSRLD       $0x03, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z26, Z26
-	VPADDD       1984(R9), Z7, Z7
-	VPADDD       Z26, Z7, Z7
+	VPADDD       1984(R9), Z11, Z11
+	VPADDD       Z26, Z11, Z11
 	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z25, Z0
 	VPRORD       $0x13, Z25, Z1
@@ -9139,25 +9139,25 @@ loop:
 	VPSRLD       $0x03, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       2048(R9), Z6, Z6
-	VPADDD       Z27, Z6, Z6
+	VPADDD       2048(R9), Z10, Z10
+	VPADDD       Z27, Z10, Z10
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z26, Z0
 	VPRORD       $0x13, Z26, Z1
@@ -9170,25 +9170,25 @@ loop:
 	VPSRLD       $0x03, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       2112(R9), Z5, Z5
-	VPADDD       Z13, Z5, Z5
+	VPADDD       2112(R9), Z9, Z9
+	VPADDD       Z13, Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
@@ -9201,8 +9201,8 @@ loop:
 	VPSRLD       $0x03, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       2176(R9), Z12, Z12
-	VPADDD       Z4, Z12, Z12
+	VPADDD       2176(R9), Z8, Z8
+	VPADDD       Z4, Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -9210,16 +9210,16 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
@@ -9234,24 +9234,24 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       2240(R9), Z11, Z11
 	VPADDD       Z14, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
 	VPSRLD       $0x0a, Z4, Z2
@@ -9265,24 +9265,24 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       2304(R9), Z10, Z10
 	VPADDD       Z15, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
 	VPSRLD       $0x0a, Z14, Z2
@@ -9296,24 +9296,24 @@ loop:
 	VPADDD       Z0, Z16, Z16
 	VPADDD       2368(R9), Z9, Z9
 	VPADDD       Z16, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
@@ -9327,24 +9327,24 @@ loop:
 	VPADDD       Z0, Z17, Z17
 	VPADDD       2432(R9), Z8, Z8
 	VPADDD       Z17, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z16, Z0
 	VPRORD       $0x13, Z16, Z1
 	VPSRLD       $0x0a, Z16, Z2
@@ -9356,25 +9356,25 @@ loop:
 	VPSRLD       $0x03, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z18, Z18
-	VPADDD       2496(R9), Z7, Z7
-	VPADDD       Z18, Z7, Z7
+	VPADDD       2496(R9), Z11, Z11
+	VPADDD       Z18, Z11, Z11
 	VPADDD       Z7, Z11, Z11
-	VPRORD       $0x06, Z12, Z0
-	VPRORD       $0x0b, Z12, Z1
-	VPRORD       $0x19, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z12, Z1
-	VPTERNLOGD   $0xca, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z0, Z7, Z7
-	VPRORD       $0x02, Z8, Z0
-	VPRORD       $0x0d, Z8, Z1
-	VPRORD       $0x16, Z8, Z2
+	VPRORD       $0x06, Z8, Z0
+	VPRORD       $0x0b, Z8, Z1
+	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
-	VPTERNLOGD   $0xe8, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z10, Z9, Z1
+	VPADDD       Z1, Z11, Z11
+	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
+	VPRORD       $0x02, Z12, Z0
+	VPRORD       $0x0d, Z12, Z1
+	VPRORD       $0x16, Z12, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z12, Z1
+	VPTERNLOGD   $0xe8, Z6, Z5, Z1
+	VPADDD       Z1, Z7, Z7
 	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z17, Z0
 	VPRORD       $0x13, Z17, Z1
@@ -9387,25 +9387,25 @@ loop:
 	VPSRLD       $0x03, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       2560(R9), Z6, Z6
-	VPADDD       Z19, Z6, Z6
+	VPADDD       2560(R9), Z10, Z10
+	VPADDD       Z19, Z10, Z10
 	VPADDD       Z6, Z10, Z10
 	VPRORD       $0x06, Z11, Z0
 	VPRORD       $0x0b, Z11, Z1
 	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xca, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
-	VPADDD       Z0, Z6, Z6
+	VPSUBD       Z6, Z10, Z6
 	VPRORD       $0x02, Z7, Z0
 	VPRORD       $0x0d, Z7, Z1
 	VPRORD       $0x16, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xe8, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
 	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z18, Z0
 	VPRORD       $0x13, Z18, Z1
@@ -9418,25 +9418,25 @@ loop:
 	VPSRLD       $0x03, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       2624(R9), Z5, Z5
-	VPADDD       Z20, Z5, Z5
+	VPADDD       2624(R9), Z9, Z9
+	VPADDD       Z20, Z9, Z9
 	VPADDD       Z5, Z9, Z9
 	VPRORD       $0x06, Z10, Z0
 	VPRORD       $0x0b, Z10, Z1
 	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xca, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
-	VPADDD       Z0, Z5, Z5
+	VPSUBD       Z5, Z9, Z5
 	VPRORD       $0x02, Z6, Z0
 	VPRORD       $0x0d, Z6, Z1
 	VPRORD       $0x16, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xe8, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
 	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
@@ -9449,8 +9449,8 @@ loop:
 	VPSRLD       $0x03, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z21, Z21
-	VPADDD       2688(R9), Z12, Z12
-	VPADDD       Z21, Z12, Z12
+	VPADDD       2688(R9), Z8, Z8
+	VPADDD       Z21, Z8, Z8
 	VPADDD       Z12, Z8, Z8
 	VPRORD       $0x06, Z9, Z0
 	VPRORD       $0x0b, Z9, Z1
@@ -9458,16 +9458,16 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
 	VPTERNLOGD   $0xca, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       Z0, Z12, Z12
+	VPSUBD       Z12, Z8, Z12
 	VPRORD       $0x02, Z5, Z0
 	VPRORD       $0x0d, Z5, Z1
 	VPRORD       $0x16, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z5, Z1
 	VPTERNLOGD   $0xe8, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z12, Z12
 	VPADDD       Z0, Z12, Z12
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
@@ -9482,24 +9482,24 @@ loop:
 	VPADDD       Z0, Z22, Z22
 	VPADDD       2752(R9), Z11, Z11
 	VPADDD       Z22, Z11, Z11
-	VPADDD       Z11, Z7, Z7
+	VPADDD       Z7, Z11, Z11
 	VPRORD       $0x06, Z8, Z0
 	VPRORD       $0x0b, Z8, Z1
 	VPRORD       $0x19, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z8, Z1
 	VPTERNLOGD   $0xca, Z10, Z9, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z7, Z7
+	VPADDD       Z1, Z11, Z11
 	VPADDD       Z0, Z11, Z11
+	VPSUBD       Z7, Z11, Z7
 	VPRORD       $0x02, Z12, Z0
 	VPRORD       $0x0d, Z12, Z1
 	VPRORD       $0x16, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z12, Z1
 	VPTERNLOGD   $0xe8, Z6, Z5, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z11, Z11
+	VPADDD       Z1, Z7, Z7
+	VPADDD       Z0, Z7, Z7
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
@@ -9513,24 +9513,24 @@ loop:
 	VPADDD       Z0, Z23, Z23
 	VPADDD       2816(R9), Z10, Z10
 	VPADDD       Z23, Z10, Z10
-	VPADDD       Z10, Z6, Z6
-	VPRORD       $0x06, Z7, Z0
-	VPRORD       $0x0b, Z7, Z1
-	VPRORD       $0x19, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z7, Z1
-	VPTERNLOGD   $0xca, Z9, Z8, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z6, Z6
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x02, Z11, Z0
-	VPRORD       $0x0d, Z11, Z1
-	VPRORD       $0x16, Z11, Z2
+	VPADDD       Z6, Z10, Z10
+	VPRORD       $0x06, Z11, Z0
+	VPRORD       $0x0b, Z11, Z1
+	VPRORD       $0x19, Z11, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z11, Z1
-	VPTERNLOGD   $0xe8, Z5, Z12, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z9, Z8, Z1
+	VPADDD       Z1, Z10, Z10
 	VPADDD       Z0, Z10, Z10
+	VPSUBD       Z6, Z10, Z6
+	VPRORD       $0x02, Z7, Z0
+	VPRORD       $0x0d, Z7, Z1
+	VPRORD       $0x16, Z7, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z7, Z1
+	VPTERNLOGD   $0xe8, Z5, Z12, Z1
+	VPADDD       Z1, Z6, Z6
+	VPADDD       Z0, Z6, Z6
 	VPRORD       $0x11, Z22, Z0
 	VPRORD       $0x13, Z22, Z1
 	VPSRLD       $0x0a, Z22, Z2
@@ -9544,24 +9544,24 @@ loop:
 	VPADDD       Z0, Z24, Z24
 	VPADDD       2880(R9), Z9, Z9
 	VPADDD       Z24, Z9, Z9
-	VPADDD       Z9, Z5, Z5
-	VPRORD       $0x06, Z6, Z0
-	VPRORD       $0x0b, Z6, Z1
-	VPRORD       $0x19, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z6, Z1
-	VPTERNLOGD   $0xca, Z8, Z7, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z0, Z9, Z9
-	VPRORD       $0x02, Z10, Z0
-	VPRORD       $0x0d, Z10, Z1
-	VPRORD       $0x16, Z10, Z2
+	VPADDD       Z5, Z9, Z9
+	VPRORD       $0x06, Z10, Z0
+	VPRORD       $0x0b, Z10, Z1
+	VPRORD       $0x19, Z10, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z10, Z1
-	VPTERNLOGD   $0xe8, Z12, Z11, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z8, Z11, Z1
+	VPADDD       Z1, Z9, Z9
 	VPADDD       Z0, Z9, Z9
+	VPSUBD       Z5, Z9, Z5
+	VPRORD       $0x02, Z6, Z0
+	VPRORD       $0x0d, Z6, Z1
+	VPRORD       $0x16, Z6, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z6, Z1
+	VPTERNLOGD   $0xe8, Z12, Z7, Z1
+	VPADDD       Z1, Z5, Z5
+	VPADDD       Z0, Z5, Z5
 	VPRORD       $0x11, Z23, Z0
 	VPRORD       $0x13, Z23, Z1
 	VPSRLD       $0x0a, Z23, Z2
@@ -9575,33 +9575,33 @@ loop:
 	VPADDD       Z0, Z25, Z25
 	VPADDD       2944(R9), Z8, Z8
 	VPADDD       Z25, Z8, Z8
-	VPADDD       Z8, Z12, Z12
-	VPRORD       $0x06, Z5, Z0
-	VPRORD       $0x0b, Z5, Z1
-	VPRORD       $0x19, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z5, Z1
-	VPTERNLOGD   $0xca, Z7, Z6, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z0, Z8, Z8
-	VPRORD       $0x02, Z9, Z0
-	VPRORD       $0x0d, Z9, Z1
-	VPRORD       $0x16, Z9, Z2
+	VPADDD       Z12, Z8, Z8
+	VPRORD       $0x06, Z9, Z0
+	VPRORD       $0x0b, Z9, Z1
+	VPRORD       $0x19, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z9, Z1
-	VPTERNLOGD   $0xe8, Z11, Z10, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z11, Z10, Z1
+	VPADDD       Z1, Z8, Z8
 	VPADDD       Z0, Z8, Z8
-	VPADDD       -7040(R9), Z8, Z8
-	VPADDD       -6976(R9), Z9, Z9
-	VPADDD       -6912(R9), Z10, Z10
-	VPADDD       -6848(R9), Z11, Z11
-	VPADDD       -6784(R9), Z12, Z12
-	VPADDD       -6720(R9), Z5, Z5
-	VPADDD       -6656(R9), Z6, Z6
-	VPADDD       -6592(R9), Z7, Z7
-	VPADDD       3008(R9), Z8, Z16
+	VPSUBD       Z12, Z8, Z12
+	VPRORD       $0x02, Z5, Z0
+	VPRORD       $0x0d, Z5, Z1
+	VPRORD       $0x16, Z5, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z5, Z1
+	VPTERNLOGD   $0xe8, Z7, Z6, Z1
+	VPADDD       Z1, Z12, Z12
+	VPADDD       Z0, Z12, Z12
+	VPADDD       -7040(R9), Z12, Z12
+	VPADDD       -6976(R9), Z5, Z5
+	VPADDD       -6912(R9), Z6, Z6
+	VPADDD       -6848(R9), Z7, Z7
+	VPADDD       -6784(R9), Z8, Z8
+	VPADDD       -6720(R9), Z9, Z9
+	VPADDD       -6656(R9), Z10, Z10
+	VPADDD       -6592(R9), Z11, Z11
+	VPADDD       3008(R9), Z12, Z16
 	VPADDD       3072(R9), Z16, Z23
 	VPADDD       3136(R9), Z16, Z16
 	VMOVDQU32    3200(R9), Z25
@@ -9611,146 +9611,67 @@ loop:
 	VMOVDQU32    3456(R9), Z17
 	VMOVDQU32    3520(R9), Z22
 	VPADDD       3584(R9), Z22, Z22
-	VPADDD       Z9, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z5, Z22, Z22
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
 	VPADDD       3648(R9), Z17, Z17
-	VPADDD       Z10, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       3712(R9), Z24, Z24
-	VPADDD       Z11, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       3776(R9), Z23, Z23
-	VPADDD       Z12, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       -960(R9), Z18, Z18
-	VPADDD       Z5, Z18, Z18
-	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       -896(R9), Z26, Z26
-	VPADDD       Z6, Z26, Z26
+	VPADDD       Z6, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
-	VPADDD       -832(R9), Z25, Z25
-	VPADDD       Z7, Z25, Z25
+	VPADDD       3712(R9), Z24, Z24
+	VPADDD       Z7, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
-	VPADDD       3840(R9), Z16, Z16
+	VPADDD       3776(R9), Z23, Z23
+	VPADDD       Z8, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -9758,157 +9679,154 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
+	VPADDD       -960(R9), Z22, Z22
+	VPADDD       Z9, Z22, Z22
+	VPADDD       Z18, Z22, Z22
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPADDD       -896(R9), Z17, Z17
+	VPADDD       Z10, Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPADDD       -832(R9), Z24, Z24
+	VPADDD       Z11, Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
+	VPADDD       3840(R9), Z23, Z23
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
 	VPADDD       -704(R9), Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
 	VPADDD       -640(R9), Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z17, Z17
-	VPADDD       -576(R9), Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z24, Z24
-	VPADDD       -512(R9), Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z23, Z23
-	VPADDD       -448(R9), Z18, Z18
-	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
-	VPADDD       -384(R9), Z26, Z26
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
-	VPADDD       3904(R9), Z25, Z25
+	VPADDD       -576(R9), Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
-	VPRORD       $0x07, Z9, Z0
-	VPRORD       $0x12, Z9, Z1
-	VPSRLD       $0x03, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       -256(R9), Z16, Z16
-	VPADDD       Z8, Z16, Z16
+	VPADDD       -512(R9), Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -9916,162 +9834,124 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
-	VPRORD       $0x07, Z10, Z0
-	VPRORD       $0x12, Z10, Z1
-	VPSRLD       $0x03, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       3968(R9), Z9, Z9
-	VPADDD       -192(R9), Z22, Z22
-	VPADDD       Z9, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       -448(R9), Z22, Z22
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPRORD       $0x11, Z8, Z0
-	VPRORD       $0x13, Z8, Z1
-	VPSRLD       $0x0a, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPRORD       $0x07, Z11, Z0
-	VPRORD       $0x12, Z11, Z1
-	VPSRLD       $0x03, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       -128(R9), Z17, Z17
-	VPADDD       Z10, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPADDD       -384(R9), Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x11, Z9, Z0
-	VPRORD       $0x13, Z9, Z1
-	VPSRLD       $0x0a, Z9, Z2
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPRORD       $0x07, Z12, Z0
-	VPRORD       $0x12, Z12, Z1
-	VPSRLD       $0x03, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       -64(R9), Z24, Z24
-	VPADDD       Z11, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPADDD       3904(R9), Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x11, Z10, Z0
-	VPRORD       $0x13, Z10, Z1
-	VPSRLD       $0x0a, Z10, Z2
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x07, Z5, Z0
 	VPRORD       $0x12, Z5, Z1
 	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z12, Z12
-	VPADDD       64(R9), Z23, Z23
+	VPADDD       -256(R9), Z23, Z23
 	VPADDD       Z12, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x11, Z11, Z0
-	VPRORD       $0x13, Z11, Z1
-	VPSRLD       $0x0a, Z11, Z2
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x07, Z6, Z0
 	VPRORD       $0x12, Z6, Z1
 	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z5, Z5
-	VPADDD       128(R9), Z18, Z18
-	VPADDD       Z5, Z18, Z18
+	VPADDD       3968(R9), Z5, Z5
+	VPADDD       -192(R9), Z22, Z22
+	VPADDD       Z5, Z22, Z22
 	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
@@ -10083,62 +9963,68 @@ loop:
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       4032(R9), Z6, Z6
-	VPADDD       256(R9), Z26, Z26
-	VPADDD       Z6, Z26, Z26
+	VPADDD       -128(R9), Z17, Z17
+	VPADDD       Z6, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
 	VPSRLD       $0x0a, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       Z8, Z7, Z7
-	VPADDD       4096(R9), Z7, Z7
-	VPADDD       320(R9), Z25, Z25
-	VPADDD       Z7, Z25, Z25
+	VPRORD       $0x07, Z8, Z0
+	VPRORD       $0x12, Z8, Z1
+	VPSRLD       $0x03, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z7, Z7
+	VPADDD       -64(R9), Z24, Z24
+	VPADDD       Z7, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
-	VPRORD       $0x11, Z6, Z21
+	VPRORD       $0x11, Z6, Z0
 	VPRORD       $0x13, Z6, Z1
 	VPSRLD       $0x0a, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z21
-	VPADDD       Z9, Z21, Z21
-	VPADDD       (R9), Z21, Z21
-	VPADDD       384(R9), Z16, Z16
-	VPADDD       Z21, Z16, Z16
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z8, Z8
+	VPRORD       $0x07, Z9, Z0
+	VPRORD       $0x12, Z9, Z1
+	VPSRLD       $0x03, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z8, Z8
+	VPADDD       64(R9), Z23, Z23
+	VPADDD       Z8, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -10146,212 +10032,326 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
-	VPRORD       $0x11, Z7, Z15
+	VPRORD       $0x11, Z7, Z0
 	VPRORD       $0x13, Z7, Z1
 	VPSRLD       $0x0a, Z7, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z15
-	VPADDD       Z10, Z15, Z15
-	VPADDD       448(R9), Z22, Z22
-	VPADDD       Z15, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPRORD       $0x07, Z10, Z0
+	VPRORD       $0x12, Z10, Z1
+	VPSRLD       $0x03, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPADDD       128(R9), Z22, Z22
+	VPADDD       Z9, Z22, Z22
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPRORD       $0x11, Z21, Z20
-	VPRORD       $0x13, Z21, Z1
-	VPSRLD       $0x0a, Z21, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z20
-	VPADDD       Z11, Z20, Z20
-	VPADDD       512(R9), Z17, Z17
-	VPADDD       Z20, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x11, Z15, Z14
-	VPRORD       $0x13, Z15, Z1
-	VPSRLD       $0x0a, Z15, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z14
-	VPADDD       Z12, Z14, Z14
-	VPADDD       576(R9), Z24, Z24
-	VPADDD       Z14, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x11, Z20, Z19
-	VPRORD       $0x13, Z20, Z1
-	VPSRLD       $0x0a, Z20, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z19
-	VPADDD       Z5, Z19, Z19
-	VPADDD       640(R9), Z23, Z23
-	VPADDD       Z19, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x11, Z14, Z4
-	VPRORD       $0x13, Z14, Z1
-	VPSRLD       $0x0a, Z14, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z4
-	VPADDD       Z6, Z4, Z4
-	VPADDD       704(R9), Z18, Z18
-	VPADDD       Z4, Z18, Z18
-	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
+	VPADDD       Z1, Z18, Z18
 	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
+	VPRORD       $0x11, Z8, Z0
+	VPRORD       $0x13, Z8, Z1
+	VPSRLD       $0x0a, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x11, Z19, Z13
-	VPRORD       $0x13, Z19, Z1
-	VPSRLD       $0x0a, Z19, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z13
-	VPADDD       Z7, Z13, Z13
-	VPADDD       4160(R9), Z13, Z13
-	VPADDD       832(R9), Z26, Z26
-	VPADDD       Z13, Z26, Z26
+	VPADDD       Z0, Z10, Z10
+	VPRORD       $0x07, Z11, Z0
+	VPRORD       $0x12, Z11, Z1
+	VPSRLD       $0x03, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z10, Z10
+	VPADDD       4032(R9), Z10, Z10
+	VPADDD       256(R9), Z17, Z17
+	VPADDD       Z10, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPRORD       $0x11, Z9, Z0
+	VPRORD       $0x13, Z9, Z1
+	VPSRLD       $0x0a, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z11, Z11
+	VPADDD       Z12, Z11, Z11
+	VPADDD       4096(R9), Z11, Z11
+	VPADDD       320(R9), Z24, Z24
+	VPADDD       Z11, Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
+	VPRORD       $0x11, Z10, Z21
+	VPRORD       $0x13, Z10, Z1
+	VPSRLD       $0x0a, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z21
+	VPADDD       Z5, Z21, Z21
+	VPADDD       (R9), Z21, Z21
+	VPADDD       384(R9), Z23, Z23
+	VPADDD       Z21, Z23, Z23
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
+	VPRORD       $0x11, Z11, Z15
+	VPRORD       $0x13, Z11, Z1
+	VPSRLD       $0x0a, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z15
+	VPADDD       Z6, Z15, Z15
+	VPADDD       448(R9), Z22, Z22
+	VPADDD       Z15, Z22, Z22
+	VPADDD       Z18, Z22, Z22
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPRORD       $0x11, Z21, Z20
+	VPRORD       $0x13, Z21, Z1
+	VPSRLD       $0x0a, Z21, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z20
+	VPADDD       Z7, Z20, Z20
+	VPADDD       512(R9), Z17, Z17
+	VPADDD       Z20, Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPRORD       $0x11, Z15, Z14
+	VPRORD       $0x13, Z15, Z1
+	VPSRLD       $0x0a, Z15, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z14
+	VPADDD       Z8, Z14, Z14
+	VPADDD       576(R9), Z24, Z24
+	VPADDD       Z14, Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
+	VPRORD       $0x11, Z20, Z19
+	VPRORD       $0x13, Z20, Z1
+	VPSRLD       $0x0a, Z20, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z19
+	VPADDD       Z9, Z19, Z19
+	VPADDD       640(R9), Z23, Z23
+	VPADDD       Z19, Z23, Z23
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
+	VPRORD       $0x11, Z14, Z4
+	VPRORD       $0x13, Z14, Z1
+	VPSRLD       $0x0a, Z14, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z4
+	VPADDD       Z10, Z4, Z4
+	VPADDD       704(R9), Z22, Z22
+	VPADDD       Z4, Z22, Z22
+	VPADDD       Z18, Z22, Z22
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPRORD       $0x11, Z19, Z13
+	VPRORD       $0x13, Z19, Z1
+	VPSRLD       $0x0a, Z19, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z13
+	VPADDD       Z11, Z13, Z13
+	VPADDD       4160(R9), Z13, Z13
+	VPADDD       832(R9), Z17, Z17
+	VPADDD       Z13, Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z4, Z27
 	VPRORD       $0x13, Z4, Z1
 	VPSRLD       $0x0a, Z4, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z27
 	VPADDD       Z21, Z27, Z27
-	VPRORD       $0x07, Z8, Z0
-	VPRORD       $0x12, Z8, Z1
-	VPSRLD       $0x03, Z8, Z2
+	VPRORD       $0x07, Z12, Z0
+	VPRORD       $0x12, Z12, Z1
+	VPSRLD       $0x03, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
 	VPADDD       4032(R9), Z27, Z27
-	VPADDD       896(R9), Z25, Z25
-	VPADDD       Z27, Z25, Z25
+	VPADDD       896(R9), Z24, Z24
+	VPADDD       Z27, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
 	VPSRLD       $0x0a, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z15, Z8, Z8
-	VPRORD       $0x07, Z9, Z0
-	VPRORD       $0x12, Z9, Z1
-	VPSRLD       $0x03, Z9, Z2
+	VPADDD       Z0, Z12, Z12
+	VPADDD       Z15, Z12, Z12
+	VPRORD       $0x07, Z5, Z0
+	VPRORD       $0x12, Z5, Z1
+	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       960(R9), Z16, Z16
-	VPADDD       Z8, Z16, Z16
+	VPADDD       Z0, Z12, Z12
+	VPADDD       960(R9), Z23, Z23
+	VPADDD       Z12, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -10359,247 +10359,123 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
 	VPSRLD       $0x0a, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z20, Z9, Z9
-	VPRORD       $0x07, Z10, Z0
-	VPRORD       $0x12, Z10, Z1
-	VPSRLD       $0x03, Z10, Z2
+	VPADDD       Z0, Z5, Z5
+	VPADDD       Z20, Z5, Z5
+	VPRORD       $0x07, Z6, Z0
+	VPRORD       $0x12, Z6, Z1
+	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
+	VPADDD       Z0, Z5, Z5
 	VPADDD       1024(R9), Z22, Z22
-	VPADDD       Z9, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z5, Z22, Z22
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPRORD       $0x11, Z8, Z0
-	VPRORD       $0x13, Z8, Z1
-	VPSRLD       $0x0a, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z14, Z10, Z10
-	VPRORD       $0x07, Z11, Z0
-	VPRORD       $0x12, Z11, Z1
-	VPSRLD       $0x03, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       1088(R9), Z17, Z17
-	VPADDD       Z10, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x11, Z9, Z0
-	VPRORD       $0x13, Z9, Z1
-	VPSRLD       $0x0a, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z19, Z11, Z11
-	VPRORD       $0x07, Z12, Z0
-	VPRORD       $0x12, Z12, Z1
-	VPSRLD       $0x03, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       1152(R9), Z24, Z24
-	VPADDD       Z11, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x11, Z10, Z0
-	VPRORD       $0x13, Z10, Z1
-	VPSRLD       $0x0a, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z4, Z12, Z12
-	VPRORD       $0x07, Z5, Z0
-	VPRORD       $0x12, Z5, Z1
-	VPSRLD       $0x03, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       1216(R9), Z23, Z23
-	VPADDD       Z12, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x11, Z11, Z0
-	VPRORD       $0x13, Z11, Z1
-	VPSRLD       $0x0a, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z13, Z5, Z5
-	VPRORD       $0x07, Z6, Z0
-	VPRORD       $0x12, Z6, Z1
-	VPSRLD       $0x03, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       1280(R9), Z18, Z18
-	VPADDD       Z5, Z18, Z18
-	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z18, Z18
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
 	VPSRLD       $0x0a, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       Z27, Z6, Z6
+	VPADDD       Z14, Z6, Z6
 	VPRORD       $0x07, Z7, Z0
 	VPRORD       $0x12, Z7, Z1
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       1344(R9), Z26, Z26
-	VPADDD       Z6, Z26, Z26
+	VPADDD       1088(R9), Z17, Z17
+	VPADDD       Z6, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
 	VPSRLD       $0x0a, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       Z8, Z7, Z7
-	VPRORD       $0x07, Z21, Z0
-	VPRORD       $0x12, Z21, Z1
-	VPSRLD       $0x03, Z21, Z2
+	VPADDD       Z19, Z7, Z7
+	VPRORD       $0x07, Z8, Z0
+	VPRORD       $0x12, Z8, Z1
+	VPSRLD       $0x03, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       1408(R9), Z25, Z25
-	VPADDD       Z7, Z25, Z25
+	VPADDD       1152(R9), Z24, Z24
+	VPADDD       Z7, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z6, Z0
 	VPRORD       $0x13, Z6, Z1
 	VPSRLD       $0x0a, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z21, Z21
-	VPADDD       Z9, Z21, Z21
-	VPRORD       $0x07, Z15, Z0
-	VPRORD       $0x12, Z15, Z1
-	VPSRLD       $0x03, Z15, Z2
+	VPADDD       Z0, Z8, Z8
+	VPADDD       Z4, Z8, Z8
+	VPRORD       $0x07, Z9, Z0
+	VPRORD       $0x12, Z9, Z1
+	VPSRLD       $0x03, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z21, Z21
-	VPADDD       1472(R9), Z16, Z16
-	VPADDD       Z21, Z16, Z16
+	VPADDD       Z0, Z8, Z8
+	VPADDD       1216(R9), Z23, Z23
+	VPADDD       Z8, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -10607,23 +10483,147 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z7, Z0
 	VPRORD       $0x13, Z7, Z1
 	VPSRLD       $0x0a, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPADDD       Z13, Z9, Z9
+	VPRORD       $0x07, Z10, Z0
+	VPRORD       $0x12, Z10, Z1
+	VPSRLD       $0x03, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPADDD       1280(R9), Z22, Z22
+	VPADDD       Z9, Z22, Z22
+	VPADDD       Z18, Z22, Z22
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPRORD       $0x11, Z8, Z0
+	VPRORD       $0x13, Z8, Z1
+	VPSRLD       $0x0a, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z10, Z10
+	VPADDD       Z27, Z10, Z10
+	VPRORD       $0x07, Z11, Z0
+	VPRORD       $0x12, Z11, Z1
+	VPSRLD       $0x03, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z10, Z10
+	VPADDD       1344(R9), Z17, Z17
+	VPADDD       Z10, Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPRORD       $0x11, Z9, Z0
+	VPRORD       $0x13, Z9, Z1
+	VPSRLD       $0x0a, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z11, Z11
+	VPADDD       Z12, Z11, Z11
+	VPRORD       $0x07, Z21, Z0
+	VPRORD       $0x12, Z21, Z1
+	VPSRLD       $0x03, Z21, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z11, Z11
+	VPADDD       1408(R9), Z24, Z24
+	VPADDD       Z11, Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
+	VPRORD       $0x11, Z10, Z0
+	VPRORD       $0x13, Z10, Z1
+	VPSRLD       $0x0a, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z21, Z21
+	VPADDD       Z5, Z21, Z21
+	VPRORD       $0x07, Z15, Z0
+	VPRORD       $0x12, Z15, Z1
+	VPSRLD       $0x03, Z15, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z21, Z21
+	VPADDD       1472(R9), Z23, Z23
+	VPADDD       Z21, Z23, Z23
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
+	VPRORD       $0x11, Z11, Z0
+	VPRORD       $0x13, Z11, Z1
+	VPSRLD       $0x0a, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       Z10, Z15, Z15
+	VPADDD       Z6, Z15, Z15
 	VPRORD       $0x07, Z20, Z0
 	VPRORD       $0x12, Z20, Z1
 	VPSRLD       $0x03, Z20, Z2
@@ -10631,30 +10631,30 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       1536(R9), Z22, Z22
 	VPADDD       Z15, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       Z11, Z20, Z20
+	VPADDD       Z7, Z20, Z20
 	VPRORD       $0x07, Z14, Z0
 	VPRORD       $0x12, Z14, Z1
 	VPSRLD       $0x03, Z14, Z2
@@ -10662,30 +10662,30 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       1600(R9), Z17, Z17
 	VPADDD       Z20, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       Z12, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x07, Z19, Z0
 	VPRORD       $0x12, Z19, Z1
 	VPSRLD       $0x03, Z19, Z2
@@ -10693,30 +10693,30 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       1664(R9), Z24, Z24
 	VPADDD       Z14, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
 	VPSRLD       $0x0a, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       Z5, Z19, Z19
+	VPADDD       Z9, Z19, Z19
 	VPRORD       $0x07, Z4, Z0
 	VPRORD       $0x12, Z4, Z1
 	VPSRLD       $0x03, Z4, Z2
@@ -10724,85 +10724,85 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       1728(R9), Z23, Z23
 	VPADDD       Z19, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z14, Z0
 	VPRORD       $0x13, Z14, Z1
 	VPSRLD       $0x0a, Z14, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       Z6, Z4, Z4
+	VPADDD       Z10, Z4, Z4
 	VPRORD       $0x07, Z13, Z0
 	VPRORD       $0x12, Z13, Z1
 	VPSRLD       $0x03, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z4, Z4
-	VPADDD       1792(R9), Z18, Z18
-	VPADDD       Z4, Z18, Z18
+	VPADDD       1792(R9), Z22, Z22
+	VPADDD       Z4, Z22, Z22
 	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z19, Z0
 	VPRORD       $0x13, Z19, Z1
 	VPSRLD       $0x0a, Z19, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       Z7, Z13, Z13
+	VPADDD       Z11, Z13, Z13
 	VPRORD       $0x07, Z27, Z0
 	VPRORD       $0x12, Z27, Z1
 	VPSRLD       $0x03, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z13, Z13
-	VPADDD       1856(R9), Z26, Z26
-	VPADDD       Z13, Z26, Z26
+	VPADDD       1856(R9), Z17, Z17
+	VPADDD       Z13, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z4, Z0
 	VPRORD       $0x13, Z4, Z1
@@ -10810,44 +10810,44 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
 	VPADDD       Z21, Z27, Z27
-	VPRORD       $0x07, Z8, Z0
-	VPRORD       $0x12, Z8, Z1
-	VPSRLD       $0x03, Z8, Z2
+	VPRORD       $0x07, Z12, Z0
+	VPRORD       $0x12, Z12, Z1
+	VPSRLD       $0x03, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z27, Z27
-	VPADDD       1920(R9), Z25, Z25
-	VPADDD       Z27, Z25, Z25
+	VPADDD       1920(R9), Z24, Z24
+	VPADDD       Z27, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z13, Z0
 	VPRORD       $0x13, Z13, Z1
 	VPSRLD       $0x0a, Z13, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       Z15, Z8, Z8
-	VPRORD       $0x07, Z9, Z0
-	VPRORD       $0x12, Z9, Z1
-	VPSRLD       $0x03, Z9, Z2
+	VPADDD       Z0, Z12, Z12
+	VPADDD       Z15, Z12, Z12
+	VPRORD       $0x07, Z5, Z0
+	VPRORD       $0x12, Z5, Z1
+	VPSRLD       $0x03, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z8, Z8
-	VPADDD       1984(R9), Z16, Z16
-	VPADDD       Z8, Z16, Z16
+	VPADDD       Z0, Z12, Z12
+	VPADDD       1984(R9), Z23, Z23
+	VPADDD       Z12, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -10855,247 +10855,123 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z27, Z0
 	VPRORD       $0x13, Z27, Z1
 	VPSRLD       $0x0a, Z27, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
-	VPADDD       Z20, Z9, Z9
-	VPRORD       $0x07, Z10, Z0
-	VPRORD       $0x12, Z10, Z1
-	VPSRLD       $0x03, Z10, Z2
+	VPADDD       Z0, Z5, Z5
+	VPADDD       Z20, Z5, Z5
+	VPRORD       $0x07, Z6, Z0
+	VPRORD       $0x12, Z6, Z1
+	VPSRLD       $0x03, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z9, Z9
+	VPADDD       Z0, Z5, Z5
 	VPADDD       2048(R9), Z22, Z22
-	VPADDD       Z9, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z5, Z22, Z22
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
 	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
 	VPRORD       $0x02, Z16, Z0
 	VPRORD       $0x0d, Z16, Z1
 	VPRORD       $0x16, Z16, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z16, Z1
 	VPTERNLOGD   $0xe8, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPRORD       $0x11, Z8, Z0
-	VPRORD       $0x13, Z8, Z1
-	VPSRLD       $0x0a, Z8, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       Z14, Z10, Z10
-	VPRORD       $0x07, Z11, Z0
-	VPRORD       $0x12, Z11, Z1
-	VPSRLD       $0x03, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z10, Z10
-	VPADDD       2112(R9), Z17, Z17
-	VPADDD       Z10, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x02, Z22, Z0
-	VPRORD       $0x0d, Z22, Z1
-	VPRORD       $0x16, Z22, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xe8, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z17, Z17
-	VPRORD       $0x11, Z9, Z0
-	VPRORD       $0x13, Z9, Z1
-	VPSRLD       $0x0a, Z9, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       Z19, Z11, Z11
-	VPRORD       $0x07, Z12, Z0
-	VPRORD       $0x12, Z12, Z1
-	VPSRLD       $0x03, Z12, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z11, Z11
-	VPADDD       2176(R9), Z24, Z24
-	VPADDD       Z11, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x02, Z17, Z0
-	VPRORD       $0x0d, Z17, Z1
-	VPRORD       $0x16, Z17, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xe8, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z24, Z24
-	VPRORD       $0x11, Z10, Z0
-	VPRORD       $0x13, Z10, Z1
-	VPSRLD       $0x0a, Z10, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       Z4, Z12, Z12
-	VPRORD       $0x07, Z5, Z0
-	VPRORD       $0x12, Z5, Z1
-	VPSRLD       $0x03, Z5, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z12, Z12
-	VPADDD       2240(R9), Z23, Z23
-	VPADDD       Z12, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x02, Z24, Z0
-	VPRORD       $0x0d, Z24, Z1
-	VPRORD       $0x16, Z24, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z24, Z1
-	VPTERNLOGD   $0xe8, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z23, Z23
-	VPRORD       $0x11, Z11, Z0
-	VPRORD       $0x13, Z11, Z1
-	VPSRLD       $0x0a, Z11, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       Z13, Z5, Z5
-	VPRORD       $0x07, Z6, Z0
-	VPRORD       $0x12, Z6, Z1
-	VPSRLD       $0x03, Z6, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z5, Z5
-	VPADDD       2304(R9), Z18, Z18
-	VPADDD       Z5, Z18, Z18
-	VPADDD       Z18, Z22, Z22
-	VPRORD       $0x06, Z16, Z0
-	VPRORD       $0x0b, Z16, Z1
-	VPRORD       $0x19, Z16, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z16, Z1
-	VPTERNLOGD   $0xca, Z26, Z25, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z22, Z22
-	VPADDD       Z0, Z18, Z18
-	VPRORD       $0x02, Z23, Z0
-	VPRORD       $0x0d, Z23, Z1
-	VPRORD       $0x16, Z23, Z2
-	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z23, Z1
-	VPTERNLOGD   $0xe8, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z18, Z18
 	VPADDD       Z0, Z18, Z18
 	VPRORD       $0x11, Z12, Z0
 	VPRORD       $0x13, Z12, Z1
 	VPSRLD       $0x0a, Z12, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       Z27, Z6, Z6
+	VPADDD       Z14, Z6, Z6
 	VPRORD       $0x07, Z7, Z0
 	VPRORD       $0x12, Z7, Z1
 	VPSRLD       $0x03, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z6, Z6
-	VPADDD       2368(R9), Z26, Z26
-	VPADDD       Z6, Z26, Z26
+	VPADDD       2112(R9), Z17, Z17
+	VPADDD       Z6, Z17, Z17
 	VPADDD       Z26, Z17, Z17
 	VPRORD       $0x06, Z22, Z0
 	VPRORD       $0x0b, Z22, Z1
 	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z22, Z1
-	VPTERNLOGD   $0xca, Z25, Z16, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
 	VPADDD       Z0, Z17, Z17
-	VPADDD       Z0, Z26, Z26
+	VPSUBD       Z26, Z17, Z26
 	VPRORD       $0x02, Z18, Z0
 	VPRORD       $0x0d, Z18, Z1
 	VPRORD       $0x16, Z18, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z18, Z1
-	VPTERNLOGD   $0xe8, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
 	VPADDD       Z0, Z26, Z26
 	VPRORD       $0x11, Z5, Z0
 	VPRORD       $0x13, Z5, Z1
 	VPSRLD       $0x0a, Z5, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       Z8, Z7, Z7
-	VPRORD       $0x07, Z21, Z0
-	VPRORD       $0x12, Z21, Z1
-	VPSRLD       $0x03, Z21, Z2
+	VPADDD       Z19, Z7, Z7
+	VPRORD       $0x07, Z8, Z0
+	VPRORD       $0x12, Z8, Z1
+	VPSRLD       $0x03, Z8, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z7, Z7
-	VPADDD       2432(R9), Z25, Z25
-	VPADDD       Z7, Z25, Z25
+	VPADDD       2176(R9), Z24, Z24
+	VPADDD       Z7, Z24, Z24
 	VPADDD       Z25, Z24, Z24
 	VPRORD       $0x06, Z17, Z0
 	VPRORD       $0x0b, Z17, Z1
 	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z17, Z1
-	VPTERNLOGD   $0xca, Z16, Z22, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
 	VPADDD       Z0, Z24, Z24
-	VPADDD       Z0, Z25, Z25
+	VPSUBD       Z25, Z24, Z25
 	VPRORD       $0x02, Z26, Z0
 	VPRORD       $0x0d, Z26, Z1
 	VPRORD       $0x16, Z26, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xe8, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
 	VPADDD       Z0, Z25, Z25
 	VPRORD       $0x11, Z6, Z0
 	VPRORD       $0x13, Z6, Z1
 	VPSRLD       $0x0a, Z6, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z21, Z21
-	VPADDD       Z9, Z21, Z21
-	VPRORD       $0x07, Z15, Z0
-	VPRORD       $0x12, Z15, Z1
-	VPSRLD       $0x03, Z15, Z2
+	VPADDD       Z0, Z8, Z8
+	VPADDD       Z4, Z8, Z8
+	VPRORD       $0x07, Z9, Z0
+	VPRORD       $0x12, Z9, Z1
+	VPSRLD       $0x03, Z9, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VPADDD       Z0, Z21, Z21
-	VPADDD       2496(R9), Z16, Z16
-	VPADDD       Z21, Z16, Z16
+	VPADDD       Z0, Z8, Z8
+	VPADDD       2240(R9), Z23, Z23
+	VPADDD       Z8, Z23, Z23
 	VPADDD       Z16, Z23, Z23
 	VPRORD       $0x06, Z24, Z0
 	VPRORD       $0x0b, Z24, Z1
@@ -11103,23 +10979,147 @@ loop:
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z24, Z1
 	VPTERNLOGD   $0xca, Z22, Z17, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z23, Z23
 	VPADDD       Z0, Z23, Z23
-	VPADDD       Z0, Z16, Z16
+	VPSUBD       Z16, Z23, Z16
 	VPRORD       $0x02, Z25, Z0
 	VPRORD       $0x0d, Z25, Z1
 	VPRORD       $0x16, Z25, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z25, Z1
 	VPTERNLOGD   $0xe8, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
+	VPADDD       Z1, Z16, Z16
 	VPADDD       Z0, Z16, Z16
 	VPRORD       $0x11, Z7, Z0
 	VPRORD       $0x13, Z7, Z1
 	VPSRLD       $0x0a, Z7, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPADDD       Z13, Z9, Z9
+	VPRORD       $0x07, Z10, Z0
+	VPRORD       $0x12, Z10, Z1
+	VPSRLD       $0x03, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z9, Z9
+	VPADDD       2304(R9), Z22, Z22
+	VPADDD       Z9, Z22, Z22
+	VPADDD       Z18, Z22, Z22
+	VPRORD       $0x06, Z23, Z0
+	VPRORD       $0x0b, Z23, Z1
+	VPRORD       $0x19, Z23, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z23, Z1
+	VPTERNLOGD   $0xca, Z17, Z24, Z1
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
+	VPSUBD       Z18, Z22, Z18
+	VPRORD       $0x02, Z16, Z0
+	VPRORD       $0x0d, Z16, Z1
+	VPRORD       $0x16, Z16, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z16, Z1
+	VPTERNLOGD   $0xe8, Z26, Z25, Z1
+	VPADDD       Z1, Z18, Z18
+	VPADDD       Z0, Z18, Z18
+	VPRORD       $0x11, Z8, Z0
+	VPRORD       $0x13, Z8, Z1
+	VPSRLD       $0x0a, Z8, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z10, Z10
+	VPADDD       Z27, Z10, Z10
+	VPRORD       $0x07, Z11, Z0
+	VPRORD       $0x12, Z11, Z1
+	VPSRLD       $0x03, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z10, Z10
+	VPADDD       2368(R9), Z17, Z17
+	VPADDD       Z10, Z17, Z17
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z22, Z1
+	VPTERNLOGD   $0xca, Z24, Z23, Z1
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
+	VPSUBD       Z26, Z17, Z26
+	VPRORD       $0x02, Z18, Z0
+	VPRORD       $0x0d, Z18, Z1
+	VPRORD       $0x16, Z18, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z18, Z1
+	VPTERNLOGD   $0xe8, Z25, Z16, Z1
+	VPADDD       Z1, Z26, Z26
+	VPADDD       Z0, Z26, Z26
+	VPRORD       $0x11, Z9, Z0
+	VPRORD       $0x13, Z9, Z1
+	VPSRLD       $0x0a, Z9, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z11, Z11
+	VPADDD       Z12, Z11, Z11
+	VPRORD       $0x07, Z21, Z0
+	VPRORD       $0x12, Z21, Z1
+	VPSRLD       $0x03, Z21, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z11, Z11
+	VPADDD       2432(R9), Z24, Z24
+	VPADDD       Z11, Z24, Z24
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
+	VPSUBD       Z25, Z24, Z25
+	VPRORD       $0x02, Z26, Z0
+	VPRORD       $0x0d, Z26, Z1
+	VPRORD       $0x16, Z26, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z26, Z1
+	VPTERNLOGD   $0xe8, Z16, Z18, Z1
+	VPADDD       Z1, Z25, Z25
+	VPADDD       Z0, Z25, Z25
+	VPRORD       $0x11, Z10, Z0
+	VPRORD       $0x13, Z10, Z1
+	VPSRLD       $0x0a, Z10, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z21, Z21
+	VPADDD       Z5, Z21, Z21
+	VPRORD       $0x07, Z15, Z0
+	VPRORD       $0x12, Z15, Z1
+	VPSRLD       $0x03, Z15, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VPADDD       Z0, Z21, Z21
+	VPADDD       2496(R9), Z23, Z23
+	VPADDD       Z21, Z23, Z23
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPSUBD       Z16, Z23, Z16
+	VPRORD       $0x02, Z25, Z0
+	VPRORD       $0x0d, Z25, Z1
+	VPRORD       $0x16, Z25, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
+	VMOVDQA64    Z25, Z1
+	VPTERNLOGD   $0xe8, Z18, Z26, Z1
+	VPADDD       Z1, Z16, Z16
+	VPADDD       Z0, Z16, Z16
+	VPRORD       $0x11, Z11, Z0
+	VPRORD       $0x13, Z11, Z1
+	VPSRLD       $0x0a, Z11, Z2
+	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z15, Z15
-	VPADDD       Z10, Z15, Z15
+	VPADDD       Z6, Z15, Z15
 	VPRORD       $0x07, Z20, Z0
 	VPRORD       $0x12, Z20, Z1
 	VPSRLD       $0x03, Z20, Z2
@@ -11127,21 +11127,21 @@ loop:
 	VPADDD       Z0, Z15, Z15
 	VPADDD       2560(R9), Z22, Z22
 	VPADDD       Z15, Z22, Z22
-	VPADDD       Z22, Z18, Z18
+	VPADDD       Z18, Z22, Z22
 	VPRORD       $0x06, Z23, Z0
 	VPRORD       $0x0b, Z23, Z1
 	VPRORD       $0x19, Z23, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VMOVDQA64    Z23, Z1
 	VPTERNLOGD   $0xca, Z17, Z24, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z18, Z18
+	VPADDD       Z1, Z22, Z22
+	VPADDD       Z0, Z22, Z22
 	VPRORD       $0x11, Z21, Z0
 	VPRORD       $0x13, Z21, Z1
 	VPSRLD       $0x0a, Z21, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z20, Z20
-	VPADDD       Z11, Z20, Z20
+	VPADDD       Z7, Z20, Z20
 	VPRORD       $0x07, Z14, Z0
 	VPRORD       $0x12, Z14, Z1
 	VPSRLD       $0x03, Z14, Z2
@@ -11149,21 +11149,21 @@ loop:
 	VPADDD       Z0, Z20, Z20
 	VPADDD       2624(R9), Z17, Z17
 	VPADDD       Z20, Z17, Z17
-	VPADDD       Z17, Z26, Z26
-	VPRORD       $0x06, Z18, Z0
-	VPRORD       $0x0b, Z18, Z1
-	VPRORD       $0x19, Z18, Z2
+	VPADDD       Z26, Z17, Z17
+	VPRORD       $0x06, Z22, Z0
+	VPRORD       $0x0b, Z22, Z1
+	VPRORD       $0x19, Z22, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z18, Z1
+	VMOVDQA64    Z22, Z1
 	VPTERNLOGD   $0xca, Z24, Z23, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z26, Z26
+	VPADDD       Z1, Z17, Z17
+	VPADDD       Z0, Z17, Z17
 	VPRORD       $0x11, Z15, Z0
 	VPRORD       $0x13, Z15, Z1
 	VPSRLD       $0x0a, Z15, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z14, Z14
-	VPADDD       Z12, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x07, Z19, Z0
 	VPRORD       $0x12, Z19, Z1
 	VPSRLD       $0x03, Z19, Z2
@@ -11171,21 +11171,21 @@ loop:
 	VPADDD       Z0, Z14, Z14
 	VPADDD       2688(R9), Z24, Z24
 	VPADDD       Z14, Z24, Z24
-	VPADDD       Z24, Z25, Z25
-	VPRORD       $0x06, Z26, Z0
-	VPRORD       $0x0b, Z26, Z1
-	VPRORD       $0x19, Z26, Z2
+	VPADDD       Z25, Z24, Z24
+	VPRORD       $0x06, Z17, Z0
+	VPRORD       $0x0b, Z17, Z1
+	VPRORD       $0x19, Z17, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z26, Z1
-	VPTERNLOGD   $0xca, Z23, Z18, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z25, Z25
+	VMOVDQA64    Z17, Z1
+	VPTERNLOGD   $0xca, Z23, Z22, Z1
+	VPADDD       Z1, Z24, Z24
+	VPADDD       Z0, Z24, Z24
 	VPRORD       $0x11, Z20, Z0
 	VPRORD       $0x13, Z20, Z1
 	VPSRLD       $0x0a, Z20, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
 	VPADDD       Z0, Z19, Z19
-	VPADDD       Z5, Z19, Z19
+	VPADDD       Z9, Z19, Z19
 	VPRORD       $0x07, Z4, Z0
 	VPRORD       $0x12, Z4, Z1
 	VPSRLD       $0x03, Z4, Z2
@@ -11193,16 +11193,16 @@ loop:
 	VPADDD       Z0, Z19, Z19
 	VPADDD       2752(R9), Z23, Z23
 	VPADDD       Z19, Z23, Z23
-	VPADDD       Z23, Z16, Z16
-	VPRORD       $0x06, Z25, Z0
-	VPRORD       $0x0b, Z25, Z1
-	VPRORD       $0x19, Z25, Z2
+	VPADDD       Z16, Z23, Z23
+	VPRORD       $0x06, Z24, Z0
+	VPRORD       $0x0b, Z24, Z1
+	VPRORD       $0x19, Z24, Z2
 	VPTERNLOGD   $0x96, Z2, Z1, Z0
-	VMOVDQA64    Z25, Z1
-	VPTERNLOGD   $0xca, Z18, Z26, Z1
-	VPADDD       Z1, Z0, Z0
-	VPADDD       Z0, Z16, Z16
-	VPADDD       4224(R9), Z16, Z0
+	VMOVDQA64    Z24, Z1
+	VPTERNLOGD   $0xca, Z22, Z17, Z1
+	VPADDD       Z1, Z23, Z23
+	VPADDD       Z0, Z23, Z23
+	VPADDD       4224(R9), Z23, Z0
 	VPSHUFB      -1088(R9), Z0, Z0
 	VPCMPUD      $0x02, -6528(R9), Z0, K1
 	KMOVW        K1, R10
@@ -11615,29 +11615,29 @@ loop:
 	VPADDD       Z9, Z8, Z8
 	VPADDD       Z8, Z20, Z20
 	VPADDD       -1024(R9), Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPADDD       -960(R9), Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        128(SI), X1
 	MOVOU        144(SI), X2
@@ -11646,100 +11646,100 @@ loop:
 	ADDL         $0x00000010, AX
 	BSWAPL       AX
 	PINSRD       $0x03, AX, X3
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       -896(R9), Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
+	VPADDD       -896(R9), Z17, Z17
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       -832(R9), Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
+	VPADDD       -832(R9), Z16, Z16
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z17, Z9
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
 	MOVOU        X3, X0
 	PADDD        shaK<>+0(SB), X0
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       -768(R9), Z15, Z15
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
+	VPADDD       -768(R9), Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
-	VPADDD       -704(R9), Z14, Z14
+	VPADDD       -704(R9), Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
-	VPADDD       -640(R9), Z13, Z13
+	VPADDD       -640(R9), Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
@@ -11752,19 +11752,19 @@ loop:
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
-	VPADDD       -576(R9), Z20, Z20
+	VPADDD       -576(R9), Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -11772,28 +11772,28 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPADDD       -512(R9), Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	MOVOU        shaK<>+32(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -11805,48 +11805,48 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPADDD       -448(R9), Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       -384(R9), Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
+	VPADDD       -384(R9), Z17, Z17
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPADDD       -320(R9), Z16, Z16
-	VPADDD       Z16, Z20, Z20
+	VPADDD       Z20, Z16, Z16
 	MOVOU        shaConst<>+64(SB), X0
 	MOVOU        shaConst<>+48(SB), X6
 	SHA256RNDS2  X0, X2, X1
@@ -11854,52 +11854,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	PXOR         X5, X5
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       -256(R9), Z15, Z15
-	VPADDD       -7616(R9), Z15, Z15
-	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
+	VPADDD       -256(R9), Z19, Z19
+	VPADDD       -7616(R9), Z19, Z19
+	VPADDD       Z15, Z19, Z19
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
-	VPADDD       -192(R9), Z14, Z14
-	VPADDD       -7552(R9), Z14, Z14
+	VPADDD       -192(R9), Z18, Z18
+	VPADDD       -7552(R9), Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
 	MOVOU        X3, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -11910,45 +11910,45 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x07, Z12, Z21
 	VPRORD       $0x12, Z12, Z9
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
 	VPADDD       -7488(R9), Z21, Z21
-	VPADDD       -128(R9), Z13, Z13
-	VPADDD       Z21, Z13, Z13
+	VPADDD       -128(R9), Z17, Z17
+	VPADDD       Z21, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
 	VPADDD       -7424(R9), Z12, Z12
-	VPADDD       -64(R9), Z20, Z20
-	VPADDD       Z12, Z20, Z20
+	VPADDD       -64(R9), Z16, Z16
+	VPADDD       Z12, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -11956,7 +11956,7 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	MOVOU        X4, X0
 	PADDD        shaK<>+80(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -11968,14 +11968,14 @@ loop:
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X4, X3
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z21, Z22
 	VPRORD       $0x13, Z21, Z9
@@ -11984,34 +11984,34 @@ loop:
 	VPADDD       (R9), Z22, Z22
 	VPADDD       64(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z12, Z23
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z23
 	VPADDD       128(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
@@ -12023,19 +12023,19 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X5, X4
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z22, Z24
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
@@ -12043,24 +12043,24 @@ loop:
 	VPADDD       192(R9), Z24, Z24
 	VPADDD       256(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z23, Z25
 	VPRORD       $0x13, Z23, Z9
 	VPSRLD       $0x0a, Z23, Z10
@@ -12068,7 +12068,7 @@ loop:
 	VPADDD       -7360(R9), Z25, Z25
 	VPADDD       320(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
-	VPADDD       Z16, Z20, Z20
+	VPADDD       Z20, Z16, Z16
 	MOVOU        X6, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12079,47 +12079,47 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z24, Z26
 	VPRORD       $0x13, Z24, Z9
 	VPSRLD       $0x0a, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z26
 	VPADDD       -7296(R9), Z26, Z26
-	VPADDD       384(R9), Z15, Z15
-	VPADDD       Z26, Z15, Z15
+	VPADDD       384(R9), Z19, Z19
+	VPADDD       Z26, Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z25, Z27
 	VPRORD       $0x13, Z25, Z9
@@ -12136,50 +12136,50 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
-	VPADDD       448(R9), Z14, Z14
-	VPADDD       Z27, Z14, Z14
+	VPADDD       448(R9), Z18, Z18
+	VPADDD       Z27, Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z26, Z28
 	VPRORD       $0x13, Z26, Z9
 	VPSRLD       $0x0a, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z28
 	VPADDD       Z12, Z28, Z28
-	VPADDD       512(R9), Z13, Z13
-	VPADDD       Z28, Z13, Z13
+	VPADDD       512(R9), Z17, Z17
+	VPADDD       Z28, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z27, Z29
 	MOVOU        X4, X0
@@ -12196,8 +12196,8 @@ loop:
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z29
 	VPADDD       Z22, Z29, Z29
-	VPADDD       576(R9), Z20, Z20
-	VPADDD       Z29, Z20, Z20
+	VPADDD       576(R9), Z16, Z16
+	VPADDD       Z29, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -12205,16 +12205,16 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z28, Z30
 	VPRORD       $0x13, Z28, Z9
@@ -12223,16 +12223,16 @@ loop:
 	VPADDD       Z23, Z30, Z30
 	VPADDD       640(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
@@ -12249,8 +12249,8 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X5, X4
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z29, Z31
 	VPRORD       $0x13, Z29, Z9
 	VPSRLD       $0x0a, Z29, Z10
@@ -12258,24 +12258,24 @@ loop:
 	VPADDD       Z24, Z31, Z31
 	VPADDD       704(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z30, Z11
 	VPRORD       $0x13, Z30, Z9
 	VPSRLD       $0x0a, Z30, Z10
@@ -12285,16 +12285,16 @@ loop:
 	VMOVDQU32    Z11, -7232(R9)
 	VPADDD       832(R9), Z17, Z17
 	VPADDD       -7232(R9), Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
+	VMOVDQA64    Z18, Z9
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12305,14 +12305,14 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z17, Z17
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z31, Z11
 	VPRORD       $0x13, Z31, Z9
 	VPSRLD       $0x0a, Z31, Z10
@@ -12322,24 +12322,24 @@ loop:
 	VMOVDQU32    Z11, -7104(R9)
 	VPADDD       896(R9), Z16, Z16
 	VPADDD       -7104(R9), Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, -7232(R9), Z11
 	VPRORD       $0x13, -7232(R9), Z9
 	VPSRLD       $0x0a, -7232(R9), Z10
@@ -12347,11 +12347,11 @@ loop:
 	VPADDD       Z27, Z11, Z11
 	VPADDD       -7040(R9), Z11, Z11
 	VMOVDQU32    Z11, -6976(R9)
-	VPADDD       960(R9), Z15, Z15
-	VPADDD       -6976(R9), Z15, Z15
+	VPADDD       960(R9), Z19, Z19
+	VPADDD       -6976(R9), Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
 	MOVOU        X3, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12362,20 +12362,20 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
-	VPRORD       $0x19, Z20, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, -7104(R9), Z11
 	VPRORD       $0x13, -7104(R9), Z9
@@ -12389,25 +12389,25 @@ loop:
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -6912(R9), Z11, Z11
 	VMOVDQU32    Z11, -6848(R9)
-	VPADDD       1024(R9), Z14, Z14
-	VPADDD       -6848(R9), Z14, Z14
+	VPADDD       1024(R9), Z18, Z18
+	VPADDD       -6848(R9), Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	MOVOU        X4, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -12429,25 +12429,25 @@ loop:
 	VPSRLD       $0x03, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       1088(R9), Z13, Z13
-	VPADDD       Z21, Z13, Z13
+	VPADDD       1088(R9), Z17, Z17
+	VPADDD       Z21, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, -6848(R9), Z8
 	VPRORD       $0x13, -6848(R9), Z9
@@ -12460,8 +12460,8 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       1152(R9), Z20, Z20
-	VPADDD       Z12, Z20, Z20
+	VPADDD       1152(R9), Z16, Z16
+	VPADDD       Z12, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	MOVOU        X5, X0
@@ -12478,16 +12478,16 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z21, Z8
 	VPRORD       $0x13, Z21, Z9
@@ -12502,29 +12502,29 @@ loop:
 	VPADDD       Z8, Z22, Z22
 	VPADDD       1216(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z15, Z15
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X2, X1
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z12, Z8
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
@@ -12538,24 +12538,24 @@ loop:
 	VPADDD       Z8, Z23, Z23
 	VPADDD       1280(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z22, Z8
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
@@ -12569,7 +12569,7 @@ loop:
 	VPADDD       Z8, Z24, Z24
 	VPADDD       1344(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
-	VPADDD       Z17, Z13, Z13
+	VPADDD       Z13, Z17, Z17
 	MOVOU        96(SI), X7
 	PADDD        X7, X2
 	MOVOU        112(SI), X7
@@ -12581,23 +12581,23 @@ loop:
 	PALIGNR      $0x08, X7, X1
 	MOVOU        shaIV<>+0(SB), X3
 	MOVOU        shaIV<>+16(SB), X4
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z23, Z8
 	VPRORD       $0x13, Z23, Z9
 	VPSRLD       $0x0a, Z23, Z10
@@ -12611,29 +12611,29 @@ loop:
 	VPADDD       Z8, Z25, Z25
 	VPADDD       1408(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
+	VPADDD       Z8, Z16, Z16
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
 	MOVOU        X2, X0
 	PADDD        shaK<>+0(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
-	VPADDD       Z8, Z16, Z16
+	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z24, Z8
 	VPRORD       $0x13, Z24, Z9
 	VPSRLD       $0x0a, Z24, Z10
@@ -12645,25 +12645,25 @@ loop:
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z26, Z26
-	VPADDD       1472(R9), Z15, Z15
-	VPADDD       Z26, Z15, Z15
+	VPADDD       1472(R9), Z19, Z19
+	VPADDD       Z26, Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z25, Z8
 	VPRORD       $0x13, Z25, Z9
@@ -12676,8 +12676,8 @@ loop:
 	VPSRLD       $0x03, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       1536(R9), Z14, Z14
-	VPADDD       Z27, Z14, Z14
+	VPADDD       1536(R9), Z18, Z18
+	VPADDD       Z27, Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	MOVOU        X1, X0
 	PADDD        shaK<>+16(SB), X0
@@ -12690,17 +12690,17 @@ loop:
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z26, Z8
 	VPRORD       $0x13, Z26, Z9
@@ -12713,25 +12713,25 @@ loop:
 	VPSRLD       $0x03, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       1600(R9), Z13, Z13
-	VPADDD       Z28, Z13, Z13
+	VPADDD       1600(R9), Z17, Z17
+	VPADDD       Z28, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	MOVOU        shaConst<>+80(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
@@ -12750,8 +12750,8 @@ loop:
 	VPSRLD       $0x03, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z29, Z29
-	VPADDD       1664(R9), Z20, Z20
-	VPADDD       Z29, Z20, Z20
+	VPADDD       1664(R9), Z16, Z16
+	VPADDD       Z29, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -12759,16 +12759,16 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z28, Z8
 	VPRORD       $0x13, Z28, Z9
@@ -12783,7 +12783,7 @@ loop:
 	VPADDD       Z8, Z30, Z30
 	VPADDD       1728(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	MOVOU        shaConst<>+128(SB), X0
 	MOVOU        shaConst<>+112(SB), X6
 	SHA256RNDS2  X0, X3, X4
@@ -12796,17 +12796,17 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z29, Z8
 	VPRORD       $0x13, Z29, Z9
 	VPSRLD       $0x0a, Z29, Z10
@@ -12820,23 +12820,23 @@ loop:
 	VPADDD       Z8, Z31, Z31
 	VPADDD       1792(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
+	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
 	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z14, Z14
 	MOVOU        X2, X0
 	PADDD        shaK<>+64(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -12847,7 +12847,7 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
-	VPADDD       Z8, Z18, Z18
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z30, Z11
 	VPRORD       $0x13, Z30, Z9
 	VPSRLD       $0x0a, Z30, Z10
@@ -12862,24 +12862,24 @@ loop:
 	VMOVDQU32    Z11, -6784(R9)
 	VPADDD       1856(R9), Z17, Z17
 	VPADDD       -6784(R9), Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z31, Z11
 	VPRORD       $0x13, Z31, Z9
 	VPSRLD       $0x0a, Z31, Z10
@@ -12904,24 +12904,24 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
 	VPADDD       -6720(R9), Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, -6784(R9), Z11
 	VPRORD       $0x13, -6784(R9), Z9
 	VPSRLD       $0x0a, -6784(R9), Z10
@@ -12934,21 +12934,21 @@ loop:
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -6976(R9), Z11, Z11
 	VMOVDQU32    Z11, -6656(R9)
-	VPADDD       1984(R9), Z15, Z15
-	VPADDD       -6656(R9), Z15, Z15
+	VPADDD       1984(R9), Z19, Z19
+	VPADDD       -6656(R9), Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
+	VMOVDQA64    Z16, Z9
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
@@ -12960,9 +12960,9 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X5, X1
-	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, -6720(R9), Z11
 	VPRORD       $0x13, -6720(R9), Z9
@@ -12976,25 +12976,25 @@ loop:
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -6848(R9), Z11, Z11
 	VMOVDQU32    Z11, -6592(R9)
-	VPADDD       2048(R9), Z14, Z14
-	VPADDD       -6592(R9), Z14, Z14
+	VPADDD       2048(R9), Z18, Z18
+	VPADDD       -6592(R9), Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, -6656(R9), Z8
 	VPRORD       $0x13, -6656(R9), Z9
@@ -13017,25 +13017,25 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
 	VPADDD       Z8, Z21, Z21
-	VPADDD       2112(R9), Z13, Z13
-	VPADDD       Z21, Z13, Z13
+	VPADDD       2112(R9), Z17, Z17
+	VPADDD       Z21, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, -6592(R9), Z8
 	VPRORD       $0x13, -6592(R9), Z9
@@ -13048,8 +13048,8 @@ loop:
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       2176(R9), Z20, Z20
-	VPADDD       Z12, Z20, Z20
+	VPADDD       2176(R9), Z16, Z16
+	VPADDD       Z12, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -13057,9 +13057,9 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	MOVOU        X2, X0
@@ -13076,7 +13076,7 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z21, Z8
 	VPRORD       $0x13, Z21, Z9
@@ -13091,24 +13091,24 @@ loop:
 	VPADDD       Z8, Z22, Z22
 	VPADDD       2240(R9), Z19, Z19
 	VPADDD       Z22, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	VPRORD       $0x16, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z12, Z8
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
@@ -13132,24 +13132,24 @@ loop:
 	VPADDD       Z8, Z23, Z23
 	VPADDD       2304(R9), Z18, Z18
 	VPADDD       Z23, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z22, Z8
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
@@ -13163,18 +13163,18 @@ loop:
 	VPADDD       Z8, Z24, Z24
 	VPADDD       2368(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
+	VMOVDQA64    Z18, Z9
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
 	MOVOU        X5, X0
 	PADDD        shaK<>+160(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -13185,12 +13185,12 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X5, X1
-	VPRORD       $0x16, Z18, Z10
+	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z17, Z17
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z23, Z8
 	VPRORD       $0x13, Z23, Z9
 	VPSRLD       $0x0a, Z23, Z10
@@ -13204,24 +13204,24 @@ loop:
 	VPADDD       Z8, Z25, Z25
 	VPADDD       2432(R9), Z16, Z16
 	VPADDD       Z25, Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
-	VPRORD       $0x16, Z17, Z10
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
+	VPRORD       $0x16, Z13, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z24, Z8
 	VPRORD       $0x13, Z24, Z9
 	VPSRLD       $0x0a, Z24, Z10
@@ -13243,25 +13243,25 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
 	VPADDD       Z8, Z26, Z26
-	VPADDD       2496(R9), Z15, Z15
-	VPADDD       Z26, Z15, Z15
+	VPADDD       2496(R9), Z19, Z19
+	VPADDD       Z26, Z19, Z19
 	VPADDD       Z15, Z19, Z19
-	VPRORD       $0x06, Z20, Z8
-	VPRORD       $0x0b, Z20, Z9
-	VPRORD       $0x19, Z20, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z20, Z9
-	VPTERNLOGD   $0xca, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       Z8, Z15, Z15
-	VPRORD       $0x02, Z16, Z8
-	VPRORD       $0x0d, Z16, Z9
-	VPRORD       $0x16, Z16, Z10
+	VPRORD       $0x06, Z16, Z8
+	VPRORD       $0x0b, Z16, Z9
+	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
-	VPTERNLOGD   $0xe8, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z18, Z17, Z9
+	VPADDD       Z9, Z19, Z19
+	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
+	VPRORD       $0x02, Z20, Z8
+	VPRORD       $0x0d, Z20, Z9
+	VPRORD       $0x16, Z20, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z20, Z9
+	VPTERNLOGD   $0xe8, Z14, Z13, Z9
+	VPADDD       Z9, Z15, Z15
 	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z25, Z8
 	VPRORD       $0x13, Z25, Z9
@@ -13274,18 +13274,18 @@ loop:
 	VPSRLD       $0x03, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       2560(R9), Z14, Z14
-	VPADDD       Z27, Z14, Z14
+	VPADDD       2560(R9), Z18, Z18
+	VPADDD       Z27, Z18, Z18
 	VPADDD       Z14, Z18, Z18
 	VPRORD       $0x06, Z19, Z8
 	VPRORD       $0x0b, Z19, Z9
 	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xca, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
-	VPADDD       Z8, Z14, Z14
+	VPSUBD       Z14, Z18, Z14
 	VPRORD       $0x02, Z15, Z8
 	VPRORD       $0x0d, Z15, Z9
 	MOVOU        X2, X0
@@ -13301,8 +13301,8 @@ loop:
 	VPRORD       $0x16, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xe8, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
 	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z26, Z8
 	VPRORD       $0x13, Z26, Z9
@@ -13315,25 +13315,25 @@ loop:
 	VPSRLD       $0x03, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z28, Z28
-	VPADDD       2624(R9), Z13, Z13
-	VPADDD       Z28, Z13, Z13
+	VPADDD       2624(R9), Z17, Z17
+	VPADDD       Z28, Z17, Z17
 	VPADDD       Z13, Z17, Z17
 	VPRORD       $0x06, Z18, Z8
 	VPRORD       $0x0b, Z18, Z9
 	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xca, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
-	VPADDD       Z8, Z13, Z13
+	VPSUBD       Z13, Z17, Z13
 	VPRORD       $0x02, Z14, Z8
 	VPRORD       $0x0d, Z14, Z9
 	VPRORD       $0x16, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xe8, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
 	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z27, Z8
 	VPRORD       $0x13, Z27, Z9
@@ -13355,8 +13355,8 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	VPADDD       Z8, Z29, Z29
-	VPADDD       2688(R9), Z20, Z20
-	VPADDD       Z29, Z20, Z20
+	VPADDD       2688(R9), Z16, Z16
+	VPADDD       Z29, Z16, Z16
 	VPADDD       Z20, Z16, Z16
 	VPRORD       $0x06, Z17, Z8
 	VPRORD       $0x0b, Z17, Z9
@@ -13364,16 +13364,16 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z17, Z9
 	VPTERNLOGD   $0xca, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPADDD       Z8, Z20, Z20
+	VPSUBD       Z20, Z16, Z20
 	VPRORD       $0x02, Z13, Z8
 	VPRORD       $0x0d, Z13, Z9
 	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z13, Z9
 	VPTERNLOGD   $0xe8, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z20, Z20
 	VPADDD       Z8, Z20, Z20
 	VPRORD       $0x11, Z28, Z8
 	VPRORD       $0x13, Z28, Z9
@@ -13388,16 +13388,16 @@ loop:
 	VPADDD       Z8, Z30, Z30
 	VPADDD       2752(R9), Z19, Z19
 	VPADDD       Z30, Z19, Z19
-	VPADDD       Z19, Z15, Z15
+	VPADDD       Z15, Z19, Z19
 	VPRORD       $0x06, Z16, Z8
 	VPRORD       $0x0b, Z16, Z9
 	VPRORD       $0x19, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z16, Z9
 	VPTERNLOGD   $0xca, Z18, Z17, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z15, Z15
+	VPADDD       Z9, Z19, Z19
 	VPADDD       Z8, Z19, Z19
+	VPSUBD       Z15, Z19, Z15
 	VPRORD       $0x02, Z20, Z8
 	VPRORD       $0x0d, Z20, Z9
 	MOVOU        X5, X0
@@ -13413,8 +13413,8 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z20, Z9
 	VPTERNLOGD   $0xe8, Z14, Z13, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z9, Z15, Z15
+	VPADDD       Z8, Z15, Z15
 	VPRORD       $0x11, Z29, Z8
 	VPRORD       $0x13, Z29, Z9
 	VPSRLD       $0x0a, Z29, Z10
@@ -13428,24 +13428,24 @@ loop:
 	VPADDD       Z8, Z31, Z31
 	VPADDD       2816(R9), Z18, Z18
 	VPADDD       Z31, Z18, Z18
-	VPADDD       Z18, Z14, Z14
-	VPRORD       $0x06, Z15, Z8
-	VPRORD       $0x0b, Z15, Z9
-	VPRORD       $0x19, Z15, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z15, Z9
-	VPTERNLOGD   $0xca, Z17, Z16, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x02, Z19, Z8
-	VPRORD       $0x0d, Z19, Z9
-	VPRORD       $0x16, Z19, Z10
+	VPADDD       Z14, Z18, Z18
+	VPRORD       $0x06, Z19, Z8
+	VPRORD       $0x0b, Z19, Z9
+	VPRORD       $0x19, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z19, Z9
-	VPTERNLOGD   $0xe8, Z13, Z20, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z17, Z16, Z9
+	VPADDD       Z9, Z18, Z18
 	VPADDD       Z8, Z18, Z18
+	VPSUBD       Z14, Z18, Z14
+	VPRORD       $0x02, Z15, Z8
+	VPRORD       $0x0d, Z15, Z9
+	VPRORD       $0x16, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z15, Z9
+	VPTERNLOGD   $0xe8, Z13, Z20, Z9
+	VPADDD       Z9, Z14, Z14
+	VPADDD       Z8, Z14, Z14
 	VPRORD       $0x11, Z30, Z24
 	VPRORD       $0x13, Z30, Z9
 	VPSRLD       $0x0a, Z30, Z10
@@ -13462,24 +13462,24 @@ loop:
 	VPADDD       -6784(R9), Z24, Z24
 	VPADDD       2880(R9), Z17, Z17
 	VPADDD       Z24, Z17, Z17
-	VPADDD       Z17, Z13, Z13
-	VPRORD       $0x06, Z14, Z8
-	VPRORD       $0x0b, Z14, Z9
-	VPRORD       $0x19, Z14, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z14, Z9
-	VPTERNLOGD   $0xca, Z16, Z15, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       Z8, Z17, Z17
-	VPRORD       $0x02, Z18, Z8
-	VPRORD       $0x0d, Z18, Z9
-	VPRORD       $0x16, Z18, Z10
+	VPADDD       Z13, Z17, Z17
+	VPRORD       $0x06, Z18, Z8
+	VPRORD       $0x0b, Z18, Z9
+	VPRORD       $0x19, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z18, Z9
-	VPTERNLOGD   $0xe8, Z20, Z19, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z16, Z19, Z9
+	VPADDD       Z9, Z17, Z17
 	VPADDD       Z8, Z17, Z17
+	VPSUBD       Z13, Z17, Z13
+	VPRORD       $0x02, Z14, Z8
+	VPRORD       $0x0d, Z14, Z9
+	VPRORD       $0x16, Z14, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z14, Z9
+	VPTERNLOGD   $0xe8, Z20, Z15, Z9
+	VPADDD       Z9, Z13, Z13
+	VPADDD       Z8, Z13, Z13
 	VPRORD       $0x11, Z31, Z24
 	VPRORD       $0x13, Z31, Z9
 	VPSRLD       $0x0a, Z31, Z10
@@ -13493,37 +13493,37 @@ loop:
 	VPADDD       -6720(R9), Z24, Z24
 	VPADDD       2944(R9), Z16, Z16
 	VPADDD       Z24, Z16, Z16
-	VPADDD       Z16, Z20, Z20
-	VPRORD       $0x06, Z13, Z8
-	VPRORD       $0x0b, Z13, Z9
-	VPRORD       $0x19, Z13, Z10
+	VPADDD       Z20, Z16, Z16
+	VPRORD       $0x06, Z17, Z8
+	VPRORD       $0x0b, Z17, Z9
+	VPRORD       $0x19, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z13, Z9
-	VPTERNLOGD   $0xca, Z15, Z14, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z20, Z20
+	VMOVDQA64    Z17, Z9
+	VPTERNLOGD   $0xca, Z19, Z18, Z9
+	VPADDD       Z9, Z16, Z16
 	VPADDD       Z8, Z16, Z16
-	VPRORD       $0x02, Z17, Z8
-	VPRORD       $0x0d, Z17, Z9
+	VPSUBD       Z20, Z16, Z20
+	VPRORD       $0x02, Z13, Z8
+	VPRORD       $0x0d, Z13, Z9
 	MOVD         X4, AX
 	ADDL         $0x5be0cd19, AX
 	BSWAPL       AX
 	MOVL         AX, -1216(R9)
-	VPRORD       $0x16, Z17, Z10
+	VPRORD       $0x16, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z17, Z9
-	VPTERNLOGD   $0xe8, Z19, Z18, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       -6528(R9), Z16, Z16
-	VPADDD       -6464(R9), Z17, Z17
-	VPADDD       -6400(R9), Z18, Z18
-	VPADDD       -6336(R9), Z19, Z19
-	VPADDD       -6272(R9), Z20, Z20
-	VPADDD       -6208(R9), Z13, Z13
-	VPADDD       -6144(R9), Z14, Z14
-	VPADDD       -6080(R9), Z15, Z15
-	VPADDD       3008(R9), Z16, Z28
+	VMOVDQA64    Z13, Z9
+	VPTERNLOGD   $0xe8, Z15, Z14, Z9
+	VPADDD       Z9, Z20, Z20
+	VPADDD       Z8, Z20, Z20
+	VPADDD       -6528(R9), Z20, Z20
+	VPADDD       -6464(R9), Z13, Z13
+	VPADDD       -6400(R9), Z14, Z14
+	VPADDD       -6336(R9), Z15, Z15
+	VPADDD       -6272(R9), Z16, Z16
+	VPADDD       -6208(R9), Z17, Z17
+	VPADDD       -6144(R9), Z18, Z18
+	VPADDD       -6080(R9), Z19, Z19
+	VPADDD       3008(R9), Z20, Z28
 	VPADDD       3072(R9), Z28, Z25
 	VPADDD       3136(R9), Z28, Z28
 	VMOVDQU32    3200(R9), Z24
@@ -13533,28 +13533,28 @@ loop:
 	VMOVDQU32    3456(R9), Z29
 	VMOVDQU32    3520(R9), Z23
 	VPADDD       3584(R9), Z23, Z23
-	VPADDD       Z17, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z13, Z23, Z23
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
 	VPADDD       3648(R9), Z29, Z29
-	VPADDD       Z18, Z29, Z29
-	VPADDD       Z29, Z26, Z26
+	VPADDD       Z14, Z29, Z29
+	VPADDD       Z26, Z29, Z29
 	MOVOU        128(SI), X1
 	MOVOU        144(SI), X2
 	MOVOU        64(SI), X3
@@ -13562,99 +13562,99 @@ loop:
 	ADDL         $0x00000011, AX
 	BSWAPL       AX
 	PINSRD       $0x03, AX, X3
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       3712(R9), Z30, Z30
-	VPADDD       Z19, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
+	VPADDD       3712(R9), Z30, Z30
+	VPADDD       Z15, Z30, Z30
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       3776(R9), Z25, Z25
-	VPADDD       Z20, Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
+	VPADDD       3776(R9), Z25, Z25
+	VPADDD       Z16, Z25, Z25
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z30, Z9
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	MOVOU        X3, X0
 	PADDD        shaK<>+0(SB), X0
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
+	VPADDD       Z8, Z25, Z25
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z25, Z25
-	VPADDD       -960(R9), Z31, Z31
-	VPADDD       Z13, Z31, Z31
+	VPADDD       -960(R9), Z23, Z23
+	VPADDD       Z17, Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
-	VPADDD       -896(R9), Z26, Z26
-	VPADDD       Z14, Z26, Z26
+	VPADDD       -896(R9), Z29, Z29
+	VPADDD       Z18, Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
@@ -13666,30 +13666,30 @@ loop:
 	MOVOU        shaConst<>+16(SB), X4
 	SHA256MSG1   X4, X3
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
-	VPADDD       -832(R9), Z24, Z24
-	VPADDD       Z15, Z24, Z24
+	VPADDD       -832(R9), Z30, Z30
+	VPADDD       Z19, Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
-	VPADDD       3840(R9), Z28, Z28
+	VPADDD       3840(R9), Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -13697,19 +13697,19 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
 	VPADDD       -704(R9), Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	MOVOU        shaK<>+32(SB), X0
@@ -13721,48 +13721,48 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
 	VPADDD       -640(R9), Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       -576(R9), Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
+	VPADDD       -576(R9), Z30, Z30
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z29, Z9
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
 	MOVOU        shaConst<>+64(SB), X0
 	MOVOU        shaConst<>+48(SB), X6
 	SHA256RNDS2  X0, X2, X1
@@ -13770,52 +13770,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	PXOR         X5, X5
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z30, Z30
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
 	VPADDD       -512(R9), Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       -448(R9), Z31, Z31
-	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
+	VPADDD       -448(R9), Z23, Z23
+	VPADDD       Z31, Z23, Z23
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
-	VPADDD       -384(R9), Z26, Z26
+	VPADDD       -384(R9), Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	MOVOU        X3, X0
 	PADDD        shaK<>+64(SB), X0
@@ -13832,44 +13832,44 @@ loop:
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
-	VPADDD       3904(R9), Z24, Z24
+	VPADDD       3904(R9), Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x07, Z17, Z8
-	VPRORD       $0x12, Z17, Z9
-	VPSRLD       $0x03, Z17, Z10
+	VPRORD       $0x07, Z13, Z8
+	VPRORD       $0x12, Z13, Z9
+	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       -256(R9), Z28, Z28
-	VPADDD       Z16, Z28, Z28
+	VPADDD       Z8, Z20, Z20
+	VPADDD       -256(R9), Z25, Z25
+	VPADDD       Z20, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -13887,49 +13887,49 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x07, Z18, Z8
-	VPRORD       $0x12, Z18, Z9
-	VPSRLD       $0x03, Z18, Z10
+	VPRORD       $0x07, Z14, Z8
+	VPRORD       $0x12, Z14, Z9
+	VPSRLD       $0x03, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z17, Z17
-	VPADDD       3968(R9), Z17, Z17
+	VPADDD       Z8, Z13, Z13
+	VPADDD       3968(R9), Z13, Z13
 	VPADDD       -192(R9), Z23, Z23
-	VPADDD       Z17, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z13, Z23, Z23
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPRORD       $0x11, Z16, Z8
-	VPRORD       $0x13, Z16, Z9
-	VPSRLD       $0x0a, Z16, Z10
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
+	VPRORD       $0x11, Z20, Z8
+	VPRORD       $0x13, Z20, Z9
+	VPSRLD       $0x0a, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
-	VPRORD       $0x07, Z19, Z8
+	VPADDD       Z8, Z14, Z14
+	VPRORD       $0x07, Z15, Z8
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13940,52 +13940,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X5, X4
-	VPRORD       $0x12, Z19, Z9
-	VPSRLD       $0x03, Z19, Z10
+	VPRORD       $0x12, Z15, Z9
+	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
+	VPADDD       Z8, Z14, Z14
 	VPADDD       -128(R9), Z29, Z29
-	VPADDD       Z18, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPADDD       Z14, Z29, Z29
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x11, Z17, Z8
-	VPRORD       $0x13, Z17, Z9
-	VPSRLD       $0x0a, Z17, Z10
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
-	VPRORD       $0x07, Z20, Z8
-	VPRORD       $0x12, Z20, Z9
-	VPSRLD       $0x03, Z20, Z10
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
+	VPRORD       $0x11, Z13, Z8
+	VPRORD       $0x13, Z13, Z9
+	VPSRLD       $0x0a, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z8, Z15, Z15
+	VPRORD       $0x07, Z16, Z8
+	VPRORD       $0x12, Z16, Z9
+	VPSRLD       $0x03, Z16, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z15, Z15
 	VPADDD       -64(R9), Z30, Z30
-	VPADDD       Z19, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
+	VPADDD       Z15, Z30, Z30
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
+	VMOVDQA64    Z29, Z9
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
+	VPSUBD       Z24, Z30, Z24
 	MOVOU        X6, X0
 	PADDD        shaK<>+112(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -13996,52 +13996,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x11, Z18, Z8
-	VPRORD       $0x13, Z18, Z9
-	VPSRLD       $0x0a, Z18, Z10
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
+	VPRORD       $0x11, Z14, Z8
+	VPRORD       $0x13, Z14, Z9
+	VPSRLD       $0x0a, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
-	VPRORD       $0x07, Z13, Z8
-	VPRORD       $0x12, Z13, Z9
-	VPSRLD       $0x03, Z13, Z10
+	VPADDD       Z8, Z16, Z16
+	VPRORD       $0x07, Z17, Z8
+	VPRORD       $0x12, Z17, Z9
+	VPSRLD       $0x03, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
+	VPADDD       Z8, Z16, Z16
 	VPADDD       64(R9), Z25, Z25
-	VPADDD       Z20, Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z16, Z25, Z25
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x11, Z19, Z8
-	VPRORD       $0x13, Z19, Z9
-	VPSRLD       $0x0a, Z19, Z10
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPRORD       $0x07, Z14, Z8
-	VPRORD       $0x12, Z14, Z9
-	VPSRLD       $0x03, Z14, Z10
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
+	VPRORD       $0x11, Z15, Z8
+	VPRORD       $0x13, Z15, Z9
+	VPSRLD       $0x0a, Z15, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z17, Z17
+	VPRORD       $0x07, Z18, Z8
+	VPRORD       $0x12, Z18, Z9
+	VPSRLD       $0x03, Z18, Z10
 	MOVOU        X3, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -14053,50 +14053,50 @@ loop:
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X3, X6
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       128(R9), Z31, Z31
-	VPADDD       Z13, Z31, Z31
+	VPADDD       Z8, Z17, Z17
+	VPADDD       128(R9), Z23, Z23
+	VPADDD       Z17, Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x11, Z20, Z8
-	VPRORD       $0x13, Z20, Z9
-	VPSRLD       $0x0a, Z20, Z10
+	VPRORD       $0x11, Z16, Z8
+	VPRORD       $0x13, Z16, Z9
+	VPSRLD       $0x0a, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPRORD       $0x07, Z15, Z8
-	VPRORD       $0x12, Z15, Z9
-	VPSRLD       $0x03, Z15, Z10
+	VPADDD       Z8, Z18, Z18
+	VPRORD       $0x07, Z19, Z8
+	VPRORD       $0x12, Z19, Z9
+	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       4032(R9), Z14, Z14
-	VPADDD       256(R9), Z26, Z26
-	VPADDD       Z14, Z26, Z26
+	VPADDD       Z8, Z18, Z18
+	VPADDD       4032(R9), Z18, Z18
+	VPADDD       256(R9), Z29, Z29
+	VPADDD       Z18, Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	MOVOU        X4, X0
@@ -14112,44 +14112,44 @@ loop:
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
-	VPRORD       $0x11, Z13, Z8
-	VPRORD       $0x13, Z13, Z9
-	VPSRLD       $0x0a, Z13, Z10
+	VPRORD       $0x11, Z17, Z8
+	VPRORD       $0x13, Z17, Z9
+	VPSRLD       $0x0a, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z15, Z15
-	VPADDD       Z16, Z15, Z15
-	VPADDD       4096(R9), Z15, Z15
-	VPADDD       320(R9), Z24, Z24
-	VPADDD       Z15, Z24, Z24
+	VPADDD       Z8, Z19, Z19
+	VPADDD       Z20, Z19, Z19
+	VPADDD       4096(R9), Z19, Z19
+	VPADDD       320(R9), Z30, Z30
+	VPADDD       Z19, Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x11, Z14, Z22
-	VPRORD       $0x13, Z14, Z9
-	VPSRLD       $0x0a, Z14, Z10
+	VPRORD       $0x11, Z18, Z22
+	VPRORD       $0x13, Z18, Z9
+	VPSRLD       $0x0a, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z22
-	VPADDD       Z17, Z22, Z22
+	VPADDD       Z13, Z22, Z22
 	VPADDD       (R9), Z22, Z22
-	VPADDD       384(R9), Z28, Z28
-	VPADDD       Z22, Z28, Z28
+	VPADDD       384(R9), Z25, Z25
+	VPADDD       Z22, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -14167,51 +14167,51 @@ loop:
 	SHA256MSG1   X5, X4
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x11, Z15, Z27
-	VPRORD       $0x13, Z15, Z9
-	VPSRLD       $0x0a, Z15, Z10
+	VPRORD       $0x11, Z19, Z27
+	VPRORD       $0x13, Z19, Z9
+	VPSRLD       $0x0a, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z27
-	VPADDD       Z18, Z27, Z27
+	VPADDD       Z14, Z27, Z27
 	VPADDD       448(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
 	VPRORD       $0x11, Z22, Z12
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z12
-	VPADDD       Z19, Z12, Z12
+	VPADDD       Z15, Z12, Z12
 	VPADDD       512(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -14222,52 +14222,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	SHA256MSG1   X6, X5
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
 	VPRORD       $0x11, Z27, Z21
 	VPRORD       $0x13, Z27, Z9
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
-	VPADDD       Z20, Z21, Z21
+	VPADDD       Z16, Z21, Z21
 	VPADDD       576(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
 	VPRORD       $0x11, Z12, Z11
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z13, Z11, Z11
+	VPADDD       Z17, Z11, Z11
 	MOVOU        X3, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X2, X1
@@ -14281,49 +14281,49 @@ loop:
 	VMOVDQU32    Z11, -6016(R9)
 	VPADDD       640(R9), Z25, Z25
 	VPADDD       -6016(R9), Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
 	VPRORD       $0x11, Z21, Z11
 	VPRORD       $0x13, Z21, Z9
 	VPSRLD       $0x0a, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z14, Z11, Z11
+	VPADDD       Z18, Z11, Z11
 	VMOVDQU32    Z11, -5952(R9)
-	VPADDD       704(R9), Z31, Z31
-	VPADDD       -5952(R9), Z31, Z31
+	VPADDD       704(R9), Z23, Z23
+	VPADDD       -5952(R9), Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
 	MOVOU        X4, X0
 	PADDD        shaK<>+208(SB), X0
@@ -14338,43 +14338,43 @@ loop:
 	VPRORD       $0x13, -6016(R9), Z9
 	VPSRLD       $0x0a, -6016(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z15, Z11, Z11
+	VPADDD       Z19, Z11, Z11
 	VPADDD       4160(R9), Z11, Z11
 	VMOVDQU32    Z11, -7232(R9)
-	VPADDD       832(R9), Z26, Z26
-	VPADDD       -7232(R9), Z26, Z26
+	VPADDD       832(R9), Z29, Z29
+	VPADDD       -7232(R9), Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
 	VPRORD       $0x11, -5952(R9), Z11
 	VPRORD       $0x13, -5952(R9), Z9
 	VPSRLD       $0x0a, -5952(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z22, Z11, Z11
-	VPRORD       $0x07, Z16, Z8
-	VPRORD       $0x12, Z16, Z9
-	VPSRLD       $0x03, Z16, Z10
+	VPRORD       $0x07, Z20, Z8
+	VPRORD       $0x12, Z20, Z9
+	VPSRLD       $0x03, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
 	VPADDD       4032(R9), Z11, Z11
 	VMOVDQU32    Z11, -7104(R9)
-	VPADDD       896(R9), Z24, Z24
-	VPADDD       -7104(R9), Z24, Z24
+	VPADDD       896(R9), Z30, Z30
+	VPADDD       -7104(R9), Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
@@ -14390,31 +14390,31 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
 	VPRORD       $0x11, -7232(R9), Z8
 	VPRORD       $0x13, -7232(R9), Z9
 	VPSRLD       $0x0a, -7232(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       Z27, Z16, Z16
-	VPRORD       $0x07, Z17, Z8
-	VPRORD       $0x12, Z17, Z9
-	VPSRLD       $0x03, Z17, Z10
+	VPADDD       Z8, Z20, Z20
+	VPADDD       Z27, Z20, Z20
+	VPRORD       $0x07, Z13, Z8
+	VPRORD       $0x12, Z13, Z9
+	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       960(R9), Z28, Z28
-	VPADDD       Z16, Z28, Z28
+	VPADDD       Z8, Z20, Z20
+	VPADDD       960(R9), Z25, Z25
+	VPADDD       Z20, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -14422,16 +14422,16 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
 	VPRORD       $0x11, -7104(R9), Z8
 	VPRORD       $0x13, -7104(R9), Z9
@@ -14442,50 +14442,50 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X1, X2
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z17, Z17
-	VPADDD       Z12, Z17, Z17
-	VPRORD       $0x07, Z18, Z8
-	VPRORD       $0x12, Z18, Z9
-	VPSRLD       $0x03, Z18, Z10
+	VPADDD       Z8, Z13, Z13
+	VPADDD       Z12, Z13, Z13
+	VPRORD       $0x07, Z14, Z8
+	VPRORD       $0x12, Z14, Z9
+	VPSRLD       $0x03, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z17, Z17
+	VPADDD       Z8, Z13, Z13
 	VPADDD       1024(R9), Z23, Z23
-	VPADDD       Z17, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z13, Z23, Z23
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPRORD       $0x11, Z16, Z8
-	VPRORD       $0x13, Z16, Z9
-	VPSRLD       $0x0a, Z16, Z10
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
+	VPRORD       $0x11, Z20, Z8
+	VPRORD       $0x13, Z20, Z9
+	VPSRLD       $0x0a, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
-	VPADDD       Z21, Z18, Z18
-	VPRORD       $0x07, Z19, Z8
-	VPRORD       $0x12, Z19, Z9
-	VPSRLD       $0x03, Z19, Z10
+	VPADDD       Z8, Z14, Z14
+	VPADDD       Z21, Z14, Z14
+	VPRORD       $0x07, Z15, Z8
+	VPRORD       $0x12, Z15, Z9
+	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
+	VPADDD       Z8, Z14, Z14
 	VPADDD       1088(R9), Z29, Z29
-	VPADDD       Z18, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
+	VPADDD       Z14, Z29, Z29
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        96(SI), X7
 	PADDD        X7, X2
@@ -14498,103 +14498,103 @@ loop:
 	PALIGNR      $0x08, X7, X1
 	MOVOU        shaIV<>+0(SB), X3
 	MOVOU        shaIV<>+16(SB), X4
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x11, Z17, Z8
-	VPRORD       $0x13, Z17, Z9
-	VPSRLD       $0x0a, Z17, Z10
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       -6016(R9), Z19, Z19
-	VPRORD       $0x07, Z20, Z8
-	VPRORD       $0x12, Z20, Z9
-	VPSRLD       $0x03, Z20, Z10
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
+	VPRORD       $0x11, Z13, Z8
+	VPRORD       $0x13, Z13, Z9
+	VPSRLD       $0x0a, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z8, Z15, Z15
+	VPADDD       -6016(R9), Z15, Z15
+	VPRORD       $0x07, Z16, Z8
+	VPRORD       $0x12, Z16, Z9
+	VPSRLD       $0x03, Z16, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z15, Z15
 	VPADDD       1152(R9), Z30, Z30
-	VPADDD       Z19, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VPADDD       Z15, Z30, Z30
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x11, Z18, Z8
-	VPRORD       $0x13, Z18, Z9
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
+	VPRORD       $0x11, Z14, Z8
+	VPRORD       $0x13, Z14, Z9
 	MOVOU        X2, X0
 	PADDD        shaK<>+0(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
-	VPSRLD       $0x0a, Z18, Z10
+	VPSRLD       $0x0a, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       -5952(R9), Z20, Z20
-	VPRORD       $0x07, Z13, Z8
-	VPRORD       $0x12, Z13, Z9
-	VPSRLD       $0x03, Z13, Z10
+	VPADDD       Z8, Z16, Z16
+	VPADDD       -5952(R9), Z16, Z16
+	VPRORD       $0x07, Z17, Z8
+	VPRORD       $0x12, Z17, Z9
+	VPSRLD       $0x03, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
+	VPADDD       Z8, Z16, Z16
 	VPADDD       1216(R9), Z25, Z25
-	VPADDD       Z20, Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z16, Z25, Z25
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x11, Z19, Z8
-	VPRORD       $0x13, Z19, Z9
-	VPSRLD       $0x0a, Z19, Z10
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       -7232(R9), Z13, Z13
-	VPRORD       $0x07, Z14, Z8
-	VPRORD       $0x12, Z14, Z9
-	VPSRLD       $0x03, Z14, Z10
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
+	VPRORD       $0x11, Z15, Z8
+	VPRORD       $0x13, Z15, Z9
+	VPSRLD       $0x0a, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       1280(R9), Z31, Z31
-	VPADDD       Z13, Z31, Z31
+	VPADDD       Z8, Z17, Z17
+	VPADDD       -7232(R9), Z17, Z17
+	VPRORD       $0x07, Z18, Z8
+	VPRORD       $0x12, Z18, Z9
+	VPSRLD       $0x03, Z18, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z17, Z17
+	VPADDD       1280(R9), Z23, Z23
+	VPADDD       Z17, Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        X1, X0
 	PADDD        shaK<>+16(SB), X0
@@ -14602,100 +14602,100 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x11, Z20, Z8
-	VPRORD       $0x13, Z20, Z9
-	VPSRLD       $0x0a, Z20, Z10
+	VPRORD       $0x11, Z16, Z8
+	VPRORD       $0x13, Z16, Z9
+	VPSRLD       $0x0a, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       -7104(R9), Z14, Z14
-	VPRORD       $0x07, Z15, Z8
-	VPRORD       $0x12, Z15, Z9
-	VPSRLD       $0x03, Z15, Z10
+	VPADDD       Z8, Z18, Z18
+	VPADDD       -7104(R9), Z18, Z18
+	VPRORD       $0x07, Z19, Z8
+	VPRORD       $0x12, Z19, Z9
+	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       1344(R9), Z26, Z26
-	VPADDD       Z14, Z26, Z26
+	VPADDD       Z8, Z18, Z18
+	VPADDD       1344(R9), Z29, Z29
+	VPADDD       Z18, Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
-	VPRORD       $0x11, Z13, Z8
-	VPRORD       $0x13, Z13, Z9
+	VPRORD       $0x11, Z17, Z8
+	VPRORD       $0x13, Z17, Z9
 	MOVOU        shaConst<>+80(SB), X0
 	SHA256RNDS2  X0, X3, X4
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	MOVOU        shaConst<>+96(SB), X5
 	SHA256MSG1   X5, X1
-	VPSRLD       $0x0a, Z13, Z10
+	VPSRLD       $0x0a, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z15, Z15
-	VPADDD       Z16, Z15, Z15
+	VPADDD       Z8, Z19, Z19
+	VPADDD       Z20, Z19, Z19
 	VPRORD       $0x07, Z22, Z8
 	VPRORD       $0x12, Z22, Z9
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z15, Z15
-	VPADDD       1408(R9), Z24, Z24
-	VPADDD       Z15, Z24, Z24
+	VPADDD       Z8, Z19, Z19
+	VPADDD       1408(R9), Z30, Z30
+	VPADDD       Z19, Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x11, Z14, Z8
-	VPRORD       $0x13, Z14, Z9
-	VPSRLD       $0x0a, Z14, Z10
+	VPRORD       $0x11, Z18, Z8
+	VPRORD       $0x13, Z18, Z9
+	VPSRLD       $0x0a, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       Z17, Z22, Z22
+	VPADDD       Z13, Z22, Z22
 	VPRORD       $0x07, Z27, Z8
 	VPRORD       $0x12, Z27, Z9
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       1472(R9), Z28, Z28
-	VPADDD       Z22, Z28, Z28
+	VPADDD       1472(R9), Z25, Z25
+	VPADDD       Z22, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -14709,23 +14709,23 @@ loop:
 	SHA256RNDS2  X0, X4, X3
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x11, Z15, Z8
-	VPRORD       $0x13, Z15, Z9
-	VPSRLD       $0x0a, Z15, Z10
+	VPRORD       $0x11, Z19, Z8
+	VPRORD       $0x13, Z19, Z9
+	VPSRLD       $0x0a, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       Z18, Z27, Z27
+	VPADDD       Z14, Z27, Z27
 	VPRORD       $0x07, Z12, Z8
 	VPRORD       $0x12, Z12, Z9
 	VPSRLD       $0x03, Z12, Z10
@@ -14733,24 +14733,24 @@ loop:
 	VPADDD       Z8, Z27, Z27
 	VPADDD       1536(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
 	VPRORD       $0x11, Z22, Z8
 	VPRORD       $0x13, Z22, Z9
 	MOVOU        X2, X0
@@ -14766,7 +14766,7 @@ loop:
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       Z19, Z12, Z12
+	VPADDD       Z15, Z12, Z12
 	VPRORD       $0x07, Z21, Z8
 	VPRORD       $0x12, Z21, Z9
 	VPSRLD       $0x03, Z21, Z10
@@ -14774,30 +14774,30 @@ loop:
 	VPADDD       Z8, Z12, Z12
 	VPADDD       1600(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xe8, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z31, Z9
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
 	VPRORD       $0x11, Z27, Z8
 	VPRORD       $0x13, Z27, Z9
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       Z20, Z21, Z21
+	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x07, -6016(R9), Z8
 	VPRORD       $0x12, -6016(R9), Z9
 	VPSRLD       $0x03, -6016(R9), Z10
@@ -14805,10 +14805,10 @@ loop:
 	VPADDD       Z8, Z21, Z21
 	VPADDD       1664(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	MOVOU        X1, X0
 	PADDD        shaK<>+80(SB), X0
@@ -14820,24 +14820,24 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
 	VPRORD       $0x11, Z12, Z11
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z13, Z11, Z11
+	VPADDD       Z17, Z11, Z11
 	VPRORD       $0x07, -5952(R9), Z8
 	VPRORD       $0x12, -5952(R9), Z9
 	VPSRLD       $0x03, -5952(R9), Z10
@@ -14847,24 +14847,24 @@ loop:
 	VMOVDQU32    Z11, -5888(R9)
 	VPADDD       1728(R9), Z25, Z25
 	VPADDD       -5888(R9), Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
 	VPRORD       $0x11, Z21, Z11
 	MOVOU        X5, X0
 	PADDD        shaK<>+96(SB), X0
@@ -14879,7 +14879,7 @@ loop:
 	VPRORD       $0x13, Z21, Z9
 	VPSRLD       $0x0a, Z21, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z14, Z11, Z11
+	VPADDD       Z18, Z11, Z11
 	VPRORD       $0x07, -7232(R9), Z8
 	VPRORD       $0x12, -7232(R9), Z9
 	VPSRLD       $0x03, -7232(R9), Z10
@@ -14887,31 +14887,31 @@ loop:
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -5952(R9), Z11, Z11
 	VMOVDQU32    Z11, -5824(R9)
-	VPADDD       1792(R9), Z31, Z31
-	VPADDD       -5824(R9), Z31, Z31
+	VPADDD       1792(R9), Z23, Z23
+	VPADDD       -5824(R9), Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
 	VPRORD       $0x11, -5888(R9), Z11
 	VPRORD       $0x13, -5888(R9), Z9
 	VPSRLD       $0x0a, -5888(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
-	VPADDD       Z15, Z11, Z11
+	VPADDD       Z19, Z11, Z11
 	VPRORD       $0x07, -7104(R9), Z8
 	VPRORD       $0x12, -7104(R9), Z9
 	VPSRLD       $0x03, -7104(R9), Z10
@@ -14919,8 +14919,8 @@ loop:
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -7232(R9), Z11, Z11
 	VMOVDQU32    Z11, -6784(R9)
-	VPADDD       1856(R9), Z26, Z26
-	VPADDD       -6784(R9), Z26, Z26
+	VPADDD       1856(R9), Z29, Z29
+	VPADDD       -6784(R9), Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	MOVOU        X6, X0
@@ -14937,48 +14937,48 @@ loop:
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
 	VPRORD       $0x11, -5824(R9), Z11
 	VPRORD       $0x13, -5824(R9), Z9
 	VPSRLD       $0x0a, -5824(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z11
 	VPADDD       Z22, Z11, Z11
-	VPRORD       $0x07, Z16, Z8
-	VPRORD       $0x12, Z16, Z9
-	VPSRLD       $0x03, Z16, Z10
+	VPRORD       $0x07, Z20, Z8
+	VPRORD       $0x12, Z20, Z9
+	VPSRLD       $0x03, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z11, Z11
 	VPADDD       -7104(R9), Z11, Z11
 	VMOVDQU32    Z11, -6720(R9)
-	VPADDD       1920(R9), Z24, Z24
-	VPADDD       -6720(R9), Z24, Z24
+	VPADDD       1920(R9), Z30, Z30
+	VPADDD       -6720(R9), Z30, Z30
 	VPADDD       Z24, Z30, Z30
 	VPRORD       $0x06, Z29, Z8
 	VPRORD       $0x0b, Z29, Z9
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
 	MOVOU        X2, X0
 	PADDD        shaK<>+128(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -14989,21 +14989,21 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
 	VPRORD       $0x11, -6784(R9), Z8
 	VPRORD       $0x13, -6784(R9), Z9
 	VPSRLD       $0x0a, -6784(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       Z27, Z16, Z16
-	VPRORD       $0x07, Z17, Z8
-	VPRORD       $0x12, Z17, Z9
-	VPSRLD       $0x03, Z17, Z10
+	VPADDD       Z8, Z20, Z20
+	VPADDD       Z27, Z20, Z20
+	VPRORD       $0x07, Z13, Z8
+	VPRORD       $0x12, Z13, Z9
+	VPSRLD       $0x03, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z16, Z16
-	VPADDD       1984(R9), Z28, Z28
-	VPADDD       Z16, Z28, Z28
+	VPADDD       Z8, Z20, Z20
+	VPADDD       1984(R9), Z25, Z25
+	VPADDD       Z20, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -15011,30 +15011,30 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z24, Z9
 	VPTERNLOGD   $0xe8, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
 	VPRORD       $0x11, -6720(R9), Z8
 	VPRORD       $0x13, -6720(R9), Z9
 	VPSRLD       $0x0a, -6720(R9), Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z17, Z17
-	VPADDD       Z12, Z17, Z17
-	VPRORD       $0x07, Z18, Z8
-	VPRORD       $0x12, Z18, Z9
-	VPSRLD       $0x03, Z18, Z10
+	VPADDD       Z8, Z13, Z13
+	VPADDD       Z12, Z13, Z13
+	VPRORD       $0x07, Z14, Z8
+	VPRORD       $0x12, Z14, Z9
+	VPSRLD       $0x03, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z17, Z17
+	VPADDD       Z8, Z13, Z13
 	VPADDD       2048(R9), Z23, Z23
-	VPADDD       Z17, Z23, Z23
+	VPADDD       Z13, Z23, Z23
 	MOVOU        X1, X0
 	PADDD        shaK<>+144(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15045,52 +15045,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X1, X2
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
 	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
 	VPRORD       $0x02, Z28, Z8
 	VPRORD       $0x0d, Z28, Z9
 	VPRORD       $0x16, Z28, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z28, Z9
 	VPTERNLOGD   $0xe8, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPRORD       $0x11, Z16, Z8
-	VPRORD       $0x13, Z16, Z9
-	VPSRLD       $0x0a, Z16, Z10
+	VPADDD       Z9, Z31, Z31
+	VPADDD       Z8, Z31, Z31
+	VPRORD       $0x11, Z20, Z8
+	VPRORD       $0x13, Z20, Z9
+	VPSRLD       $0x0a, Z20, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
-	VPADDD       Z21, Z18, Z18
-	VPRORD       $0x07, Z19, Z8
-	VPRORD       $0x12, Z19, Z9
-	VPSRLD       $0x03, Z19, Z10
+	VPADDD       Z8, Z14, Z14
+	VPADDD       Z21, Z14, Z14
+	VPRORD       $0x07, Z15, Z8
+	VPRORD       $0x12, Z15, Z9
+	VPSRLD       $0x03, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z18, Z18
+	VPADDD       Z8, Z14, Z14
 	VPADDD       2112(R9), Z29, Z29
-	VPADDD       Z18, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x02, Z23, Z8
-	VPRORD       $0x0d, Z23, Z9
-	VPRORD       $0x16, Z23, Z10
+	VPADDD       Z14, Z29, Z29
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
+	VPADDD       Z8, Z29, Z29
+	VPSUBD       Z26, Z29, Z26
+	VPRORD       $0x02, Z31, Z8
+	VPRORD       $0x0d, Z31, Z9
+	VPRORD       $0x16, Z31, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z31, Z9
 	VPTERNLOGD   $0xe8, Z24, Z28, Z9
 	MOVOU        X5, X0
 	PADDD        shaK<>+160(SB), X0
@@ -15102,52 +15102,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X5, X1
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z29, Z29
-	VPRORD       $0x11, Z17, Z8
-	VPRORD       $0x13, Z17, Z9
-	VPSRLD       $0x0a, Z17, Z10
+	VPADDD       Z9, Z26, Z26
+	VPADDD       Z8, Z26, Z26
+	VPRORD       $0x11, Z13, Z8
+	VPRORD       $0x13, Z13, Z9
+	VPSRLD       $0x0a, Z13, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
-	VPADDD       -5888(R9), Z19, Z19
-	VPRORD       $0x07, Z20, Z8
-	VPRORD       $0x12, Z20, Z9
-	VPSRLD       $0x03, Z20, Z10
+	VPADDD       Z8, Z15, Z15
+	VPADDD       -5888(R9), Z15, Z15
+	VPRORD       $0x07, Z16, Z8
+	VPRORD       $0x12, Z16, Z9
+	VPSRLD       $0x03, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z19, Z19
+	VPADDD       Z8, Z15, Z15
 	VPADDD       2176(R9), Z30, Z30
-	VPADDD       Z19, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
-	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x02, Z29, Z8
-	VPRORD       $0x0d, Z29, Z9
-	VPRORD       $0x16, Z29, Z10
+	VPADDD       Z15, Z30, Z30
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xe8, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPRORD       $0x11, Z18, Z8
-	VPRORD       $0x13, Z18, Z9
-	VPSRLD       $0x0a, Z18, Z10
+	VPSUBD       Z24, Z30, Z24
+	VPRORD       $0x02, Z26, Z8
+	VPRORD       $0x0d, Z26, Z9
+	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
-	VPADDD       -5824(R9), Z20, Z20
-	VPRORD       $0x07, Z13, Z8
-	VPRORD       $0x12, Z13, Z9
-	VPSRLD       $0x03, Z13, Z10
+	VMOVDQA64    Z26, Z9
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
+	VPADDD       Z8, Z24, Z24
+	VPRORD       $0x11, Z14, Z8
+	VPRORD       $0x13, Z14, Z9
+	VPSRLD       $0x0a, Z14, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z20, Z20
+	VPADDD       Z8, Z16, Z16
+	VPADDD       -5824(R9), Z16, Z16
+	VPRORD       $0x07, Z17, Z8
+	VPRORD       $0x12, Z17, Z9
+	VPSRLD       $0x03, Z17, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z16, Z16
 	VPADDD       2240(R9), Z25, Z25
-	VPADDD       Z20, Z25, Z25
+	VPADDD       Z16, Z25, Z25
 	MOVOU        X6, X0
 	PADDD        shaK<>+176(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15158,53 +15158,53 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X6, X5
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x02, Z30, Z8
-	VPRORD       $0x0d, Z30, Z9
-	VPRORD       $0x16, Z30, Z10
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
-	VPTERNLOGD   $0xe8, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPRORD       $0x11, Z19, Z8
-	VPRORD       $0x13, Z19, Z9
-	VPSRLD       $0x0a, Z19, Z10
+	VPSUBD       Z28, Z25, Z28
+	VPRORD       $0x02, Z24, Z8
+	VPRORD       $0x0d, Z24, Z9
+	VPRORD       $0x16, Z24, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       -6784(R9), Z13, Z13
-	VPRORD       $0x07, Z14, Z8
-	VPRORD       $0x12, Z14, Z9
-	VPSRLD       $0x03, Z14, Z10
+	VMOVDQA64    Z24, Z9
+	VPTERNLOGD   $0xe8, Z31, Z26, Z9
+	VPADDD       Z9, Z28, Z28
+	VPADDD       Z8, Z28, Z28
+	VPRORD       $0x11, Z15, Z8
+	VPRORD       $0x13, Z15, Z9
+	VPSRLD       $0x0a, Z15, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z13, Z13
-	VPADDD       2304(R9), Z31, Z31
-	VPADDD       Z13, Z31, Z31
+	VPADDD       Z8, Z17, Z17
+	VPADDD       -6784(R9), Z17, Z17
+	VPRORD       $0x07, Z18, Z8
+	VPRORD       $0x12, Z18, Z9
+	VPSRLD       $0x03, Z18, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VPADDD       Z8, Z17, Z17
+	VPADDD       2304(R9), Z23, Z23
+	VPADDD       Z17, Z23, Z23
 	VPADDD       Z31, Z23, Z23
-	VPRORD       $0x06, Z28, Z8
-	VPRORD       $0x0b, Z28, Z9
-	VPRORD       $0x19, Z28, Z10
-	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z28, Z9
-	VPTERNLOGD   $0xca, Z26, Z24, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z23, Z23
-	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x02, Z25, Z8
-	VPRORD       $0x0d, Z25, Z9
-	VPRORD       $0x16, Z25, Z10
+	VPRORD       $0x06, Z25, Z8
+	VPRORD       $0x0b, Z25, Z9
+	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
-	VPTERNLOGD   $0xe8, Z29, Z30, Z9
+	VPTERNLOGD   $0xca, Z29, Z30, Z9
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
+	VPSUBD       Z31, Z23, Z31
+	VPRORD       $0x02, Z28, Z8
+	VPRORD       $0x0d, Z28, Z9
+	VPRORD       $0x16, Z28, Z10
+	VPTERNLOGD   $0x96, Z10, Z9, Z8
+	VMOVDQA64    Z28, Z9
+	VPTERNLOGD   $0xe8, Z26, Z24, Z9
 	MOVOU        X2, X0
 	PADDD        shaK<>+192(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15215,52 +15215,52 @@ loop:
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
 	SHA256MSG1   X2, X6
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z31, Z31
 	VPADDD       Z8, Z31, Z31
-	VPRORD       $0x11, Z20, Z8
-	VPRORD       $0x13, Z20, Z9
-	VPSRLD       $0x0a, Z20, Z10
+	VPRORD       $0x11, Z16, Z8
+	VPRORD       $0x13, Z16, Z9
+	VPSRLD       $0x0a, Z16, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       -6720(R9), Z14, Z14
-	VPRORD       $0x07, Z15, Z8
-	VPRORD       $0x12, Z15, Z9
-	VPSRLD       $0x03, Z15, Z10
+	VPADDD       Z8, Z18, Z18
+	VPADDD       -6720(R9), Z18, Z18
+	VPRORD       $0x07, Z19, Z8
+	VPRORD       $0x12, Z19, Z9
+	VPSRLD       $0x03, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z14, Z14
-	VPADDD       2368(R9), Z26, Z26
-	VPADDD       Z14, Z26, Z26
+	VPADDD       Z8, Z18, Z18
+	VPADDD       2368(R9), Z29, Z29
+	VPADDD       Z18, Z29, Z29
 	VPADDD       Z26, Z29, Z29
 	VPRORD       $0x06, Z23, Z8
 	VPRORD       $0x0b, Z23, Z9
 	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z23, Z9
-	VPTERNLOGD   $0xca, Z24, Z28, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z30, Z25, Z9
+	VPADDD       Z9, Z29, Z29
 	VPADDD       Z8, Z29, Z29
-	VPADDD       Z8, Z26, Z26
+	VPSUBD       Z26, Z29, Z26
 	VPRORD       $0x02, Z31, Z8
 	VPRORD       $0x0d, Z31, Z9
 	VPRORD       $0x16, Z31, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z31, Z9
-	VPTERNLOGD   $0xe8, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z24, Z28, Z9
+	VPADDD       Z9, Z26, Z26
 	VPADDD       Z8, Z26, Z26
-	VPRORD       $0x11, Z13, Z8
-	VPRORD       $0x13, Z13, Z9
-	VPSRLD       $0x0a, Z13, Z10
+	VPRORD       $0x11, Z17, Z8
+	VPRORD       $0x13, Z17, Z9
+	VPSRLD       $0x0a, Z17, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z15, Z15
-	VPADDD       Z16, Z15, Z15
+	VPADDD       Z8, Z19, Z19
+	VPADDD       Z20, Z19, Z19
 	VPRORD       $0x07, Z22, Z8
 	VPRORD       $0x12, Z22, Z9
 	VPSRLD       $0x03, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VPADDD       Z8, Z15, Z15
-	VPADDD       2432(R9), Z24, Z24
-	VPADDD       Z15, Z24, Z24
+	VPADDD       Z8, Z19, Z19
+	VPADDD       2432(R9), Z30, Z30
+	VPADDD       Z19, Z30, Z30
 	MOVOU        X1, X0
 	PADDD        shaK<>+208(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15276,31 +15276,31 @@ loop:
 	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z29, Z9
-	VPTERNLOGD   $0xca, Z28, Z23, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
 	VPADDD       Z8, Z30, Z30
-	VPADDD       Z8, Z24, Z24
+	VPSUBD       Z24, Z30, Z24
 	VPRORD       $0x02, Z26, Z8
 	VPRORD       $0x0d, Z26, Z9
 	VPRORD       $0x16, Z26, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xe8, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
+	VPTERNLOGD   $0xe8, Z28, Z31, Z9
+	VPADDD       Z9, Z24, Z24
 	VPADDD       Z8, Z24, Z24
-	VPRORD       $0x11, Z14, Z8
-	VPRORD       $0x13, Z14, Z9
-	VPSRLD       $0x0a, Z14, Z10
+	VPRORD       $0x11, Z18, Z8
+	VPRORD       $0x13, Z18, Z9
+	VPSRLD       $0x0a, Z18, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       Z17, Z22, Z22
+	VPADDD       Z13, Z22, Z22
 	VPRORD       $0x07, Z27, Z8
 	VPRORD       $0x12, Z27, Z9
 	VPSRLD       $0x03, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z22, Z22
-	VPADDD       2496(R9), Z28, Z28
-	VPADDD       Z22, Z28, Z28
+	VPADDD       2496(R9), Z25, Z25
+	VPADDD       Z22, Z25, Z25
 	VPADDD       Z28, Z25, Z25
 	VPRORD       $0x06, Z30, Z8
 	VPRORD       $0x0b, Z30, Z9
@@ -15308,9 +15308,9 @@ loop:
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z30, Z9
 	VPTERNLOGD   $0xca, Z23, Z29, Z9
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z25, Z25
 	VPADDD       Z8, Z25, Z25
-	VPADDD       Z8, Z28, Z28
+	VPSUBD       Z28, Z25, Z28
 	VPRORD       $0x02, Z24, Z8
 	VPRORD       $0x0d, Z24, Z9
 	VPRORD       $0x16, Z24, Z10
@@ -15326,14 +15326,14 @@ loop:
 	SHA256MSG2   X5, X6
 	PSHUFD       $0x0e, X0, X0
 	SHA256RNDS2  X0, X4, X3
-	VPADDD       Z9, Z8, Z8
+	VPADDD       Z9, Z28, Z28
 	VPADDD       Z8, Z28, Z28
-	VPRORD       $0x11, Z15, Z8
-	VPRORD       $0x13, Z15, Z9
-	VPSRLD       $0x0a, Z15, Z10
+	VPRORD       $0x11, Z19, Z8
+	VPRORD       $0x13, Z19, Z9
+	VPSRLD       $0x0a, Z19, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z27, Z27
-	VPADDD       Z18, Z27, Z27
+	VPADDD       Z14, Z27, Z27
 	VPRORD       $0x07, Z12, Z8
 	VPRORD       $0x12, Z12, Z9
 	VPSRLD       $0x03, Z12, Z10
@@ -15341,21 +15341,21 @@ loop:
 	VPADDD       Z8, Z27, Z27
 	VPADDD       2560(R9), Z23, Z23
 	VPADDD       Z27, Z23, Z23
-	VPADDD       Z23, Z31, Z31
+	VPADDD       Z31, Z23, Z23
 	VPRORD       $0x06, Z25, Z8
 	VPRORD       $0x0b, Z25, Z9
 	VPRORD       $0x19, Z25, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VMOVDQA64    Z25, Z9
 	VPTERNLOGD   $0xca, Z29, Z30, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z31, Z31
+	VPADDD       Z9, Z23, Z23
+	VPADDD       Z8, Z23, Z23
 	VPRORD       $0x11, Z22, Z8
 	VPRORD       $0x13, Z22, Z9
 	VPSRLD       $0x0a, Z22, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z12, Z12
-	VPADDD       Z19, Z12, Z12
+	VPADDD       Z15, Z12, Z12
 	VPRORD       $0x07, Z21, Z8
 	VPRORD       $0x12, Z21, Z9
 	VPSRLD       $0x03, Z21, Z10
@@ -15363,15 +15363,15 @@ loop:
 	VPADDD       Z8, Z12, Z12
 	VPADDD       2624(R9), Z29, Z29
 	VPADDD       Z12, Z29, Z29
-	VPADDD       Z29, Z26, Z26
-	VPRORD       $0x06, Z31, Z8
-	VPRORD       $0x0b, Z31, Z9
-	VPRORD       $0x19, Z31, Z10
+	VPADDD       Z26, Z29, Z29
+	VPRORD       $0x06, Z23, Z8
+	VPRORD       $0x0b, Z23, Z9
+	VPRORD       $0x19, Z23, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z31, Z9
+	VMOVDQA64    Z23, Z9
 	VPTERNLOGD   $0xca, Z30, Z25, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z26, Z26
+	VPADDD       Z9, Z29, Z29
+	VPADDD       Z8, Z29, Z29
 	MOVOU        X6, X0
 	PADDD        shaK<>+240(SB), X0
 	SHA256RNDS2  X0, X3, X4
@@ -15380,7 +15380,7 @@ loop:
 	VPSRLD       $0x0a, Z27, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
 	VPADDD       Z8, Z21, Z21
-	VPADDD       Z20, Z21, Z21
+	VPADDD       Z16, Z21, Z21
 	VPRORD       $0x07, -5888(R9), Z8
 	VPRORD       $0x12, -5888(R9), Z9
 	VPSRLD       $0x03, -5888(R9), Z10
@@ -15388,20 +15388,20 @@ loop:
 	VPADDD       Z8, Z21, Z21
 	VPADDD       2688(R9), Z30, Z30
 	VPADDD       Z21, Z30, Z30
-	VPADDD       Z30, Z24, Z24
-	VPRORD       $0x06, Z26, Z8
-	VPRORD       $0x0b, Z26, Z9
-	VPRORD       $0x19, Z26, Z10
+	VPADDD       Z24, Z30, Z30
+	VPRORD       $0x06, Z29, Z8
+	VPRORD       $0x0b, Z29, Z9
+	VPRORD       $0x19, Z29, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z26, Z9
-	VPTERNLOGD   $0xca, Z25, Z31, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z24, Z24
+	VMOVDQA64    Z29, Z9
+	VPTERNLOGD   $0xca, Z25, Z23, Z9
+	VPADDD       Z9, Z30, Z30
+	VPADDD       Z8, Z30, Z30
 	VPRORD       $0x11, Z12, Z21
 	VPRORD       $0x13, Z12, Z9
 	VPSRLD       $0x0a, Z12, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z21
-	VPADDD       Z13, Z21, Z21
+	VPADDD       Z17, Z21, Z21
 	VPRORD       $0x07, -5824(R9), Z8
 	VPRORD       $0x12, -5824(R9), Z9
 	VPSRLD       $0x03, -5824(R9), Z10
@@ -15410,16 +15410,16 @@ loop:
 	VPADDD       -5888(R9), Z21, Z21
 	VPADDD       2752(R9), Z25, Z25
 	VPADDD       Z21, Z25, Z25
-	VPADDD       Z25, Z28, Z28
-	VPRORD       $0x06, Z24, Z8
-	VPRORD       $0x0b, Z24, Z9
-	VPRORD       $0x19, Z24, Z10
+	VPADDD       Z28, Z25, Z25
+	VPRORD       $0x06, Z30, Z8
+	VPRORD       $0x0b, Z30, Z9
+	VPRORD       $0x19, Z30, Z10
 	VPTERNLOGD   $0x96, Z10, Z9, Z8
-	VMOVDQA64    Z24, Z9
-	VPTERNLOGD   $0xca, Z31, Z26, Z9
-	VPADDD       Z9, Z8, Z8
-	VPADDD       Z8, Z28, Z28
-	VPADDD       4224(R9), Z28, Z8
+	VMOVDQA64    Z30, Z9
+	VPTERNLOGD   $0xca, Z23, Z29, Z9
+	VPADDD       Z9, Z25, Z25
+	VPADDD       Z8, Z25, Z25
+	VPADDD       4224(R9), Z25, Z8
 	VPSHUFB      -1088(R9), Z8, Z8
 	VPCMPUD      $0x02, -5760(R9), Z8, K1
 	MOVD         X4, AX

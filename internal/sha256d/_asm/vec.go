@@ -258,26 +258,30 @@ func (g *vgen) maj(a, b, c, dst VecPhysical) {
 
 // round emits SHA-256 round t. kw adds K[t]+W[t] into the given register.
 // With full unset only the e chain is computed (the last rounds of hash 2).
-// The additions are associated to keep the dependency chains short: h+K+W
-// and d+h+K+W do not depend on the previous round, so e' = (d+h+K+W) +
-// (Σ1(e)+Ch(e,f,g)) and a' = (h+K+W) + (Σ1+Ch) + (Σ0(a)+Maj(a,b,c)).
+// The additions are associated to keep the dependency chains 3 operations
+// deep per round (Σ is 2: rotates, then one ternary logic), with no more
+// additions than the textbook order: e' = ((h+K+W + d) + Ch) + Σ1(e) is
+// built in h's register, leaving d as it was, and a' = T1 + T2 =
+// ((e' - d) + Maj) + Σ0(a) in d's. The e chain is e → Ch → +, Σ1 → +; a'
+// follows e' by 3 and a by 3. (The former order, Σ1+Ch first, then into d
+// and h, was 4 deep.)
 func (g *vgen) round(kw func(h VecPhysical), full bool) {
 	a, b, c, d, e, f, gg, h := g.st[0], g.st[1], g.st[2], g.st[3], g.st[4], g.st[5], g.st[6], g.st[7]
 	t0, t1 := g.t[0], g.t[1]
 	kw(h)
-	g.addv(h, d)
-	g.sigma(e, 6, 11, 25, false, t0)
+	g.addv(d, h)
+	g.sigma(e, 6, 11, 25, false, t0) // uses t[1] and t[2]: before Ch
 	g.ch(e, f, gg, t1)
-	g.addv(t1, t0)
-	g.addv(t0, d) // e'
+	g.addv(t1, h)
+	g.addv(t0, h) // e'
 	if full {
-		g.addv(t0, h) // T1
+		g.add(func() { VPSUBD(d, h, d) }) // T1 = e' - d
 		g.sigma(a, 2, 13, 22, false, t0)
 		g.maj(a, b, c, t1)
-		g.addv(t1, t0)
-		g.addv(t0, h) // a'
+		g.addv(t1, d)
+		g.addv(t0, d) // a'
 	}
-	g.st = [8]VecPhysical{h, a, b, c, d, e, f, gg}
+	g.st = [8]VecPhysical{d, a, b, c, h, e, f, gg}
 }
 
 // kwAdder returns the kw function for round t of a hash whose words are g.w.
