@@ -165,6 +165,7 @@ func (c *core) launch(now time.Time, f *framework, a *agentState, role string, t
 	t := &task{info: stored, fw: f.id, agent: a.id, role: role, res: res, state: mesos.TaskStaging}
 	f.tasks[ti.TaskID.Value] = t
 	a.tasks[f.id+"/"+ti.TaskID.Value] = t
+	a.changed()
 	c.op(agentOp{kind: opLaunch, agent: a.id, fw: f.info, fwID: mesos.FrameworkID{Value: f.id}, task: ti})
 }
 

@@ -130,6 +130,23 @@ type agentState struct {
 	total       resources
 	tasks       map[string]*task // key fw + "/" + task id
 	offers      map[string]*offer
+	// avail caches available(a) while availOK: every batch allocation
+	// asks for every agent's, and computing it anew (maps subtracted per
+	// task and offer) was most of a round over 10,000 agents. Whatever
+	// changes the agent's tasks, their recovery or its offers calls
+	// changed.
+	avail   resources
+	availOK bool
+}
+
+// changed drops the agent's cached available resources.
+func (a *agentState) changed() { a.availOK = false }
+
+// agentChanged is changed for the agent with id, if it is registered.
+func (c *core) agentChanged(id string) {
+	if a := c.agents[id]; a != nil {
+		a.changed()
+	}
 }
 
 type offer struct {
@@ -170,6 +187,9 @@ type core struct {
 	agentOrder []*agentState
 	offers     map[string]*offer
 	filters    map[filterKey][]refusal
+	// filtersUntil is when the earliest refusal in filters ends (or
+	// earlier): expireFilters has nothing to do before.
+	filtersUntil time.Time
 
 	// Limits on registered frameworks (0: none): in all, and per
 	// subscriber address.
@@ -459,20 +479,41 @@ func (c *core) tick(now time.Time) {
 			c.removeFramework(now, f)
 		}
 	}
-	for k, rs := range c.filters {
-		rs = slices.DeleteFunc(rs, func(r refusal) bool { return !now.Before(r.until) })
-		if len(rs) == 0 {
-			delete(c.filters, k)
-		} else {
-			c.filters[k] = rs
-		}
-	}
+	c.expireFilters(now)
 	if !now.Before(c.nextAlloc) {
 		c.allocate(now)
 		for !now.Before(c.nextAlloc) {
 			c.nextAlloc = c.nextAlloc.Add(c.allocInt)
 		}
 	}
+}
+
+// expireFilters forgets the refusals that ended by now. It walks the
+// filters only once the earliest of them has ended: a walk (and a map
+// write) per filter every tick was O(agents) ten times a second with
+// every agent declined for an hour.
+func (c *core) expireFilters(now time.Time) {
+	if len(c.filters) == 0 || now.Before(c.filtersUntil) {
+		return
+	}
+	next := time.Time{}
+	for k, rs := range c.filters {
+		n := len(rs)
+		rs = slices.DeleteFunc(rs, func(r refusal) bool { return !now.Before(r.until) })
+		switch {
+		case len(rs) == 0:
+			delete(c.filters, k)
+			continue
+		case len(rs) != n:
+			c.filters[k] = rs
+		}
+		for _, r := range rs {
+			if next.IsZero() || r.until.Before(next) {
+				next = r.until
+			}
+		}
+	}
+	c.filtersUntil = next
 }
 
 // nextDeadline returns when tick must run next.
@@ -588,6 +629,7 @@ func (c *core) markUnreachable(now time.Time, id string) {
 			st.UnreachableTime = &mesos.TimeInfo{Nanoseconds: now.UnixNano()}
 		}
 		t.beforePartition, t.state, t.updateState, t.status, t.recovered = t.state, state, "", &st, true
+		a.changed()
 		c.emitFw(f, mesos.Event{Type: mesos.EventUpdate, Update: &mesos.EventUpdateBody{Status: st}})
 	}
 }
@@ -607,6 +649,7 @@ func (c *core) reregisterAgent(now time.Time, id string) {
 			continue
 		}
 		t.state, t.beforePartition, t.recovered = t.beforePartition, "", false
+		a.changed()
 		st := *t.status
 		st.State, st.Reason, st.Message, st.UnreachableTime = t.state, "", "", nil
 		t.status = &st
@@ -638,6 +681,7 @@ func (c *core) statusUpdate(now time.Time, fwID string, st mesos.TaskStatus, lat
 		t.status = &s
 		if (latest.IsTerminal() || latest == mesos.TaskUnreachable) && !t.recovered {
 			t.recovered = true
+			c.agentChanged(t.agent)
 		}
 	}
 	c.emitFw(f, mesos.Event{Type: mesos.EventUpdate, Update: &mesos.EventUpdateBody{Status: st}})
@@ -649,6 +693,7 @@ func (c *core) removeTask(t *task) {
 	t.recovered = true
 	if a := c.agents[t.agent]; a != nil {
 		delete(a.tasks, t.fw+"/"+t.info.TaskID.Value)
+		a.changed()
 	}
 	f := c.frameworks[t.fw]
 	if f == nil {
@@ -772,7 +817,11 @@ func (c *core) refuse(now time.Time, o *offer, res resources, fl *mesos.Filters)
 	}
 	d = max(d, c.allocInt)
 	k := filterKey{fw: o.fw, role: o.role, agent: o.agent}
-	c.filters[k] = append(c.filters[k], refusal{res: res, until: now.Add(d)})
+	until := now.Add(d)
+	c.filters[k] = append(c.filters[k], refusal{res: res, until: until})
+	if until.Before(c.filtersUntil) {
+		c.filtersUntil = until // (a zero filtersUntil has the next tick walk the filters)
+	}
 }
 
 // dropOffer removes an offer; its resources become available again.
@@ -780,6 +829,7 @@ func (c *core) dropOffer(o *offer) {
 	delete(c.offers, o.id)
 	if a := c.agents[o.agent]; a != nil {
 		delete(a.offers, o.id)
+		a.changed()
 	}
 	if f := c.frameworks[o.fw]; f != nil {
 		delete(f.offers, o.id)
@@ -951,6 +1001,7 @@ func (c *core) allocateOn(now time.Time, agents []*agentState) {
 				c.nextOffer++
 				c.offers[o.id] = o
 				a.offers[o.id] = o
+				a.changed()
 				f.offers[o.id] = o
 				share[f] += avail.scalar(mesos.ResCPUs)
 				byFw[f.id] = append(byFw[f.id], c.offerMessage(f, a, o))
@@ -1020,6 +1071,14 @@ func (c *core) filtered(now time.Time, k filterKey, avail resources) bool {
 
 // available returns an agent's resources neither used by tasks nor offered.
 func (c *core) available(a *agentState) resources {
+	if !a.availOK {
+		a.avail, a.availOK = a.computeAvailable(), true
+	}
+	return a.avail
+}
+
+// computeAvailable is available without the cache.
+func (a *agentState) computeAvailable() resources {
 	avail := a.total
 	for _, t := range a.tasks {
 		if !t.recovered {

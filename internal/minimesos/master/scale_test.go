@@ -7,6 +7,7 @@ package master
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -151,5 +152,60 @@ func TestOffersSplitIntoEvents(t *testing.T) {
 	t.Logf("OFFERS events of %v bytes", sizes)
 	if len(sizes) != 3 || offers != n {
 		t.Errorf("%d offers in %d OFFERS events (%v bytes), want %d in 3", offers, len(sizes), sizes, n)
+	}
+}
+
+// BenchmarkTickDeclined: a tick with every agent declined for an hour
+// walks no filter (ns/op flat in the agents; the walk and a map write per
+// filter were 0.4 s of CPU in the 10,000-agent fleet run).
+func BenchmarkTickDeclined(b *testing.B) {
+	forSizes(b, false, func(b *testing.B, n int) {
+		c, f, now := scaleCore(b, n, true)
+		ids := make([]mesos.OfferID, 0, n)
+		for id := range f.offers {
+			ids = append(ids, mesos.OfferID{Value: id})
+		}
+		call := mesos.Call{Type: mesos.CallDecline, FrameworkID: &mesos.FrameworkID{Value: f.id},
+			Decline: &mesos.CallDeclineBody{OfferIDs: ids, Filters: secs(3600)}}
+		c.call(now, &call, f.streamID, true)
+		f.suppressed["*"] = true // the allocation's own cost is BenchmarkAllocateSuppressed's
+		b.ResetTimer()
+		for i := range b.N {
+			c.tick(now.Add(time.Duration(i) * time.Millisecond))
+		}
+		if len(c.filters) != n {
+			b.Fatalf("%d filters for %d declined agents", len(c.filters), n)
+		}
+	})
+}
+
+// TestFiltersExpire: a refusal is forgotten once it ends, the earliest
+// first, and a later one stays until its own end.
+func TestFiltersExpire(t *testing.T) {
+	h := newCoreHarness(t)
+	a1 := h.c.addAgent(h.now, "h1", h.res("cpus:2;mem:1024"))
+	a2 := h.c.addAgent(h.now, "h2", h.res("cpus:2;mem:1024"))
+	f, os := h.subscribe(fwInfo("fw"))
+	decline := func(agent string, s float64) {
+		h.call(f, mesos.Call{Type: mesos.CallDecline, FrameworkID: &mesos.FrameworkID{Value: f.id},
+			Decline: &mesos.CallDeclineBody{OfferIDs: []mesos.OfferID{onAgent(os, agent).ID}, Filters: secs(s)}})
+	}
+	decline(a2, 10)
+	decline(a1, 3)
+	h.call(f, mesos.Call{Type: mesos.CallSuppress, FrameworkID: &mesos.FrameworkID{Value: f.id}})
+	for _, step := range []struct {
+		after time.Duration
+		want  []string
+	}{{2 * time.Second, []string{a1, a2}}, {2 * time.Second, []string{a2}}, {7 * time.Second, nil}} {
+		h.advance(step.after)
+		var got []string
+		for _, a := range []string{a1, a2} {
+			if len(h.c.filters[filterKey{fw: f.id, role: "*", agent: a}]) > 0 {
+				got = append(got, a)
+			}
+		}
+		if !slices.Equal(got, step.want) || len(h.c.filters) != len(step.want) {
+			t.Fatalf("after %v more: filters on %v (%d keys), want %v", step.after, got, len(h.c.filters), step.want)
+		}
 	}
 }

@@ -353,7 +353,19 @@ func (r *scriptRunner) exec(cmd string) []string {
 	default:
 		r.t.Fatalf("unknown command %q", verb)
 	}
+	r.checkAvailable()
 	return append(head, r.render(r.c.take())...)
+}
+
+// checkAvailable fails when an agent's cached available resources differ
+// from what its tasks and offers leave.
+func (r *scriptRunner) checkAvailable() {
+	r.t.Helper()
+	for _, a := range r.c.agentOrder {
+		if fresh := a.computeAvailable(); a.availOK && !(a.avail.contains(fresh) && fresh.contains(a.avail)) {
+			r.t.Fatalf("agent %s: cached available %s, computed %s", a.id, a.avail, a.computeAvailable())
+		}
+	}
 }
 
 func (r *scriptRunner) resOf(s string) resources {
