@@ -24,6 +24,11 @@ func kernelHybrid(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
+// widthProbe512 and widthProbe256 run n iterations of 16 independent
+// 512-bit (AVX-512F) or 256-bit (AVX2) additions; BenchmarkVectorWidth only.
+func widthProbe512(n int)
+func widthProbe256(n int)
+
 // hasSHANI reports the SHA extensions (CPUID.(EAX=7,ECX=0):EBX bit 29),
 // which golang.org/x/sys/cpu does not expose on x86.
 var hasSHANI = func() bool {

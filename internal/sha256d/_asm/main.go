@@ -11,6 +11,7 @@ package main
 
 import (
 	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/reg"
 )
 
 //go:generate go run . -out ../scan_amd64.s
@@ -23,5 +24,7 @@ func main() {
 	genVector(avx2)
 	genVector(avx512)
 	genHybrid(2)
+	genWidthProbe("widthProbe512", []VecPhysical{Z0, Z1, Z2, Z3, Z4, Z5, Z6, Z7, Z8, Z9, Z10, Z11, Z12, Z13, Z14, Z15, Z16})
+	genWidthProbe("widthProbe256", []VecPhysical{Y0, Y1, Y2, Y3, Y4, Y5, Y6, Y7, Y8, Y9, Y10, Y11, Y12, Y13, Y14, Y15})
 	Generate()
 }

@@ -117,3 +117,24 @@ func epilogues(vzero bool) {
 	Store(rTmp2.As8(), ReturnIndex(1))
 	RET()
 }
+
+// genWidthProbe emits name(n int): n iterations of 16 independent VPADDD on
+// regs[1:] (regs[0] is the addend), for BenchmarkVectorWidth: how many
+// 512-bit against 256-bit integer additions the core retires per cycle,
+// which tells a full-width AVX-512 core (Zen 5 server) from one that splits
+// 512-bit operations in two (Zen 4); the kernels' rates differ by about 2x
+// between the two.
+func genWidthProbe(name string, regs []VecPhysical) {
+	TEXT(name, NOSPLIT, "func(n int)")
+	Doc(name + " runs n iterations of 16 independent vector additions.")
+	Load(Param("n"), RCX)
+	loopHead("probe")
+	for i := range 16 {
+		r := regs[1+i%(len(regs)-1)]
+		VPADDD(regs[0], r, r)
+	}
+	DECQ(RCX)
+	JNZ(LabelRef("probe"))
+	VZEROUPPER()
+	RET()
+}
