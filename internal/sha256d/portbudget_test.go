@@ -336,6 +336,28 @@ func operands(in asmInst, info opInfo) (srcs []string, dst string) {
 	return srcs, dst
 }
 
+// splitVecPipe is the vector-pipe bound of loop on a core that executes a
+// 512-bit operation as two 256-bit halves (Zen 4; BenchmarkVectorWidth
+// tells which kind of core a measurement ran on): every vector, shift or
+// SHA instruction with a Z register takes two of the 4 pipe slots.
+func splitVecPipe(loop []asmInst) float64 {
+	slots := 0
+	for _, in := range loop {
+		cls, _ := classOf(in, zen5[in.op])
+		if cls != pVec && cls != pShift && cls != pSHA {
+			continue
+		}
+		slots++
+		for _, a := range in.args {
+			if len(a) > 1 && a[0] == 'Z' && a[1] >= '0' && a[1] <= '9' {
+				slots++
+				break
+			}
+		}
+	}
+	return float64(slots) / 4
+}
+
 // dependencyChain is the longest chain of results through one iteration
 // when every operand from before the loop is ready at cycle 0.
 func dependencyChain(loop []asmInst) int {
@@ -374,8 +396,8 @@ func TestPortBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%-7s %6s %6s %6s %6s %6s %6s %6s %6s | %7s %7s %7s %7s %7s %7s | %7s", "kernel", "instr",
-		"vec", "shift", "sha", "load", "store", "scalar", "moves", "vecpipe", "shpipe", "shaunit", "ldst", "chain", "sim", "MH/GHz")
+	t.Logf("%-7s %6s %6s %6s %6s %6s %6s %6s %6s | %7s %7s %7s %7s %7s %7s | %7s | %8s", "kernel", "instr",
+		"vec", "shift", "sha", "load", "store", "scalar", "moves", "vecpipe", "shpipe", "shaunit", "ldst", "chain", "sim", "MH/GHz", "split512")
 	for _, k := range amd64Kernels {
 		loop, err := kernelLoop(string(src), k.fn)
 		if err != nil {
@@ -394,11 +416,11 @@ func TestPortBudget(t *testing.T) {
 		if (c[pSHA] > 0) != k.sha || perIter <= 0 || chain <= 0 {
 			t.Errorf("%s: implausible loop: %v, sim %d, chain %d", k.name, c, perIter, chain)
 		}
-		t.Logf("%-7s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %7.2f", k.name,
+		t.Logf("%-7s %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f %6.1f | %7.1f %7.1f %7.1f %7.1f %7.1f %7.1f | %7.2f | %8.1f", k.name,
 			per(len(loop)), per(c[pVec]), per(c[pShift]), per(c[pSHA]), per(c[pLoad]), per(c[pStore]), per(c[pScalar]), per(c[pMove]),
-			vecPipe, shPipe, per(busy), ldst, per(chain), per(perIter), 1000/per(perIter))
+			vecPipe, shPipe, per(busy), ldst, per(chain), per(perIter), 1000/per(perIter), splitVecPipe(loop)/n)
 	}
-	t.Logf("classes: %v; bounds in cycles per nonce; MH/GHz = 1000 / sim", pipeNames)
+	t.Logf("classes: %v; bounds in cycles per nonce; MH/GHz = 1000 / sim; split512: the vector-pipe bound where a 512-bit operation takes 2 slots (Zen 4)", pipeNames)
 }
 
 // BenchmarkCoreClock measures the core clock as this thread sees it: a
