@@ -12,16 +12,21 @@
 //
 // A Server is built by New and driven by Run(ctx), which owns every
 // goroutine: an accept loop, a broadcast loop (one pre-encoded notify per
-// job, queued on every session without waiting), a ticker (vardiff for
-// idle sessions, persistence flushes), an outcome reader (the job
-// source's block stream, told to the finder's sessions), and per
-// connection one reader (it decodes and answers requests, calling
-// Submit synchronously, which never waits for the node) and, only while
-// lines are queued, one writer (it drains a bounded send queue in
-// batched writes and ends when it is empty): an idle session is a reader
-// blocked on a 256-byte array, with no writer and no buffers. A client
-// whose queue fills is dropped and counted, never waited on (STYLE R7);
-// the reader stops reading while half the queue is taken, so a client that
+// job, written to every session by up to GOMAXPROCS workers without
+// waiting for any), a ticker (vardiff for idle sessions, persistence
+// flushes), an outcome reader (the job source's block stream, told to
+// the finder's sessions), and per connection, only
+// while it has work, one reader (started when input arrives, via
+// netpoll's readiness: it decodes and answers the lines that came,
+// calling Submit synchronously, which never waits for the node, then
+// returns) and one writer (started when the socket does not take a line
+// at once: it drains a bounded send queue in batched, blocking writes
+// with a timeout and ends when it is empty). Lines are otherwise written
+// at once without blocking by whoever sends them. An idle session thus
+// holds no goroutine and no buffers: its state, a Reader and a timer
+// (handshake, then idle deadline). A client whose queue fills is dropped
+// and counted, never waited on (STYLE R7); the reader stops reading while
+// half the queue is taken (the writer resumes it), so a client that
 // pipelines requests and reads its answers is slowed, not dropped.
 //
 // # Hostile clients

@@ -2,7 +2,6 @@ package pool
 
 import (
 	"bufio"
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -44,14 +43,7 @@ func TestExtranonce2SizeChange(t *testing.T) {
 			}
 			server, client := net.Pipe()
 			defer client.Close()
-			ctx, cancel := context.WithCancelCause(context.Background())
-			defer cancel(nil)
-			c := newConn(s, server, ctx, cancel)
-			s.mu.Lock()
-			s.conns[c] = struct{}{}
-			s.mu.Unlock()
-			done := make(chan struct{})
-			go func() { c.serve(ctx); close(done) }()
+			done := serveConn(s, server)
 			r := bufio.NewReader(client)
 			client.SetDeadline(time.Now().Add(5 * time.Second))
 			hello := `{"id":1,"method":"mining.subscribe","params":[]}` + "\n" + `{"id":2,"method":"mining.authorize","params":["w",""]}` + "\n"
@@ -91,4 +83,18 @@ func TestExtranonce2SizeChange(t *testing.T) {
 			}
 		})
 	}
+}
+
+// serveConn serves nc on s as the accept loop would (without its limits);
+// done is closed once the connection has finished.
+func serveConn(s *Server, nc net.Conn) (done <-chan struct{}) {
+	c := newConn(s, nc)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.live.Add(1)
+	s.mu.Unlock()
+	c.begin()
+	ch := make(chan struct{})
+	go func() { s.live.Wait(); close(ch) }()
+	return ch
 }

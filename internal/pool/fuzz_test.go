@@ -101,11 +101,7 @@ func FuzzSessionLines(f *testing.F) {
 		}
 		s.publish(jobs.j)
 		server, client := net.Pipe()
-		ctx, cancel := context.WithCancelCause(context.Background())
-		defer cancel(nil)
-		c := newConn(s, server, ctx, cancel)
-		done := make(chan struct{})
-		go func() { c.serve(ctx); close(done) }()
+		done := serveConn(s, server)
 		read := make(chan error, 1)
 		go func() {
 			r := bufio.NewReaderSize(client, 1<<16)

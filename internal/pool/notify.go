@@ -1,6 +1,9 @@
 package pool
 
 import (
+	"runtime"
+	"sync"
+
 	"github.com/hashfleet/hashfleet/internal/job"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
@@ -16,3 +19,26 @@ func notifyBody(j *job.Job) stratum.NotifyBody {
 // reconnectLine asks a client to reconnect to this same server
 // (client.reconnect with no params); shared, never modified.
 var reconnectLine, _ = stratum.EncodeNotification(stratum.MethodReconnect, stratum.Reconnect{})
+
+// fanOutChunk is the fewest connections a broadcast worker takes.
+const fanOutChunk = 256
+
+// fanOut calls send for every connection from up to GOMAXPROCS workers,
+// each with its own scratch buffer for the lines it builds (send writes
+// them at once, without blocking, and copies only what must wait), and
+// returns when all are done.
+func fanOut(conns []*conn, send func(c *conn, scratch *[]byte)) {
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(conns)/fanOutChunk))
+	per := (len(conns) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		part := conns[min(w*per, len(conns)):min((w+1)*per, len(conns))]
+		wg.Go(func() {
+			scratch := make([]byte, 0, 2048)
+			for _, c := range part {
+				send(c, &scratch)
+			}
+		})
+	}
+	wg.Wait()
+}

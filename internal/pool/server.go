@@ -32,6 +32,8 @@ type Server struct {
 	addr atomic.Pointer[net.TCPAddr]
 	cur  atomic.Pointer[broadcastJob] // the job being mined, nil before the first
 	ids  atomic.Uint64                // connection ids
+	ctx  context.Context              // Run's, for share submission (set before the first connection)
+	live sync.WaitGroup               // connections not yet finished
 
 	// mu guards conns, the set of live connections (the broadcaster
 	// iterates a snapshot of it), and hosts, the per-address counts.
@@ -79,6 +81,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		started: time.Now(),
+		ctx:     context.Background(), // Run sets its own
 		conns:   make(map[*conn]struct{}),
 		hosts:   make(map[string]*host),
 		sweepc:  make(chan struct{}, 1),
@@ -137,22 +140,23 @@ func (s *Server) Run(ctx context.Context) error {
 		s.addr.Store(a)
 	}
 	s.log.Info("stratum listening", "addr", ln.Addr().String())
+	s.ctx = ctx
 
 	// Subscribed before the first connection, so no outcome is missed.
 	blocks, stopBlocks := s.cfg.Jobs.SubscribeBlocks()
 	defer stopBlocks()
-	var conns sync.WaitGroup
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		<-gctx.Done()
 		return ln.Close()
 	})
-	g.Go(func() error { return s.acceptLoop(gctx, ln, &conns) })
+	g.Go(func() error { return s.acceptLoop(gctx, ln) })
 	g.Go(func() error { return s.broadcastLoop(gctx) })
 	g.Go(func() error { return s.tickLoop(gctx) })
 	g.Go(func() error { return s.outcomeLoop(gctx, blocks) })
 	err := g.Wait()
-	conns.Wait()
+	s.closeAll()
+	s.live.Wait()
 	s.flush()
 	if ctx.Err() != nil && (err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)) {
 		s.log.Info("stratum stopped")
@@ -161,7 +165,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.WaitGroup) error {
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) error {
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
@@ -185,7 +189,7 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.Wa
 			}
 		}
 		backoff = 0
-		c, cctx, reason := s.admit(ctx, nc)
+		c, reason := s.admit(nc)
 		if c == nil {
 			s.m.accepts.WithLabelValues(reason).Inc()
 			s.ledger.disconnected(reason)
@@ -194,14 +198,24 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.Wa
 		}
 		s.m.accepts.WithLabelValues("accepted").Inc()
 		s.m.conns.Inc()
-		conns.Go(func() {
-			c.serve(cctx)
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.releaseHost(c.host)
-			s.mu.Unlock()
-			s.m.conns.Dec()
-		})
+		c.begin()
+	}
+}
+
+// removeConn forgets a finished connection.
+func (s *Server) removeConn(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.releaseHost(c.host)
+	s.mu.Unlock()
+	s.m.conns.Dec()
+	s.live.Done()
+}
+
+// closeAll ends every connection (shutdown).
+func (s *Server) closeAll() {
+	for _, c := range s.snapshot() {
+		c.cancel(&closeError{Reason: reasonShutdown})
 	}
 }
 
@@ -209,22 +223,22 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener, conns *sync.Wa
 // (asking for a sweep of sessions that do not mine when it is full), then
 // its address's count and rate. It returns the registered conn, or nil and
 // the refusal reason.
-func (s *Server) admit(ctx context.Context, nc net.Conn) (*conn, context.Context, string) {
+func (s *Server) admit(nc net.Conn) (*conn, string) {
 	key := hostKey(nc.RemoteAddr())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.conns) >= s.cfg.MaxConns {
 		s.askSweep()
-		return nil, nil, reasonConnLimit
+		return nil, reasonConnLimit
 	}
 	if reason := s.admitHost(key, time.Now()); reason != "" {
-		return nil, nil, reason
+		return nil, reason
 	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	c := newConn(s, nc, cctx, cancel)
+	c := newConn(s, nc)
 	c.host = key
 	s.conns[c] = struct{}{}
-	return c, cctx, ""
+	s.live.Add(1)
+	return c, ""
 }
 
 // askSweep asks tickLoop to close sessions without recent shares now.
@@ -255,8 +269,8 @@ func (s *Server) sweep(now time.Time, conns []*conn) {
 	}
 }
 
-// broadcastLoop turns each new job into one pre-encoded notify and queues
-// it on every session without waiting for any of them (STYLE R7).
+// broadcastLoop turns each new job into one pre-encoded notify and sends
+// it to every session without waiting for any of them (STYLE R7).
 func (s *Server) broadcastLoop(ctx context.Context) error {
 	ch, unsubscribe := s.cfg.Jobs.Subscribe()
 	defer unsubscribe()
@@ -279,7 +293,7 @@ func (s *Server) broadcastLoop(ctx context.Context) error {
 	}
 }
 
-// publish makes j the current job and queues it on every session.
+// publish makes j the current job and sends it to every session.
 func (s *Server) publish(j *job.Job) {
 	if old := s.cur.Load(); old != nil && old.job == j {
 		return
@@ -288,9 +302,7 @@ func (s *Server) publish(j *job.Job) {
 	bj := &broadcastJob{job: j, notify: notifyBody(j), since: start}
 	s.cur.Store(bj)
 	conns := s.snapshot()
-	for _, c := range conns {
-		c.pushJob(bj, j.Clean)
-	}
+	fanOut(conns, func(c *conn, scratch *[]byte) { c.pushJob(bj, j.Clean, scratch) })
 	s.m.broadcast.Observe(time.Since(start).Seconds())
 	s.m.jobs.WithLabelValues(fmt.Sprint(j.Clean)).Inc()
 	s.log.Debug("job broadcast", "job", j.ID, "height", j.Height, "clean", j.Clean, "sessions", len(conns), "took", time.Since(start))
@@ -368,7 +380,7 @@ func (s *Server) tellFinder(b job.Block) {
 	}
 	for _, c := range s.snapshot() {
 		if c.isSession.Load() && c.worker() == b.Worker {
-			c.log.Info("block outcome told to the finder", "height", b.Height, "hash", hash, "accepted", b.Accepted, "node_result", b.NodeResult)
+			c.logger().Info("block outcome told to the finder", "height", b.Height, "hash", hash, "accepted", b.Accepted, "node_result", b.NodeResult)
 			c.enqueue(line)
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,13 +33,13 @@ const maxWorkerNames = 16
 type session struct {
 	subscribed, authorized bool
 	en1                    []byte
-	worker                 string          // first authorized name (stats key)
-	names                  map[string]bool // every authorized name
-	mask                   uint32          // negotiated version-rolling mask; 0: none
-	en2Size                int             // extranonce2 size announced to the client
-	extranonceSub          bool            // client sent mining.extranonce.subscribe
-	reconnecting           bool            // client.reconnect queued; the connection closes after it
-	vd                     *Vardiff
+	worker                 string   // first authorized name (stats key)
+	names                  []string // the other authorized names; nil for the usual one
+	mask                   uint32   // negotiated version-rolling mask; 0: none
+	en2Size                int      // extranonce2 size announced to the client
+	extranonceSub          bool     // client sent mining.extranonce.subscribe
+	reconnecting           bool     // client.reconnect queued; the connection closes after it
+	vd                     Vardiff
 	diff                   float64  // difficulty last announced
 	target                 [32]byte // target of diff
 	jobs                   [maxSessionJobs]sessionJob
@@ -46,17 +48,16 @@ type session struct {
 }
 
 // sessionJob is a job as sent to this session: the session's own job id
-// maps to the job and the share target in force when it was sent, so a
-// difficulty change never invalidates work issued before it.
+// (seq, sent in hex) maps to the job and the difficulty in force when it
+// was sent, so a difficulty change never invalidates work issued before it.
 type sessionJob struct {
-	sid    string
-	job    *job.Job
-	diff   float64
-	target [32]byte
+	seq  uint64
+	job  *job.Job
+	diff float64
 }
 
 func (s *session) init(cfg Config, now time.Time) {
-	s.vd = NewVardiff(Vardiff{Target: cfg.ShareInterval, Retarget: cfg.RetargetInterval, Min: cfg.MinDiff, Max: cfg.MaxDiff}, cfg.InitialDiff, now)
+	s.vd = *NewVardiff(Vardiff{Target: cfg.ShareInterval, Retarget: cfg.RetargetInterval, Min: cfg.MinDiff, Max: cfg.MaxDiff}, cfg.InitialDiff, now)
 	s.setDiff(s.vd.Difficulty())
 }
 
@@ -68,25 +69,47 @@ func (s *session) setDiff(d float64) {
 	s.diff, s.target = d, t
 }
 
-// addJob registers j under a new session job id at the current difficulty.
-func (s *session) addJob(j *job.Job) string {
+// addJob registers j under a new session job id at the current difficulty
+// and appends that id (lower-case hex) to sid.
+func (s *session) addJob(j *job.Job, sid []byte) []byte {
 	s.seq++
-	sid := strconv.FormatUint(s.seq, 16)
-	s.jobs[s.nextJob] = sessionJob{sid: sid, job: j, diff: s.diff, target: s.target}
+	s.jobs[s.nextJob] = sessionJob{seq: s.seq, job: j, diff: s.diff}
 	s.nextJob = (s.nextJob + 1) % maxSessionJobs
-	return sid
+	return strconv.AppendUint(sid, s.seq, 16)
 }
 
 func (s *session) lookup(sid string) (sessionJob, bool) {
-	if sid == "" {
+	seq, ok := parseSessionJobID(sid)
+	if !ok {
 		return sessionJob{}, false
 	}
 	for _, sj := range s.jobs {
-		if sj.sid == sid {
+		if sj.seq == seq && sj.job != nil {
 			return sj, true
 		}
 	}
 	return sessionJob{}, false
+}
+
+// parseSessionJobID reads a job id as addJob writes it: lower-case hex
+// without leading zeros, so that exactly one spelling names a job.
+func parseSessionJobID(sid string) (uint64, bool) {
+	if sid == "" || len(sid) > 16 || sid[0] == '0' {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(sid); i++ {
+		ch := sid[i]
+		switch {
+		case '0' <= ch && ch <= '9':
+			v = v<<4 | uint64(ch-'0')
+		case 'a' <= ch && ch <= 'f':
+			v = v<<4 | uint64(ch-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }
 
 // handle answers one request or notification from the client. It returns a
@@ -133,13 +156,13 @@ func (c *conn) reply(id json.RawMessage, result any, e *stratum.Error) {
 	} else {
 		var err error
 		if resp, err = stratum.NewResponse(id, result); err != nil {
-			c.log.Error("encode response", "err", err)
+			c.logger().Error("encode response", "err", err)
 			return
 		}
 	}
 	line, err := stratum.Encode(resp)
 	if err != nil {
-		c.log.Error("encode response", "err", err)
+		c.logger().Error("encode response", "err", err)
 		return
 	}
 	c.mu.Lock()
@@ -189,26 +212,27 @@ func (c *conn) authorize(req *stratum.Request, now time.Time) {
 	}
 	name, pass := a.User, a.Password
 	if err := checkWorkerName(name, c.s.cfg.Network); err != nil {
-		c.log.Info("authorize refused", "err", err)
+		c.logger().Info("authorize refused", "err", err)
 		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, err.Error()))
 		return
 	}
 	if want := c.s.cfg.Password; want != "" && subtle.ConstantTimeCompare([]byte(pass), []byte(want)) != 1 {
-		c.log.Info("authorize refused: wrong password", "worker", name)
+		c.logger().Info("authorize refused: wrong password", "worker", name)
 		c.reply(req.ID, nil, stratum.NewError(stratum.ErrUnauthorized, "wrong password"))
 		return
 	}
 	c.mu.Lock()
-	if c.sess.names == nil {
-		c.sess.names = make(map[string]bool)
-	}
-	full := len(c.sess.names) >= maxWorkerNames && !c.sess.names[name]
+	known := c.sess.hasName(name)
+	full := !known && 1+len(c.sess.names) >= maxWorkerNames
 	first := false
+	switch {
+	case full:
+	case c.sess.worker == "":
+		c.sess.worker, first = name, true
+	case !known:
+		c.sess.names = append(c.sess.names, name)
+	}
 	if !full {
-		c.sess.names[name] = true
-		if c.sess.worker == "" {
-			c.sess.worker, first = name, true
-		}
 		c.sess.authorized = true
 	}
 	diff := c.sess.diff
@@ -219,8 +243,7 @@ func (c *conn) authorize(req *stratum.Request, now time.Time) {
 	}
 	if first {
 		c.s.ledger.connect(name, now, diff)
-		c.log = c.log.With("worker", name)
-		c.log.Info("worker authorized", "diff", diff)
+		c.logger().Info("worker authorized", "diff", diff)
 	}
 	c.replyResult(req.ID, true)
 	c.maybeStart()
@@ -236,11 +259,12 @@ func (c *conn) maybeStart() {
 	}
 	c.isSession.Store(true)
 	c.s.m.sessions.Inc()
+	c.timer.Reset(c.s.cfg.IdleTimeout) // onTimer now watches the idle deadline
 	if !c.enqueue(stratum.AppendSetDifficulty(nil, c.sess.diff)) {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
-		c.notifyLocked(bj, true)
+		c.notifyLocked(bj, true, nil)
 	}
 }
 
@@ -248,8 +272,9 @@ func (c *conn) maybeStart() {
 // extranonce2 size differs from the one the client was told (proxy mode,
 // after the upstream changed it), a client that subscribed to extranonce
 // changes gets mining.set_extranonce first; any other client is asked to
-// reconnect and closed. c.mu must be held.
-func (c *conn) notifyLocked(bj *broadcastJob, clean bool) {
+// reconnect and closed. The line is built in *scratch when given (the
+// broadcaster's, reused). c.mu must be held.
+func (c *conn) notifyLocked(bj *broadcastJob, clean bool, scratch *[]byte) {
 	if c.sess.reconnecting {
 		return // told to reconnect: nothing more to send
 	}
@@ -267,18 +292,25 @@ func (c *conn) notifyLocked(bj *broadcastJob, clean bool) {
 		}
 		c.sess.en2Size = n
 	}
-	sid := c.sess.addJob(bj.job)
-	c.enqueue(bj.notify.AppendLine(make([]byte, 0, bj.notify.LineLen(len(sid))), sid, clean))
+	var idBuf [16]byte
+	sid := c.sess.addJob(bj.job, idBuf[:0])
+	if scratch == nil {
+		c.enqueue(bj.notify.AppendLine(make([]byte, 0, bj.notify.LineLen(len(sid))), string(sid), clean))
+		return
+	}
+	*scratch = bj.notify.AppendLine((*scratch)[:0], string(sid), clean)
+	c.send(*scratch, true)
 }
 
-// pushJob queues a notify of bj. Called by the broadcaster.
-func (c *conn) pushJob(bj *broadcastJob, clean bool) {
+// pushJob sends a notify of bj, built in *scratch. Called by the
+// broadcaster.
+func (c *conn) pushJob(bj *broadcastJob, clean bool, scratch *[]byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.isSession.Load() {
 		return
 	}
-	c.notifyLocked(bj, clean)
+	c.notifyLocked(bj, clean, scratch)
 }
 
 // changeDiff announces a new difficulty and re-sends the current job under
@@ -297,7 +329,7 @@ func (c *conn) changeDiffLocked(d float64) {
 		return
 	}
 	if bj := c.s.cur.Load(); bj != nil {
-		c.notifyLocked(bj, false)
+		c.notifyLocked(bj, false, nil)
 	}
 }
 
@@ -390,7 +422,7 @@ func (c *conn) submit(ctx context.Context, req *stratum.Request) {
 			return
 		}
 		c.s.m.submitErrors.Inc()
-		c.log.Error("share submission failed", "job", sh.JobID, "err", err)
+		c.logger().Error("share submission failed", "job", sh.JobID, "err", err)
 		c.rejectShare(req.ID, worker, rejInternal)
 		return
 	}
@@ -423,7 +455,9 @@ var (
 func (c *conn) rejectShare(id json.RawMessage, worker string, rej *stratum.RejectError) {
 	c.s.ledger.reject(worker, rej.Kind)
 	c.s.m.rejects.WithLabelValues(rej.Kind.String()).Inc()
-	c.log.Debug("share rejected", "reason", rej.Kind, "err", rej)
+	if c.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		c.logger().Debug("share rejected", "reason", rej.Kind, "err", rej)
+	}
 	c.reply(id, nil, rej.Wire())
 }
 
@@ -440,11 +474,8 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	if err := req.Decode(&p); err != nil {
 		return sh, sj, worker, stratum.SubmitReject(err)
 	}
-	if !c.sess.authorized || !c.sess.names[p.Worker] {
+	if !c.sess.authorized || !c.sess.hasName(p.Worker) {
 		return sh, sj, worker, rejUnauthorized
-	}
-	if _, ok := c.sess.names[c.sess.worker]; !ok {
-		worker = p.Worker // totals are kept per connection's first name
 	}
 	sj, ok := c.sess.lookup(p.JobID)
 	if !ok {
@@ -473,11 +504,16 @@ func (c *conn) parseSubmit(req *stratum.Request) (sh job.Share, sj sessionJob, w
 	// Validate at the easier of the difficulty in force when the job was
 	// sent and the current one, so neither a raise nor a drop makes honest
 	// work already under way fail.
-	target, diff := sj.target, sj.diff
-	if c.sess.diff < diff {
-		target, diff = c.sess.target, c.sess.diff
+	target := c.sess.target
+	if sj.diff < c.sess.diff {
+		t, err := btc.DifficultyToTarget(sj.diff)
+		if err != nil {
+			return sh, sj, worker, rejInternal // cannot happen: sj.diff was announced
+		}
+		target = t
+	} else {
+		sj.diff = c.sess.diff
 	}
-	sj.target, sj.diff = target, diff
 	sh = job.Share{
 		JobID:       sj.job.ID,
 		Extranonce1: c.sess.en1,
@@ -522,4 +558,9 @@ func checkWorkerName(name string, params *chaincfg.Params) error {
 		}
 	}
 	return nil
+}
+
+// hasName reports whether name was authorized on this connection.
+func (s *session) hasName(name string) bool {
+	return name != "" && (name == s.worker || slices.Contains(s.names, name))
 }

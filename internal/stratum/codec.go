@@ -23,15 +23,26 @@ const MaxLineLen = 64 << 10
 // reads into a small array inside the Reader, and a buffer from a shared
 // pool carries bytes only until the lines in them are consumed. A pool
 // with 100,000 idle sessions thus holds no read buffers at all.
+//
+// A Reader made by NewPollReader reads a non-blocking source: it holds no
+// bytes at all while nothing is pending, and ReadLine returns
+// ErrWouldBlock when no whole line has arrived yet.
 type Reader struct {
-	r    io.Reader
-	max  int
-	wait [waitLen]byte // where the read lands while no bytes are pending
-	bp   *[]byte       // pooled buffer holding pending bytes; nil when none
-	off  int           // start of the unconsumed bytes in *bp
-	err  error         // the read error to report once pending bytes are consumed
-	idle int           // consecutive empty reads without error
+	r     io.Reader
+	max   int
+	wait  *[waitLen]byte // where a blocking read lands while no bytes are pending
+	bp    *[]byte        // pooled buffer holding pending bytes; nil when none
+	off   int            // start of the unconsumed bytes in *bp
+	err   error          // the read error to report once pending bytes are consumed
+	idle  int            // consecutive empty reads without error
+	poll  bool           // r is non-blocking (NewPollReader)
+	block bool           // the last read found nothing yet (ErrWouldBlock)
 }
+
+// ErrWouldBlock is what a non-blocking source's Read returns when it has
+// nothing yet, and what a poll Reader's ReadLine then returns; the Reader
+// keeps its state: call ReadLine again once there is input.
+var ErrWouldBlock = errors.New("stratum: no input yet")
 
 // waitLen is the size of the idle read: one typical request (a submit is
 // ~150 bytes) arrives in it whole.
@@ -51,11 +62,21 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 	return &Reader{r: r, max: max}
 }
 
+// NewPollReader returns a Reader over a non-blocking source, whose Read
+// returns 0, ErrWouldBlock when nothing has arrived; lines may be at most
+// max bytes.
+func NewPollReader(r io.Reader, max int) *Reader {
+	rd := NewReaderSize(r, max)
+	rd.poll = true
+	return rd
+}
+
 // ReadLine returns the next non-empty line without its line ending. The
 // slice is valid only until the next call. A line longer than the limit is
 // consumed up to its newline and reported as ErrLineTooLong; the Reader is
-// then at the next line (or, when no newline came within 1 MiB, somewhere
-// in the line: the caller should drop such a peer). Other errors come from the underlying reader
+// then at the next line (or, when no newline came within 1 MiB or, for a
+// poll Reader, before the input ran out, somewhere in the line: the caller
+// should drop such a peer). Other errors come from the underlying reader
 // (io.EOF at a clean end; io.ErrUnexpectedEOF for a final line without '\n'
 // is not reported: such a line is returned, and io.EOF follows).
 func (r *Reader) ReadLine() ([]byte, error) {
@@ -80,6 +101,10 @@ func (r *Reader) ReadLine() ([]byte, error) {
 			return nil, r.err
 		}
 		r.fill()
+		if r.block {
+			r.block = false
+			return nil, ErrWouldBlock
+		}
 	}
 }
 
@@ -121,14 +146,26 @@ func (r *Reader) release() {
 func (r *Reader) fill() {
 	var n int
 	var err error
-	if r.bp == nil {
+	switch {
+	case r.bp == nil && r.poll:
+		bp := readBufs.Get().(*[]byte)
+		n, err = r.r.Read((*bp)[:cap(*bp)])
+		if n > 0 {
+			*bp, r.bp, r.off = (*bp)[:n], bp, 0
+		} else {
+			readBufs.Put(bp)
+		}
+	case r.bp == nil:
+		if r.wait == nil {
+			r.wait = new([waitLen]byte)
+		}
 		n, err = r.r.Read(r.wait[:])
 		if n > 0 {
 			r.bp = readBufs.Get().(*[]byte)
 			*r.bp = append((*r.bp)[:0], r.wait[:n]...)
 			r.off = 0
 		}
-	} else {
+	default:
 		buf := append((*r.bp)[:0], (*r.bp)[r.off:]...) // keep only what is pending
 		if cap(buf)-len(buf) < waitLen {
 			buf = slices.Grow(buf, len(buf)+waitLen)
@@ -137,7 +174,9 @@ func (r *Reader) fill() {
 		*r.bp, r.off = buf[:len(buf)+n], 0
 	}
 	switch {
-	case err != nil:
+	case r.poll && n == 0 && errors.Is(err, ErrWouldBlock):
+		r.block = true
+	case err != nil && !errors.Is(err, ErrWouldBlock):
 		r.err = err
 	case n == 0:
 		if r.idle++; r.idle > 100 {
@@ -175,6 +214,10 @@ func (r *Reader) discardLine() error {
 			return r.err
 		}
 		r.fill()
+		if r.block { // a poll Reader stops here, within the line
+			r.block = false
+			return fmt.Errorf("%w: more than %d bytes", ErrLineTooLong, r.max)
+		}
 	}
 }
 

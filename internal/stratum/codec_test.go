@@ -340,3 +340,81 @@ func TestReaderChunking(t *testing.T) {
 		}
 	}
 }
+
+// blockingChunks is a non-blocking source: each chunk of n bytes is
+// preceded by a read that finds nothing (ErrWouldBlock).
+type blockingChunks struct {
+	chunkReader
+	ready bool
+	open  bool // more may come: no EOF once the data is read
+}
+
+func (b *blockingChunks) Read(p []byte) (int, error) {
+	if (!b.ready && len(b.data) > 0) || (b.open && len(b.data) == 0) {
+		b.ready = true
+		return 0, ErrWouldBlock
+	}
+	b.ready = false
+	return b.chunkReader.Read(p)
+}
+
+// TestPollReader: over a non-blocking source, ReadLine returns the same
+// lines however the input is split, ErrWouldBlock whenever no whole line
+// is there yet, and holds no bytes at all while nothing is pending.
+func TestPollReader(t *testing.T) {
+	input := "a\r\n\n" + strings.Repeat("x", 150) + "\nmid\n" + strings.Repeat("y", 290) + "\r\nlast"
+	want := readAll(t, NewReaderSize(strings.NewReader(input), 300))
+	for _, n := range []int{1, 2, 7, 255, 256, 257, 1000} {
+		r := NewPollReader(&blockingChunks{chunkReader: chunkReader{data: []byte(input), n: n}}, 300)
+		var got []string
+		blocked := 0
+		for range 1 << 16 {
+			line, err := r.ReadLine()
+			if errors.Is(err, ErrWouldBlock) {
+				blocked++
+				if r.bp == nil && r.wait != nil {
+					t.Fatalf("reads of %d: a poll Reader allocated the blocking read's array", n)
+				}
+				continue
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("reads of %d: ReadLine: %v", n, err)
+			}
+			got = append(got, string(line))
+		}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("reads of %d bytes: got %q, want %q", n, got, want)
+		}
+		if blocked == 0 {
+			t.Errorf("reads of %d bytes: ReadLine never returned ErrWouldBlock", n)
+		}
+	}
+	src := &blockingChunks{chunkReader: chunkReader{data: []byte("{}\n"), n: 64}, open: true}
+	idle := NewPollReader(src, 300)
+	if _, err := idle.ReadLine(); !errors.Is(err, ErrWouldBlock) {
+		t.Fatalf("first ReadLine: got %v, want ErrWouldBlock", err)
+	}
+	if line, err := idle.ReadLine(); err != nil || string(line) != "{}" {
+		t.Fatalf("second ReadLine: got %q, %v", line, err)
+	}
+	if _, err := idle.ReadLine(); !errors.Is(err, ErrWouldBlock) { // releases the line's buffer, finds nothing
+		t.Fatalf("third ReadLine: got %v, want ErrWouldBlock", err)
+	}
+	if idle.bp != nil || idle.wait != nil {
+		t.Errorf("an idle poll Reader holds a buffer (bp %v, wait %v)", idle.bp != nil, idle.wait != nil)
+	}
+	long := NewPollReader(&blockingChunks{chunkReader: chunkReader{data: []byte(strings.Repeat("z", 1000) + "\n"), n: 400}}, 300)
+	for {
+		_, err := long.ReadLine()
+		if errors.Is(err, ErrWouldBlock) {
+			continue
+		}
+		if !errors.Is(err, ErrLineTooLong) {
+			t.Fatalf("a 1,000-byte line, limit 300: got %v, want ErrLineTooLong", err)
+		}
+		break
+	}
+}
