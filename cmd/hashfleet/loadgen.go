@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,7 @@ type loadFlags struct {
 	cfg      loadgen.Config
 	jsonOut  bool
 	verbose  bool
+	cpuProf  string
 	poolConf pool.Config
 }
 
@@ -225,10 +227,22 @@ simulated client's together (docs/scale.md separates them).`,
 	}
 	f.register(cmd)
 	poolLimitFlags(cmd, &f.poolConf)
+	cmd.Flags().StringVar(&f.cpuProf, "cpuprofile", "", "write a CPU profile of the whole run (pool and clients) to this file")
 	return cmd
 }
 
 func runMemLoad(ctx context.Context, out io.Writer, f loadFlags) error {
+	if f.cpuProf != "" {
+		pf, err := os.Create(f.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ln := loadgen.NewMemListener()
 	pc := f.poolConf
 	pc.Listener, pc.ConnsNeedNoFDs, pc.Logger = ln, true, f.logger()

@@ -116,8 +116,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	r.connect(ctx, &wg)
+	r.ctx = ctx
+	r.connect(ctx)
 	if cfg.Memory != nil {
 		// Let the server settle (handshake garbage, buffers) before reading.
 		time.Sleep(time.Second)
@@ -128,13 +128,15 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.hold(ctx)
 	cancel()
 	r.closeAll()
-	wg.Wait()
+	r.readers.Wait()
 	return r.report(), nil
 }
 
 // run is the shared state of one load run.
 type run struct {
 	cfg       Config
+	ctx       context.Context // the run's; done once the hold ends
+	readers   sync.WaitGroup  // sessions still reading
 	start     time.Time
 	memBefore int64
 	memAfter  int64
@@ -146,18 +148,24 @@ type run struct {
 	submitGo  chan struct{}
 	mu        sync.Mutex
 	sessions  []*session
-	connectNS []int64               // per session: dial → first job
-	shareNS   []int64               // accepted or rejected share round trips
-	tipCalls  []time.Time           // when each Tip call began
-	tipSeen   map[string]*tipRecord // new prevhash (as sent) → its receipts
-	errs      map[string]int        // error text → count
-	counts    map[string]int64      // shares sent/accepted/rejected
+	connectNS []int64                   // per session: dial → first job
+	shareNS   []int64                   // accepted or rejected share round trips
+	tipCalls  []time.Time               // when each Tip call began
+	tipSeen   map[string]*tipRecord     // new prevhash (as sent) → its receipts
+	lastTip   atomic.Pointer[tipRecord] // the newest in tipSeen: newTip's path without r.mu
+	errs      map[string]int            // error text → count
+	counts    map[string]int64          // shares sent/accepted/rejected
 }
 
 // tipRecord is one new chain tip as the sessions saw it.
 type tipRecord struct {
-	received []int64 // unix nanos at each session that read its notify
+	prev     string
+	n        atomic.Int64 // receipts so far
+	received []int64      // unix nanos at each session that read its notify: [:n], one slot per session
 }
+
+// receipts returns the receipts recorded (once the sessions are done).
+func (t *tipRecord) receipts() []int64 { return t.received[:min(t.n.Load(), int64(len(t.received)))] }
 
 func newRun(cfg Config) *run {
 	return &run{
@@ -185,7 +193,7 @@ func (r *run) count(name string) {
 
 // connect opens every session with cfg.Concurrency dialers and waits until
 // all are up, the connect timeout passes or ctx ends.
-func (r *run) connect(ctx context.Context, wg *sync.WaitGroup) {
+func (r *run) connect(ctx context.Context) {
 	r.start = time.Now()
 	next := make(chan int)
 	var dialers sync.WaitGroup
@@ -194,7 +202,7 @@ func (r *run) connect(ctx context.Context, wg *sync.WaitGroup) {
 		go func() {
 			defer dialers.Done()
 			for i := range next {
-				r.open(ctx, i, wg)
+				r.open(ctx, i)
 			}
 		}()
 	}
@@ -228,7 +236,7 @@ func (r *run) connect(ctx context.Context, wg *sync.WaitGroup) {
 
 // open dials session i and starts its reader; the dial itself is bounded so
 // one stuck connect does not hold a dialer forever.
-func (r *run) open(ctx context.Context, i int, wg *sync.WaitGroup) {
+func (r *run) open(ctx context.Context, i int) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	t0 := time.Now()
@@ -246,11 +254,8 @@ func (r *run) open(ctx context.Context, i int, wg *sync.WaitGroup) {
 		nc.Close()
 		return
 	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.serve(ctx)
-	}()
+	r.readers.Add(1)
+	s.serve(ctx)
 }
 
 // sessionUp records that session s got its first job.
@@ -293,15 +298,22 @@ func (r *run) makeTip(ctx context.Context) {
 // newTip records that a session read a clean notify on a new prevhash.
 // Tips are told apart by their prevhash, not by when they were made: on a
 // loaded machine one tip's fan-out can outlast the next Tip call.
-func (r *run) newTip(prev string, now time.Time) {
-	r.mu.Lock()
-	rec := r.tipSeen[prev]
-	if rec == nil {
-		rec = &tipRecord{received: make([]int64, 0, r.cfg.Sessions)}
-		r.tipSeen[prev] = rec
+// At 100,000 sessions this runs 100,000 times per tip from the pool's
+// fan-out workers: the newest tip's receipts take no lock.
+func (r *run) newTip(prev []byte, now time.Time) {
+	rec := r.lastTip.Load()
+	if rec == nil || rec.prev != string(prev) {
+		r.mu.Lock()
+		if rec = r.tipSeen[string(prev)]; rec == nil {
+			rec = &tipRecord{prev: string(prev), received: make([]int64, r.cfg.Sessions)}
+			r.tipSeen[rec.prev] = rec
+			r.lastTip.Store(rec)
+		}
+		r.mu.Unlock()
 	}
-	rec.received = append(rec.received, now.UnixNano())
-	r.mu.Unlock()
+	if i := rec.n.Add(1) - 1; i < int64(len(rec.received)) {
+		rec.received[i] = now.UnixNano()
+	}
 }
 
 func (r *run) shareDone(rtt time.Duration, accepted bool, reason string) {

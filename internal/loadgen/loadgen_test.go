@@ -136,7 +136,7 @@ func TestNotifyPrevHash(t *testing.T) {
 		{`{"id":null,"method":"mining.notify","params":[]}`, "", false},
 	} {
 		got, ok := loadgen.NotifyPrevHash([]byte(tc.line))
-		if got != tc.want || ok != tc.ok {
+		if string(got) != tc.want || ok != tc.ok {
 			t.Errorf("%.60s: got %q, %v; want %q, %v", tc.line, got, ok, tc.want, tc.ok)
 		}
 	}

@@ -6,12 +6,15 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+
+	"github.com/hashfleet/hashfleet/internal/netpoll"
 )
 
 // MemListener is a net.Listener whose connections are in-memory pipes
-// (net.Pipe): a pool serving it holds sessions that need no file
-// descriptor, so a single process can measure its own cost per session far
-// beyond the open-file limit. Dial is the client side.
+// (netpoll.Pipe: buffered, and each end says when it has input): a pool
+// serving it holds sessions that need no file descriptor, so a single
+// process can measure its own cost per session far beyond the open-file
+// limit. Dial is the client side.
 type MemListener struct {
 	conns chan net.Conn
 	done  chan struct{}
@@ -52,13 +55,13 @@ var memServerAddr = net.TCPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:3
 // miners came from many hosts: the pool's per-address limits apply as
 // they would on the internet.
 func (l *MemListener) Dial(ctx context.Context, i int) (net.Conn, error) {
-	client, server := net.Pipe()
 	host := i / 50
 	src := netip.AddrFrom4([4]byte{10, byte(host >> 16), byte(host >> 8), byte(host)})
 	addr := net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, uint16(1024+i%50)))
+	client, server := netpoll.Pipe(addr, memServerAddr)
 	select {
-	case l.conns <- &addrConn{Conn: server, local: memServerAddr, remote: addr}:
-		return &addrConn{Conn: client, local: addr, remote: memServerAddr}, nil
+	case l.conns <- server:
+		return client, nil
 	case <-l.done:
 	case <-ctx.Done():
 	}
@@ -69,12 +72,3 @@ func (l *MemListener) Dial(ctx context.Context, i int) (net.Conn, error) {
 	}
 	return nil, &net.OpError{Op: "dial", Net: "mem", Err: errClosed}
 }
-
-// addrConn is a pipe end with TCP-like addresses.
-type addrConn struct {
-	net.Conn
-	local, remote net.Addr
-}
-
-func (c *addrConn) LocalAddr() net.Addr  { return c.local }
-func (c *addrConn) RemoteAddr() net.Addr { return c.remote }

@@ -114,19 +114,21 @@ func (r *run) report() *Report {
 // k-th against the k-th Tip call.
 func tipReports(seen map[string]*tipRecord, calls []time.Time) []TipReport {
 	recs := slices.Collect(maps.Values(seen))
-	slices.SortFunc(recs, func(a, b *tipRecord) int { return cmp.Compare(slices.Min(a.received), slices.Min(b.received)) })
+	recs = slices.DeleteFunc(recs, func(t *tipRecord) bool { return len(t.receipts()) == 0 })
+	slices.SortFunc(recs, func(a, b *tipRecord) int { return cmp.Compare(slices.Min(a.receipts()), slices.Min(b.receipts())) })
 	out := make([]TipReport, 0, len(recs))
 	for k, t := range recs {
-		first := slices.Min(t.received)
-		fromFirst := make([]int64, len(t.received))
+		received := t.receipts()
+		first := slices.Min(received)
+		fromFirst := make([]int64, len(received))
 		var fromTip []int64
-		for i, at := range t.received {
+		for i, at := range received {
 			fromFirst[i] = at - first
 			if k < len(calls) {
 				fromTip = append(fromTip, at-calls[k].UnixNano())
 			}
 		}
-		out = append(out, TipReport{Sessions: len(t.received), FromFirst: percentiles(fromFirst), FromTip: percentiles(fromTip)})
+		out = append(out, TipReport{Sessions: len(received), FromFirst: percentiles(fromFirst), FromTip: percentiles(fromTip)})
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashfleet/hashfleet/internal/btc"
+	"github.com/hashfleet/hashfleet/internal/netpoll"
 	"github.com/hashfleet/hashfleet/internal/stratum"
 )
 
@@ -29,11 +31,14 @@ const (
 	clientMaxLine = 8 << 10
 )
 
-// session is one simulated miner.
+// session is one simulated miner. It holds no goroutine while it waits
+// for a line (the submitters have their submit loop): its connection's
+// readiness callback reads what came (readAvailable).
 type session struct {
 	r      *run
 	i      int
-	nc     net.Conn
+	nc     netpoll.Conn
+	rd     *stratum.Reader // owned by the running readAvailable
 	w      *stratum.Writer
 	opened time.Time
 
@@ -49,12 +54,15 @@ type session struct {
 	lastPrev  string // prevhash of the last notify, as sent
 	gotJob    bool
 	nextID    uint64
-	pending   map[uint64]time.Time
+	pending   map[uint64]time.Time // submitted shares; nil until the first
 }
 
 func newSession(r *run, i int, nc net.Conn, opened time.Time) *session {
-	return &session{r: r, i: i, nc: nc, w: stratum.NewWriter(nc), opened: opened,
-		nextID: firstShareID, pending: map[uint64]time.Time{}}
+	pc := netpoll.Wrap(nc)
+	// 8 KiB lines are plenty for a notify (32 branches and a coinbase are
+	// under 4 KiB) and keep the simulated client small next to the pool.
+	return &session{r: r, i: i, nc: pc, rd: stratum.NewPollReader(pc, clientMaxLine),
+		w: stratum.NewWriter(nc), opened: opened, nextID: firstShareID}
 }
 
 func (s *session) worker() string { return s.r.cfg.User + "." + strconv.Itoa(s.i) }
@@ -84,25 +92,50 @@ func (s *session) handshake() error {
 
 func (s *session) close() { s.nc.Close() }
 
-// serve reads until the connection ends; a submitter also submits.
+// serve reads until the connection ends (r.readers counts it until
+// then); a submitter also submits.
 func (s *session) serve(ctx context.Context) {
-	if s.i < s.r.cfg.Submitters {
+	if s.submitter() {
 		go s.submitLoop(ctx)
 	}
-	// 8 KiB lines are plenty for a notify (32 branches and a coinbase are
-	// under 4 KiB) and keep the simulated client small next to the pool.
-	rd := stratum.NewReaderSize(s.nc, clientMaxLine)
+	s.nc.OnReadable(s.onReadable)
+}
+
+func (s *session) submitter() bool { return s.i < s.r.cfg.Submitters }
+
+// onReadable is the connection's readiness callback; it runs on the
+// poller's goroutine (TCP) or the pool's writer (in memory). A session
+// that never submits only notes each notify's prevhash: cheap enough to
+// do right there, so 100,000 of them cost no goroutines; a submitter
+// decodes its jobs and answers on a goroutine of its own.
+func (s *session) onReadable() {
+	if s.submitter() {
+		go s.readAvailable()
+		return
+	}
+	s.readAvailable()
+}
+
+// readAvailable handles the lines that have arrived, then waits for more;
+// at the connection's end it counts the session's reading done.
+func (s *session) readAvailable() {
+	ctx := s.r.ctx
 	for {
-		line, err := rd.ReadLine()
+		line, err := s.rd.ReadLine()
+		if errors.Is(err, stratum.ErrWouldBlock) {
+			s.nc.OnReadable(s.onReadable)
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				s.r.errorf("read: %v", trimAddr(err))
 			}
+			s.r.readers.Done()
 			return
 		}
 		now := time.Now() // before parsing: the arrival, not our decoding, is timed
 		prev, isNotify := notifyPrevHash(line)
-		if isNotify && s.i >= s.r.cfg.Submitters {
+		if isNotify && !s.submitter() {
 			// A session that never submits needs only the prevhash: at
 			// 100,000 sessions, decoding every notify here would be most
 			// of the machine's work and the fan-out would time the client.
@@ -113,12 +146,12 @@ func (s *session) serve(ctx context.Context) {
 		if err == nil {
 			err = s.handle(msg, now)
 		}
-		if err != nil && ctx.Err() != nil {
-			return // the end of the run cut a line
-		}
 		if err != nil {
-			s.r.errorf("%v", err)
+			if ctx.Err() == nil { // else the end of the run cut a line
+				s.r.errorf("%v", err)
+			}
 			s.close()
+			s.r.readers.Done()
 			return
 		}
 	}
@@ -209,17 +242,20 @@ func (s *session) notify(req *stratum.Request, now time.Time) error {
 	s.work = &btc.Work{PrevHash: n.PrevHash, Coinb1: n.Coinb1, Coinb2: n.Coinb2,
 		Branch: n.Branch, Version: n.Version, Bits: n.NBits, Time: n.NTime}
 	s.mu.Unlock()
-	s.seeTip(btc.StratumPrevHash(n.PrevHash), now)
+	s.seeTip([]byte(btc.StratumPrevHash(n.PrevHash)), now)
 	return nil
 }
 
 // seeTip records a notify on prev (the prevhash as the pool sent it): the
 // session's first job, or a new tip.
-func (s *session) seeTip(prev string, now time.Time) {
+func (s *session) seeTip(prev []byte, now time.Time) {
 	s.mu.Lock()
 	first := !s.gotJob
-	newTip := s.gotJob && prev != s.lastPrev
-	s.gotJob, s.lastPrev = true, prev
+	newTip := s.gotJob && string(prev) != s.lastPrev
+	if first || newTip {
+		s.lastPrev = string(prev)
+	}
+	s.gotJob = true
 	s.mu.Unlock()
 	switch {
 	case first:
@@ -232,19 +268,19 @@ func (s *session) seeTip(prev string, now time.Time) {
 // notifyPrevHash finds a mining.notify's prevhash (its second parameter)
 // without decoding the line: ok is false for any other line, or a notify
 // not in the usual shape (then it is decoded in full).
-func notifyPrevHash(line []byte) (prev string, ok bool) {
+func notifyPrevHash(line []byte) (prev []byte, ok bool) {
 	if !bytes.Contains(line, []byte(`"mining.notify"`)) {
-		return "", false
+		return nil, false
 	}
 	_, rest, found := bytes.Cut(line, []byte(`"params":["`))
 	if !found {
-		return "", false
+		return nil, false
 	}
 	_, rest, found = bytes.Cut(rest, []byte(`","`)) // after the job id
 	if !found || len(rest) < 65 || rest[64] != '"' {
-		return "", false
+		return nil, false
 	}
-	return string(rest[:64]), true
+	return rest[:64], true
 }
 
 // submitLoop submits a share about every ShareInterval once the hold
@@ -298,6 +334,9 @@ func (s *session) submit() error {
 	s.mu.Lock()
 	id := s.nextID
 	s.nextID++
+	if s.pending == nil {
+		s.pending = map[uint64]time.Time{}
+	}
 	s.pending[id] = time.Now()
 	s.mu.Unlock()
 	req, err := stratum.NewRequest(id, "mining.submit", stratum.Submit{

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,10 +23,28 @@ func Pipe(aAddr, bAddr net.Addr) (a, b Conn) {
 		&pipeEnd{in: ab, out: ba, local: bAddr, remote: aAddr}
 }
 
+// pipeChunk is the size of the pooled buffers that carry a Pipe's bytes
+// while they are in flight (larger writes allocate).
+const pipeChunk = 2048
+
+var pipeBufs = sync.Pool{New: func() any { b := make([]byte, 0, pipeChunk); return &b }}
+
+// release drops the drained buffer, back to the pool when it is one of
+// the pool's size.
+func (p *pipeBuf) release() {
+	if b := p.data[:0]; cap(b) == pipeChunk {
+		pipeBufs.Put(&b)
+	}
+	p.data, p.off = nil, 0
+}
+
+func (p *pipeBuf) pending() int { return len(p.data) - p.off }
+
 // pipeBuf is one direction of a Pipe.
 type pipeBuf struct {
 	mu     sync.Mutex
-	data   []byte
+	data   []byte // in flight: data[off:]
+	off    int
 	closed bool          // either end closed: no more writes; reads drain, then EOF
 	f      func()        // the reader's OnReadable
 	wake   chan struct{} // closed and replaced on every change, for blocking calls
@@ -43,7 +62,7 @@ func (p *pipeBuf) wakeLocked() {
 // (after unlocking) when there is something to read or the pipe closed.
 func (p *pipeBuf) changedLocked() func() {
 	p.wakeLocked()
-	if len(p.data) == 0 && !p.closed {
+	if p.pending() == 0 && !p.closed {
 		return nil
 	}
 	f := p.f
@@ -61,15 +80,15 @@ func (p *pipeBuf) waitChan() chan struct{} {
 func (p *pipeBuf) tryRead(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.data) == 0 {
+	if p.pending() == 0 {
 		if p.closed {
 			return 0, io.EOF
 		}
 		return 0, nil
 	}
-	n := copy(b, p.data)
-	if p.data = p.data[n:]; len(p.data) == 0 {
-		p.data = nil // an idle pipe holds no buffer
+	n := copy(b, p.data[p.off:])
+	if p.off += n; p.off == len(p.data) {
+		p.release() // an idle pipe holds no buffer
 	}
 	p.wakeLocked() // room for a blocked writer
 	return n, nil
@@ -81,10 +100,16 @@ func (p *pipeBuf) tryWrite(b []byte) (int, error) {
 		p.mu.Unlock()
 		return 0, io.ErrClosedPipe
 	}
-	n := min(len(b), PipeBuffer-len(p.data))
+	n := min(len(b), PipeBuffer-p.pending())
 	if n <= 0 {
 		p.mu.Unlock()
 		return 0, nil
+	}
+	if p.off > 0 && p.off >= len(p.data)/2 { // drop what was read
+		p.data, p.off = p.data[:copy(p.data, p.data[p.off:])], 0
+	}
+	if p.data == nil && n <= pipeChunk {
+		p.data = (*pipeBufs.Get().(*[]byte))[:0]
 	}
 	p.data = append(p.data, b[:n]...)
 	f := p.changedLocked()
@@ -97,7 +122,7 @@ func (p *pipeBuf) tryWrite(b []byte) (int, error) {
 
 func (p *pipeBuf) onReadable(f func()) {
 	p.mu.Lock()
-	if len(p.data) > 0 || p.closed {
+	if p.pending() > 0 || p.closed {
 		p.mu.Unlock()
 		f()
 		return
@@ -143,7 +168,7 @@ type pipeEnd struct {
 
 	mu                   sync.Mutex
 	rdeadline, wdeadline time.Time
-	closed               bool
+	closed               atomic.Bool
 }
 
 func (e *pipeEnd) TryRead(b []byte) (int, error) {
@@ -200,17 +225,11 @@ func (e *pipeEnd) Write(b []byte) (int, error) {
 	}
 }
 
-func (e *pipeEnd) isClosed() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closed
-}
+func (e *pipeEnd) isClosed() bool { return e.closed.Load() }
 
 // Close closes both directions: the peer reads what was sent, then EOF.
 func (e *pipeEnd) Close() error {
-	e.mu.Lock()
-	e.closed = true
-	e.mu.Unlock()
+	e.closed.Store(true)
 	e.out.close()
 	e.in.close()
 	return nil

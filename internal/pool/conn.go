@@ -114,22 +114,11 @@ func newConn(s *Server, nc net.Conn) *conn {
 		start:  now,
 		bucket: tokenBucket{rate: s.cfg.MaxMsgRate, burst: float64(s.cfg.MsgBurst)},
 	}
-	c.rd = stratum.NewPollReader(pollSource{c.nc}, s.cfg.MaxLineLen)
+	c.rd = stratum.NewPollReader(c.nc, s.cfg.MaxLineLen)
 	c.sess.init(s.cfg, now)
 	c.lastShare.Store(now.UnixNano())
 	c.lastLine.Store(now.UnixNano())
 	return c
-}
-
-// pollSource is a netpoll.Conn as a stratum poll Reader's source.
-type pollSource struct{ nc netpoll.Conn }
-
-func (p pollSource) Read(b []byte) (int, error) {
-	n, err := p.nc.TryRead(b)
-	if n == 0 && err == nil {
-		return 0, stratum.ErrWouldBlock
-	}
-	return n, err
 }
 
 // begin starts the handshake deadline and waits for input.

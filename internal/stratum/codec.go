@@ -39,9 +39,9 @@ type Reader struct {
 	block bool           // the last read found nothing yet (ErrWouldBlock)
 }
 
-// ErrWouldBlock is what a non-blocking source's Read returns when it has
-// nothing yet, and what a poll Reader's ReadLine then returns; the Reader
-// keeps its state: call ReadLine again once there is input.
+// ErrWouldBlock is what a poll Reader's ReadLine returns when no whole
+// line has arrived; the Reader keeps its state: call ReadLine again once
+// there is input.
 var ErrWouldBlock = errors.New("stratum: no input yet")
 
 // waitLen is the size of the idle read: one typical request (a submit is
@@ -62,13 +62,30 @@ func NewReaderSize(r io.Reader, max int) *Reader {
 	return &Reader{r: r, max: max}
 }
 
-// NewPollReader returns a Reader over a non-blocking source, whose Read
-// returns 0, ErrWouldBlock when nothing has arrived; lines may be at most
-// max bytes.
-func NewPollReader(r io.Reader, max int) *Reader {
-	rd := NewReaderSize(r, max)
+// TryReader is a non-blocking source: TryRead returns 0, nil when nothing
+// has arrived yet (netpoll.Conn is one).
+type TryReader interface {
+	TryRead(p []byte) (int, error)
+}
+
+// NewPollReader returns a Reader over a non-blocking source; lines may be
+// at most max bytes. Its ReadLine returns ErrWouldBlock when no whole line
+// has arrived.
+func NewPollReader(src TryReader, max int) *Reader {
+	rd := NewReaderSize(tryRead{src}, max)
 	rd.poll = true
 	return rd
+}
+
+// tryRead is a TryReader as an io.Reader: ErrWouldBlock for "nothing yet".
+type tryRead struct{ src TryReader }
+
+func (t tryRead) Read(p []byte) (int, error) {
+	n, err := t.src.TryRead(p)
+	if n == 0 && err == nil {
+		return 0, ErrWouldBlock
+	}
+	return n, err
 }
 
 // ReadLine returns the next non-empty line without its line ending. The

@@ -342,17 +342,17 @@ func TestReaderChunking(t *testing.T) {
 }
 
 // blockingChunks is a non-blocking source: each chunk of n bytes is
-// preceded by a read that finds nothing (ErrWouldBlock).
+// preceded by a read that finds nothing.
 type blockingChunks struct {
 	chunkReader
 	ready bool
 	open  bool // more may come: no EOF once the data is read
 }
 
-func (b *blockingChunks) Read(p []byte) (int, error) {
+func (b *blockingChunks) TryRead(p []byte) (int, error) {
 	if (!b.ready && len(b.data) > 0) || (b.open && len(b.data) == 0) {
 		b.ready = true
-		return 0, ErrWouldBlock
+		return 0, nil
 	}
 	b.ready = false
 	return b.chunkReader.Read(p)
