@@ -69,6 +69,8 @@ type tcpConn struct {
 	f          func()
 	registered bool
 	closed     bool
+
+	drained bool // the last TryRead did not fill its buffer (owned by the reader)
 }
 
 func wrapTCP(nc net.Conn) (Conn, bool) {
@@ -131,7 +133,14 @@ func (c *tcpConn) OnReadable(f func()) {
 	}
 }
 
+// TryRead after a read that did not fill its buffer returns 0, nil
+// without a system call: the socket is most likely empty, and if it is
+// not, the OnReadable that follows reports it at once (level-triggered).
 func (c *tcpConn) TryRead(p []byte) (int, error) {
+	if c.drained {
+		c.drained = false
+		return 0, nil
+	}
 	var n int
 	var serr error
 	err := c.rc.Read(func(fd uintptr) bool {
@@ -152,6 +161,7 @@ func (c *tcpConn) TryRead(p []byte) (int, error) {
 	case n == 0 && len(p) > 0:
 		return 0, io.EOF
 	}
+	c.drained = n < len(p)
 	return n, nil
 }
 

@@ -11,8 +11,11 @@ import (
 type Conn interface {
 	net.Conn
 	// TryRead reads what has arrived without waiting: 0, nil when nothing
-	// has. After the peer closed, it returns io.EOF; after Close, an error
-	// matching net.ErrClosed.
+	// has (or, right after a read that did not fill its buffer, when
+	// nothing more is likely: the caller then calls OnReadable, which
+	// reports input that is there at once). After the peer closed, it
+	// returns io.EOF; after Close, an error matching net.ErrClosed. One
+	// goroutine at a time may call it.
 	TryRead(p []byte) (int, error)
 	// TryWrite writes what fits without waiting: n < len(p) with a nil
 	// error when the rest must wait (for a blocking Write). Conns that

@@ -104,7 +104,18 @@ type conn struct {
 	sess session
 }
 
+// sendBuffer is the socket send buffer asked for each connection (the
+// kernel doubles it). Lines are written without blocking, so the kernel's
+// buffer is where a client that stops reading piles up its lines: bounded
+// here (not autotuned up to megabytes), it fills after ~64 KiB, the rest
+// is queued, and the writer's timeout drops the client (slow_client). It
+// also bounds the kernel memory one client can hold.
+const sendBuffer = 32 << 10
+
 func newConn(s *Server, nc net.Conn) *conn {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sendBuffer)
+	}
 	id := s.ids.Add(1)
 	now := time.Now()
 	c := &conn{

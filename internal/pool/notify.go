@@ -20,13 +20,19 @@ func notifyBody(j *job.Job) stratum.NotifyBody {
 // (client.reconnect with no params); shared, never modified.
 var reconnectLine, _ = stratum.EncodeNotification(stratum.MethodReconnect, stratum.Reconnect{})
 
-// fanOutChunk is the fewest connections a broadcast worker takes.
-const fanOutChunk = 256
+// fanOutChunk is the fewest connections a broadcast worker takes;
+// fanOutYield, how many it serves between two yields.
+const (
+	fanOutChunk = 256
+	fanOutYield = 128
+)
 
 // fanOut calls send for every connection from up to GOMAXPROCS workers,
 // each with its own scratch buffer for the lines it builds (send writes
 // them at once, without blocking, and copies only what must wait), and
-// returns when all are done.
+// returns when all are done. The workers yield every fanOutYield
+// connections, so that shares submitted meanwhile are answered between
+// them rather than after the whole broadcast.
 func fanOut(conns []*conn, send func(c *conn, scratch *[]byte)) {
 	workers := max(1, min(runtime.GOMAXPROCS(0), len(conns)/fanOutChunk))
 	per := (len(conns) + workers - 1) / workers
@@ -35,8 +41,11 @@ func fanOut(conns []*conn, send func(c *conn, scratch *[]byte)) {
 		part := conns[min(w*per, len(conns)):min((w+1)*per, len(conns))]
 		wg.Go(func() {
 			scratch := make([]byte, 0, 2048)
-			for _, c := range part {
+			for i, c := range part {
 				send(c, &scratch)
+				if i%fanOutYield == fanOutYield-1 {
+					runtime.Gosched()
+				}
 			}
 		})
 	}
