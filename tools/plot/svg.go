@@ -103,7 +103,7 @@ func Render(c *Chart) []byte {
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" fill="#555555" font-size="11">%s</text>`+"\n", width-right-4, y.pos(g.Y)-4, esc(g.Label))
 	}
 	for i, s := range c.Series {
-		drawSeries(&b, s, palette[i%len(palette)], x, y)
+		drawSeries(&b, s, palette[i%len(palette)], x, y, i%3)
 		drawLegend(&b, i, s.Name, palette[i%len(palette)])
 	}
 	b.WriteString("</svg>\n")
@@ -140,8 +140,16 @@ func drawGrid(b *bytes.Buffer, x, y axis) {
 }
 
 // drawSeries draws one curve: a line through its points in file order, a
-// marker and the value at each point.
-func drawSeries(b *bytes.Buffer, s Series, color string, x, y axis) {
+// marker and the value at each point, placed by slot (0 above right, 1
+// below right, 2 left) so that neighbouring curves' labels do not overlap.
+func drawSeries(b *bytes.Buffer, s Series, color string, x, y axis, slot int) {
+	dx, dy, anchor := 7.0, -7.0, "start"
+	switch slot {
+	case 1:
+		dy = 16
+	case 2:
+		dx, dy, anchor = -8, 4, "end"
+	}
 	var pts []string
 	for _, p := range s.Points {
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", x.pos(p.X), y.pos(p.Y)))
@@ -151,7 +159,8 @@ func drawSeries(b *bytes.Buffer, s Series, color string, x, y axis) {
 	}
 	for _, p := range s.Points {
 		fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`+"\n", x.pos(p.X), y.pos(p.Y), color)
-		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="%s" font-size="11">%s</text>`+"\n", x.pos(p.X)+7, y.pos(p.Y)-7, color, valueLabel(p.Y))
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="%s" font-size="11" text-anchor="%s">%s</text>`+"\n",
+			x.pos(p.X)+dx, y.pos(p.Y)+dy, color, anchor, valueLabel(p.Y))
 	}
 }
 
