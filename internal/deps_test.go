@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	"minimesos":        {"minimesos/master", "minimesos/agent", "mesos", "obs"},             // the embedded cluster: master + local agents
 	"dashboard":        {},                                                                  // the UI over snapshots it is handed
 	"dashboard/feed":   {"dashboard", "scheduler", "kube", "pool", "job", "chain", "mesos"}, // builds those snapshots from the running system
-	"loadgen":          {"pool", "job", "chain", "stratum", "btc", "netpoll"},               // scale measurement: simulated miners against the real pool
+	"loadgen":          {"pool", "job", "chain", "stratum", "btc", "netpoll", "backoff"},    // scale measurement: simulated miners against the real pool
 	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                            // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
 	"fleet":            {"backoff"},                                                         // the engine-neutral policy: worker sizing, backoff, server/worker command lines
 	"kube":             {"fleet"},

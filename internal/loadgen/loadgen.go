@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hashfleet/hashfleet/internal/backoff"
 )
 
 // Config describes one load run. Zero values take the documented defaults.
@@ -337,18 +339,7 @@ func (r *run) closeAll() {
 }
 
 func sleepUntil(ctx context.Context, t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return backoff.Sleep(ctx, time.Until(t)) == nil
 }
 
 // trimAddr keeps error texts countable: a dial error names the source
