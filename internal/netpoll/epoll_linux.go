@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // pollers are the epoll loops, one per CPU (started on first use); a
@@ -22,7 +23,16 @@ type poller struct {
 	epfd  int
 	mu    sync.Mutex
 	conns map[int32]*tcpConn
+
+	waitFn func(epfd int, events []syscall.EpollEvent, msec int) (int, error) // syscall.EpollWait
+	sleep  func(time.Duration)                                                // time.Sleep
 }
+
+// The pause after a failed epoll_wait doubles from minPause up to maxPause.
+const (
+	minPause = time.Millisecond
+	maxPause = time.Second
+)
 
 func startPollers() {
 	for range runtime.GOMAXPROCS(0) {
@@ -31,7 +41,7 @@ func startPollers() {
 			pollers = nil // readiness unavailable: wrapTCP falls back
 			return
 		}
-		p := &poller{epfd: epfd, conns: map[int32]*tcpConn{}}
+		p := &poller{epfd: epfd, conns: map[int32]*tcpConn{}, waitFn: syscall.EpollWait, sleep: time.Sleep}
 		pollers = append(pollers, p)
 		go p.loop()
 	}
@@ -39,18 +49,44 @@ func startPollers() {
 
 func (p *poller) loop() {
 	events := make([]syscall.EpollEvent, 256)
+	var pause time.Duration
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			continue // EINTR
+		p.wait(events, &pause)
+	}
+}
+
+// wait waits once and calls the f of every connection that became ready.
+// epoll_wait fails only when interrupted, or on an invalid epoll
+// descriptor or buffer, which would make it fail again at once: then every
+// registered connection's f runs, so none waits for an event that cannot
+// come (a reader finds out by reading, and re-arms), and the poller pauses
+// for *pause, doubled each time, instead of spinning.
+func (p *poller) wait(events []syscall.EpollEvent, pause *time.Duration) {
+	n, err := p.waitFn(p.epfd, events, -1)
+	if err == syscall.EINTR {
+		return
+	}
+	if err != nil {
+		p.mu.Lock()
+		all := make([]*tcpConn, 0, len(p.conns))
+		for _, c := range p.conns {
+			all = append(all, c)
 		}
-		for _, ev := range events[:n] {
-			p.mu.Lock()
-			c := p.conns[ev.Fd]
-			p.mu.Unlock()
-			if c != nil && c.gen == uint32(ev.Pad) {
-				c.fire()
-			}
+		p.mu.Unlock()
+		for _, c := range all {
+			c.fire()
+		}
+		*pause = min(max(2**pause, minPause), maxPause)
+		p.sleep(*pause)
+		return
+	}
+	*pause = 0
+	for _, ev := range events[:n] {
+		p.mu.Lock()
+		c := p.conns[ev.Fd]
+		p.mu.Unlock()
+		if c != nil && c.gen == uint32(ev.Pad) {
+			c.fire()
 		}
 	}
 }
