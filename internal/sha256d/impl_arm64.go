@@ -33,6 +33,26 @@ var sha2Pad = [20]uint32{
 	0x80000000, 0, 0, 0, 0, 0, 0, 256,
 }
 
+// kFold returns the round constants with the constant message words w
+// (by round) added, for rounds whose K+W is one table entry.
+func kFold(w map[int]uint32) [64]uint32 {
+	t := k
+	for j, v := range w {
+		t[j] += v
+	}
+	return t
+}
+
+// neonK2 is K for the neon kernel's second hash, with its constant words
+// W8 = 0x80000000 and W15 = 256 folded in (W9..W14 are zero), so rounds
+// 8..15 add no message word.
+var neonK2 = kFold(map[int]uint32{8: 0x80000000, 15: 256})
+
+// neonSched holds the neon kernel's constant schedule terms, each
+// broadcast with VLD1R from its own pointer register (scan_neon_arm64.s):
+// σ0(W15) of the second hash (in W30), σ1(W15) (in W17), σ0(W8) (in W23).
+var neonSched = [...]uint32{s0(256), s1(256), s0(0x80000000)}
+
 var (
 	useSHA2 = cpu.ARM64.HasSHA2
 	useNEON = cpu.ARM64.HasASIMD

@@ -7,6 +7,7 @@
 // nonces, one per 32-bit lane of each vector register.
 //   V0..V7    the state a..h (the names rotate by one register per round)
 //   V8..V23   the 16-word message schedule window, W[j] in V(8 + j%16)
+//             (the second hash's constant W8..W15 are not kept: see H2R16)
 //   V24..V26  temporaries, V28 T1 of the round, V29 the round constant
 //   V27, V30  a^b of the last two rounds, for Maj
 //   V31       the lane offsets 0,1,2,3 added to the group's first nonce
@@ -14,12 +15,18 @@
 // (rounds 0..2, round 3's nonce-free terms and W16..W19's are computed once
 // per call in prep), the schedule extended in the window without the zero
 // words' terms, the feed-forward, then the second hash of the 32-byte
-// digest stopped after round 60, where e is known and H7 = IV7 + e. Only H7 is compared (against the target's top word); the Go
-// side rechecks every candidate in full (scanKernel -> confirm).
+// digest stopped after round 60, where e is known and H7 = IV7 + e. In the
+// second hash the constant words W8..W15 are folded: rounds 8..15 take K+W
+// from one table entry (neonK2), and W16..W31 skip the zero words' terms
+// and take σ0/σ1 of the constant words from neonSched. Only H7 is compared
+// (against the target's top word); the Go side rechecks every candidate in
+// full (scanKernel -> confirm).
 //
 // Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
-// R4 K pointer (post-incremented per round), R5 sha2Pad, R6 iv, R7 iv[7],
-// R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44, R12 sha2Pad+48, R13 sha2Pad+76.
+// R4 K pointer (post-incremented per round), R5 sha2Pad (0x80000000),
+// R6 iv, R7 iv[7], R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44 (640),
+// R13 sha2Pad+76 (256), R19..R21 neonSched+0, +4, +8 (σ0(256), σ1(256),
+// σ0(0x80000000)).
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -50,6 +57,16 @@
 #define ROUNDE(D, E, F, G, H, W) \
 	VLD1R.P	4(R4), [V29.S4]; \
 	VADD	W.S4, V29.S4, V28.S4; \
+	T1E(D, E, F, G, H)
+
+// ROUNDEC: ROUNDE for a constant message word: the table entry at R4 is
+// K + W (neonK2), loaded straight into V28.
+#define ROUNDEC(D, E, F, G, H) \
+	VLD1R.P	4(R4), [V28.S4]; \
+	T1E(D, E, F, G, H)
+
+// T1E: the rest of ROUNDE, from V28 = K + W.
+#define T1E(D, E, F, G, H) \
 	VADD	H.S4, V28.S4, V28.S4; \
 	BSIG(V24, E, 6, 11, 25); \
 	VADD	V24.S4, V28.S4, V28.S4; \
@@ -64,6 +81,11 @@
 // XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
 #define ROUND(A, B, C, D, E, F, G, H, W, XAB, XBC) \
 	ROUNDE(D, E, F, G, H, W); \
+	ROUNDA(A, B, H, XAB, XBC)
+
+// ROUNDC: ROUND for a constant message word (ROUNDEC).
+#define ROUNDC(A, B, C, D, E, F, G, H, XAB, XBC) \
+	ROUNDEC(D, E, F, G, H); \
 	ROUNDA(A, B, H, XAB, XBC)
 
 // ROUNDA: the a half of a round, T1 in V28: H = T1 + Σ0(a) + Maj(a,b,c).
@@ -85,11 +107,31 @@
 	VADD	V24.S4, WJ.S4, WJ.S4
 
 // SCHED1: WJ += W7 + σ1(W2), for block 2's j = 20..29, where W[j-15] is
-// one of the zero words 5..14.
+// one of the zero words 5..14, and where WJ already holds W[j-16] + σ0(W[j-15])
+// or its constant part (H2R16).
 #define SCHED1(WJ, W7, W2) \
 	SSIG(V24, W2, 17, 19, 10); \
 	VADD	W7.S4, WJ.S4, WJ.S4; \
 	VADD	V24.S4, WJ.S4, WJ.S4
+
+// ADDS0, ADDS1: WJ += σ0(X), σ1(X).
+#define ADDS0(WJ, X) \
+	SSIG(V24, X, 7, 18, 3); \
+	VADD	V24.S4, WJ.S4, WJ.S4
+
+#define ADDS1(WJ, X) \
+	SSIG(V24, X, 17, 19, 10); \
+	VADD	V24.S4, WJ.S4, WJ.S4
+
+// ADDC: WJ += the constant word at (R), broadcast (V26 scratch).
+#define ADDC(WJ, R) \
+	VLD1R	(R), [V26.S4]; \
+	VADD	V26.S4, WJ.S4, WJ.S4
+
+// SETS1: WJ = W7 + σ1(W2), for a W[j] whose W[j-16] and W[j-15] are zero.
+#define SETS1(WJ, W7, W2) \
+	SSIG(V24, W2, 17, 19, 10); \
+	VADD	V24.S4, W7.S4, WJ.S4
 
 // PRESCHED: block 2's W16..W19 from prep (w16, w17 whole; w18 and w19
 // without their W3 terms, added here) into the window, after round 15.
@@ -130,7 +172,7 @@
 	VDUP	M.S[L], V26.S4; \
 	VADD	V26.S4, X.S4, WI.S4
 
-// ZERO: the words W[9..14] (V17..V22), zero in both blocks.
+// ZERO: block 2's words W[9..14] (V17..V22), which are zero.
 #define ZERO \
 	VEOR	V17.B16, V17.B16, V17.B16; \
 	VEOR	V18.B16, V18.B16, V18.B16; \
@@ -149,6 +191,29 @@
 	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5, V30, V27); \
 	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6, V27, V30); \
 	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7, V30, V27)
+
+// RND0..RND7: round j with j%8 = 0..7 (the state names rotate by one
+// register per round) and message word W; RNDC0..RNDC7 the same for a
+// constant word already in the K table entry (ROUNDC).
+#define RND0(W) ROUND(V0, V1, V2, V3, V4, V5, V6, V7, W, V27, V30)
+#define RND1(W) ROUND(V7, V0, V1, V2, V3, V4, V5, V6, W, V30, V27)
+#define RND2(W) ROUND(V6, V7, V0, V1, V2, V3, V4, V5, W, V27, V30)
+#define RND3(W) ROUND(V5, V6, V7, V0, V1, V2, V3, V4, W, V30, V27)
+#define RND4(W) ROUND(V4, V5, V6, V7, V0, V1, V2, V3, W, V27, V30)
+#define RND5(W) ROUND(V3, V4, V5, V6, V7, V0, V1, V2, W, V30, V27)
+#define RND6(W) ROUND(V2, V3, V4, V5, V6, V7, V0, V1, W, V27, V30)
+#define RND7(W) ROUND(V1, V2, V3, V4, V5, V6, V7, V0, W, V30, V27)
+#define RNDC0 ROUNDC(V0, V1, V2, V3, V4, V5, V6, V7, V27, V30)
+#define RNDC1 ROUNDC(V7, V0, V1, V2, V3, V4, V5, V6, V30, V27)
+#define RNDC2 ROUNDC(V6, V7, V0, V1, V2, V3, V4, V5, V27, V30)
+#define RNDC3 ROUNDC(V5, V6, V7, V0, V1, V2, V3, V4, V30, V27)
+#define RNDC4 ROUNDC(V4, V5, V6, V7, V0, V1, V2, V3, V27, V30)
+#define RNDC5 ROUNDC(V3, V4, V5, V6, V7, V0, V1, V2, V30, V27)
+#define RNDC6 ROUNDC(V2, V3, V4, V5, V6, V7, V0, V1, V27, V30)
+#define RNDC7 ROUNDC(V1, V2, V3, V4, V5, V6, V7, V0, V30, V27)
+
+// RC8: rounds j..j+7 (j a multiple of 8) with constant words.
+#define RC8 RNDC0; RNDC1; RNDC2; RNDC3; RNDC4; RNDC5; RNDC6; RNDC7
 
 // RS5, RS3: rounds j..j+4 and j+5..j+7 (j a multiple of 8, j >= 16), each
 // after extending its W; X0..X15 = the window's registers from W[j%16] on.
@@ -217,6 +282,50 @@
 	SCHED(V23, V8, V16, V21); \
 	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V23, V30, V27)
 
+// H2R16: second hash rounds 16..31. W8 = 0x80000000, W9..W14 = 0 and
+// W15 = 256 are constants, so no term of a zero word is added, σ1(W15),
+// σ0(W8) come from neonSched, and V16, V22, V23 (once W8, W14, W15) hold
+// the constant parts of W24 (W8), W30 (σ0(W15)) and W31 (W15, also W22's).
+#define H2R16 \
+	ADDS0(V8, V9); \
+	RND0(V8); \
+	ADDS0(V9, V10); \
+	ADDC(V9, R20); \
+	RND1(V9); \
+	ADDS0(V10, V11); \
+	ADDS1(V10, V8); \
+	RND2(V10); \
+	ADDS0(V11, V12); \
+	ADDS1(V11, V9); \
+	RND3(V11); \
+	ADDS0(V12, V13); \
+	ADDS1(V12, V10); \
+	RND4(V12); \
+	ADDS0(V13, V14); \
+	ADDS1(V13, V11); \
+	RND5(V13); \
+	SCHED(V14, V15, V23, V12); \
+	RND6(V14); \
+	ADDC(V15, R21); \
+	SCHED1(V15, V8, V13); \
+	RND7(V15); \
+	SCHED1(V16, V9, V14); \
+	RND0(V16); \
+	SETS1(V17, V10, V15); \
+	RND1(V17); \
+	SETS1(V18, V11, V16); \
+	RND2(V18); \
+	SETS1(V19, V12, V17); \
+	RND3(V19); \
+	SETS1(V20, V13, V18); \
+	RND4(V20); \
+	SETS1(V21, V14, V19); \
+	RND5(V21); \
+	SCHED1(V22, V15, V20); \
+	RND6(V22); \
+	SCHED(V23, V8, V16, V21); \
+	RND7(V23)
+
 // H2TAIL: rounds 56..60 of the second hash; 57..60 only feed e.
 #define H2TAIL \
 	SCHED(V16, V17, V9, V14); \
@@ -236,8 +345,10 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	ADD	$80, R0, R14 // &p.w16 (prepOffW16)
 	ADD	$32, R0, R15 // &p.st (prepOffSt)
 	ADD	$44, R5, R10 // 640
-	ADD	$48, R5, R12 // 0x80000000
 	ADD	$76, R5, R13 // 256
+	MOVD	$·neonSched(SB), R19 // σ0(256)
+	ADD	$4, R19, R20 // σ1(256)
+	ADD	$8, R19, R21 // σ0(0x80000000)
 	MOVD	$·neonLanes(SB), R9
 	VLD1	(R9), [V31.S4]
 
@@ -273,15 +384,16 @@ loop:
 	FEED(V25, 1, V5, V13)
 	FEED(V25, 2, V6, V14)
 	FEED(V25, 3, V7, V15)
-	VLD1R	(R12), [V16.S4]
-	ZERO
+	// The constant parts of W24, W30, W31 (H2R16).
+	VLD1R	(R5), [V16.S4]
+	VLD1R	(R19), [V22.S4]
 	VLD1R	(R13), [V23.S4]
 	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
-	MOVD	$·k(SB), R4
+	MOVD	$·neonK2(SB), R4
 	STATE(R6, V0, V1, V2, V3, V4, V5, V6, V7)
 	VEOR	V1.B16, V2.B16, V30.B16
-	R8A; R8B
-	RS8A; RS8B
+	R8A; RC8
+	H2R16
 	RS8A; RS8B
 	RS8A; H2TAIL
 	CHECK_H7(V7, 0, 0)
