@@ -43,6 +43,11 @@ func kFold(w map[int]uint32) [64]uint32 {
 	return t
 }
 
+// neonK1 is K for the neon kernel's block 2, with its constant words
+// W4 = 0x80000000 and W15 = 640 folded in (W5..W14 are zero), so rounds
+// 4..15 add no message word.
+var neonK1 = kFold(map[int]uint32{4: 0x80000000, 15: 640})
+
 // neonK2 is K for the neon kernel's second hash, with its constant words
 // W8 = 0x80000000 and W15 = 256 folded in (W9..W14 are zero), so rounds
 // 8..15 add no message word.
@@ -50,8 +55,9 @@ var neonK2 = kFold(map[int]uint32{8: 0x80000000, 15: 256})
 
 // neonSched holds the neon kernel's constant schedule terms, each
 // broadcast with VLD1R from its own pointer register (scan_neon_arm64.s):
-// σ0(W15) of the second hash (in W30), σ1(W15) (in W17), σ0(W8) (in W23).
-var neonSched = [...]uint32{s0(256), s1(256), s0(0x80000000)}
+// σ0(W15) of the second hash (in W30), σ1(W15) (in W17), σ0(W8) (in W23),
+// then σ0(W15) of block 2 (in W30).
+var neonSched = [...]uint32{s0(256), s1(256), s0(0x80000000), s0(640)}
 
 var (
 	useSHA2 = cpu.ARM64.HasSHA2

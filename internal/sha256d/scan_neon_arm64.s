@@ -7,7 +7,7 @@
 // nonces, one per 32-bit lane of each vector register.
 //   V0..V7    the state a..h (the names rotate by one register per round)
 //   V8..V23   the 16-word message schedule window, W[j] in V(8 + j%16)
-//             (the second hash's constant W8..W15 are not kept: see H2R16)
+//             (the constant words are not kept: see B2R16, H2R16)
 //   V24..V26  temporaries, V28 T1 of the round, V29 the round constant
 //   V27, V30  a^b of the last two rounds, for Maj
 //   V31       the lane offsets 0,1,2,3 added to the group's first nonce
@@ -15,18 +15,19 @@
 // (rounds 0..2, round 3's nonce-free terms and W16..W19's are computed once
 // per call in prep), the schedule extended in the window without the zero
 // words' terms, the feed-forward, then the second hash of the 32-byte
-// digest stopped after round 60, where e is known and H7 = IV7 + e. In the
-// second hash the constant words W8..W15 are folded: rounds 8..15 take K+W
-// from one table entry (neonK2), and W16..W31 skip the zero words' terms
-// and take σ0/σ1 of the constant words from neonSched. Only H7 is compared
+// digest stopped after round 60, where e is known and H7 = IV7 + e. The
+// constant words (block 2's W4..W15, the second hash's W8..W15) are folded:
+// their rounds take K+W from one table entry (neonK1, neonK2), and the
+// schedule skips the zero words' terms and takes σ0/σ1 of the constant
+// words from neonSched. Only H7 is compared
 // (against the target's top word); the Go side rechecks every candidate in
 // full (scanKernel -> confirm).
 //
 // Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
 // R4 K pointer (post-incremented per round), R5 sha2Pad (0x80000000),
 // R6 iv, R7 iv[7], R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44 (640),
-// R13 sha2Pad+76 (256), R19..R21 neonSched+0, +4, +8 (σ0(256), σ1(256),
-// σ0(0x80000000)).
+// R13 sha2Pad+76 (256), R19..R22 neonSched+0, +4, +8, +12 (σ0(256),
+// σ1(256), σ0(0x80000000), σ0(640)).
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -60,7 +61,7 @@
 	T1E(D, E, F, G, H)
 
 // ROUNDEC: ROUNDE for a constant message word: the table entry at R4 is
-// K + W (neonK2), loaded straight into V28.
+// K + W (neonK1, neonK2), loaded straight into V28.
 #define ROUNDEC(D, E, F, G, H) \
 	VLD1R.P	4(R4), [V28.S4]; \
 	T1E(D, E, F, G, H)
@@ -106,9 +107,8 @@
 	SSIG(V24, W2, 17, 19, 10); \
 	VADD	V24.S4, WJ.S4, WJ.S4
 
-// SCHED1: WJ += W7 + σ1(W2), for block 2's j = 20..29, where W[j-15] is
-// one of the zero words 5..14, and where WJ already holds W[j-16] + σ0(W[j-15])
-// or its constant part (H2R16).
+// SCHED1: WJ += W7 + σ1(W2), where WJ already holds W[j-16] + σ0(W[j-15])
+// or their constant part (B2R16, H2R16).
 #define SCHED1(WJ, W7, W2) \
 	SSIG(V24, W2, 17, 19, 10); \
 	VADD	W7.S4, WJ.S4, WJ.S4; \
@@ -172,15 +172,6 @@
 	VDUP	M.S[L], V26.S4; \
 	VADD	V26.S4, X.S4, WI.S4
 
-// ZERO: block 2's words W[9..14] (V17..V22), which are zero.
-#define ZERO \
-	VEOR	V17.B16, V17.B16, V17.B16; \
-	VEOR	V18.B16, V18.B16, V18.B16; \
-	VEOR	V19.B16, V19.B16, V19.B16; \
-	VEOR	V20.B16, V20.B16, V20.B16; \
-	VEOR	V21.B16, V21.B16, V21.B16; \
-	VEOR	V22.B16, V22.B16, V22.B16
-
 // RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
 #define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
 	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0, V27, V30); \
@@ -241,46 +232,43 @@
 #define RS8A RS5(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23); RS3(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23)
 #define RS8B RS5(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15); RS3(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15)
 #define R8A RB8(V8, V9, V10, V11, V12, V13, V14, V15)
-#define R8B RB8(V16, V17, V18, V19, V20, V21, V22, V23)
 
-// B2R4: block 2 rounds 4..7.
-#define B2R4 \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V12, V27, V30); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V13, V30, V27); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V14, V27, V30); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V15, V30, V27)
+// B2R4: block 2 rounds 4..7, constant words (RNDC).
+#define B2R4 RNDC4; RNDC5; RNDC6; RNDC7
 
-// B2R16: block 2 rounds 16..31; W16..W19 come from PRESCHED, and
-// W[j-15] is zero for j = 20..29 (block 2's words 5..14).
+// B2R16: block 2 rounds 16..31. W16..W19 come from PRESCHED; W4 =
+// 0x80000000, W5..W14 = 0 and W15 = 640 are constants, so no term of a zero
+// word is added, and V12, V22, V23 (once W4, W14, W15) hold the constant
+// parts of W20 (W4), W30 (σ0(W15)) and W31 (W15, also W22's).
 #define B2R16 \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V8, V27, V30); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, V9, V30, V27); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, V10, V27, V30); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, V11, V30, V27); \
-	SCHED1(V12, V21, V10); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V12, V27, V30); \
-	SCHED1(V13, V22, V11); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V13, V30, V27); \
-	SCHED1(V14, V23, V12); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V14, V27, V30); \
-	SCHED1(V15, V8, V13); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V15, V30, V27); \
-	SCHED1(V16, V9, V14); \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V16, V27, V30); \
-	SCHED1(V17, V10, V15); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, V17, V30, V27); \
-	SCHED1(V18, V11, V16); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, V18, V27, V30); \
-	SCHED1(V19, V12, V17); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, V19, V30, V27); \
-	SCHED1(V20, V13, V18); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, V20, V27, V30); \
-	SCHED1(V21, V14, V19); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, V21, V30, V27); \
-	SCHED(V22, V23, V15, V20); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, V22, V27, V30); \
+	RND0(V8); \
+	RND1(V9); \
+	RND2(V10); \
+	RND3(V11); \
+	ADDS1(V12, V10); \
+	RND4(V12); \
+	SSIG(V13, V11, 17, 19, 10); \
+	RND5(V13); \
+	SETS1(V14, V23, V12); \
+	RND6(V14); \
+	SETS1(V15, V8, V13); \
+	RND7(V15); \
+	SETS1(V16, V9, V14); \
+	RND0(V16); \
+	SETS1(V17, V10, V15); \
+	RND1(V17); \
+	SETS1(V18, V11, V16); \
+	RND2(V18); \
+	SETS1(V19, V12, V17); \
+	RND3(V19); \
+	SETS1(V20, V13, V18); \
+	RND4(V20); \
+	SETS1(V21, V14, V19); \
+	RND5(V21); \
+	SCHED1(V22, V15, V20); \
+	RND6(V22); \
 	SCHED(V23, V8, V16, V21); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, V23, V30, V27)
+	RND7(V23)
 
 // H2R16: second hash rounds 16..31. W8 = 0x80000000, W9..W14 = 0 and
 // W15 = 256 are constants, so no term of a zero word is added, σ1(W15),
@@ -349,27 +337,25 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	MOVD	$·neonSched(SB), R19 // σ0(256)
 	ADD	$4, R19, R20 // σ1(256)
 	ADD	$8, R19, R21 // σ0(0x80000000)
+	ADD	$12, R19, R22 // σ0(640)
 	MOVD	$·neonLanes(SB), R9
 	VLD1	(R9), [V31.S4]
 
 loop:
 	// Block 2 from round 3: prep's state after the nonce-free rounds 0..2,
 	// W3 the nonces, W4..W15 padding (W0..W2 are only in prep's terms).
-	MOVD	$·k+16(SB), R4
+	MOVD	$·neonK1+16(SB), R4
 	STATE(R15, V5, V6, V7, V0, V1, V2, V3, V4)
 	VLD1	(R8), [V26.S4]
 	VDUP	R2, V11.S4
 	VADD	V31.S4, V11.S4, V11.S4
 	VREV32	V11.B16, V11.B16
+	// The constant parts of W20, W30, W31 (B2R16).
 	VLD1R	(R5), [V12.S4]
-	VEOR	V13.B16, V13.B16, V13.B16
-	VEOR	V14.B16, V14.B16, V14.B16
-	VEOR	V15.B16, V15.B16, V15.B16
-	VEOR	V16.B16, V16.B16, V16.B16
-	ZERO
+	VLD1R	(R22), [V22.S4]
 	VLD1R	(R10), [V23.S4]
 	ROUND3
-	B2R4; R8B
+	B2R4; RC8
 	PRESCHED
 	B2R16
 	RS8A; RS8B
