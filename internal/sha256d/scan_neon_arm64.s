@@ -172,17 +172,6 @@
 	VDUP	M.S[L], V26.S4; \
 	VADD	V26.S4, X.S4, WI.S4
 
-// RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
-#define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0, V27, V30); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1, V30, V27); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2, V27, V30); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3, V30, V27); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4, V27, V30); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5, V30, V27); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6, V27, V30); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7, V30, V27)
-
 // RND0..RND7: round j with j%8 = 0..7 (the state names rotate by one
 // register per round) and message word W; RNDC0..RNDC7 the same for a
 // constant word already in the K table entry (ROUNDC).
@@ -203,6 +192,17 @@
 #define RNDC6 ROUNDC(V2, V3, V4, V5, V6, V7, V0, V1, V27, V30)
 #define RNDC7 ROUNDC(V1, V2, V3, V4, V5, V6, V7, V0, V30, V27)
 
+// RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
+#define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
+	RND0(X0); \
+	RND1(X1); \
+	RND2(X2); \
+	RND3(X3); \
+	RND4(X4); \
+	RND5(X5); \
+	RND6(X6); \
+	RND7(X7)
+
 // RC8: rounds j..j+7 (j a multiple of 8) with constant words.
 #define RC8 RNDC0; RNDC1; RNDC2; RNDC3; RNDC4; RNDC5; RNDC6; RNDC7
 
@@ -210,23 +210,23 @@
 // after extending its W; X0..X15 = the window's registers from W[j%16] on.
 #define RS5(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
 	SCHED(X0, X1, X9, X14); \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, X0, V27, V30); \
+	RND0(X0); \
 	SCHED(X1, X2, X10, X15); \
-	ROUND(V7, V0, V1, V2, V3, V4, V5, V6, X1, V30, V27); \
+	RND1(X1); \
 	SCHED(X2, X3, X11, X0); \
-	ROUND(V6, V7, V0, V1, V2, V3, V4, V5, X2, V27, V30); \
+	RND2(X2); \
 	SCHED(X3, X4, X12, X1); \
-	ROUND(V5, V6, V7, V0, V1, V2, V3, V4, X3, V30, V27); \
+	RND3(X3); \
 	SCHED(X4, X5, X13, X2); \
-	ROUND(V4, V5, V6, V7, V0, V1, V2, V3, X4, V27, V30)
+	RND4(X4)
 
 #define RS3(X0, X1, X2, X3, X4, X5, X6, X7, X8, X9, X10, X11, X12, X13, X14, X15) \
 	SCHED(X5, X6, X14, X3); \
-	ROUND(V3, V4, V5, V6, V7, V0, V1, V2, X5, V30, V27); \
+	RND5(X5); \
 	SCHED(X6, X7, X15, X4); \
-	ROUND(V2, V3, V4, V5, V6, V7, V0, V1, X6, V27, V30); \
+	RND6(X6); \
 	SCHED(X7, X8, X0, X5); \
-	ROUND(V1, V2, V3, V4, V5, V6, V7, V0, X7, V30, V27)
+	RND7(X7)
 
 // RS8A, RS8B: rounds j..j+7 with the schedule, j%16 = 0 and 8.
 #define RS8A RS5(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23); RS3(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23)
@@ -317,7 +317,7 @@
 // H2TAIL: rounds 56..60 of the second hash; 57..60 only feed e.
 #define H2TAIL \
 	SCHED(V16, V17, V9, V14); \
-	ROUND(V0, V1, V2, V3, V4, V5, V6, V7, V16, V27, V30); \
+	RND0(V16); \
 	SCHED(V17, V18, V10, V15); \
 	ROUNDE(V2, V3, V4, V5, V6, V17); \
 	SCHED(V18, V19, V11, V16); \
