@@ -43,15 +43,15 @@ func kFold(w map[int]uint32) [64]uint32 {
 	return t
 }
 
-// neonK1 is K for the neon kernel's block 2, with its constant words
+// kBlock2 is K for block 2 in the arm64 kernels, with its constant words
 // W4 = 0x80000000 and W15 = 640 folded in (W5..W14 are zero), so rounds
-// 4..15 add no message word.
-var neonK1 = kFold(map[int]uint32{4: 0x80000000, 15: 640})
+// 4..15 (quad-rounds 1..3) add no message word.
+var kBlock2 = kFold(map[int]uint32{4: 0x80000000, 15: 640})
 
-// neonK2 is K for the neon kernel's second hash, with its constant words
-// W8 = 0x80000000 and W15 = 256 folded in (W9..W14 are zero), so rounds
-// 8..15 add no message word.
-var neonK2 = kFold(map[int]uint32{8: 0x80000000, 15: 256})
+// kHash2 is K for the second hash in the arm64 kernels, with its constant
+// words W8 = 0x80000000 and W15 = 256 folded in (W9..W14 are zero), so
+// rounds 8..15 (quad-rounds 2..3) add no message word.
+var kHash2 = kFold(map[int]uint32{8: 0x80000000, 15: 256})
 
 // neonSched holds the neon kernel's constant schedule terms, each
 // broadcast with VLD1R from its own pointer register (scan_neon_arm64.s):

@@ -17,7 +17,7 @@
 // words' terms, the feed-forward, then the second hash of the 32-byte
 // digest stopped after round 60, where e is known and H7 = IV7 + e. The
 // constant words (block 2's W4..W15, the second hash's W8..W15) are folded:
-// their rounds take K+W from one table entry (neonK1, neonK2), and the
+// their rounds take K+W from one table entry (kBlock2, kHash2), and the
 // schedule skips the zero words' terms and takes σ0/σ1 of the constant
 // words from neonSched. Only H7 is compared
 // (against the target's top word); the Go side rechecks every candidate in
@@ -61,7 +61,7 @@
 	T1E(D, E, F, G, H)
 
 // ROUNDEC: ROUNDE for a constant message word: the table entry at R4 is
-// K + W (neonK1, neonK2), loaded straight into V28.
+// K + W (kBlock2, kHash2), loaded straight into V28.
 #define ROUNDEC(D, E, F, G, H) \
 	VLD1R.P	4(R4), [V28.S4]; \
 	T1E(D, E, F, G, H)
@@ -344,7 +344,7 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 loop:
 	// Block 2 from round 3: prep's state after the nonce-free rounds 0..2,
 	// W3 the nonces, W4..W15 padding (W0..W2 are only in prep's terms).
-	MOVD	$·neonK1+16(SB), R4
+	MOVD	$·kBlock2+16(SB), R4
 	STATE(R15, V5, V6, V7, V0, V1, V2, V3, V4)
 	VLD1	(R8), [V26.S4]
 	VDUP	R2, V11.S4
@@ -375,7 +375,7 @@ loop:
 	VLD1R	(R19), [V22.S4]
 	VLD1R	(R13), [V23.S4]
 	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
-	MOVD	$·neonK2(SB), R4
+	MOVD	$·kHash2(SB), R4
 	STATE(R6, V0, V1, V2, V3, V4, V5, V6, V7)
 	VEOR	V1.B16, V2.B16, V30.B16
 	R8A; RC8
