@@ -59,6 +59,15 @@ var kHash2 = kFold(map[int]uint32{8: 0x80000000, 15: 256})
 // then σ0(W15) of block 2 (in W30).
 var neonSched = [...]uint32{s0(256), s1(256), s0(0x80000000), s0(640)}
 
+// neonH2R0 is the second hash's state (a..h) after round 0 less W0: from
+// the IV, round 0's T1 and T2 are constants but for W0, which the neon
+// kernel adds to a and e.
+var neonH2R0 = func() [8]uint32 {
+	t1 := iv[7] + bigS1(iv[4]) + ch(iv[4], iv[5], iv[6]) + k[0]
+	t2 := bigS0(iv[0]) + maj(iv[0], iv[1], iv[2])
+	return [8]uint32{t1 + t2, iv[0], iv[1], iv[2], iv[3] + t1, iv[4], iv[5], iv[6]}
+}()
+
 var (
 	useSHA2 = cpu.ARM64.HasSHA2
 	useNEON = cpu.ARM64.HasASIMD

@@ -15,7 +15,8 @@
 // (rounds 0..2, round 3's nonce-free terms and W16..W19's are computed once
 // per call in prep), the schedule extended in the window without the zero
 // words' terms, the feed-forward, then the second hash of the 32-byte
-// digest stopped after round 60, where e is known and H7 = IV7 + e. The
+// digest from round 1 (round 0 from the IV is constant but for W0:
+// neonH2R0) stopped after round 60, where e is known and H7 = IV7 + e. The
 // constant words (block 2's W4..W15, the second hash's W8..W15) are folded:
 // their rounds take K+W from one table entry (kBlock2, kHash2), and the
 // schedule skips the zero words' terms and takes σ0/σ1 of the constant
@@ -27,7 +28,7 @@
 // R4 K pointer (post-incremented per round), R5 sha2Pad (0x80000000),
 // R6 iv, R7 iv[7], R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44 (640),
 // R13 sha2Pad+76 (256), R19..R22 neonSched+0, +4, +8, +12 (σ0(256),
-// σ1(256), σ0(0x80000000), σ0(640)).
+// σ1(256), σ0(0x80000000), σ0(640)), R12 neonH2R0.
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -192,16 +193,15 @@
 #define RNDC6 ROUNDC(V2, V3, V4, V5, V6, V7, V0, V1, V27, V30)
 #define RNDC7 ROUNDC(V1, V2, V3, V4, V5, V6, V7, V0, V30, V27)
 
-// RB8: rounds j..j+7 (j a multiple of 8) of the first 16, X0..X7 = W[j..j+7].
-#define RB8(X0, X1, X2, X3, X4, X5, X6, X7) \
-	RND0(X0); \
-	RND1(X1); \
-	RND2(X2); \
-	RND3(X3); \
-	RND4(X4); \
-	RND5(X5); \
-	RND6(X6); \
-	RND7(X7)
+// H2R1: second hash rounds 1..7, W1..W7 in V9..V15.
+#define H2R1 \
+	RND1(V9); \
+	RND2(V10); \
+	RND3(V11); \
+	RND4(V12); \
+	RND5(V13); \
+	RND6(V14); \
+	RND7(V15)
 
 // RC8: rounds j..j+7 (j a multiple of 8) with constant words.
 #define RC8 RNDC0; RNDC1; RNDC2; RNDC3; RNDC4; RNDC5; RNDC6; RNDC7
@@ -231,7 +231,6 @@
 // RS8A, RS8B: rounds j..j+7 with the schedule, j%16 = 0 and 8.
 #define RS8A RS5(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23); RS3(V8, V9, V10, V11, V12, V13, V14, V15, V16, V17, V18, V19, V20, V21, V22, V23)
 #define RS8B RS5(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15); RS3(V16, V17, V18, V19, V20, V21, V22, V23, V8, V9, V10, V11, V12, V13, V14, V15)
-#define R8A RB8(V8, V9, V10, V11, V12, V13, V14, V15)
 
 // B2R4: block 2 rounds 4..7, constant words (RNDC).
 #define B2R4 RNDC4; RNDC5; RNDC6; RNDC7
@@ -338,6 +337,7 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	ADD	$4, R19, R20 // σ1(256)
 	ADD	$8, R19, R21 // σ0(0x80000000)
 	ADD	$12, R19, R22 // σ0(640)
+	MOVD	$·neonH2R0(SB), R12
 	MOVD	$·neonLanes(SB), R9
 	VLD1	(R9), [V31.S4]
 
@@ -374,11 +374,15 @@ loop:
 	VLD1R	(R5), [V16.S4]
 	VLD1R	(R19), [V22.S4]
 	VLD1R	(R13), [V23.S4]
-	// Second hash from the IV, rounds 0..60; e after round 60 is in V7.
-	MOVD	$·kHash2(SB), R4
-	STATE(R6, V0, V1, V2, V3, V4, V5, V6, V7)
-	VEOR	V1.B16, V2.B16, V30.B16
-	R8A; RC8
+	// Second hash, rounds 1..60; e after round 60 is in V7. Round 0 from
+	// the IV: the state after it less W0 (round 1's names), plus W0 in a
+	// and e; b^c for round 1's Maj into V27.
+	MOVD	$·kHash2+4(SB), R4
+	STATE(R12, V7, V0, V1, V2, V3, V4, V5, V6)
+	VADD	V8.S4, V7.S4, V7.S4
+	VADD	V8.S4, V3.S4, V3.S4
+	VEOR	V0.B16, V1.B16, V27.B16
+	H2R1; RC8
 	H2R16
 	RS8A; RS8B
 	RS8A; H2TAIL
