@@ -11,7 +11,8 @@
 //   V24..V26  temporaries
 //   V28, V29  T1 of even and odd rounds: each round sums the next round's
 //             h + K + W into the other one before its Ch destroys g
-//   V27, V30  a^b of the last two rounds, for Maj
+//   V27, V30  a^b of the round, for the next round's Maj, and b^c (the
+//             last round's a^b), the mask of the round's Maj, then Maj
 //   V31       the lane offsets 0,1,2,3 added to the group's first nonce
 // Per nonce, as the amd64 kernels: block 2 of the header from round 3 on
 // (rounds 0..2, round 3's nonce-free terms and W16..W19's are computed once
@@ -89,19 +90,21 @@
 // new a is written into H's register and d += T1, so the caller rotates the
 // names. It destroys G (Ch): the next round's h + K + W must be summed
 // before it (RND0..RND7, RNDC0..RNDC7).
-// Maj(a,b,c) = b ^ ((a^b) & (b^c)), where b^c is the previous round's a^b:
-// XAB receives a^b, XBC holds b^c (V27 and V30 alternate).
+// Maj(a,b,c) = (b^c) ? a : b, bit by bit (b = c: b; else a is the
+// majority), a bit select (VBSL) on the mask b^c, the previous round's a^b,
+// which it destroys: XAB receives a^b, XBC holds b^c and then Maj (V27 and
+// V30 alternate).
 #define ROUND(A, B, C, D, E, F, G, H, T, XAB, XBC) \
 	T1E(D, E, F, G, T); \
 	ROUNDA(A, B, H, T, XAB, XBC)
 
-// ROUNDA: the a half of a round, T1 in T: H = T1 + Σ0(a) + Maj(a,b,c).
+// ROUNDA: the a half of a round, T1 in T: H = T1 + Σ0(a) + Maj(a,b,c)
+// (Maj into XBC, see ROUND).
 #define ROUNDA(A, B, H, T, XAB, XBC) \
 	BSIG(V24, A, 2, 13, 22); \
 	VEOR	B.B16, A.B16, XAB.B16; \
-	VAND	XBC.B16, XAB.B16, V26.B16; \
-	VEOR	B.B16, V26.B16, V26.B16; \
-	VADD	V26.S4, V24.S4, V24.S4; \
+	VBSL	B.B16, A.B16, XBC.B16; \
+	VADD	XBC.S4, V24.S4, V24.S4; \
 	VADD	V24.S4, T.S4, H.S4
 
 // SCHED: WJ (holding W[j-16]) += σ0(W15) + W7 + σ1(W2), i.e. W[j] from
