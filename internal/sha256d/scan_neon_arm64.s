@@ -27,11 +27,15 @@
 // (against the target's top word); the Go side rechecks every candidate in
 // full (scanKernel -> confirm).
 //
-// Register use: R0 p, R1 t7, R2 first nonce of the group, R3 groups left,
-// R4 K pointer (post-incremented per round), R5 sha2Pad (0x80000000),
-// R6 iv, R7 iv[7], R8 &p.w, R14 &p.w16, R15 &p.st, R10 sha2Pad+44 (640),
-// R13 sha2Pad+76 (256), R19..R22 neonSched+0, +4, +8, +12 (σ0(256),
-// σ1(256), σ0(0x80000000), σ0(640)), R12 neonH2R0, R23 &p.ms[7].
+// Register use: R0 p (post-indexed by the feed-forward's loads, back
+// after), R1 t7, R2 first nonce of the group, R3 groups left, R4 K pointer
+// (post-incremented per round), R5 sha2Pad (0x80000000), R7 iv[7], R10
+// sha2Pad+44 (640), R13 sha2Pad+76 (256), R19..R22 neonSched+0, +4, +8,
+// +12 (σ0(256), σ1(256), σ0(0x80000000), σ0(640)), R23 &p.ms[7]; R12
+// neonH2R0, R14 &p.pre3 (p.w16..w19 follow), R15 &p.st, each post-indexed
+// by its loads and back at its start after the last, which steps back by
+// R24 (-16) or R25 (-20). R6 (iv) and R8 (&p.w), set by PROLOGUE, are not
+// used.
 
 // ROR: D = S rotated right by N, in every lane.
 #define ROR(D, S, N) \
@@ -144,45 +148,42 @@
 
 // PRESCHED: block 2's W16..W19 from prep (w16, w17 whole; w18 and w19
 // without their W3 terms, added here) into the window, before round 15
-// (which sums W16 for round 16).
+// (which sums W16 for round 16). R14 is at p.w16 (after ROUND3's load)
+// and back at p.pre3 after.
 #define PRESCHED \
-	VLD1	(R14), [V26.S4]; \
 	SSIG(V24, V11, 7, 18, 3); \
-	VDUP	V26.S[2], V10.S4; \
+	VLD3R.P	12(R14), [V8.S4, V9.S4, V10.S4]; \
+	VLD1R.P	(R14)(R24), [V25.S4]; \
 	VADD	V24.S4, V10.S4, V10.S4; \
-	VDUP	V26.S[3], V25.S4; \
-	VADD	V25.S4, V11.S4, V11.S4; \
-	VDUP	V26.S[0], V8.S4; \
-	VDUP	V26.S[1], V9.S4
+	VADD	V25.S4, V11.S4, V11.S4
 
-// STATE: the eight words at (R) broadcast into A..H.
-#define STATE(R, A, B, C, D, E, F, G, H) \
-	VLD1	(R), [V24.S4, V25.S4]; \
-	VDUP	V24.S[0], A.S4; \
-	VDUP	V24.S[1], B.S4; \
-	VDUP	V24.S[2], C.S4; \
-	VDUP	V24.S[3], D.S4; \
-	VDUP	V25.S[0], E.S4; \
-	VDUP	V25.S[1], F.S4; \
-	VDUP	V25.S[2], G.S4; \
-	VDUP	V25.S[3], H.S4
+// STATE3, STATE1: the eight words at (R) broadcast into A..H, with VLD3R and VLD4R
+// (each word of 3 or 4 into its own register), so the registers of each
+// load are consecutive: A..C, D alone, E..H (block 2's round 3 names) or A
+// alone, B..E, F..H (the second hash's round 1 names). R is post-indexed
+// and back at its start after the last load (NEG the negated sum of the
+// first two loads' sizes).
+#define STATE3(R, NEG, A, B, C, D, E, F, G, H) \
+	VLD3R.P	12(R), [A.S4, B.S4, C.S4]; \
+	VLD1R.P	4(R), [D.S4]; \
+	VLD4R.P	(R)(NEG), [E.S4, F.S4, G.S4, H.S4]
+
+#define STATE1(R, NEG, A, B, C, D, E, F, G, H) \
+	VLD1R.P	4(R), [A.S4]; \
+	VLD4R.P	16(R), [B.S4, C.S4, D.S4, E.S4]; \
+	VLD3R.P	(R)(NEG), [F.S4, G.S4, H.S4]
 
 // ROUND3: block 2's round 3 from prep's state after round 2 (in V5..V4,
-// round 3's names): T1 = pre3 (lane 3 of V26) + W3, pre3 holding every
-// nonce-free term (Ch included, so g is kept); b^c for Maj into V27; round
-// 4's h + K + W into V28.
+// round 3's names): T1 = pre3 (at R14, which moves on to p.w16) + W3, pre3
+// holding every nonce-free term (Ch included, so g is kept); b^c for Maj
+// into V27; round 4's h + K + W into V28.
 #define ROUND3 \
-	VDUP	V26.S[3], V29.S4; \
+	VLD1R.P	4(R14), [V29.S4]; \
 	VADD	V11.S4, V29.S4, V29.S4; \
 	VADD	V29.S4, V0.S4, V0.S4; \
 	VEOR	V6.B16, V7.B16, V27.B16; \
 	NKC(V28, V3); \
 	ROUNDA(V5, V6, V4, V29, V30, V27)
-
-// FEED: WI = midstate word (lane L of M) + state word X.
-#define FEED(M, L, X, WI) \
-	VDUP	M.S[L], V26.S4; \
-	VADD	V26.S4, X.S4, WI.S4
 
 // RND0..RND7: round j with j%8 = 0..7 (the state names rotate by one
 // register per round, T1 alternates V28, V29) after summing round j+1's
@@ -375,7 +376,7 @@
 // func kernelNEON4(p *prep, t7, base, n uint32) (nonce uint32, ok bool)
 TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	PROLOGUE
-	ADD	$80, R0, R14 // &p.w16 (prepOffW16)
+	ADD	$76, R0, R14 // &p.pre3 (prepOffPre3; p.w16 follows)
 	ADD	$32, R0, R15 // &p.st (prepOffSt)
 	ADD	$28, R0, R23 // &p.ms[7] (prepOffMS+28)
 	ADD	$44, R5, R10 // 640
@@ -385,6 +386,8 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	ADD	$8, R19, R21 // σ0(0x80000000)
 	ADD	$12, R19, R22 // σ0(640)
 	MOVD	$·neonH2R0(SB), R12
+	MOVD	$-16, R24
+	MOVD	$-20, R25
 	MOVD	$·neonLanes(SB), R9
 	VLD1	(R9), [V31.S4]
 
@@ -392,8 +395,7 @@ loop:
 	// Block 2 from round 3: prep's state after the nonce-free rounds 0..2,
 	// W3 the nonces, W4..W15 padding (W0..W2 are only in prep's terms).
 	MOVD	$·kBlock2+16(SB), R4
-	STATE(R15, V5, V6, V7, V0, V1, V2, V3, V4)
-	VLD1	(R8), [V26.S4]
+	STATE3(R15, R24, V5, V6, V7, V0, V1, V2, V3, V4)
 	VDUP	R2, V11.S4
 	VADD	V31.S4, V11.S4, V11.S4
 	VREV32	V11.B16, V11.B16
@@ -407,15 +409,17 @@ loop:
 	RS8A; RS8B
 	RS8A; B2TAIL
 	// Feed-forward: the first digest is the second hash's words 0..7 (W7,
-	// in V15, taken in B2TAIL).
-	VLD1	(R0), [V24.S4, V25.S4]
-	FEED(V24, 0, V0, V8)
-	FEED(V24, 1, V1, V9)
-	FEED(V24, 2, V2, V10)
-	FEED(V24, 3, V3, V11)
-	FEED(V25, 0, V4, V12)
-	FEED(V25, 1, V5, V13)
-	FEED(V25, 2, V6, V14)
+	// in V15, taken in B2TAIL): p.ms[0..6] broadcast into V8..V14 (R0
+	// post-indexed, back at p after), plus the state.
+	VLD4R.P	16(R0), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VLD3R.P	(R0)(R24), [V12.S4, V13.S4, V14.S4]
+	VADD	V0.S4, V8.S4, V8.S4
+	VADD	V1.S4, V9.S4, V9.S4
+	VADD	V2.S4, V10.S4, V10.S4
+	VADD	V3.S4, V11.S4, V11.S4
+	VADD	V4.S4, V12.S4, V12.S4
+	VADD	V5.S4, V13.S4, V13.S4
+	VADD	V6.S4, V14.S4, V14.S4
 	// The constant parts of W24, W30, W31 (H2R16).
 	VLD1R	(R5), [V16.S4]
 	VLD1R	(R19), [V22.S4]
@@ -424,7 +428,7 @@ loop:
 	// the IV: the state after it less W0 (round 1's names), plus W0 in a
 	// and e; b^c for round 1's Maj into V27; round 1's h + K + W into V29.
 	MOVD	$·kHash2+4(SB), R4
-	STATE(R12, V7, V0, V1, V2, V3, V4, V5, V6)
+	STATE1(R12, R25, V7, V0, V1, V2, V3, V4, V5, V6)
 	VADD	V8.S4, V7.S4, V7.S4
 	VADD	V8.S4, V3.S4, V3.S4
 	VEOR	V0.B16, V1.B16, V27.B16
