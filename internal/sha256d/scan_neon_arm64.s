@@ -8,7 +8,8 @@
 //   V0..V7    the state a..h (the names rotate by one register per round)
 //   V8..V23   the 16-word message schedule window, W[j] in V(8 + j%16)
 //             (the constant words are not kept: see B2R16, H2R16)
-//   V24..V26  temporaries
+//   V24, V25  temporaries
+//   V26       t7 in every lane (the H7 check)
 //   V28, V29  T1 of even and odd rounds: each round sums the next round's
 //             h + K + W into the other one before its Ch destroys g
 //   V27, V30  a^b of the round, for the next round's Maj, and b^c (the
@@ -136,10 +137,10 @@
 	SSIG(V24, X, 17, 19, 10); \
 	VADD	V24.S4, WJ.S4, WJ.S4
 
-// ADDC: WJ += the constant word at (R), broadcast (V26 scratch).
+// ADDC: WJ += the constant word at (R), broadcast (V25 scratch).
 #define ADDC(WJ, R) \
-	VLD1R	(R), [V26.S4]; \
-	VADD	V26.S4, WJ.S4, WJ.S4
+	VLD1R	(R), [V25.S4]; \
+	VADD	V25.S4, WJ.S4, WJ.S4
 
 // SETS1: WJ = W7 + σ1(W2), for a W[j] whose W[j-16] and W[j-15] are zero.
 #define SETS1(WJ, W7, W2) \
@@ -390,6 +391,7 @@ TEXT ·kernelNEON4(SB), NOSPLIT, $0-29
 	MOVD	$-20, R25
 	MOVD	$·neonLanes(SB), R9
 	VLD1	(R9), [V31.S4]
+	VDUP	R1, V26.S4
 
 loop:
 	// Block 2 from round 3: prep's state after the nonce-free rounds 0..2,
@@ -438,14 +440,33 @@ loop:
 	H2R16
 	RS8A; RS8B
 	RS8A; H2TAIL
-	CHECK_H7(V7, 0, 0)
-	CHECK_H7(V7, 1, 1)
-	CHECK_H7(V7, 2, 2)
-	CHECK_H7(V7, 3, 3)
+	// H7 = IV7 + e, byte-swapped, against t7 in all four lanes at once:
+	// H7 <= t7 where min(H7, t7) = H7; the lanes' masks (0 or -1) summed
+	// are 0 only if no lane is a candidate. A candidate goes to hit, out
+	// of the loop, which finds the first such lane.
+	VDUP	R7, V24.S4
+	VADD	V7.S4, V24.S4, V24.S4
+	VREV32	V24.B16, V24.B16
+	VUMIN	V26.S4, V24.S4, V25.S4
+	VCMEQ	V25.S4, V24.S4, V25.S4
+	VADDV	V25.S4, V25
+	VMOV	V25.S[0], R9
+	CBNZW	R9, hit
+
+next:
 	NEXT
 
 none:
 	RETURN_NONE
+
+hit:
+	// The same test per lane, the group's first nonce first (a lane is
+	// always found; were none, the scan would go on).
+	CHECK_H7(V7, 0, 0)
+	CHECK_H7(V7, 1, 1)
+	CHECK_H7(V7, 2, 2)
+	CHECK_H7(V7, 3, 3)
+	B	next
 
 found:
 	RETURN_FOUND
