@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 	"dashboard/feed":   {"dashboard", "scheduler", "kube", "pool", "job", "chain", "mesos"}, // builds those snapshots from the running system
 	"loadgen":          {"pool", "job", "chain", "stratum", "btc", "netpoll", "backoff"},    // scale measurement: simulated miners against the real pool
 	"kube/kubetest":    {"porttest", "parts", "parts/partstest"},                            // test helper: a real etcd + kube-apiserver (+ controller-manager) for the Kubernetes backend's tests
-	"fleet":            {"backoff"},                                                         // the engine-neutral policy: worker sizing, backoff, server/worker command lines
+	"fleet":            {"backoff", "btc"},                                                  // the engine-neutral policy: worker sizing, backoff, server/worker command lines
 	"kube":             {"fleet"},
 }
 

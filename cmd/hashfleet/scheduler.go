@@ -73,7 +73,7 @@ through its environment. The Mesos secret is read from --secret-file.`,
 	fl.StringVar(&f.master, "master", "", `Mesos master: host:port[,host:port], http(s)://host:port, zk://host:2181/mesos, or "embedded" (via "hashfleet demo")`)
 	fl.StringVar(&f.nodeRPC, "node-rpc", "", "node JSON-RPC URL as reachable from the agents (required)")
 	fl.StringVar(&f.payout, "payout", "", "payout address for found blocks (required)")
-	fl.StringVar(&f.network, "network", "regtest", "bitcoin network: regtest, testnet, signet, mainnet")
+	fl.StringVar(&f.network, "network", "regtest", "bitcoin network: regtest, testnet, testnet4, signet or mainnet (--payout must be an address of it)")
 	fl.StringVar(&f.rpcUser, "rpc-user", "", "node RPC user")
 	fl.StringVar(&f.rpcPasswordFile, "rpc-password-file", "", "file holding the node RPC password (else env "+envRPCPassword+")")
 	fl.StringVar(&f.taskMode, "task-mode", "command", "how tasks run: command (fetch this binary) or docker")

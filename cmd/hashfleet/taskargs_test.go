@@ -32,7 +32,7 @@ func TestTaskCommandLinesParse(t *testing.T) {
 	}
 	for _, m := range modes {
 		cfg := scheduler.Config{NodeRPC: "http://10.0.0.2:18443", RPCUser: m.rpcUser, RPCPassword: "pw-SECRET",
-			Payout: "bcrt1qpay", Network: "regtest", BinaryURL: "http://sched:8090/bin/hashfleet", Master: "m:5050",
+			Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv", Network: "regtest", BinaryURL: "http://sched:8090/bin/hashfleet", Master: "m:5050",
 			TaskMode: m.mode, Image: "hashfleet:test", DockerNetwork: m.network, DockerNetworkName: "net1",
 			ServerListenHost: "0.0.0.0", WorkerUser: "hashfleet"}
 		for _, task := range []*scheduler.Task{server, worker} {

@@ -1,9 +1,13 @@
 package fleet
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/hashfleet/hashfleet/internal/btc"
 )
 
 // EnvRPCPassword is the environment variable through which the node RPC
@@ -18,6 +22,21 @@ type Server struct {
 	Network       string
 	StratumListen string // host:port
 	HTTPListen    string // host:port
+}
+
+// CheckPayout reports whether payout is an address the miner server will
+// accept on network ("" is regtest, the server's default), so that a
+// scheduler refuses a bad one at its start instead of launching a server
+// that exits at once, again and again.
+func CheckPayout(network, payout string) error {
+	params, err := btc.NetworkParams(cmp.Or(network, "regtest"))
+	if err != nil {
+		return fmt.Errorf("--network: %w", err)
+	}
+	if _, err := btc.PayoutScript(payout, params); err != nil {
+		return fmt.Errorf("--payout: %w", err)
+	}
+	return nil
 }
 
 // ServerArgs returns the arguments after the binary name of the miner

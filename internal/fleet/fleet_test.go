@@ -3,6 +3,7 @@ package fleet
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -86,5 +87,32 @@ func TestCommandLines(t *testing.T) {
 	}
 	if got := WorkerName("hashfleet", "hashfleet-worker-n3x0123456"); got != "hashfleet.n3x01234" {
 		t.Errorf("WorkerName = %q, want hashfleet.n3x01234", got)
+	}
+}
+
+func TestCheckPayout(t *testing.T) {
+	const regtest = "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv"
+	const testnet = "tb1qsfchrtwc7ytaj2z2jgcuqffq5gdc9ah8803z2x"
+	for _, c := range []struct {
+		network, payout string
+		want            string // "" for no error, else a part of the message
+	}{
+		{"regtest", regtest, ""},
+		{"", regtest, ""}, // the default network is regtest
+		{"testnet4", testnet, ""},
+		{"testnet", testnet, ""},
+		{"regtest", testnet, "not a regtest address"},
+		{"mainnet", regtest, "not a mainnet address"},
+		{"regtest", "bcrt1qexample", "cannot decode"},
+		{"regtest", "", "empty"},
+		{"testnet5", testnet, "unknown network"},
+	} {
+		err := CheckPayout(c.network, c.payout)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("CheckPayout(%q, %q) = %v, want nil", c.network, c.payout, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("CheckPayout(%q, %q) = %v, want an error with %q", c.network, c.payout, err, c.want)
+		}
 	}
 }

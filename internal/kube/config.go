@@ -107,6 +107,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Payout == "" {
 		errs = append(errs, errors.New("kube: a payout address (--payout) is required"))
+	} else if err := fleet.CheckPayout(c.Network, c.Payout); err != nil {
+		errs = append(errs, fmt.Errorf("kube: %w", err))
 	}
 	p := c.Policy
 	if p.WorkerCPUs < 0 || p.MaxWorkers < 0 || p.MaxCPUs < 0 || c.ServerCPUs < 0 || c.ServerMem < 0 || c.WorkerMem < 0 {

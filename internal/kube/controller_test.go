@@ -56,7 +56,7 @@ func newFake(objs ...runtime.Object) *fake.Clientset {
 func testConfig(cl kubernetes.Interface) Config {
 	return Config{
 		Client: cl, Namespace: testNS, Image: "hashfleet:test", NodeRPC: "http://node:18443", RPCUser: "rpc",
-		RPCSecret: "hashfleet-rpc", Payout: "bcrt1qpayout", Identity: "test",
+		RPCSecret: "hashfleet-rpc", Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv", Identity: "test",
 		Policy: fleet.Policy{BackoffMin: 100 * time.Millisecond, BackoffMax: 400 * time.Millisecond},
 		Resync: time.Second, Registerer: prometheus.NewRegistry(),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),

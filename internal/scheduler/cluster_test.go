@@ -187,7 +187,7 @@ func schedConfig(t *testing.T, addr, binURL, stateDir string) scheduler.Config {
 	}
 	return scheduler.Config{
 		Master: addr, Detector: det,
-		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qexample",
+		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv",
 		TaskMode: scheduler.ModeCommand, BinaryURL: binURL, StateDir: stateDir,
 		HealthDelay: 200 * time.Millisecond, HealthInterval: 300 * time.Millisecond, HealthGrace: 10 * time.Second,
 		KillGrace: time.Second, LaunchTimeout: 10 * time.Second,
@@ -508,7 +508,7 @@ func TestClusterDuplicateAndOutOfOrderUpdates(t *testing.T) {
 func TestClusterCrashLoopBacksOff(t *testing.T) {
 	c := newCluster(t, 1, "cpus:4;mem:2048", nil)
 	cfg := c.config(t, t.TempDir())
-	cfg.Network = "crash" // the stand-in server exits at once
+	cfg.NodeRPC = "http://crash.invalid:1" // the stand-in server exits at once
 	r := start(t, cfg)
 	const want = 5 // launches to watch: the backoff doubles 4 times
 	servers := func(st scheduler.Status) []scheduler.TaskView {
@@ -595,7 +595,7 @@ func TestClusterWrongSecret(t *testing.T) {
 func TestUnreachableMaster(t *testing.T) {
 	addr := porttest.Addr(t) // reserved, and nothing listens on it
 	det, _ := mesos.NewStaticDetector(addr)
-	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "x",
+	r := start(t, scheduler.Config{Master: addr, Detector: det, NodeRPC: "http://127.0.0.1:1", Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv",
 		BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: t.TempDir(),
 		Backoff: backoff.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
 	st := waitFor(t, r.s, 10*time.Second, "a connection error and the node probe", func(st scheduler.Status) bool {

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hashfleet/hashfleet/internal/backoff"
+	"github.com/hashfleet/hashfleet/internal/fleet"
 	"github.com/hashfleet/hashfleet/internal/mesos"
 )
 
@@ -120,6 +121,8 @@ func (c *Config) Validate() error {
 	}
 	if c.Payout == "" {
 		errs = append(errs, errors.New("scheduler: a payout address (--payout) is required"))
+	} else if err := fleet.CheckPayout(c.Network, c.Payout); err != nil {
+		errs = append(errs, fmt.Errorf("scheduler: %w", err))
 	}
 	switch c.TaskMode {
 	case "", ModeCommand:

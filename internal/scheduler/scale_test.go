@@ -255,7 +255,7 @@ func simSchedConfig(tb testing.TB, addr string, workers int) scheduler.Config {
 	}
 	return scheduler.Config{
 		Master: addr, Detector: det,
-		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qexample",
+		NodeRPC: "http://127.0.0.1:18443", RPCUser: "rpc", RPCPassword: testRPCPassword, Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv",
 		TaskMode: scheduler.ModeCommand, BinaryURL: "http://127.0.0.1:1/bin/hashfleet", StateDir: tb.TempDir(),
 		HealthDelay: time.Second, HealthInterval: time.Second, HealthGrace: 10 * time.Second,
 		KillGrace: time.Second, LaunchTimeout: time.Minute,

@@ -11,7 +11,7 @@ import (
 )
 
 func TestTaskInfo(t *testing.T) {
-	base := Config{NodeRPC: "http://10.0.0.2:18443", RPCUser: "rpc", RPCPassword: "pw-SECRET", Payout: "bcrt1qpay",
+	base := Config{NodeRPC: "http://10.0.0.2:18443", RPCUser: "rpc", RPCPassword: "pw-SECRET", Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv",
 		BinaryURL: "http://sched:8090/bin/hashfleet", Master: "m:5050"}
 	server := &Task{ID: "hashfleet-server-1", Role: RoleServer, AgentID: "a1", Hostname: "h1", Ports: []uint64{31000, 31005}, CPUs: 1, Mem: 256}
 	worker := &Task{ID: "hashfleet-worker-1", Role: RoleWorker, AgentID: "a2", Hostname: "h2", CPUs: 2.5, Mem: 128,
@@ -35,7 +35,7 @@ func TestTaskInfo(t *testing.T) {
 		wantURI     bool
 	}{
 		{name: "command server", mode: ModeCommand, task: server, wantValue: "./hashfleet", wantURI: true,
-			wantArgs:   []string{"hashfleet", "server", "--node-rpc", "http://10.0.0.2:18443", "--payout", "bcrt1qpay", "--stratum-listen", "0.0.0.0:31000", "--http-listen", "0.0.0.0:31005"},
+			wantArgs:   []string{"hashfleet", "server", "--node-rpc", "http://10.0.0.2:18443", "--payout", "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv", "--stratum-listen", "0.0.0.0:31000", "--http-listen", "0.0.0.0:31005"},
 			wantHealth: 31000, wantEnv: []string{"HASHFLEET_RPC_PASSWORD=pw-SECRET"}},
 		{name: "command server on loopback", mode: ModeCommand, listenHost: "127.0.0.1", task: server, wantValue: "./hashfleet", wantURI: true,
 			wantArgs:   []string{"server", "--stratum-listen", "127.0.0.1:31000", "--http-listen", "127.0.0.1:31005"},
@@ -189,7 +189,7 @@ func subsequence(have, want []string) bool {
 }
 
 func TestConfigValidate(t *testing.T) {
-	ok := Config{Master: "m:5050", NodeRPC: "http://n", Payout: "p", BinaryURL: "http://b"}
+	ok := Config{Master: "m:5050", NodeRPC: "http://n", Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv", BinaryURL: "http://b"}
 	tests := []struct {
 		name   string
 		mutate func(*Config)
@@ -200,6 +200,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "embedded without detector", mutate: func(c *Config) { c.Master = "embedded" }, want: "hashfleet demo"},
 		{name: "no node", mutate: func(c *Config) { c.NodeRPC = "" }, want: "node RPC"},
 		{name: "no payout", mutate: func(c *Config) { c.Payout = "" }, want: "payout"},
+		{name: "payout not an address", mutate: func(c *Config) { c.Payout = "bcrt1qexample" }, want: "--payout: btc: address: cannot decode"},
+		{name: "payout of another network", mutate: func(c *Config) { c.Network = "testnet4" }, want: "not a testnet4 address"},
+		{name: "unknown bitcoin network", mutate: func(c *Config) { c.Network = "testnet5" }, want: "unknown network"},
 		{name: "command without binary", mutate: func(c *Config) { c.BinaryURL = "" }, want: "BinaryURL"},
 		{name: "docker needs no binary", mutate: func(c *Config) { c.BinaryURL = ""; c.TaskMode = ModeDocker }},
 		{name: "bad mode", mutate: func(c *Config) { c.TaskMode = "vm" }, want: "task mode"},

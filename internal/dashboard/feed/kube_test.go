@@ -15,7 +15,7 @@ import (
 // the fleet's pods as tasks and the namespace as the cluster.
 func TestKubeSnapshot(t *testing.T) {
 	c, err := kube.New(kube.Config{Client: fake.NewClientset(), Namespace: "mining", Image: "hashfleet:test",
-		NodeRPC: "http://node:18443", Payout: "bcrt1qpayout", Resync: time.Second})
+		NodeRPC: "http://node:18443", Payout: "bcrt1qp69lntsjkuzccuwdgqskuuatgu7umyvrnhr4lv", Resync: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,10 @@ import (
 	"time"
 )
 
+// crashNode, as the server's --node-rpc, makes it exit at once (the
+// scheduler's crash-loop test).
+const crashNode = "http://crash.invalid:1"
+
 func main() {
 	args := os.Args[1:]
 	if len(args) == 0 {
@@ -50,8 +54,8 @@ func server(args []string) int {
 	fs := flag.NewFlagSet("server", flag.ContinueOnError)
 	stratum := fs.String("stratum-listen", "", "")
 	httpAddr := fs.String("http-listen", "", "")
-	network := fs.String("network", "", "")
-	fs.String("node-rpc", "", "")
+	fs.String("network", "", "")
+	nodeRPC := fs.String("node-rpc", "", "")
 	fs.String("payout", "", "")
 	fs.String("rpc-user", "", "")
 	fs.String("log-format", "", "")
@@ -66,7 +70,7 @@ func server(args []string) int {
 			}
 		}
 	}
-	if *network == "crash" {
+	if *nodeRPC == crashNode {
 		fmt.Fprintln(os.Stderr, "crashing at once, as asked")
 		return 3
 	}
