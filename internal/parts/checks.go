@@ -55,7 +55,7 @@ var all = []*Part{
 	{Name: QemuUser, About: "running the arm64 build of the worker on this amd64 machine",
 		Finds:   "`qemu-aarch64-static` or `qemu-aarch64` in PATH",
 		Install: "apt-get install -y qemu-user-static",
-		CI:      "required where a test uses it", check: checkQemu},
+		CI:      "required; .ci/run tests the arm64 sha256d kernels under it", check: checkQemu},
 	{Name: Kube, About: "real Kubernetes control plane (kube-apiserver, kube-controller-manager, etcd) for the Kubernetes backend's tests (internal/kube/kubetest)",
 		Finds:   "kube-apiserver and kube-controller-manager in $" + EnvKubeBin + ", else ~/.cache/hashfleet/kube/" + KubeVersion + "; etcd from $" + EnvEtcd + ", else PATH, else /usr/bin/etcd",
 		Install: "tools/kube/build.sh (builds Kubernetes " + KubeVersion + " from the module proxy, 12-40 min the first time) and apt-get install -y etcd-server",
