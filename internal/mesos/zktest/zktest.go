@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashfleet/hashfleet/internal/parts"
 	"github.com/hashfleet/hashfleet/internal/parts/partstest"
+	"github.com/hashfleet/hashfleet/internal/porttest"
 )
 
 // Jar is where the Debian package installs ZooKeeper (its manifest
@@ -32,12 +33,10 @@ func Start(t testing.TB) string {
 	if err != nil {
 		partstest.Missing(t, parts.ZooKeeper, "no java in PATH")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	// Reserved outside the ephemeral range: a port from :0, closed and
+	// handed to java, could be taken meanwhile by any outgoing connection
+	// (ZooKeeper then exits at once, as seen in CI under load).
+	port := porttest.Port(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, java,
@@ -45,7 +44,7 @@ func Start(t testing.TB) string {
 		"-Dzookeeper.admin.enableServer=false",
 		"-Dzookeeper.4lw.commands.whitelist=ruok",
 		"-Dzookeeper.clientPortAddress=127.0.0.1",
-		"-cp", jar,
+		"-cp", classPath(jar),
 		"org.apache.zookeeper.server.ZooKeeperServerMain",
 		strconv.Itoa(port), filepath.Join(dir, "data"))
 	logf, err := os.Create(filepath.Join(dir, "zookeeper.log"))
@@ -84,6 +83,19 @@ func Start(t testing.TB) string {
 			t.Fatalf("zookeeper did not listen on %s within 60s: %s", addr, b)
 		}
 	}
+}
+
+// slf4jSimple is Debian's SLF4J binding that logs to stderr (package
+// libslf4j-java, which ZooKeeper's package pulls in). Without a binding
+// ZooKeeper logs nothing, and a server that exits early says not why.
+const slf4jSimple = "/usr/share/java/slf4j-simple.jar"
+
+// classPath is jar, plus slf4jSimple where it is installed.
+func classPath(jar string) string {
+	if _, err := os.Stat(slf4jSimple); err == nil {
+		return jar + string(os.PathListSeparator) + slf4jSimple
+	}
+	return jar
 }
 
 func ruok(addr string) bool {
