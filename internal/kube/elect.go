@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
@@ -16,11 +17,11 @@ import (
 // replica took it): the process exits and its Deployment restarts it,
 // and the new leader starts from the cluster's state.
 func (c *Controller) elect(ctx context.Context) error {
-	lock := &resourcelock.LeaseLock{
+	lock := notingLock{note: c.noteErr, Interface: &resourcelock.LeaseLock{
 		LeaseMeta:  metav1.ObjectMeta{Name: c.cfg.LeaseName, Namespace: c.cfg.Namespace},
 		Client:     c.cfg.Client.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: c.cfg.Identity, EventRecorder: c.rec},
-	}
+	}}
 	leading := make(chan context.Context, 1) // the Lease's context, once acquired
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: lock, Name: c.cfg.LeaseName, ReleaseOnCancel: true,
@@ -59,4 +60,39 @@ func (c *Controller) elect(ctx context.Context) error {
 		return nil
 	}
 	return errors.New("kube: lost the leader Lease " + c.cfg.LeaseName + "; exiting so that the Deployment restarts this replica")
+}
+
+// notingLock records the failures of the Lease calls in the status. They
+// are the controller's one steady contact with the API server (every
+// RetryPeriod, leading or not; the informers retry a refused watch
+// quietly), so an outage longer than RetryPeriod is always recorded. Not
+// found, conflict and already-exists are how the election works, not
+// failures.
+type notingLock struct {
+	resourcelock.Interface
+	note func(call string, err error)
+}
+
+func (l notingLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	r, raw, err := l.Interface.Get(ctx)
+	l.check("lease get", err)
+	return r, raw, err
+}
+
+func (l notingLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Create(ctx, r)
+	l.check("lease create", err)
+	return err
+}
+
+func (l notingLock) Update(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
+	err := l.Interface.Update(ctx, r)
+	l.check("lease update", err)
+	return err
+}
+
+func (l notingLock) check(call string, err error) {
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) && !apierrors.IsAlreadyExists(err) {
+		l.note(call, err)
+	}
 }
