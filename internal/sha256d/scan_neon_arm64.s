@@ -260,6 +260,28 @@
 	PRESCHED; \
 	RND7(V8)
 
+// R24TO31: rounds 24..31 of either block (W25..W32 extended), the same in
+// both once their constant words are folded: W[j-16] for j = 25..29 is a
+// zero word (SETS1), and V22, V23 start with W30's and W31's constant
+// parts (SCHED1, SCHED).
+#define R24TO31 \
+	SETS1(V17, V10, V15); \
+	RND0(V17); \
+	SETS1(V18, V11, V16); \
+	RND1(V18); \
+	SETS1(V19, V12, V17); \
+	RND2(V19); \
+	SETS1(V20, V13, V18); \
+	RND3(V20); \
+	SETS1(V21, V14, V19); \
+	RND4(V21); \
+	SCHED1(V22, V15, V20); \
+	RND5(V22); \
+	SCHED(V23, V8, V16, V21); \
+	RND6(V23); \
+	SCHED(V8, V9, V17, V22); \
+	RND7(V8)
+
 // B2R16: block 2 rounds 16..31 (W17..W32 extended). W16..W19 come from
 // PRESCHED; W4 = 0x80000000, W5..W14 = 0 and W15 = 640 are constants, so no
 // term of a zero word is added, and V12, V22, V23 (once W4, W14, W15) hold
@@ -278,22 +300,7 @@
 	RND6(V15); \
 	SETS1(V16, V9, V14); \
 	RND7(V16); \
-	SETS1(V17, V10, V15); \
-	RND0(V17); \
-	SETS1(V18, V11, V16); \
-	RND1(V18); \
-	SETS1(V19, V12, V17); \
-	RND2(V19); \
-	SETS1(V20, V13, V18); \
-	RND3(V20); \
-	SETS1(V21, V14, V19); \
-	RND4(V21); \
-	SCHED1(V22, V15, V20); \
-	RND5(V22); \
-	SCHED(V23, V8, V16, V21); \
-	RND6(V23); \
-	SCHED(V8, V9, V17, V22); \
-	RND7(V8)
+	R24TO31
 
 // B2TAIL: block 2 rounds 56..63. Round 63 sums no next round's terms, but
 // its Ch destroys g, the state's h after it: the feed-forward's word 7,
@@ -341,22 +348,7 @@
 	RND6(V15); \
 	SCHED1(V16, V9, V14); \
 	RND7(V16); \
-	SETS1(V17, V10, V15); \
-	RND0(V17); \
-	SETS1(V18, V11, V16); \
-	RND1(V18); \
-	SETS1(V19, V12, V17); \
-	RND2(V19); \
-	SETS1(V20, V13, V18); \
-	RND3(V20); \
-	SETS1(V21, V14, V19); \
-	RND4(V21); \
-	SCHED1(V22, V15, V20); \
-	RND5(V22); \
-	SCHED(V23, V8, V16, V21); \
-	RND6(V23); \
-	SCHED(V8, V9, V17, V22); \
-	RND7(V8)
+	R24TO31
 
 // H2TAIL: rounds 56..60 of the second hash; 57..60 only feed e (NKW, T1E),
 // and round 60 sums no next round's terms.
